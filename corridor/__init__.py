@@ -1,0 +1,3 @@
+"""Corridor: a cross-border remittance hub."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,60 @@
+"""The one `corridor` command.
+
+Each server package owns its subcommands in `corridor/<package>/cli.py`; this module only
+names them. Subcommands load lazily so that `corridor --help` stays fast and one part's
+imports never slow down another's.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import click
+
+# name -> "module:attribute" of a click command or group
+COMMANDS: dict[str, str] = {
+    "site": "corridor.site.cli:site",
+    "serve": "corridor.serve:serve",
+    "up": "corridor.serve:up",
+    "demo": "corridor.demo:demo",
+    "bench": "corridor.bench:bench",
+    "ledger": "corridor.txn.cli:ledger",
+    "compliance": "corridor.txn.cli:compliance",
+    "transfers": "corridor.txn.cli:transfers",
+    "reconcile": "corridor.txn.cli:reconcile",
+    "callbacks": "corridor.txn.cli:callbacks",
+    "pki": "corridor.pki.cli:pki",
+    "partner": "corridor.eig.cli:partner",
+    "vpn": "corridor.net.cli:vpn",
+    "firewall": "corridor.net.cli:firewall",
+    "jump": "corridor.jump.cli:jump",
+    "rpt": "corridor.rpt.cli:rpt",
+    "sim": "corridor.sim.cli:sim",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(name for name in COMMANDS if _importable(COMMANDS[name]))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+
+def _importable(target: str) -> bool:
+    return importlib.util.find_spec(target.split(":")[0]) is not None
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="corridor")
+def cli() -> None:
+    """Corridor: a cross-border remittance hub (EIG, TXN, RPT, VPN, firewall, jump)."""
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,174 @@
+"""The site directory as typed, validated values. Built only by `corridor.site.loader`;
+every other part reads partner and hub facts from here and nowhere else."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from datetime import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+Role = Literal["send", "receive", "both"]
+ZONES = ("dmz", "core", "edge", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Listen:
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    name: str
+    zone: str
+    address: str
+    ssh_port: int
+
+
+@dataclass(frozen=True, slots=True)
+class FeeRule:
+    corridor: str  # "IN-KE": send country, receive country
+    currency: str  # the send currency the fee is charged in
+    fixed: int  # minor units
+    percent_bps: int
+    min: int
+    max: int
+
+
+@dataclass(frozen=True, slots=True)
+class KycRule:
+    corridor: str
+    sender: tuple[str, ...]
+    beneficiary: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Hub:
+    id: str
+    name: str
+    public_ip: str
+    ike_id: str
+    listen: dict[str, Listen]
+    hosts: tuple[Host, ...]
+    store_txn: str  # DSN: sqlite:///relative/or/absolute.db or postgresql://...
+    store_rpt: str  # DuckDB file path
+    quote_ttl_s: int
+    fx_margin_bps: int
+    fx_rates: dict[tuple[str, str], Decimal]  # (base, quote) -> mid rate
+    fees: dict[str, FeeRule]
+    sanctions_threshold: int
+    kyc: dict[str, KycRule]
+    settlement_cutoff: time
+
+    def host(self, name: str) -> Host | None:
+        return next((h for h in self.hosts if h.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Tunnel:
+    peer_ip: str
+    peer_id: str
+    partner_subnets: tuple[IPNetwork, ...]
+    hub_subnets: tuple[IPNetwork, ...]
+    auth: Literal["psk", "cert"]
+    psk_file: Path | None  # absolute; None for certificate authentication
+    ike: str  # Libreswan proposal syntax, e.g. "aes256-sha2_256;dh19"
+    esp: str
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    per_transfer: int | None = None  # minor units of the partner's currency
+    per_sender_daily: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Partner:
+    id: str
+    name: str
+    country: str
+    role: Role
+    currencies: tuple[str, ...]
+    allowed_ips: tuple[IPNetwork, ...]
+    cert_subject: str
+    cert_pin_sha256: str  # lowercase hex of the client certificate's DER; "" until issued
+    api_key_file: Path  # holds the key's hash, never the key
+    callback_url: str | None
+    callback_secret_file: Path | None
+    endpoint: str | None
+    connector: str | None
+    payout_methods: tuple[str, ...]
+    float_floor: int | None  # minor units; send partners only
+    limits: Limits
+    tunnel: Tunnel | None
+    disabled: bool
+    source: str  # the file it came from, relative to the site root
+
+    @property
+    def sends(self) -> bool:
+        return self.role in ("send", "both")
+
+    @property
+    def receives(self) -> bool:
+        return self.role in ("receive", "both")
+
+    @property
+    def currency(self) -> str:
+        return self.currencies[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Role_:
+    name: str
+    hosts: dict[str, tuple[int, ...]]  # host name -> ports
+
+
+@dataclass(frozen=True, slots=True)
+class Admin:
+    name: str
+    roles: tuple[str, ...]
+    ssh_keys: tuple[str, ...]
+    totp_file: Path | None
+    disabled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    roles: dict[str, Role_] = field(default_factory=dict)
+    admins: dict[str, Admin] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionsEntry:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    country: str
+    program: str
+    source: str  # "sanctions/demo-list.csv:3"
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    root: Path
+    hub: Hub
+    partners: dict[str, Partner]
+    access: Access
+    sanctions: tuple[SanctionsEntry, ...]
+
+    def partner(self, partner_id: str) -> Partner | None:
+        return self.partners.get(partner_id)
+
+    def receive_partner_for(self, country: str, currency: str) -> Partner | None:
+        """The receive partner that pays out in `country` and `currency` (routing)."""
+        for p in self.partners.values():
+            if p.receives and not p.disabled and p.country == country and currency in p.currencies:
+                return p
+        return None
+
+    def path(self, ref: str) -> Path:
+        return self.root / ref

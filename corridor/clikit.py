@@ -1,0 +1,67 @@
+"""Pieces every subcommand shares: where the site and the data directory are, and how a
+site with faults is reported (file:line: message, exit 2, no stack trace)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from corridor.site import Site, SiteInvalid, load_site
+
+
+def default_site() -> str:
+    return os.environ.get("CORRIDOR_SITE") or ("site" if Path("site").is_dir() else "examples/site")
+
+
+site_option = click.option(
+    "--site",
+    "site_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=default_site,
+    show_default="$CORRIDOR_SITE, else ./site, else examples/site",
+    help="The site directory (the source of truth).",
+)
+
+data_option = click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: os.environ.get("CORRIDOR_DATA", "var"),
+    show_default="$CORRIDOR_DATA, else ./var",
+    help="Where stores, logs and runtime state live.",
+)
+
+
+def open_site(site_dir: Path) -> Site:
+    """Load the site or exit 2 with every fault as file:line: message."""
+    try:
+        return load_site(site_dir)
+    except SiteInvalid as exc:
+        for fault in exc.faults:
+            click.echo(f"{site_dir}/{fault}", err=True)
+        sys.exit(2)
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def friendly_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn domain errors into one clear line and a non-zero exit, never a traceback."""
+    from corridor.core.errors import CorridorError
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except CorridorError as exc:
+            fail(f"{exc.code}: {exc.detail}")
+
+    return wrapper

@@ -35,22 +35,31 @@ COMMANDS: dict[str, str] = {
 
 
 class LazyGroup(click.Group):
+    """A group whose subcommands are named as "module:attribute" and imported on use."""
+
+    def __init__(self, *args: object, lazy: dict[str, str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy = lazy
+
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if _importable(COMMANDS[name]))
+        return sorted(name for name in self.lazy if _importable(self.lazy[name]))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        target = self.lazy.get(cmd_name)
+        if target is None or not _importable(target):
             return None
         module_name, attr = target.split(":")
-        return getattr(importlib.import_module(module_name), attr)
+        return getattr(importlib.import_module(module_name), attr, None)
 
 
 def _importable(target: str) -> bool:
-    return importlib.util.find_spec(target.split(":")[0]) is not None
+    try:
+        return importlib.util.find_spec(target.split(":")[0]) is not None
+    except ModuleNotFoundError:
+        return False
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="corridor")
 def cli() -> None:
     """Corridor: a cross-border remittance hub (EIG, TXN, RPT, VPN, firewall, jump)."""

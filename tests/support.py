@@ -1,0 +1,77 @@
+"""Helpers the tests share: real capabilities, waiting on conditions, the demo site.
+
+A test that needs root, a Debian tool or PostgreSQL calls `need(...)`: on a laptop that
+lacks it the test skips and says why; under CI=true a missing capability fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_SITE = REPO / "examples" / "site"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_DSN = os.environ.get("CORRIDOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+T = TypeVar("T")
+
+
+def need(ok: bool, why: str) -> None:
+    """Skip (or, under CI=true, fail) when a real part the test drives is missing."""
+    if ok:
+        return
+    if IN_CI:
+        pytest.fail(f"missing capability under CI: {why}")
+    pytest.skip(why)
+
+
+def need_root() -> None:
+    need(os.geteuid() == 0, "needs root (network namespaces, nftables, pluto)")
+
+
+def need_tool(*names: str) -> None:
+    for name in names:
+        need(shutil.which(name) is not None, f"needs {name} (make system-deps installs it)")
+
+
+def postgres_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def wait_for(
+    condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.02, what: str = ""
+) -> T:
+    """Poll `condition` until it returns something truthy or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def copy_site(dest: Path) -> Path:
+    """A writable copy of the demo site (tests never touch the committed one)."""
+    target = dest / "site"
+    shutil.copytree(EXAMPLE_SITE, target, ignore=shutil.ignore_patterns("pki", "secrets"))
+    return target

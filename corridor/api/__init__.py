@@ -1,0 +1,1 @@
+"""The partner API contract: wire schemas shared by EIG (validation, OpenAPI) and TXN."""

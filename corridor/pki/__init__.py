@@ -1,0 +1,1 @@
+"""The hub PKI: CAs, certificates, revocation, expiry watch, TLS contexts."""

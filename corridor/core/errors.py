@@ -5,6 +5,7 @@ problem+json body, and the HTTP status it maps to.
      ├── InvalidInput          422  (bad amount, unknown currency, missing KYC field, ...)
      ├── NotFound              404
      ├── Conflict              409  (idempotency conflict, duplicate reference, wrong state)
+     ├── Unauthenticated       401  (no or bad credentials, bad signature)
      ├── Refused               403  (authentication passed but the act is not allowed)
      └── Unavailable           503
 """
@@ -53,6 +54,12 @@ class Conflict(CorridorError):
     status = 409
     code = "conflict"
     title = "Conflict"
+
+
+class Unauthenticated(CorridorError):
+    status = 401
+    code = "unauthenticated"
+    title = "Unauthenticated"
 
 
 class Refused(CorridorError):

@@ -1,0 +1,120 @@
+"""Compliance rules: required KYC (FATF Recommendation 16), sanctions screening with fuzzy
+name matching, and per-sender daily limits."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, process
+
+from corridor.core.errors import InvalidInput
+from corridor.site.model import Hub, Partner, SanctionsEntry
+
+Party = Mapping[str, object]
+
+
+def check_kyc(hub: Hub, corridor: str, sender: Party, beneficiary: Party) -> None:
+    """Raise InvalidInput (code `missing_kyc`, with an `errors` list) naming every missing
+    field. Baseline (FATF R.16): the originator's name, account, and address or national
+    ID or date and place of birth; the beneficiary's name and account. Corridor rules in
+    hub.yaml may require more."""
+    missing: list[str] = []
+
+    def need(party: Party, prefix: str, *fields: str) -> None:
+        missing.extend(f"{prefix}.{f}" for f in fields if not _present(party, f))
+
+    need(sender, "sender", "name", "account")
+    has_address = _present(sender, "address")
+    has_id = _present(sender, "id_type") and _present(sender, "id_number")
+    has_birth = _present(sender, "date_of_birth") and _present(sender, "place_of_birth")
+    if not (has_address or has_id or has_birth):
+        missing.append("sender.address (or sender.id_type and sender.id_number, or "
+                       "sender.date_of_birth and sender.place_of_birth)")
+    need(beneficiary, "beneficiary", "name", "account")
+    rule = hub.kyc.get(corridor)
+    if rule is not None:
+        need(sender, "sender", *rule.sender)
+        need(beneficiary, "beneficiary", *rule.beneficiary)
+    if missing:
+        unique = list(dict.fromkeys(missing))
+        raise InvalidInput(
+            f"missing KYC for corridor {corridor}: {', '.join(unique)}",
+            code="missing_kyc",
+            errors=[{"field": f, "message": "required"} for f in unique],
+        )
+
+
+def _present(party: Party, field: str) -> bool:
+    value = party.get(field)
+    return isinstance(value, str) and bool(value.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    party: str  # "sender" or "beneficiary"
+    entry_id: str
+    entry_name: str
+    matched_name: str  # the list name or alias that matched
+    score: int  # 0-100
+    source: str  # list file and line
+
+
+def normalise(name: str) -> str:
+    """Lowercase, strip accents and punctuation, collapse spaces: "Hasán  Al-Faridi" ->
+    "hasan al faridi"."""
+    text = unicodedata.normalize("NFKD", name)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+
+
+class Screener:
+    """Screens names against the site's sanctions lists. Token-sort ratio tolerates word
+    order and small spelling differences; a score at or above `threshold` is a hit."""
+
+    def __init__(self, entries: Iterable[SanctionsEntry], threshold: int) -> None:
+        self.threshold = threshold
+        self._names: list[str] = []
+        self._entries: list[tuple[SanctionsEntry, str]] = []
+        for entry in entries:
+            for name in (entry.name, *entry.aliases):
+                self._names.append(normalise(name))
+                self._entries.append((entry, name))
+        self._cache: dict[str, tuple[int, int] | None] = {}
+
+    def screen(self, party: str, name: str) -> Hit | None:
+        key = normalise(name)
+        found = self._cache.get(key, ...)
+        if found is ...:
+            best = process.extractOne(
+                key, self._names, scorer=fuzz.token_sort_ratio, score_cutoff=self.threshold
+            ) if self._names and key else None
+            found = (int(best[1]), best[2]) if best else None
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[key] = found
+        if found is None:
+            return None
+        score, index = found
+        entry, matched = self._entries[index]
+        return Hit(party, entry.id, entry.name, matched, score, entry.source)
+
+    def screen_transfer(self, sender_name: str, beneficiary_name: str) -> Hit | None:
+        return self.screen("sender", sender_name) or self.screen("beneficiary", beneficiary_name)
+
+
+def sender_key(partner_id: str, sender: Party) -> str:
+    """A stable pseudonymous key for one sender at one partner (daily limits, structuring
+    detection) that carries no readable personal data."""
+    ident = sender.get("id_number") or sender.get("account") or ""
+    text = f"{partner_id}|{normalise(str(sender.get('name', '')))}|{ident}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def exceeds_daily(partner: Partner, amount_minor: int, day_total_minor: int) -> bool:
+    """Would this transfer take the sender past the partner's per-sender daily limit?"""
+    limit = partner.limits.per_sender_daily
+    return limit is not None and day_total_minor + amount_minor > limit

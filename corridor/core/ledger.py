@@ -1,0 +1,84 @@
+"""Ledger postings: double entry, signed amounts, every journal balanced per currency.
+
+A positive balance is what the hub holds for (owes) that party; a negative balance is an
+asset of the hub. Account names are the contract in docs/internal-api.md.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from corridor.core.money import Money
+from corridor.core.pricing import Quote
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    account: str
+    currency: str
+    amount: int  # minor units, signed
+
+
+def float_account(partner_id: str, currency: str) -> str:
+    return f"float:{partner_id}:{currency}"
+
+
+def bank_account(partner_id: str, currency: str) -> str:
+    return f"bank:{partner_id}:{currency}"
+
+
+def settlement_account(partner_id: str, currency: str) -> str:
+    return f"settlement:{partner_id}:{currency}"
+
+
+def fee_revenue_account(currency: str) -> str:
+    return f"revenue:fee:{currency}"
+
+
+def fx_revenue_account(currency: str) -> str:
+    return f"revenue:fx:{currency}"
+
+
+def fx_position_account(currency: str) -> str:
+    return f"fx:position:{currency}"
+
+
+def transfer_legs(quote: Quote) -> list[Leg]:
+    """The journal of one transfer: the float pays send + fee; the fee and the FX margin
+    are revenue; the rest is converted and owed to the receive partner."""
+    s, r = quote.send.currency, quote.receive.currency
+    converted = quote.send.minor - quote.fx_margin.minor
+    legs = [
+        Leg(float_account(quote.partner_id, s), s, -quote.total.minor),
+        Leg(fee_revenue_account(s), s, quote.fee.minor),
+        Leg(fx_revenue_account(s), s, quote.fx_margin.minor),
+        Leg(fx_position_account(s), s, converted),
+        Leg(fx_position_account(r), r, -quote.receive.minor),
+        Leg(settlement_account(quote.receive_partner_id, r), r, quote.receive.minor),
+    ]
+    return [leg for leg in legs if leg.amount != 0]
+
+
+def funding_legs(partner_id: str, deposit: Money) -> list[Leg]:
+    """A send partner's prefunding deposit: the hub's bank received it; the float holds it."""
+    if deposit.minor <= 0:
+        raise ValueError("a deposit must be positive")
+    c = deposit.currency
+    return [
+        Leg(bank_account(partner_id, c), c, -deposit.minor),
+        Leg(float_account(partner_id, c), c, deposit.minor),
+    ]
+
+
+def reversal(legs: Iterable[Leg]) -> list[Leg]:
+    return [Leg(leg.account, leg.currency, -leg.amount) for leg in legs]
+
+
+def imbalance(legs: Iterable[Leg]) -> dict[str, int]:
+    """Per-currency sums that are not zero (empty when the journal balances)."""
+    sums: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        sums[leg.currency] += leg.amount
+    return {c: total for c, total in sums.items() if total != 0}

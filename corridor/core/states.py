@@ -1,0 +1,48 @@
+"""The transfer state machine: the one table of allowed transitions (DESIGN section 3)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from corridor.core.errors import Conflict
+
+
+class Status(StrEnum):
+    RECEIVED = "RECEIVED"  # stored, not yet screened
+    ACCEPTED = "ACCEPTED"  # screened, funds reserved
+    SUBMITTED = "SUBMITTED"  # sent to the receive partner
+    COMPLETED = "COMPLETED"  # the beneficiary was credited
+    FAILED = "FAILED"  # the receive partner could not pay out; reservation released
+    REJECTED = "REJECTED"  # refused by compliance, limits or funds
+    COMPLIANCE_HOLD = "COMPLIANCE_HOLD"  # an analyst decides
+    UNKNOWN = "UNKNOWN"  # the receive partner did not answer; the hub asks until it knows
+    CANCELLED = "CANCELLED"  # cancelled before submission
+
+
+S = Status
+TRANSITIONS: dict[Status, frozenset[Status]] = {
+    S.RECEIVED: frozenset({S.ACCEPTED, S.REJECTED, S.COMPLIANCE_HOLD}),
+    S.COMPLIANCE_HOLD: frozenset({S.ACCEPTED, S.REJECTED, S.CANCELLED}),
+    S.ACCEPTED: frozenset({S.SUBMITTED, S.CANCELLED, S.FAILED}),
+    S.SUBMITTED: frozenset({S.COMPLETED, S.FAILED, S.UNKNOWN}),
+    S.UNKNOWN: frozenset({S.COMPLETED, S.FAILED}),
+    S.COMPLETED: frozenset(),
+    S.FAILED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+FINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+CANCELLABLE = frozenset(s for s, nxt in TRANSITIONS.items() if S.CANCELLED in nxt)
+# States in which the send partner's float holds a pending reservation for the transfer.
+RESERVED = frozenset({S.ACCEPTED, S.SUBMITTED, S.UNKNOWN})
+
+
+def can_transition(old: Status, new: Status) -> bool:
+    return new in TRANSITIONS[old]
+
+
+def check_transition(old: Status, new: Status) -> None:
+    if new not in TRANSITIONS[old]:
+        raise Conflict(
+            f"a transfer in {old} cannot become {new}", code="invalid_state", state=str(old)
+        )

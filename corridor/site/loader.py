@@ -28,7 +28,7 @@ from corridor.site.model import (
     SanctionsEntry,
     Site,
 )
-from corridor.site.tunnels import read_tunnel
+from corridor.site.tunnels import check_tunnel_overlaps, read_tunnel
 from corridor.site.yamlines import Node, YamlFault, load_yaml
 
 CONNECTORS = ("https-json", "in-process")
@@ -67,6 +67,7 @@ def _read(root: Path) -> tuple[Site | None, list[Fault]]:
     if hub is not None:
         _check_corridors(hub, partners, fee_lines, faults)
     _check_allowlists(partners, faults)
+    check_tunnel_overlaps(root, partners, faults)
     if faults or hub is None:
         return None, faults
     return Site(root=root, hub=hub, partners=partners, access=access, sanctions=sanctions), faults
@@ -293,7 +294,7 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         callback_url=callback_url, callback_secret_file=callback_secret,
         endpoint=endpoint, connector=connector, payout_methods=methods,
         float_floor=floor, limits=limits, tunnel=tunnel, disabled=disabled,
-        source=where.file,
+        source=where.file, lines={k: r.at(k).line for k in r.data},
     )
 
 
@@ -341,7 +342,10 @@ def _check_allowlists(partners: dict[str, Partner], faults: Faults) -> None:
             for na in a.allowed_ips:
                 for nb in b.allowed_ips:
                     if na.version == nb.version and na.overlaps(nb):
-                        faults.add(Node(b.source, 1), f"allowed_ips {nb} overlaps {na} of {a.id}")
+                        where = Node(b.source, b.lines.get("allowed_ips", 1))
+                        faults.add(where, f"allowed_ips {nb} of {b.id} overlaps {na} of {a.id} "
+                                          f"({a.where('allowed_ips')}): a source IP must name "
+                                          "one partner")
 
 
 def _read_sanctions(root: Path, faults: Faults) -> tuple[SanctionsEntry, ...]:

@@ -107,6 +107,11 @@ class Partner:
     tunnel: Tunnel | None
     disabled: bool
     source: str  # the file it came from, relative to the site root
+    lines: dict[str, int] = field(default_factory=dict)  # top-level field -> line in source
+
+    def where(self, key: str) -> str:
+        """`partners/x.yaml:12`: where a field was written, for messages about it."""
+        return f"{self.source}:{self.lines.get(key, 1)}"
 
     @property
     def sends(self) -> bool:
@@ -134,12 +139,18 @@ class Admin:
     ssh_keys: tuple[str, ...]
     totp_file: Path | None
     disabled: bool = False
+    login: str | None = None  # account the jump server logs into for brokered sessions
 
 
 @dataclass(frozen=True, slots=True)
 class Access:
     roles: dict[str, Role_] = field(default_factory=dict)
     admins: dict[str, Admin] = field(default_factory=dict)
+    # Jump-server lock-out: this many failed logins from one source within the window
+    # lock that source out for `lockout_seconds`.
+    lockout_failures: int = 5
+    lockout_window_seconds: int = 300
+    lockout_seconds: int = 900
 
 
 @dataclass(frozen=True, slots=True)

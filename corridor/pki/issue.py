@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from corridor.pki.files import write_atomic, write_secret
 
 PrivateKey = ec.EllipticCurvePrivateKey
 
@@ -69,7 +70,7 @@ def issue(
     server_names: tuple[str, ...] = (),
     client: bool = False,
     server: bool = False,
-    public_key: ec.EllipticCurvePublicKey | None = None,
+    public_key: ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None = None,
     days: int = 365,
     now: dt.datetime | None = None,
 ) -> Issued:
@@ -112,18 +113,14 @@ def issue(
 
 def write_issued(issued: Issued, cert_path: Path, key_path: Path | None = None) -> None:
     """Write the certificate (0644) and, if there is one, the private key (0600)."""
-    cert_path.parent.mkdir(parents=True, exist_ok=True)
-    cert_path.write_bytes(issued.cert.public_bytes(serialization.Encoding.PEM))
     if issued.key is not None and key_path is not None:
         pem = issued.key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(pem)
-        os.chmod(key_path, 0o600)
+        write_secret(key_path, pem)  # the key first: a certificate never lacks its key
+    write_atomic(cert_path, issued.cert.public_bytes(serialization.Encoding.PEM))
 
 
 def load_issued(cert_path: Path, key_path: Path | None = None) -> Issued:
@@ -139,3 +136,33 @@ def fingerprint(cert: x509.Certificate | bytes) -> str:
     if isinstance(cert, bytes):
         cert = x509.load_der_x509_certificate(cert)
     return cert.fingerprint(hashes.SHA256()).hex()
+
+
+def subject_name(text: str) -> x509.Name:
+    """A subject written as in the site files (RFC 4514: "CN=payfast,O=PayFast,C=IN")."""
+    try:
+        return x509.Name.from_rfc4514_string(text)
+    except ValueError as exc:
+        raise ValueError(f"subject {text!r} does not parse: {exc}") from None
+
+
+def csr_public_key(pem: bytes) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey:
+    """The public key of a partner's CSR, after checking the CSR is signed by that key.
+    The subject is not taken from the CSR: the hub decides it from the site."""
+    try:
+        csr = x509.load_pem_x509_csr(pem)
+    except ValueError:
+        raise ValueError("not a PEM certificate signing request") from None
+    if not csr.is_signature_valid:
+        raise ValueError("the CSR's signature does not verify")
+    key = csr.public_key()
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < 2048:
+        raise ValueError("RSA keys shorter than 2048 bits are refused")
+    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey):
+        raise ValueError("only EC and RSA keys are accepted")
+    return key
+
+
+def common_name(name: x509.Name) -> str:
+    attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(attrs[0].value) if attrs else ""

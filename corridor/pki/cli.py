@@ -1,0 +1,150 @@
+"""`corridor pki ...`: the hub's CAs, partner client certificates, revocation and expiry."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import click
+
+from corridor.clikit import fail, open_site, site_option
+from corridor.pki import authority
+from corridor.pki.bootstrap import bootstrap as run_bootstrap
+from corridor.pki.issue import fingerprint
+from corridor.pki.layout import HUB_SERVERS, Layout
+from corridor.pki.watch import due, parse_duration, scan
+
+
+@click.group()
+def pki() -> None:
+    """The hub PKI: CAs, server and partner certificates, CRL, expiry watch."""
+
+
+def _run(action):  # type: ignore[no-untyped-def]
+    """Operator errors become one `error: ...` line and exit 1."""
+    try:
+        return action()
+    except authority.PkiError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"{exc.filename or ''}: {exc.strerror}")
+
+
+@pki.command()
+@site_option
+@click.option("--force", is_flag=True, help="Replace existing CAs, certificates and secrets.")
+def bootstrap(site_dir: Path, force: bool) -> None:
+    """Create everything a fresh site needs (idempotent; keeps existing material).
+
+    New demo API keys are printed once and kept in secrets/demo-keys.json (0600).
+    """
+    site = open_site(site_dir)
+    report = _run(lambda: run_bootstrap(site, force=force))
+    for path in report.created:
+        click.echo(f"created {path}")
+    for partner_id, key in sorted(report.api_keys.items()):
+        click.echo(f"api key {partner_id}: {key}")
+    if not report.created:
+        click.echo(f"{site_dir}: PKI and secrets already complete")
+
+
+def _csr(path: Path | None) -> bytes | None:
+    return path.read_bytes() if path is not None else None
+
+
+csr_option = click.option(
+    "--csr", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The partner's certificate signing request (PEM). Without it a key pair is made.")
+
+
+@pki.command()
+@site_option
+@click.argument("partner_id")
+@csr_option
+@click.option("--days", type=click.IntRange(1, 825), default=authority.LEAF_DAYS, show_default=True)
+def issue(site_dir: Path, partner_id: str, csr: Path | None, days: int) -> None:
+    """Issue PARTNER's client certificate and pin it in partners/PARTNER.yaml."""
+    site = open_site(site_dir)
+    issued = _run(lambda: authority.issue_partner(site, partner_id, _csr(csr), days))
+    cert, _ = Layout(site.root).partner(partner_id)
+    click.echo(f"issued {cert} serial {issued.cert.serial_number:x} "
+               f"pin {fingerprint(issued.cert)}")
+
+
+@pki.command()
+@site_option
+@click.argument("partner_id")
+@csr_option
+def rotate(site_dir: Path, partner_id: str, csr: Path | None) -> None:
+    """Issue PARTNER a new certificate, move the pin to it and revoke the old one."""
+    site = open_site(site_dir)
+    issued = _run(lambda: authority.rotate_partner(site, partner_id, _csr(csr)))
+    click.echo(f"rotated {partner_id}: serial {issued.cert.serial_number:x} "
+               f"pin {fingerprint(issued.cert)}")
+
+
+@pki.command()
+@site_option
+@click.argument("partner_id")
+def revoke(site_dir: Path, partner_id: str) -> None:
+    """Revoke PARTNER's current certificate (EIG reloads the CRL without restart)."""
+    site = open_site(site_dir)
+    serial = _run(lambda: authority.revoke_partner(site, partner_id))
+    click.echo(f"revoked {partner_id} serial {serial:x}")
+
+
+@pki.command()
+@site_option
+@click.argument("name", type=click.Choice(HUB_SERVERS))
+def server(site_dir: Path, name: str) -> None:
+    """Re-issue a hub server's certificate (eig, txn, rpt) from the hub CA."""
+    site = open_site(site_dir)
+    issued = _run(lambda: authority.issue_hub(site, name))
+    click.echo(f"issued {Layout(site.root).hub(name)[0]} until "
+               f"{issued.cert.not_valid_after_utc:%Y-%m-%d}")
+
+
+@pki.command()
+@site_option
+def crl(site_dir: Path) -> None:
+    """Re-sign the partner CRL with a fresh nextUpdate."""
+    site = open_site(site_dir)
+    _run(lambda: authority.refresh_crl(site))
+    click.echo(f"signed {Layout(site.root).partner_crl}")
+
+
+@pki.command("list")
+@site_option
+def list_(site_dir: Path) -> None:
+    """Every certificate (and the CRL) with its expiry."""
+    now = dt.datetime.now(dt.UTC)
+    for e in scan(Layout(site_dir)):
+        days = e.seconds_left(now) / 86400
+        click.echo(f"{e.path:40} {e.subject_cn or '-':18} {e.not_after:%Y-%m-%d %H:%M}Z "
+                   f"{days:8.1f}d")
+
+
+@pki.command()
+@site_option
+@click.option("--within", default="30d", show_default=True,
+              help="Report what expires within this long (30d, 12h, 90m).")
+def watch(site_dir: Path, within: str) -> None:
+    """Report certificates and CRLs that have expired or expire soon; exit 1 if any."""
+    try:
+        window = parse_duration(within)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    now = dt.datetime.now(dt.UTC)
+    items = scan(Layout(site_dir))
+    if not items:
+        fail(f"no certificates under {site_dir}/pki", code=2)
+    found = due(items, window, now)
+    for e in found:
+        left = e.seconds_left(now)
+        state = "EXPIRED" if left <= 0 else f"expires in {left / 86400:.1f}d"
+        what = e.subject_cn or e.kind
+        click.echo(f"{e.path}: {what} {state} ({e.not_after:%Y-%m-%dT%H:%M:%SZ})")
+    if found:
+        sys.exit(1)
+    click.echo(f"{len(items)} certificate(s) valid beyond {within}")

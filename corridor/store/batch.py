@@ -1,0 +1,354 @@
+"""One group-commit transaction: what its commands read, and what they write.
+
+A batch runs many commands in one transaction. First every command names what it will
+read (`Needs`), and the batch loads it with one query per kind (accounts `FOR UPDATE` on
+PostgreSQL). Then the commands run one after another against that snapshot; each writes
+into its own `Changes`, which joins the batch only if the command succeeds, so a refused
+command leaves no trace. Finally `flush` writes everything with one bulk statement per
+table. Money state is always read from the store here, never kept in memory between
+batches, so CLI writers can work beside a running server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from corridor.core.ledger import Leg
+from corridor.core.pricing import Quote
+from corridor.store.adapter import Connection, chunks
+from corridor.store.rows import (
+    QUOTE_COLUMNS,
+    TRANSFER_COLUMNS,
+    TRANSFER_SELECT,
+    Stored,
+    TransferRow,
+    quote_row,
+    row_quote,
+)
+
+EVENT_COLUMNS = ("id", "type", "transfer_id", "at", "data")
+ENTRY_COLUMNS = (
+    "journal_id", "transfer_id", "kind", "state", "account", "currency", "amount", "at",
+)
+OUTBOX_INSERT = (
+    "kind", "transfer_id", "partner_id", "payload", "state", "attempts", "due_at",
+    "last_error", "created_at",
+)
+
+
+@dataclass
+class Needs:
+    """Keys the commands of a batch will read, loaded in bulk before they run."""
+
+    idempotency: set[tuple[str, str]] = field(default_factory=set)
+    quotes: set[str] = field(default_factory=set)
+    references: set[tuple[str, str]] = field(default_factory=set)
+    accounts: set[str] = field(default_factory=set)
+    daily: set[tuple[str, str, str]] = field(default_factory=set)
+    transfers: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Changes:
+    """What one command writes; joins its batch only when the command succeeds."""
+
+    quotes: list[Quote] = field(default_factory=list)
+    transfers: list[TransferRow] = field(default_factory=list)
+    updates: list[tuple[str, str, str | None, str | None, str]] = field(default_factory=list)
+    events: list[tuple[str, str, str | None, str, str]] = field(default_factory=list)
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    balances: list[tuple[str, str, int, int]] = field(default_factory=list)
+    daily: list[tuple[str, str, str, int]] = field(default_factory=list)
+    idempotency: list[tuple[str, str, str, int, str, str]] = field(default_factory=list)
+    outbox: list[tuple[Any, ...]] = field(default_factory=list)
+    outbox_updates: list[tuple[str, int, str, str | None, int]] = field(default_factory=list)
+    payouts: list[tuple[str, str, str]] = field(default_factory=list)
+    fundings: list[tuple[str, str, str, int, str, str]] = field(default_factory=list)
+    decisions: list[tuple[str, str, str, str | None, str]] = field(default_factory=list)
+
+    def transfer(self, row: TransferRow) -> None:
+        self.transfers.append(row)
+
+    def status(self, transfer_id: str, status: str, code: str | None, reason: str | None,
+               at: str) -> None:
+        self.updates.append((transfer_id, status, code, reason, at))
+
+    def event(self, event_id: str, kind: str, transfer_id: str | None, at: str,
+              data: str) -> None:
+        self.events.append((event_id, kind, transfer_id, at, data))
+
+    def journal(self, journal_id: str, transfer_id: str | None, kind: str, state: str,
+                legs: Iterable[Leg], at: str) -> None:
+        """Write legs (all `pending` or all `posted`) and move the running balances."""
+        for leg in legs:
+            self.entries.append(
+                (journal_id, transfer_id, kind, state, leg.account, leg.currency, leg.amount, at)
+            )
+            if state == "posted":
+                self.balances.append((leg.account, leg.currency, leg.amount, 0))
+            else:
+                self.balances.append((leg.account, leg.currency, 0, leg.amount))
+
+    def add_daily(self, partner_id: str, sender_key: str, day: str, amount: int) -> None:
+        self.daily.append((partner_id, sender_key, day, amount))
+
+    def remember(self, partner_id: str, key: str, body_hash: str, status: int,
+                 response: str, at: str) -> None:
+        self.idempotency.append((partner_id, key, body_hash, status, response, at))
+
+    def send(self, kind: str, transfer_id: str | None, partner_id: str, payload: str,
+             due_at: str, at: str) -> None:
+        self.outbox.append((kind, transfer_id, partner_id, payload, "pending", 0, due_at, None, at))
+
+    def outbox_state(self, outbox_id: int, state: str, attempts: int, due_at: str,
+                     error: str | None = None) -> None:
+        self.outbox_updates.append((state, attempts, due_at, error, outbox_id))
+
+    def payout(self, transfer_id: str, journal_id: str, at: str) -> None:
+        self.payouts.append((transfer_id, journal_id, at))
+
+    def funding(self, partner_id: str, reference: str, currency: str, amount: int,
+                journal_id: str, at: str) -> None:
+        self.fundings.append((partner_id, reference, currency, amount, journal_id, at))
+
+    def decision(self, transfer_id: str, decision: str, analyst: str, note: str | None,
+                 at: str) -> None:
+        self.decisions.append((transfer_id, decision, analyst, note, at))
+
+
+class Batch:
+    """The snapshot a batch's commands read, kept current as each command's changes join."""
+
+    def __init__(self, conn: Connection, quote_cache: dict[str, Quote] | None = None) -> None:
+        self.conn = conn
+        self.quote_cache = quote_cache if quote_cache is not None else {}
+        self._idem: dict[tuple[str, str], Stored | None] = {}
+        self._quotes: dict[str, Quote | None] = {}
+        self._used: dict[str, bool] = {}
+        self._refs: dict[tuple[str, str], bool] = {}
+        self._accounts: dict[str, list[int]] = {}
+        self._daily: dict[tuple[str, str, str], int] = {}
+        self._transfers: dict[str, TransferRow | None] = {}
+        self.out = Changes()
+        self.new_quotes: list[Quote] = []
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load(self, needs: Needs) -> None:
+        """Read everything the batch's commands named, one query per kind and chunk."""
+        q = self.conn.query
+        keys = [k for k in needs.idempotency if k not in self._idem]
+        for part in chunks(keys):
+            for k in part:
+                self._idem[k] = None
+            for p, k, h, s, r in q(
+                "SELECT partner_id, key, body_hash, status, response FROM idempotency WHERE "
+                + _pairs("partner_id", "key", len(part)), _flat(part)
+            ):
+                self._idem[(p, k)] = Stored(h, s, r)
+        missing = [i for i in needs.quotes if i not in self.quote_cache]
+        for part in chunks(missing):
+            for row in q(f"SELECT {', '.join(QUOTE_COLUMNS)} FROM quotes WHERE id IN "
+                         f"({_marks(len(part))})", part):
+                quote = row_quote(row)
+                self.quote_cache[quote.id] = quote
+        for part in chunks(needs.quotes):
+            for i in part:
+                self._used[i] = False
+            for (i,) in q(f"SELECT quote_id FROM transfers WHERE quote_id IN "
+                          f"({_marks(len(part))})", part):
+                self._used[i] = True
+        for part in chunks(needs.references):
+            for k in part:
+                self._refs[k] = False
+            for p, r in q("SELECT partner_id, reference FROM transfers WHERE "
+                          + _pairs("partner_id", "reference", len(part)), _flat(part)):
+                self._refs[(p, r)] = True
+        self._load_accounts(needs.accounts)
+        for part in chunks(needs.daily):
+            for k in part:
+                self._daily[k] = 0
+            for p, s, d, t in q(
+                "SELECT partner_id, sender_key, day, total FROM sender_daily WHERE "
+                + _triples(len(part)), _flat(part)
+            ):
+                self._daily[(p, s, d)] = int(t)
+        self._load_transfers(needs.transfers)
+
+    def _load_accounts(self, accounts: Iterable[str]) -> None:
+        todo = [a for a in accounts if a not in self._accounts]
+        for part in chunks(sorted(todo)):
+            for a in part:
+                self._accounts[a] = [0, 0]
+            for a, posted, pending in self.conn.query(
+                f"SELECT account, posted, pending FROM accounts WHERE account IN "
+                f"({_marks(len(part))}) ORDER BY account{self.conn.for_update}", part
+            ):
+                self._accounts[a] = [int(posted), int(pending)]
+
+    def _load_transfers(self, ids: Iterable[str]) -> None:
+        todo = [i for i in ids if i not in self._transfers]
+        for part in chunks(sorted(todo)):
+            for i in part:
+                self._transfers[i] = None
+            for row in self.conn.query(
+                f"{TRANSFER_SELECT} WHERE id IN ({_marks(len(part))}){self.conn.for_update}", part
+            ):
+                self._transfers[row[0]] = TransferRow(*row)
+
+    # -- what commands read ----------------------------------------------------------------
+
+    def stored(self, partner_id: str, key: str) -> Stored | None:
+        if (partner_id, key) not in self._idem:
+            self.load(Needs(idempotency={(partner_id, key)}))
+        return self._idem[(partner_id, key)]
+
+    def quote(self, quote_id: str) -> Quote | None:
+        if quote_id not in self.quote_cache and quote_id not in self._quotes:
+            self.load(Needs(quotes={quote_id}))
+            self._quotes[quote_id] = self.quote_cache.get(quote_id)
+        return self.quote_cache.get(quote_id) or self._quotes.get(quote_id)
+
+    def quote_used(self, quote_id: str) -> bool:
+        if quote_id not in self._used:
+            self.load(Needs(quotes={quote_id}))
+        return self._used[quote_id]
+
+    def reference_taken(self, partner_id: str, reference: str) -> bool:
+        if (partner_id, reference) not in self._refs:
+            self.load(Needs(references={(partner_id, reference)}))
+        return self._refs[(partner_id, reference)]
+
+    def balance(self, account: str) -> tuple[int, int]:
+        """(posted, pending) of an account, including this batch's changes so far."""
+        if account not in self._accounts:
+            self._load_accounts([account])
+        posted, pending = self._accounts[account]
+        return posted, pending
+
+    def day_total(self, partner_id: str, sender_key: str, day: str) -> int:
+        key = (partner_id, sender_key, day)
+        if key not in self._daily:
+            self.load(Needs(daily={key}))
+        return self._daily[key]
+
+    def transfer(self, transfer_id: str) -> TransferRow | None:
+        if transfer_id not in self._transfers:
+            self._load_transfers([transfer_id])
+        return self._transfers[transfer_id]
+
+    def funded(self, partner_id: str, reference: str) -> bool:
+        return bool(self.conn.query(
+            "SELECT 1 FROM fundings WHERE partner_id = ? AND reference = ?",
+            (partner_id, reference),
+        )) or any(f[0] == partner_id and f[1] == reference for f in self.out.fundings)
+
+    def paid_out(self, transfer_id: str) -> bool:
+        return bool(self.conn.query(
+            "SELECT 1 FROM payouts WHERE transfer_id = ?", (transfer_id,)
+        )) or any(p[0] == transfer_id for p in self.out.payouts)
+
+    # -- joining a command's changes -------------------------------------------------------
+
+    def merge(self, ch: Changes) -> None:
+        out = self.out
+        for quote in ch.quotes:
+            self._quotes[quote.id] = quote
+            self.new_quotes.append(quote)
+        out.quotes += ch.quotes
+        for row in ch.transfers:
+            self._transfers[row.id] = row
+            self._used[row.quote_id] = True
+            self._refs[(row.partner_id, row.reference)] = True
+        out.transfers += ch.transfers
+        for tid, status, code, reason, at in ch.updates:
+            row = self._transfers.get(tid)
+            if row is not None:
+                row.status, row.code, row.reason, row.updated_at = status, code, reason, at
+        out.updates += ch.updates
+        out.events += ch.events
+        out.entries += ch.entries
+        for account, _, posted, pending in ch.balances:
+            if account not in self._accounts:
+                self._load_accounts([account])
+            bal = self._accounts[account]
+            bal[0] += posted
+            bal[1] += pending
+        out.balances += ch.balances
+        for p, s, d, amount in ch.daily:
+            self._daily[(p, s, d)] = self.day_total(p, s, d) + amount
+        out.daily += ch.daily
+        for p, k, h, status, response, _ in ch.idempotency:
+            self._idem[(p, k)] = Stored(h, status, response)
+        out.idempotency += ch.idempotency
+        out.outbox += ch.outbox
+        out.outbox_updates += ch.outbox_updates
+        out.payouts += ch.payouts
+        out.fundings += ch.fundings
+        out.decisions += ch.decisions
+
+    # -- writing -------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write the batch: one bulk statement per table, in dependency order."""
+        c, out = self.conn, self.out
+        if out.quotes:
+            c.insert_many("quotes", QUOTE_COLUMNS, [quote_row(q) for q in out.quotes])
+        new = {row.id for row in out.transfers}
+        if out.transfers:
+            c.insert_many("transfers", TRANSFER_COLUMNS, [r.values() for r in out.transfers])
+        # New rows were written in their final state; only older rows need an UPDATE, once.
+        last: dict[str, tuple[str, str | None, str | None, str]] = {}
+        for tid, status, code, reason, at in out.updates:
+            if tid not in new:
+                last[tid] = (status, code, reason, at)
+        c.executemany(
+            "UPDATE transfers SET status = ?, code = ?, reason = ?, updated_at = ? WHERE id = ?",
+            [(*v, tid) for tid, v in last.items()],
+        )
+        c.insert_many("events", EVENT_COLUMNS, out.events)
+        c.insert_many("entries", ENTRY_COLUMNS, out.entries)
+        sums: dict[str, list[Any]] = {}
+        for account, currency, posted, pending in out.balances:
+            s = sums.setdefault(account, [account, currency, 0, 0])
+            s[2] += posted
+            s[3] += pending
+        c.add_many("accounts", ("account",), ("currency",), ("posted", "pending"),
+                   [tuple(v) for _, v in sorted(sums.items())])
+        daily: dict[tuple[str, str, str], int] = {}
+        for p, s, d, amount in out.daily:
+            daily[(p, s, d)] = daily.get((p, s, d), 0) + amount
+        c.add_many("sender_daily", ("partner_id", "sender_key", "day"), (), ("total",),
+                   [(*k, v) for k, v in daily.items()])
+        c.insert_many("idempotency",
+                      ("partner_id", "key", "body_hash", "status", "response", "created_at"),
+                      out.idempotency)
+        c.insert_many("outbox", OUTBOX_INSERT, out.outbox)
+        c.executemany(
+            "UPDATE outbox SET state = ?, attempts = ?, due_at = ?, last_error = ? WHERE id = ?",
+            out.outbox_updates,
+        )
+        c.insert_many("payouts", ("transfer_id", "journal_id", "at"), out.payouts)
+        c.insert_many("fundings",
+                      ("partner_id", "reference", "currency", "amount", "journal_id", "at"),
+                      out.fundings)
+        c.insert_many("compliance_decisions", ("transfer_id", "decision", "analyst", "note", "at"),
+                      out.decisions)
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+def _pairs(a: str, b: str, n: int) -> str:
+    return " OR ".join([f"({a} = ? AND {b} = ?)"] * n)
+
+
+def _triples(n: int) -> str:
+    return " OR ".join(["(partner_id = ? AND sender_key = ? AND day = ?)"] * n)
+
+
+def _flat(keys: Iterable[tuple[str, ...]]) -> list[str]:
+    return [v for k in keys for v in k]

@@ -1,0 +1,129 @@
+"""Read-side queries: a transfer and its history, listings, the event feed, balances, and
+the facts `corridor ledger verify` judges. Portable SQL only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from corridor.store.adapter import Connection, Row
+from corridor.store.rows import TRANSFER_SELECT, TransferRow
+
+
+def transfer(conn: Connection, transfer_id: str) -> TransferRow | None:
+    rows = conn.query(f"{TRANSFER_SELECT} WHERE id = ?", (transfer_id,))
+    return TransferRow(*rows[0]) if rows else None
+
+
+def history(conn: Connection, transfer_id: str) -> list[dict[str, Any]]:
+    """The status changes of one transfer, oldest first (from the event feed)."""
+    out = []
+    for at, data in conn.query(
+        "SELECT at, data FROM events WHERE transfer_id = ? AND type = 'transfer.status' "
+        "ORDER BY seq", (transfer_id,)
+    ):
+        d = msgspec.json.decode(data)
+        out.append({"status": d["status"], "at": at, "code": d.get("code"),
+                    "reason": d.get("reason")})
+    return out
+
+
+def transfers(conn: Connection, *, partner_id: str | None = None, status: str | None = None,
+              reference: str | None = None, since: str | None = None, until: str | None = None,
+              after_id: str | None = None, limit: int = 100) -> list[TransferRow]:
+    """Transfers in id (time) order after the cursor `after_id`."""
+    where, params = [], []
+    for column, op, value in (
+        ("partner_id", "=", partner_id), ("status", "=", status), ("reference", "=", reference),
+        ("created_at", ">=", since), ("created_at", "<", until), ("id", ">", after_id),
+    ):
+        if value is not None:
+            where.append(f"{column} {op} ?")
+            params.append(value)
+    sql = TRANSFER_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    rows = conn.query(sql + " ORDER BY id LIMIT ?", (*params, limit))
+    return [TransferRow(*r) for r in rows]
+
+
+def events(conn: Connection, after: int, limit: int) -> list[Row]:
+    """(seq, id, type, transfer_id, at, data) in commit order after the cursor."""
+    return conn.query(
+        "SELECT seq, id, type, transfer_id, at, data FROM events WHERE seq > ? "
+        "ORDER BY seq LIMIT ?", (after, limit)
+    )
+
+
+def balances(conn: Connection) -> list[Row]:
+    """(account, currency, posted, pending) of every account."""
+    return conn.query("SELECT account, currency, posted, pending FROM accounts ORDER BY account")
+
+
+def activity(conn: Connection, since: str, until: str) -> list[Row]:
+    """Posted movement per account and currency in [since, until)."""
+    return conn.query(
+        "SELECT account, currency, SUM(amount) FROM entries WHERE state = 'posted' "
+        "AND at >= ? AND at < ? GROUP BY account, currency ORDER BY account", (since, until)
+    )
+
+
+def outbox(conn: Connection, kind: str | None = None, state: str | None = None,
+           limit: int = 100) -> list[Row]:
+    where, params = [], []
+    if kind:
+        where.append("kind = ?")
+        params.append(kind)
+    if state:
+        where.append("state = ?")
+        params.append(state)
+    sql = ("SELECT id, kind, transfer_id, partner_id, state, attempts, due_at, last_error "
+           "FROM outbox")
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    return conn.query(sql + " ORDER BY id LIMIT ?", (*params, limit))
+
+
+# -- facts for `corridor ledger verify` ----------------------------------------------------
+
+def unbalanced_journals(conn: Connection) -> list[Row]:
+    return conn.query(
+        "SELECT journal_id, currency, SUM(amount) FROM entries GROUP BY journal_id, currency "
+        "HAVING SUM(amount) <> 0 ORDER BY journal_id"
+    )
+
+
+def drifted_balances(conn: Connection) -> list[Row]:
+    """Accounts whose running balance differs from the sum of their entries."""
+    sums = {
+        a: (int(p), int(q))
+        for a, p, q in conn.query(
+            "SELECT account, SUM(CASE WHEN state = 'posted' THEN amount ELSE 0 END), "
+            "SUM(CASE WHEN state = 'pending' THEN amount ELSE 0 END) FROM entries "
+            "GROUP BY account"
+        )
+    }
+    out: list[Row] = []
+    for account, _, posted, pending in balances(conn):
+        if sums.pop(account, (0, 0)) != (int(posted), int(pending)):
+            out.append((account, int(posted), int(pending)))
+    out.extend((a, None, None) for a in sums)
+    return out
+
+
+def double_payouts(conn: Connection) -> list[Row]:
+    return conn.query(
+        "SELECT transfer_id, COUNT(DISTINCT journal_id) FROM entries WHERE kind = 'post' "
+        "GROUP BY transfer_id HAVING COUNT(DISTINCT journal_id) > 1"
+    )
+
+
+def transfer_float_legs(conn: Connection) -> list[Row]:
+    """(id, status, send_minor + fee_minor, pending float sum, posted float sum) for every
+    transfer: what its ledger says next to what its state says."""
+    return conn.query(
+        "SELECT t.id, t.status, t.send_minor + t.fee_minor, "
+        "COALESCE(SUM(CASE WHEN e.state = 'pending' THEN e.amount ELSE 0 END), 0), "
+        "COALESCE(SUM(CASE WHEN e.state = 'posted' THEN e.amount ELSE 0 END), 0) "
+        "FROM transfers t LEFT JOIN entries e ON e.transfer_id = t.id AND e.account LIKE ? "
+        "GROUP BY t.id, t.status, t.send_minor, t.fee_minor", ("float:%",)
+    )

@@ -1,0 +1,194 @@
+"""Group commit: one writer thread owns the write connection, takes commands from a
+queue and applies as many as are waiting in one transaction, then answers every waiter.
+
+A caller's answer is released only after its transaction has committed (and, on SQLite
+with `synchronous=FULL`, the WAL is on disk), so an acknowledged command is durable. A
+command that raises a `CorridorError` fails alone; the others in its batch still commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from corridor.core.errors import CorridorError, Unavailable
+from corridor.core.pricing import Quote
+from corridor.store.adapter import Connection
+from corridor.store.batch import Batch, Changes, Needs
+
+log = logging.getLogger("corridor.store")
+MAX_BATCH = 2000
+QUOTE_CACHE = 200_000
+
+
+class Command(Protocol):
+    """A use case run inside a batch: name what it reads, then read and write."""
+
+    def needs(self, n: Needs) -> None: ...
+
+    def apply(self, b: Batch, ch: Changes) -> Any: ...
+
+
+class Outcome:
+    __slots__ = ("error", "value")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+def run_batch(conn: Connection, commands: Sequence[Command],
+              quote_cache: dict[str, Quote] | None = None) -> list[Outcome]:
+    """Run `commands` in one transaction. If the transaction itself fails (a database
+    error, not a refused command), it is retried one command per transaction so that one
+    bad command cannot sink the others."""
+    try:
+        return _one_transaction(conn, commands, quote_cache)
+    except Exception as exc:
+        if len(commands) == 1:
+            log.exception("store transaction failed")
+            out = Outcome()
+            out.error = Unavailable(f"the store refused the change: {type(exc).__name__}",
+                                    code="store_error")
+            return [out]
+        log.warning("batch of %d failed (%s); retrying one by one", len(commands), exc)
+        return [run_batch(conn, [cmd], quote_cache)[0] for cmd in commands]
+
+
+def _one_transaction(conn: Connection, commands: Sequence[Command],
+                     quote_cache: dict[str, Quote] | None) -> list[Outcome]:
+    outcomes = [Outcome() for _ in commands]
+    with conn.write():
+        batch = Batch(conn, quote_cache)
+        needs = Needs()
+        for cmd in commands:
+            cmd.needs(needs)
+        batch.load(needs)
+        for cmd, out in zip(commands, outcomes, strict=True):
+            ch = Changes()
+            try:
+                out.value = cmd.apply(batch, ch)
+            except CorridorError as exc:
+                out.error = exc
+                continue
+            batch.merge(ch)
+        batch.flush()
+    if quote_cache is not None:
+        for quote in batch.new_quotes:
+            quote_cache[quote.id] = quote
+        if len(quote_cache) > QUOTE_CACHE:
+            quote_cache.clear()
+    return outcomes
+
+
+class _Item:
+    __slots__ = ("command", "future", "loop")
+
+    def __init__(self, command: Command, loop: asyncio.AbstractEventLoop | None,
+                 future: asyncio.Future[Any] | concurrent.futures.Future[Any]) -> None:
+        self.command = command
+        self.loop = loop
+        self.future = future
+
+
+class Writer:
+    """The group-commit writer thread."""
+
+    def __init__(self, connect: Callable[[], Connection], max_batch: int = MAX_BATCH) -> None:
+        self._connect = connect
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.quote_cache: dict[str, Quote] = {}
+        self.batches = 0
+        self.commands = 0
+        self.on_batch: Callable[[int, float], None] | None = None  # (size, seconds)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="txn-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def submit(self, command: Command) -> asyncio.Future[Any]:
+        """Queue a command from the event loop; await the returned future."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Item(command, loop, future))
+        return future
+
+    def call(self, command: Command, timeout: float | None = 60) -> Any:
+        """Queue a command from a plain thread and wait for its answer."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._queue.put(_Item(command, None, future))
+        return future.result(timeout)
+
+    def _run(self) -> None:
+        import time
+
+        conn = self._connect()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    return
+                items = [first]
+                stop = False
+                while len(items) < self.max_batch:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        stop = True
+                        break
+                    items.append(item)
+                started = time.perf_counter()
+                outcomes = run_batch(conn, [i.command for i in items], self.quote_cache)
+                self.batches += 1
+                self.commands += len(items)
+                if self.on_batch is not None:
+                    self.on_batch(len(items), time.perf_counter() - started)
+                _settle(items, outcomes)
+                if stop:
+                    return
+        finally:
+            conn.close()
+
+
+def _settle(items: list[_Item], outcomes: list[Outcome]) -> None:
+    """Answer every waiter: one hop onto each event loop for the whole batch."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Outcome]]] = {}
+    for item, out in zip(items, outcomes, strict=True):
+        if item.loop is None:
+            fut = item.future
+            if out.error is not None:
+                fut.set_exception(out.error)
+            else:
+                fut.set_result(out.value)
+        else:
+            by_loop.setdefault(item.loop, []).append((item.future, out))
+    for loop, pairs in by_loop.items():
+        # A closed loop raises RuntimeError: nobody is waiting there any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, pairs)
+
+
+def _resolve(pairs: list[tuple[asyncio.Future[Any], Outcome]]) -> None:
+    for fut, out in pairs:
+        if fut.done():
+            continue
+        if out.error is not None:
+            fut.set_exception(out.error)
+        else:
+            fut.set_result(out.value)

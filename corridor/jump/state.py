@@ -1,0 +1,69 @@
+"""Where the jump server keeps its runtime state under the data directory, and the keys it
+owns: its persistent host key and the client key only the bastion holds for targets."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+
+@dataclass(frozen=True, slots=True)
+class JumpState:
+    root: Path  # <data>/jump
+
+    @classmethod
+    def under(cls, data_dir: Path) -> JumpState:
+        return cls(Path(data_dir) / "jump")
+
+    @property
+    def host_key(self) -> Path:
+        return self.root / "host_ed25519"
+
+    @property
+    def client_key(self) -> Path:
+        return self.root / "bastion_ed25519"
+
+    @property
+    def audit_log(self) -> Path:
+        return self.root / "audit.log"
+
+    @property
+    def sessions(self) -> Path:
+        return self.root / "sessions"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.root / "known_hosts.json"
+
+    @property
+    def control(self) -> Path:
+        return self.root / "control.sock"
+
+    def prepare(self) -> None:
+        """Create the directories, private to the owner (they hold keys and recordings)."""
+        for folder in (self.root, self.sessions):
+            folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o700)
+
+
+def ensure_key(path: Path) -> asyncssh.SSHKey:
+    """Load the ed25519 key at `path`, creating it (0600, with a .pub beside) if absent."""
+    if path.exists():
+        return asyncssh.read_private_key(str(path))
+    key = asyncssh.generate_private_key("ssh-ed25519", comment=f"corridor-jump {path.name}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private(path, key.export_private_key())
+    path.with_suffix(".pub").write_bytes(key.export_public_key())
+    return key
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret so that it is 0600 from its first byte (no window where it is not)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, path)

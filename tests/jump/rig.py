@@ -1,0 +1,223 @@
+"""A jump server under test with real parts around it: a copy of the demo site pointing
+at real `sshd` targets on loopback ports, the bastion as its own process, and the stock
+OpenSSH client configured to go through it (TOTP codes supplied by SSH_ASKPASS)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyotp
+import yaml
+
+from tests.support import copy_site, free_port, wait_for
+
+HOSTS = ("eig", "txn", "rpt", "vpn")
+
+
+def keygen(path: Path, comment: str = "test") -> str:
+    """A fresh ed25519 key pair at `path`; returns the public key line."""
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        check=True,
+    )
+    return Path(f"{path}.pub").read_text().strip()
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass
+class Sshd:
+    """A stock OpenSSH server on a free loopback port with its own config and keys."""
+
+    root: Path
+    authorized: list[str]
+    port: int = 0
+    proc: subprocess.Popen | None = None
+    extra: str = ""
+
+    def start(self) -> Sshd:
+        self.root.mkdir(parents=True, exist_ok=True)
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+        host_key = self.root / "host_ed25519"
+        if not host_key.exists():
+            keygen(host_key, "target")
+        auth = self.root / "authorized_keys"
+        auth.write_text("\n".join(self.authorized) + "\n")
+        self.port = free_port()
+        config = self.root / "sshd_config"
+        config.write_text(
+            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
+            f"AuthorizedKeysFile {auth}\nPidFile none\nUsePAM no\nStrictModes no\n"
+            "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
+            "PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n"
+            "LogLevel ERROR\n" + self.extra
+        )
+        self.proc = subprocess.Popen(
+            [shutil.which("sshd") or "/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+            stdout=subprocess.DEVNULL, stderr=open(self.root / "sshd.log", "wb"),  # noqa: SIM115
+        )
+        wait_for(lambda: port_open(self.port), what=f"sshd on {self.port}")
+        return self
+
+    def stop(self) -> None:
+        if self.proc:
+            stop(self.proc)
+
+
+@dataclass
+class Jump:
+    """The bastion process, its site copy, data directory and an OpenSSH client setup."""
+
+    tmp: Path
+    target: Sshd | None = None
+    site: Path = field(init=False)
+    data: Path = field(init=False)
+    port: int = 0
+    proc: subprocess.Popen | None = None
+    admins: dict[str, dict] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.site = copy_site(self.tmp)
+        self.data = self.tmp / "var"
+        self.keys = self.tmp / "keys"
+        self.keys.mkdir()
+        self.code_file = self.tmp / "totp-code"
+        askpass = self.tmp / "askpass"
+        askpass.write_text(f"#!/bin/sh\ncat {self.code_file}\n")
+        askpass.chmod(0o700)
+        self.askpass = askpass
+
+    # -- site ---------------------------------------------------------------------------
+    def add_admin(self, name: str, roles: list[str], login: str = "root",
+                  enrolled: bool = True) -> Path:
+        key = self.keys / name
+        public = keygen(key, name)
+        secret = pyotp.random_base32()
+        self.admins[name] = {"key": key, "public": public, "secret": secret,
+                             "roles": roles, "login": login, "disabled": False}
+        if enrolled:
+            totp = self.site / "secrets" / "totp" / name
+            totp.parent.mkdir(parents=True, exist_ok=True)
+            totp.write_text(secret + "\n")
+            totp.chmod(0o600)
+        return key
+
+    def write_site(self, roles: dict[str, dict[str, list[int]]], lockout: dict | None = None,
+                   ports: dict[str, int] | None = None) -> None:
+        """Point hub.yaml's managed hosts at `ports` and write access.yaml."""
+        hub = (self.site / "hub.yaml").read_text()
+        for host, port in (ports or {}).items():
+            hub = re.sub(rf"(\{{name: {host}, .*ssh_port: )\d+", rf"\g<1>{port}", hub)
+        (self.site / "hub.yaml").write_text(hub)
+        access = {
+            "roles": {r: {"hosts": h} for r, h in roles.items()},
+            "admins": [
+                {"name": n, "roles": a["roles"], "ssh_keys": [a["public"]],
+                 "totp": f"secrets/totp/{n}", "login": a["login"], "disabled": a["disabled"]}
+                for n, a in self.admins.items()
+            ],
+        }
+        if lockout:
+            access["lockout"] = lockout
+        (self.site / "access.yaml").write_text(yaml.safe_dump(access, sort_keys=False))
+
+    def bastion_public_key(self) -> str:
+        out = self.corridor("jump", "bastion-key", "--data", str(self.data))
+        return out.stdout.strip()
+
+    # -- processes ----------------------------------------------------------------------
+    def start(self) -> Jump:
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.log = open(self.tmp / "jump.log", "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "corridor", "serve", "jump", "--site", str(self.site),
+             "--data", str(self.data), "--listen", f"127.0.0.1:{self.port}",
+             "--metrics", f"127.0.0.1:{self.metrics_port}"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_for(lambda: port_open(self.port) or self.proc.poll() is not None,
+                 what="the jump server to listen")
+        assert self.proc.poll() is None, (self.tmp / "jump.log").read_text()
+        return self
+
+    def stop(self) -> None:
+        if self.proc:
+            stop(self.proc)
+            self.log.close()
+
+    def corridor(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "corridor", *args], capture_output=True,
+                              text=True, check=check, timeout=60)
+
+    # -- the OpenSSH client -------------------------------------------------------------
+    def ssh_config(self, admin: str) -> Path:
+        """An ssh_config for `admin`: the jump host, and the managed hosts by name."""
+        a = self.admins[admin]
+        path = self.tmp / f"ssh_config.{admin}"
+        known = self.tmp / "known_hosts"
+        common = (f"  IdentityFile {a['key']}\n  IdentitiesOnly yes\n"
+                  f"  UserKnownHostsFile {known}\n  StrictHostKeyChecking accept-new\n"
+                  "  PreferredAuthentications publickey,keyboard-interactive\n"
+                  "  NumberOfPasswordPrompts 1\n  ConnectTimeout 10\n  LogLevel ERROR\n"
+                  "  ControlMaster no\n")
+        path.write_text(
+            f"Host jump\n  HostName 127.0.0.1\n  Port {self.port}\n  User {admin}\n{common}"
+            f"Host {' '.join(HOSTS)}\n  User root\n  HostKeyAlias corridor-target\n{common}"
+        )
+        return path
+
+    def env(self, admin: str, code: str | None = None) -> dict[str, str]:
+        """Environment for an OpenSSH client whose TOTP prompt answers `code` (default:
+        the admin's current code)."""
+        self.code_file.write_text(
+            (code or pyotp.TOTP(self.admins[admin]["secret"]).now()) + "\n")
+        env = dict(os.environ, SSH_ASKPASS=str(self.askpass), SSH_ASKPASS_REQUIRE="force",
+                   DISPLAY=":0")
+        env.pop("SSH_AUTH_SOCK", None)
+        return env
+
+    def ssh(self, admin: str, *args: str, code: str | None = None,
+            timeout: float = 30) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["ssh", "-F", str(self.ssh_config(admin)), *args], env=self.env(admin, code),
+            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )
+
+    def audit(self) -> list[dict]:
+        import json
+
+        path = self.data / "jump" / "audit.log"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+    def audit_has(self, **match: object) -> dict | None:
+        for event in self.audit():
+            if all(event.get(k) == v for k, v in match.items()):
+                return event
+        return None

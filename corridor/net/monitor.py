@@ -94,8 +94,8 @@ class Monitor:
                     event["error"] = error
                 events.append(event)
                 if not track.changes or track.changes[-1][1] != status.up:
+                    track.transitions += bool(track.changes)  # the first sample is no flip
                     track.changes.append((now, status.up))
-                    track.transitions += 1
                 track.state = status.state
             if status.up:
                 track.down_since, track.alerted = None, False

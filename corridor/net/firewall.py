@@ -144,6 +144,18 @@ def _host(address: str) -> IPNetwork:
 
 
 def _merge(nets: list[IPNetwork]) -> list[IPNetwork]:
+    """Drop networks already covered by a wider one: nft refuses overlapping intervals in
+    a set, while adjacent ones are fine. Integer ranges keep this fast for 100k entries
+    (`ipaddress.collapse_addresses` also merges neighbours and is ten times slower)."""
     if len(nets) < 2:
         return list(nets)
-    return list(ipaddress.collapse_addresses(nets))  # type: ignore[arg-type]
+    ordered = sorted(nets, key=lambda n: (int(n.network_address), n.prefixlen))
+    kept: list[IPNetwork] = []
+    end = -1
+    for net in ordered:
+        start = int(net.network_address)
+        if start <= end:
+            continue  # inside the previous kept network (CIDRs nest or are disjoint)
+        kept.append(net)
+        end = int(net.broadcast_address)
+    return kept

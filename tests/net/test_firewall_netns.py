@@ -114,3 +114,16 @@ def test_site_change_applies_and_failed_apply_keeps_previous_rules(world, tmp_pa
                   "table inet corridor { chain input { tcp dport 8443 bogus } }\n", hub)
     assert nft.set_elements(nft.live_json(hub)) == nft.set_elements(before)  # type: ignore[arg-type]
     assert can_connect(stranger, "10.77.0.1", 8443)
+
+
+def test_bench_prints_one_json_object() -> None:
+    need_root()
+    need_tool("nft", "ip")
+    from corridor.net.bench import bench
+
+    result = CliRunner().invoke(bench, ["--cidrs", "3000", "--partners", "30"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["cidrs"] == 3000 and figures["loaded"] >= 3000
+    assert {"render_s", "apply_s", "check_s"} <= set(figures)

@@ -4,11 +4,9 @@ OpenSSH client configured to go through it (TOTP codes supplied by SSH_ASKPASS).
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -17,75 +15,10 @@ from pathlib import Path
 import pyotp
 import yaml
 
+from corridor.jump.sshd import keygen, port_open, stop
 from tests.support import copy_site, free_port, wait_for
 
 HOSTS = ("eig", "txn", "rpt", "vpn")
-
-
-def keygen(path: Path, comment: str = "test") -> str:
-    """A fresh ed25519 key pair at `path`; returns the public key line."""
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
-        check=True,
-    )
-    return Path(f"{path}.pub").read_text().strip()
-
-
-def port_open(port: int, host: str = "127.0.0.1") -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@dataclass
-class Sshd:
-    """A stock OpenSSH server on a free loopback port with its own config and keys."""
-
-    root: Path
-    authorized: list[str]
-    port: int = 0
-    proc: subprocess.Popen | None = None
-    extra: str = ""
-
-    def start(self) -> Sshd:
-        self.root.mkdir(parents=True, exist_ok=True)
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
-        host_key = self.root / "host_ed25519"
-        if not host_key.exists():
-            keygen(host_key, "target")
-        auth = self.root / "authorized_keys"
-        auth.write_text("\n".join(self.authorized) + "\n")
-        self.port = free_port()
-        config = self.root / "sshd_config"
-        config.write_text(
-            f"Port {self.port}\nListenAddress 127.0.0.1\nHostKey {host_key}\n"
-            f"AuthorizedKeysFile {auth}\nPidFile none\nUsePAM no\nStrictModes no\n"
-            "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-            "PermitRootLogin prohibit-password\nSubsystem sftp internal-sftp\n"
-            "LogLevel ERROR\n" + self.extra
-        )
-        self.proc = subprocess.Popen(
-            [shutil.which("sshd") or "/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
-            stdout=subprocess.DEVNULL, stderr=open(self.root / "sshd.log", "wb"),  # noqa: SIM115
-        )
-        wait_for(lambda: port_open(self.port), what=f"sshd on {self.port}")
-        return self
-
-    def stop(self) -> None:
-        if self.proc:
-            stop(self.proc)
 
 
 @dataclass
@@ -93,7 +26,6 @@ class Jump:
     """The bastion process, its site copy, data directory and an OpenSSH client setup."""
 
     tmp: Path
-    target: Sshd | None = None
     site: Path = field(init=False)
     data: Path = field(init=False)
     port: int = 0
@@ -209,8 +141,6 @@ class Jump:
         )
 
     def audit(self) -> list[dict]:
-        import json
-
         path = self.data / "jump" / "audit.log"
         if not path.exists():
             return []

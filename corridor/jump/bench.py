@@ -1,0 +1,129 @@
+"""`corridor bench jump`: the same large scp through the Corridor bastion (ProxyJump) and
+through a stock sshd used as ProxyJump, same run, same machine. Prints one JSON object:
+{"bytes", "bastion_mb_s", "openssh_mb_s", "ratio"}."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+import pyotp
+import yaml
+
+from corridor.jump.sshd import StockSshd, free_port, keygen, stop, wait_port
+
+# Both jumps speak the same cipher on the outer hop, so the figures compare the relays and
+# not OpenSSH's default (chacha20) with the bastion's (AES-GCM).
+JUMP_CIPHER = "aes128-gcm@openssh.com"
+
+
+def _site(root: Path, src: Path, public: str, target_port: int) -> None:
+    shutil.copytree(src, root, ignore=shutil.ignore_patterns("pki", "secrets"))
+    hub = yaml.safe_load((root / "hub.yaml").read_text())
+    for host in hub["hosts"]:
+        if host["name"] == "txn":
+            host["ssh_port"] = target_port
+    (root / "hub.yaml").write_text(yaml.safe_dump(hub, sort_keys=False))
+    secret = pyotp.random_base32()
+    (root / "secrets" / "totp").mkdir(parents=True)
+    (root / "secrets" / "totp" / "bench").write_text(secret + "\n")
+    (root / "secrets" / "totp" / "bench").chmod(0o600)
+    access = {
+        "roles": {"bench": {"hosts": {"txn": [target_port]}}},
+        "admins": [{"name": "bench", "roles": ["bench"], "ssh_keys": [public],
+                    "totp": "secrets/totp/bench"}],
+    }
+    (root / "access.yaml").write_text(yaml.safe_dump(access, sort_keys=False))
+    (root / ".secret").write_text(secret)
+
+
+def _scp(config: Path, env: dict[str, str], source: Path, dest: Path, size: int) -> float:
+    """MB/s of one `scp -J jump SOURCE txn:DEST`."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        ["scp", "-q", "-F", str(config), "-J", "jump", str(source), f"txn:{dest}"],
+        env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600,
+    )
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0 or dest.stat().st_size != size:
+        raise click.ClickException(f"scp failed: {done.stderr.strip()[-300:]}")
+    dest.unlink()
+    return size / elapsed / 1e6
+
+
+@click.command()
+@click.option("--megabytes", default=256, show_default=True, type=click.IntRange(8, 8192),
+              help="Size of the file copied.")
+@click.option("--rounds", default=2, show_default=True, type=click.IntRange(1, 10),
+              help="Copies through each jump; the best of each is reported.")
+@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path),
+              default="examples/site", show_default=True, help="Site to base the run on.")
+def bench(megabytes: int, rounds: int, site_dir: Path) -> None:
+    """Bastion vs stock sshd as ProxyJump for the same scp."""
+    for tool in ("sshd", "ssh", "scp", "ssh-keygen"):
+        if shutil.which(tool) is None and not Path(f"/usr/sbin/{tool}").exists():
+            click.echo(f"error: {tool} is not installed (scripts/system-deps.sh)", err=True)
+            sys.exit(1)
+    with tempfile.TemporaryDirectory(prefix="corridor-bench-jump-") as tmp_name:
+        tmp = Path(tmp_name)
+        public = keygen(tmp / "client", "bench")
+        source = tmp / "payload"
+        with source.open("wb") as out:
+            for _ in range(megabytes):
+                out.write(os.urandom(1 << 20))
+        size = source.stat().st_size
+        site = tmp / "site"
+        data = tmp / "var"
+        subprocess.run([sys.executable, "-m", "corridor", "jump", "bastion-key", "--data",
+                        str(data)], check=True, capture_output=True)
+        target = StockSshd(tmp / "target", [public]).start()
+        stock = StockSshd(tmp / "stock-jump", [public]).start()
+        _site(site, site_dir, public, target.port)
+        port = free_port()
+        bastion = subprocess.Popen(
+            [sys.executable, "-m", "corridor", "serve", "jump", "--site", str(site),
+             "--data", str(data), "--listen", f"127.0.0.1:{port}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_port(port, bastion)
+            askpass = tmp / "askpass"
+            secret = (site / ".secret").read_text()
+            askpass.write_text(f"#!{sys.executable}\nimport pyotp\n"
+                               f"print(pyotp.TOTP({secret!r}).now())\n")
+            askpass.chmod(0o700)
+            env = dict(os.environ, SSH_ASKPASS=str(askpass), SSH_ASKPASS_REQUIRE="force",
+                       DISPLAY=":0")
+            env.pop("SSH_AUTH_SOCK", None)
+            common = (f"  IdentityFile {tmp / 'client'}\n  IdentitiesOnly yes\n"
+                      "  StrictHostKeyChecking no\n  UserKnownHostsFile /dev/null\n"
+                      "  LogLevel ERROR\n")
+            figures = {}
+            for name, jump_port, user in (("bastion", port, "bench"),
+                                          ("openssh", stock.port, "root")):
+                config = tmp / f"ssh_config.{name}"
+                config.write_text(
+                    f"Host jump\n  HostName 127.0.0.1\n  Port {jump_port}\n  User {user}\n"
+                    f"  Ciphers {JUMP_CIPHER}\n{common}"
+                    f"Host txn\n  HostName 127.0.0.1\n  Port {target.port}\n  User root\n{common}"
+                )
+                figures[name] = max(
+                    _scp(config, env, source, tmp / "received", size) for _ in range(rounds)
+                )
+        finally:
+            stop(bastion)
+            target.stop()
+            stock.stop()
+    click.echo(json.dumps({
+        "bytes": size,
+        "bastion_mb_s": round(figures["bastion"], 1),
+        "openssh_mb_s": round(figures["openssh"], 1),
+        "ratio": round(figures["bastion"] / figures["openssh"], 3),
+    }))

@@ -110,6 +110,13 @@ def test_psk_and_certificate_tunnels_authenticate(tunnels) -> None:  # type: ign
     code, out = run_vpn("status", "--site", str(site), "--ctlsocket", str(hub.ctl))
     assert "IKE up, IPsec SA down" in out and "payfast" in out
 
+    code, out = run_vpn("monitor", "--site", str(site), "--data", str(data), "--ctlsocket",
+                        str(hub.ctl), "--count", "1", "--metrics", "")
+    assert code == 0, out
+    seen = {e["partner"]: e["to"] for e in map(json.loads, out.splitlines())}
+    assert seen == {"payfast": "ike-only", "mobicash": "ike-only"}
+    assert (data / "net" / "tunnels.log").read_text().count("IKE up, IPsec SA down") == 2
+
     # A change to MobiCash's proposals replaces its conn only: PayFast's IKE SA stays.
     payfast_sa = s["payfast"]["ike_sa"]
     path = site / "partners" / "mobicash.yaml"

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from corridor.net import firewall as rules
 from corridor.net.cli import vpn
 from corridor.site import load_site
+from tests.support import need_tool
 
 PSK = "k" * 20 + "\"quote'and spaces " + "z" * 10
 
@@ -82,3 +83,10 @@ def test_firewall_ruleset_owns_one_table_and_merges_cidrs(site_dir: Path) -> Non
                               ("10.0.1.0/24", "10.0.0.0/16", "10.1.0.0/16", "2001:db8::/32")])
     assert [str(n) for n in merged.v4] == ["10.0.0.0/16", "10.1.0.0/16"]
     assert len(merged.v6) == 1
+
+
+def test_vpn_check_runs_libreswan_on_the_result(site_dir: Path) -> None:
+    need_tool("ipsec")
+    make_psks(site_dir)
+    result = CliRunner().invoke(vpn, ["check", "--site", str(site_dir)])
+    assert (result.exit_code, result.output.strip()) == (0, "4 tunnel(s): ok")

@@ -31,6 +31,7 @@ class Jump:
     port: int = 0
     proc: subprocess.Popen | None = None
     admins: dict[str, dict] = field(default_factory=dict)
+    target_port: int = 0
 
     def __post_init__(self) -> None:
         self.site = copy_site(self.tmp)
@@ -107,18 +108,22 @@ class Jump:
                               text=True, check=check, timeout=60)
 
     # -- the OpenSSH client -------------------------------------------------------------
-    def ssh_config(self, admin: str) -> Path:
-        """An ssh_config for `admin`: the jump host, and the managed hosts by name."""
+    def ssh_config(self, admin: str, key: Path | None = None, source: str = "127.0.0.1") -> Path:
+        """An ssh_config for `admin`: the jump host, and the managed hosts by name.
+
+        Failed logins lock their source address out, so a test that fails on purpose
+        connects from a loopback address of its own (`source`)."""
         a = self.admins[admin]
-        path = self.tmp / f"ssh_config.{admin}"
+        path = self.tmp / f"ssh_config.{admin}.{key.name if key else 'own'}.{source}"
         known = self.tmp / "known_hosts"
-        common = (f"  IdentityFile {a['key']}\n  IdentitiesOnly yes\n"
+        common = (f"  IdentityFile {key or a['key']}\n  IdentitiesOnly yes\n"
                   f"  UserKnownHostsFile {known}\n  StrictHostKeyChecking accept-new\n"
                   "  PreferredAuthentications publickey,keyboard-interactive\n"
                   "  NumberOfPasswordPrompts 1\n  ConnectTimeout 10\n  LogLevel ERROR\n"
                   "  ControlMaster no\n")
         path.write_text(
-            f"Host jump\n  HostName 127.0.0.1\n  Port {self.port}\n  User {admin}\n{common}"
+            f"Host jump\n  HostName 127.0.0.1\n  Port {self.port}\n  User {admin}\n"
+            f"  BindAddress {source}\n{common}"
             f"Host {' '.join(HOSTS)}\n  User root\n  HostKeyAlias corridor-target\n{common}"
         )
         return path
@@ -133,10 +138,11 @@ class Jump:
         env.pop("SSH_AUTH_SOCK", None)
         return env
 
-    def ssh(self, admin: str, *args: str, code: str | None = None,
-            timeout: float = 30) -> subprocess.CompletedProcess:
+    def ssh(self, admin: str, *args: str, code: str | None = None, key: Path | None = None,
+            source: str = "127.0.0.1", timeout: float = 30) -> subprocess.CompletedProcess:
+        config = self.ssh_config(admin, key, source)
         return subprocess.run(
-            ["ssh", "-F", str(self.ssh_config(admin)), *args], env=self.env(admin, code),
+            ["ssh", "-F", str(config), *args], env=self.env(admin, code),
             capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
         )
 

@@ -22,7 +22,7 @@ def new_api_key() -> str:
 
 
 def hash_api_key(key: str) -> str:
-    return "sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def write_api_key_hash(path: Path, key: str) -> None:

@@ -1,0 +1,218 @@
+"""The partner API as an aiohttp application: identity, rate limit, validation, relay.
+
+Every `/v1/` request passes, in order: the identity check (certificate pin read from the
+TLS connection itself, source address, API key: `identity.identify`), the partner's rate
+limit, the call's role, the Idempotency-Key on POSTs, the content type and size, and the
+wire schema. Only then is it relayed to TXN with the partner named by EIG. Any refusal is
+problem+json with a stable `code`; refusals of identity also go to the audit log.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from corridor.core.errors import CorridorError, Refused, Unauthenticated
+from corridor.eig.audit import AuditLog
+from corridor.eig.errors import (
+    BadRequest,
+    BodyTooLarge,
+    MethodNotAllowed,
+    RateLimited,
+    UnsupportedMediaType,
+)
+from corridor.eig.identity import Caller, Refusal, identify
+from corridor.eig.metrics import Metrics
+from corridor.eig.openapi import document_bytes
+from corridor.eig.partners import PartnerDirectory
+from corridor.eig.ratelimit import RateLimiter
+from corridor.eig.requests import CALLS, IDEMPOTENCY_KEY, Call, decode, list_query
+from corridor.eig.upstream import Txn
+from corridor.pki.issue import fingerprint
+from corridor.site.model import Partner
+
+log = logging.getLogger("corridor.eig")
+
+MAX_BODY = 64 * 1024
+PROBLEM = "application/problem+json"
+PARTNER = web.AppKey("partner", Partner)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def problem(exc: CorridorError) -> web.Response:
+    resp = web.json_response(exc.problem(), status=exc.status, content_type=PROBLEM)
+    if isinstance(exc, Unauthenticated):
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="corridor"'
+    if isinstance(exc, RateLimited):
+        resp.headers["Retry-After"] = str(exc.retry_after)
+    return resp
+
+
+def _http_problem(exc: web.HTTPException) -> CorridorError:
+    if exc.status == 404:
+        from corridor.core.errors import NotFound
+        return NotFound("no such resource", code="not_found")
+    if exc.status == 405:
+        return MethodNotAllowed("method not allowed on this path")
+    if exc.status == 413:
+        return BodyTooLarge(f"the body is larger than {MAX_BODY} bytes")
+    err = BadRequest(exc.reason or "bad request")
+    err.status = exc.status
+    return err
+
+
+def _bearer(request: web.Request) -> str | None:
+    value = request.headers.get("Authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+class Gateway:
+    def __init__(self, partners: PartnerDirectory, txn: Txn, audit: AuditLog,
+                 metrics: Metrics, limiter: RateLimiter) -> None:
+        self.partners = partners
+        self.txn = txn
+        self.audit = audit
+        self.metrics = metrics
+        self.limiter = limiter
+
+    # -- identity ---------------------------------------------------------------------
+
+    def authenticate(self, request: web.Request) -> Partner:
+        transport = request.transport
+        sslobj = transport.get_extra_info("ssl_object") if transport else None
+        der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
+        peer = request.transport.get_extra_info("peername") if transport else None
+        caller = Caller(
+            fingerprint=fingerprint(der) if der else None,
+            source_ip=peer[0] if peer else "",
+            api_key=_bearer(request),
+        )
+        directory = self.partners.directory
+        verdict = identify(directory, caller)
+        if isinstance(verdict, Refusal):
+            subject = None
+            if der:
+                from cryptography import x509
+                subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+            self.refused(verdict.code, caller.source_ip, subject, caller.fingerprint,
+                         directory.claimed(caller), f"{request.method} {request.path}")
+            cls = Unauthenticated if verdict.status == 401 else Refused
+            raise cls(_REFUSAL_DETAIL[verdict], code=verdict.code)
+        return verdict
+
+    def refused(self, reason: str, source_ip: str | None, subject: str | None,
+                print_: str | None, claimed: str | None, request: str | None = None,
+                detail: str | None = None) -> None:
+        self.metrics.refusals.labels(reason).inc()
+        self.audit.refusal(source_ip=source_ip, reason=reason, subject=subject,
+                           fingerprint=print_, partner_claimed=claimed, request=request,
+                           detail=detail)
+
+    # -- the pipeline -----------------------------------------------------------------
+
+    @web.middleware
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        route = getattr(request.match_info.route, "name", None) or "other"
+        try:
+            if request.path.startswith("/v1/") or request.path == "/v1":
+                partner = self.authenticate(request)
+                wait = self.limiter.take(partner.id)
+                if wait:
+                    raise RateLimited(f"rate limit of {partner.id} reached", retry_after=wait)
+                request[PARTNER] = partner
+            resp = await handler(request)
+        except CorridorError as exc:
+            resp = problem(exc)
+        except web.HTTPException as exc:
+            resp = problem(_http_problem(exc))
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            err = CorridorError("the gateway failed to handle the request", code="internal_error")
+            err.status, err.title = 500, "Internal error"
+            resp = problem(err)
+        self.metrics.requests.labels(route, str(resp.status)).inc()
+        self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+        return resp
+
+    def relay_handler(self, call: Call) -> Handler:
+        async def handle(request: web.Request) -> web.StreamResponse:
+            partner = request[PARTNER]
+            allowed = partner.sends if call.role == "send" else partner.receives
+            if not allowed:
+                raise Refused(f"{partner.id} is not a {call.role} partner: "
+                              f"{call.method} {request.path} is not for it",
+                              code="role_not_allowed")
+            headers = {"Corridor-Partner": partner.id}
+            body: bytes | None = None
+            path = "/internal" + request.path
+            if call.method == "POST":
+                key = request.headers.get("Idempotency-Key")
+                if key is None:
+                    raise BadRequest("every POST needs an Idempotency-Key header",
+                                     code="idempotency_key_missing")
+                if not IDEMPOTENCY_KEY.match(key):
+                    raise BadRequest("Idempotency-Key is 1-128 of A-Z a-z 0-9 . _ : -",
+                                     code="idempotency_key_invalid")
+                headers["Idempotency-Key"] = key
+                body = await self.read_body(request)
+                decode(call, body)
+                headers["Content-Type"] = "application/json"
+                if call.name == "receiver_callback":
+                    signature = request.headers.get("Corridor-Signature")
+                    if not signature:
+                        raise Unauthenticated("the callback is not signed",
+                                              code="signature_missing")
+                    headers["Corridor-Signature"] = signature
+            elif call.name == "list_transfers":
+                path += list_query(request.query)
+            answer = await self.relay(call, path, headers, body)
+            return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
+
+        return handle
+
+    async def read_body(self, request: web.Request) -> bytes:
+        ctype = request.headers.get("Content-Type", "")
+        if ctype.split(";")[0].strip().lower() != "application/json":
+            raise UnsupportedMediaType("send the body as application/json")
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            raise BodyTooLarge(f"the body is larger than {MAX_BODY} bytes")
+        return await request.read()  # client_max_size stops a chunked body that grows
+
+    async def relay(self, call: Call, path: str, headers: dict[str, str],
+                    body: bytes | None):  # type: ignore[no-untyped-def]
+        try:
+            return await self.txn.relay(call.method, path, headers, body)
+        except CorridorError:
+            self.metrics.upstream_errors.inc()
+            raise
+
+    # -- the applications -------------------------------------------------------------
+
+    def partner_app(self) -> web.Application:
+        app = web.Application(middlewares=[self.guard], client_max_size=MAX_BODY,
+                              handler_args={"access_log": None})
+        for call in CALLS:
+            app.router.add_route(call.method, call.path, self.relay_handler(call),
+                                 name=call.name)
+        app.router.add_get("/openapi.json", openapi_handler, name="openapi")
+        return app
+
+
+async def openapi_handler(request: web.Request) -> web.Response:
+    return web.Response(body=document_bytes(), content_type="application/json")
+
+
+_REFUSAL_DETAIL = {
+    Refusal.NO_CERTIFICATE: "a client certificate is required",
+    Refusal.NOT_PINNED: "the client certificate is not the one registered for any partner",
+    Refusal.PARTNER_DISABLED: "this partner is disabled",
+    Refusal.IP_NOT_ALLOWED: "the source address is not in this partner's allowlist",
+    Refusal.KEY_MISSING: "send the API key as Authorization: Bearer <key>",
+    Refusal.KEY_INVALID: "the API key is not valid",
+    Refusal.KEY_OTHER_PARTNER: "the API key does not belong to the certificate's partner",
+}

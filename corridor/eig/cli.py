@@ -1,0 +1,174 @@
+"""`corridor serve eig` and `corridor partner ...` (onboarding: add, show, key rotate,
+disable). Partner commands edit the site directory, the one source of truth; a running
+EIG picks the change up within a second."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+import yaml
+
+from corridor.clikit import data_option, fail, open_site, site_option
+from corridor.pki.credentials import new_api_key, write_api_key_hash, write_hmac_secret
+from corridor.pki.siteedit import set_field
+from corridor.site import check_site
+
+
+@click.command()
+@site_option
+@data_option
+@click.option("--host", help="Partner listener address (default: the site's listen.eig).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Partner listener port.")
+@click.option("--internal-port", type=click.IntRange(0, 65535),
+              help="Port of /healthz and /metrics (default: the site's listen.eig_internal).")
+@click.option("--txn-url", help="TXN's internal API (default: from the site's listen.txn).")
+@click.option("--rate", type=click.FloatRange(0.1), default=None,
+              help="Requests a second per partner and process (token bucket).")
+@click.option("--burst", type=click.IntRange(1), default=None, help="Bucket size.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes sharing the port (SO_REUSEPORT).")
+def serve(site_dir: Path, data_dir: Path, host: str | None, port: int | None,
+          internal_port: int | None, txn_url: str | None, rate: float | None,
+          burst: int | None, workers: int) -> None:
+    """Run EIG, the partner gateway (mutual TLS, allowlist, API keys, rate limits)."""
+    from corridor.eig.ratelimit import DEFAULT_BURST, DEFAULT_RATE
+    from corridor.eig.server import Options, run
+    from corridor.pki.layout import Layout
+
+    open_site(site_dir)  # faults as file:line before anything starts
+    layout = Layout(site_dir)
+    for path in (*layout.hub("eig"), layout.partner_ca[0], layout.partner_crl):
+        if not path.exists():
+            fail(f"{path} is missing; run `corridor pki bootstrap --site {site_dir}`")
+    run(Options(site_dir=site_dir, data_dir=data_dir, host=host, port=port,
+                internal_port=internal_port, txn_url=txn_url,
+                rate=rate or DEFAULT_RATE, burst=burst or DEFAULT_BURST), workers)
+
+
+@click.group()
+def partner() -> None:
+    """Onboard and manage partners: add, show, key rotate, disable."""
+
+
+@partner.command()
+@site_option
+@click.argument("partner_id")
+@click.option("--name", required=True)
+@click.option("--country", required=True, help="ISO 3166 alpha-2, e.g. KE.")
+@click.option("--role", type=click.Choice(["send", "receive", "both"]), required=True)
+@click.option("--currency", "currencies", multiple=True, required=True)
+@click.option("--allowed-ip", "allowed_ips", multiple=True, required=True, help="CIDR.")
+@click.option("--callback-url", help="Send partners: where status callbacks go.")
+@click.option("--endpoint", help="Receive partners: their payout API.")
+@click.option("--connector", default="https-json", show_default=True)
+@click.option("--payout-method", "payout_methods", multiple=True)
+@click.option("--float-floor", default="0.00", show_default=True)
+def add(site_dir: Path, partner_id: str, name: str, country: str, role: str,
+        currencies: tuple[str, ...], allowed_ips: tuple[str, ...], callback_url: str | None,
+        endpoint: str | None, connector: str, payout_methods: tuple[str, ...],
+        float_floor: str) -> None:
+    """Add PARTNER_ID: writes partners/PARTNER_ID.yaml and its secrets, prints the API key
+    once (only its hash is kept). Issue its certificate next with `corridor pki issue`."""
+    open_site(site_dir)
+    target = site_dir / "partners" / f"{partner_id}.yaml"
+    if target.exists():
+        fail(f"{target} exists already")
+    doc: dict[str, object] = {
+        "id": partner_id, "name": name, "country": country, "role": role,
+        "currencies": list(currencies), "allowed_ips": list(allowed_ips),
+        "certificate": {"subject": f"CN={partner_id},O={name},C={country}", "pin_sha256": ""},
+        "api_key": f"secrets/{partner_id}.apikey.hash",
+        "callback_secret": f"secrets/{partner_id}.hmac",
+    }
+    if role in ("send", "both"):
+        doc["callback_url"] = callback_url
+        doc["float"] = {"floor": float_floor}
+    if role in ("receive", "both"):
+        doc.update(endpoint=endpoint, connector=connector,
+                   payout_methods=list(payout_methods))
+    text = f"# Added with `corridor partner add`.\n{yaml.safe_dump(doc, sort_keys=False)}"
+    # Check the site with the new file in a scratch copy first: nothing changes on a fault.
+    with tempfile.TemporaryDirectory() as scratch:
+        trial = Path(scratch) / "site"
+        shutil.copytree(site_dir, trial, ignore=shutil.ignore_patterns("pki", "secrets"))
+        (trial / "partners" / target.name).write_text(text)
+        faults = check_site(trial)
+    if faults:
+        for fault in faults:
+            click.echo(f"{site_dir}/{fault}", err=True)
+        fail(f"{partner_id} not added", code=2)
+    site = open_site(site_dir)
+    key = new_api_key()
+    write_api_key_hash(site.path(f"secrets/{partner_id}.apikey.hash"), key)
+    hmac_path = site.path(f"secrets/{partner_id}.hmac")
+    if not hmac_path.exists():
+        write_hmac_secret(hmac_path)
+    target.write_text(text)
+    click.echo(f"added {target}")
+    click.echo(f"api key {partner_id}: {key}")
+    click.echo("(shown once; only its hash is stored)")
+
+
+def _partner_or_fail(site_dir: Path, partner_id: str):  # type: ignore[no-untyped-def]
+    site = open_site(site_dir)
+    found = site.partner(partner_id)
+    if found is None:
+        fail(f"no partner {partner_id!r} in {site_dir}/partners")
+    return site, found
+
+
+@partner.command()
+@site_option
+@click.argument("partner_id")
+def show(site_dir: Path, partner_id: str) -> None:
+    """What the site says about PARTNER_ID (never its secrets)."""
+    from corridor.pki.issue import load_issued
+    from corridor.pki.layout import Layout
+
+    _, p = _partner_or_fail(site_dir, partner_id)
+    cert = Layout(site_dir).partner(partner_id)[0]
+    expiry = "none issued"
+    if cert.exists():
+        expiry = f"{load_issued(cert).cert.not_valid_after_utc:%Y-%m-%d %H:%M}Z"
+    rows = [
+        ("id", p.id), ("name", p.name), ("country", p.country), ("role", p.role),
+        ("currencies", ", ".join(p.currencies)),
+        ("allowed_ips", ", ".join(str(n) for n in p.allowed_ips)),
+        ("certificate", p.cert_subject), ("pin_sha256", p.cert_pin_sha256 or "(not pinned)"),
+        ("certificate expires", expiry),
+        ("api key", "set" if p.api_key_file.exists() else "missing"),
+        ("callback_url", p.callback_url or "-"), ("endpoint", p.endpoint or "-"),
+        ("disabled", "yes" if p.disabled else "no"),
+    ]
+    for label, value in rows:
+        click.echo(f"{label + ':':21} {value}")
+
+
+@partner.group()
+def key() -> None:
+    """A partner's API key."""
+
+
+@key.command()
+@site_option
+@click.argument("partner_id")
+def rotate(site_dir: Path, partner_id: str) -> None:
+    """Replace PARTNER_ID's API key; prints the new key once. The old one stops working."""
+    _, p = _partner_or_fail(site_dir, partner_id)
+    new = new_api_key()
+    write_api_key_hash(p.api_key_file, new)
+    click.echo(f"api key {partner_id}: {new}")
+    click.echo("(shown once; only its hash is stored)")
+
+
+@partner.command()
+@site_option
+@click.argument("partner_id")
+def disable(site_dir: Path, partner_id: str) -> None:
+    """Refuse every request of PARTNER_ID (sets `disabled: true` in its YAML)."""
+    site, p = _partner_or_fail(site_dir, partner_id)
+    set_field(site.root / p.source, ("disabled",), "true")
+    click.echo(f"disabled {partner_id}")

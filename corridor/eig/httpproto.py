@@ -1,0 +1,40 @@
+"""aiohttp's connection handler, with its own error pages replaced by problem+json: a
+request the HTTP parser refuses (a malformed or injected header, a bad request line) gets
+400 `bad_http_request`, never a text page and never a traceback."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+import msgspec
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+
+class ProblemRequestHandler(RequestHandler):
+    def handle_error(self, request, status=500, exc=None, message=None):  # type: ignore[no-untyped-def]
+        if status >= 500:
+            self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
+            code, detail = "internal_error", "the gateway failed to handle the request"
+        else:
+            code, detail = "bad_http_request", "the HTTP request is malformed"
+        body = msgspec.json.encode({
+            "type": f"https://corridor.example/problems/{code}",
+            "title": HTTPStatus(status).phrase,
+            "status": status,
+            "code": code,
+            "detail": detail,
+        })
+        resp = web.Response(status=status, body=body, content_type="application/problem+json")
+        resp.force_close()
+        return resp
+
+
+def handler_factory(server: web.Server):  # type: ignore[no-untyped-def]
+    """A protocol factory like `server` itself, making ProblemRequestHandler."""
+    kwargs = dict(server._kwargs)  # the handler options AppRunner configured
+
+    def make() -> ProblemRequestHandler:
+        return ProblemRequestHandler(server, loop=server._loop, **kwargs)
+
+    return make

@@ -1,0 +1,149 @@
+"""`corridor serve eig`: the partner listener (mutual TLS) and the internal listener
+(/healthz, /metrics, /openapi.json; plain HTTP on the hub's internal address).
+
+Several processes can serve side by side (`--workers`, SO_REUSEPORT): EIG keeps no money
+state, and each process reloads the CRL and the partners on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvloop
+from aiohttp import web
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from corridor.eig.app import Gateway, openapi_handler
+from corridor.eig.audit import AuditLog
+from corridor.eig.httpproto import handler_factory
+from corridor.eig.metrics import Metrics
+from corridor.eig.partners import PartnerDirectory
+from corridor.eig.ratelimit import DEFAULT_BURST, DEFAULT_RATE, RateLimiter
+from corridor.eig.tlslayer import ContextHolder, HandshakeFailure, listen
+from corridor.eig.upstream import Txn, txn_tls, txn_url
+from corridor.pki.layout import Layout
+
+log = logging.getLogger("corridor.eig")
+
+
+@dataclass(frozen=True)
+class Options:
+    site_dir: Path
+    data_dir: Path
+    host: str | None = None  # default: the site's listen.eig
+    port: int | None = None
+    internal_port: int | None = None
+    txn_url: str | None = None  # default: the site's listen.txn
+    rate: float = DEFAULT_RATE
+    burst: int = DEFAULT_BURST
+    reuse_port: bool = False
+
+
+def audit_path(data_dir: Path) -> Path:
+    return data_dir / "eig" / "security-audit.jsonl"
+
+
+async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
+    loop = asyncio.get_running_loop()
+    partners = PartnerDirectory(opts.site_dir)
+    site = partners.site
+    layout = Layout(opts.site_dir)
+    cert, key = layout.hub("eig")
+    contexts = ContextHolder(cert, key, layout.partner_ca[0], layout.partner_crl)
+    audit = AuditLog(audit_path(opts.data_dir))
+    metrics = Metrics(opts.site_dir)
+    txn = Txn(opts.txn_url or txn_url(site), txn_tls(opts.site_dir))
+    await txn.start()
+    gateway = Gateway(partners, txn, audit, metrics, RateLimiter(opts.rate, opts.burst))
+
+    def on_failure(f: HandshakeFailure) -> None:
+        claimed = partners.directory.by_pin.get(f.fingerprint or "")
+        gateway.refused(f.reason, f.source_ip, f.subject, f.fingerprint,
+                        claimed.id if claimed else None, "TLS handshake", f.detail)
+
+    runner = web.AppRunner(gateway.partner_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    listen_eig = site.hub.listen["eig"]
+    host = opts.host or listen_eig.host
+    port = opts.port if opts.port is not None else listen_eig.port
+    server = await listen(loop, handler_factory(runner.server), contexts, on_failure,
+                          host, port, reuse_port=opts.reuse_port)
+
+    internal = web.Application()
+    internal.router.add_get("/healthz", _healthz)
+    internal.router.add_get("/openapi.json", openapi_handler)
+
+    async def metrics_handler(request: web.Request) -> web.Response:
+        resp = web.Response(body=generate_latest(metrics.registry))
+        resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return resp
+
+    internal.router.add_get("/metrics", metrics_handler)
+    internal_runner = web.AppRunner(internal, access_log=None, handle_signals=False)
+    await internal_runner.setup()
+    listen_int = site.hub.listen.get("eig_internal")
+    int_host = listen_int.host if listen_int else "127.0.0.1"
+    int_port = opts.internal_port if opts.internal_port is not None else (
+        listen_int.port if listen_int else 9443)
+    await web.TCPSite(internal_runner, int_host, int_port, reuse_port=opts.reuse_port).start()
+
+    watchers = [loop.create_task(contexts.watch()), loop.create_task(partners.watch())]
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("EIG listening on %s:%s (internal %s:%s), TXN at %s", host, port, int_host,
+             int_port, txn.base_url)
+    print(f"eig: listening on https://{host}:{port} internal http://{int_host}:{int_port}",
+          file=sys.stderr, flush=True)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        for task in watchers:
+            task.cancel()
+        server.close()
+        await runner.cleanup()
+        await internal_runner.cleanup()
+        await txn.close()
+        audit.close()
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def run(opts: Options, workers: int = 1) -> None:
+    """Run in the foreground; with several workers, fork them onto one SO_REUSEPORT port."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if workers <= 1:
+        uvloop.run(serve(opts))
+        return
+    opts = Options(**{**opts.__dict__, "reuse_port": True})
+    children = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                uvloop.run(serve(opts))
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    for pid in children:
+        os.waitpid(pid, 0)

@@ -1,0 +1,87 @@
+"""EIG's client of TXN's internal API: mutual TLS with EIG's hub certificate, a pool of
+kept-alive connections, and TXN's answer (status, body, problem+json) relayed unchanged."""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from dataclasses import dataclass
+
+import aiohttp
+
+from corridor.core.errors import Unavailable
+from corridor.pki.layout import Layout
+from corridor.pki.tls import client_context
+from corridor.site.model import Site
+
+# Response headers of TXN a partner may see; everything else stays inside the hub.
+PASS_HEADERS = ("Content-Type", "Retry-After", "Idempotency-Replayed", "Location")
+TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+def txn_url(site: Site) -> str:
+    """TXN's base URL from the site: its listen address, or its host's when it listens on
+    every address."""
+    listen = site.hub.listen["txn"]
+    host = listen.host
+    try:
+        if ipaddress.ip_address(host).is_unspecified:
+            entry = site.hub.host("txn")
+            host = entry.address if entry else "127.0.0.1"
+    except ValueError:
+        pass
+    if ":" in host:
+        host = f"[{host}]"
+    return f"https://{host}:{listen.port}"
+
+
+def txn_tls(site_root: object) -> ssl.SSLContext:
+    layout = Layout(site_root)  # type: ignore[arg-type]
+    cert, key = layout.hub("eig")
+    return client_context(layout.hub_ca[0], cert, key)
+
+
+class Txn:
+    def __init__(self, base_url: str, context: ssl.SSLContext, pool: int = 64) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._context = context
+        self._pool = pool
+        self._session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(
+            ssl=self._context, limit=self._pool, keepalive_timeout=60, ttl_dns_cache=300)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
+            auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding"))
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+
+    async def relay(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+    ) -> Answer:
+        """Send one call to TXN; Unavailable (503 txn_unavailable) when it cannot answer.
+        A POST that timed out may have been applied: the partner retries with the same
+        Idempotency-Key and TXN answers the original response."""
+        assert self._session is not None, "Txn.start() first"
+        try:
+            async with self._session.request(
+                method, self.base_url + path, headers=headers, data=body
+            ) as resp:
+                payload = await resp.read()
+                passed = {h: resp.headers[h] for h in PASS_HEADERS if h in resp.headers}
+                return Answer(resp.status, payload, passed)
+        except (TimeoutError, aiohttp.ClientError, ssl.SSLError) as exc:
+            raise Unavailable(
+                "the transaction engine is unavailable; retry with the same Idempotency-Key",
+                code="txn_unavailable",
+            ) from exc

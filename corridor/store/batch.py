@@ -19,9 +19,11 @@ from corridor.core.ledger import Leg
 from corridor.core.pricing import Quote
 from corridor.store.adapter import Connection, chunks
 from corridor.store.rows import (
+    OUTBOX_COLUMNS,
     QUOTE_COLUMNS,
     TRANSFER_COLUMNS,
     TRANSFER_SELECT,
+    OutboxRow,
     Stored,
     TransferRow,
     quote_row,
@@ -64,6 +66,7 @@ class Changes:
     idempotency: list[tuple[str, str, str, int, str, str]] = field(default_factory=list)
     outbox: list[tuple[Any, ...]] = field(default_factory=list)
     outbox_updates: list[tuple[str, int, str, str | None, int]] = field(default_factory=list)
+    outbox_closes: list[tuple[str, str]] = field(default_factory=list)
     payouts: list[tuple[str, str, str]] = field(default_factory=list)
     fundings: list[tuple[str, str, str, int, str, str]] = field(default_factory=list)
     decisions: list[tuple[str, str, str, str | None, str]] = field(default_factory=list)
@@ -105,6 +108,10 @@ class Changes:
     def outbox_state(self, outbox_id: int, state: str, attempts: int, due_at: str,
                      error: str | None = None) -> None:
         self.outbox_updates.append((state, attempts, due_at, error, outbox_id))
+
+    def close_outbox(self, transfer_id: str, kind: str) -> None:
+        """Mark a transfer's open outbox messages of `kind` done."""
+        self.outbox_closes.append((transfer_id, kind))
 
     def payout(self, transfer_id: str, journal_id: str, at: str) -> None:
         self.payouts.append((transfer_id, journal_id, at))
@@ -250,6 +257,20 @@ class Batch:
             "SELECT 1 FROM payouts WHERE transfer_id = ?", (transfer_id,)
         )) or any(p[0] == transfer_id for p in self.out.payouts)
 
+    def due_outbox(self, kind: str, now: str, limit: int) -> list[OutboxRow]:
+        """Open outbox messages of `kind` that are due; rows other workers hold are
+        skipped on PostgreSQL. The caller leases them by moving `due_at` on."""
+        rows = self.conn.query(
+            f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM outbox WHERE kind = ? "
+            f"AND state IN ('pending', 'sent') AND due_at <= ? ORDER BY id LIMIT ?"
+            f"{self.conn.skip_locked}", (kind, now, limit)
+        )
+        return [OutboxRow(*r) for r in rows]
+
+    def forget_idempotency(self, before: str) -> int:
+        """Drop idempotency keys older than `before` (kept at least 24 h by the caller)."""
+        return self.conn.execute("DELETE FROM idempotency WHERE created_at < ?", (before,))
+
     # -- joining a command's changes -------------------------------------------------------
 
     def merge(self, ch: Changes) -> None:
@@ -285,6 +306,7 @@ class Batch:
         out.idempotency += ch.idempotency
         out.outbox += ch.outbox
         out.outbox_updates += ch.outbox_updates
+        out.outbox_closes += ch.outbox_closes
         out.payouts += ch.payouts
         out.fundings += ch.fundings
         out.decisions += ch.decisions
@@ -329,6 +351,10 @@ class Batch:
         c.executemany(
             "UPDATE outbox SET state = ?, attempts = ?, due_at = ?, last_error = ? WHERE id = ?",
             out.outbox_updates,
+        )
+        c.executemany(
+            "UPDATE outbox SET state = 'done' WHERE transfer_id = ? AND kind = ? "
+            "AND state <> 'done'", out.outbox_closes,
         )
         c.insert_many("payouts", ("transfer_id", "journal_id", "at"), out.payouts)
         c.insert_many("fundings",

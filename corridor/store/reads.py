@@ -127,3 +127,16 @@ def transfer_float_legs(conn: Connection) -> list[Row]:
         "FROM transfers t LEFT JOIN entries e ON e.transfer_id = t.id AND e.account LIKE ? "
         "GROUP BY t.id, t.status, t.send_minor, t.fee_minor", ("float:%",)
     )
+
+
+def quote(conn: Connection, quote_id: str) -> Any:
+    """A stored quote as the domain's `Quote`, or None."""
+    from corridor.store.rows import QUOTE_COLUMNS, row_quote
+
+    rows = conn.query(f"SELECT {', '.join(QUOTE_COLUMNS)} FROM quotes WHERE id = ?", (quote_id,))
+    return row_quote(rows[0]) if rows else None
+
+
+def held(conn: Connection) -> list[TransferRow]:
+    """Transfers waiting for an analyst, oldest first."""
+    return transfers(conn, status="COMPLIANCE_HOLD", limit=10_000)

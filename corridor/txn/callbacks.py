@@ -1,0 +1,29 @@
+"""Receiver callbacks: a receive partner reports SUCCESS or FAILURE of a payout. The body
+is signed with that partner's HMAC secret (core.signature); a bad or stale signature is
+refused before anything is read from the store."""
+
+from __future__ import annotations
+
+import time
+
+from corridor.api import schemas as api
+from corridor.core.errors import Refused
+from corridor.core.signature import verify
+from corridor.txn import commands as c
+from corridor.txn.engine import Engine, decode_body
+
+
+def secret(engine: Engine, partner_id: str) -> bytes:
+    partner = engine.site.partner(partner_id)
+    if partner is None or not partner.receives or partner.callback_secret_file is None:
+        raise Refused(f"{partner_id} does not send receiver callbacks", code="unknown_partner")
+    return bytes.fromhex(partner.callback_secret_file.read_text().strip())
+
+
+async def receiver_callback(engine: Engine, partner_id: str, body: bytes,
+                            signature: str | None) -> api.CallbackAck:
+    verify(secret(engine, partner_id), signature, body, int(time.time()))
+    cb = decode_body(body, api.ReceiverCallback)
+    outcome = "completed" if cb.status == "SUCCESS" else "failed"
+    return await engine.writer.submit(c.FinishPayout(
+        cb.transfer_id, outcome, cb.reason, engine.clock(), partner_id=partner_id))

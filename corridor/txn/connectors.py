@@ -1,0 +1,127 @@
+"""The seam to receive partners: a connector per receive partner, chosen by the
+partner's `connector` kind in the site (or $CORRIDOR_CONNECTOR, which overrides every
+partner's kind: the demo and tests use `in-process`).
+
+A connector answers three questions of the partner's API: does this account exist
+(`validate_account`), please pay this out (`submit_payout`, idempotent by key: asking
+again returns the first answer), and what became of it (`query_status`). Issue 4 adds
+the `https-json` kind by calling `register`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from corridor.core.money import Money
+from corridor.site.model import Partner, Site
+
+log = logging.getLogger("corridor.txn.connectors")
+ENV = "CORRIDOR_CONNECTOR"
+
+
+@dataclass(frozen=True, slots=True)
+class Payout:
+    transfer_id: str
+    reference: str
+    receive_partner_id: str
+    amount: Money
+    payout_method: str
+    beneficiary: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutResult:
+    status: Literal["completed", "failed", "pending"]
+    partner_reference: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountCheck:
+    valid: bool
+    holder_name: str | None = None
+
+
+class Connector(Protocol):
+    async def validate_account(self, payout_method: str, account: str,
+                               name: str | None) -> AccountCheck: ...
+
+    async def submit_payout(self, payout: Payout, idempotency_key: str) -> PayoutResult: ...
+
+    async def query_status(self, payout: Payout, idempotency_key: str) -> PayoutResult: ...
+
+    async def close(self) -> None: ...
+
+
+class InProcessConnector:
+    """A receive partner inside the hub's process: every payout completes at once. Used by
+    tests and the first demo; it keeps the answers it gave so a resubmission under the
+    same key is answered, not paid again."""
+
+    def __init__(self, partner: Partner) -> None:
+        self.partner = partner
+        self.answers: dict[str, PayoutResult] = {}
+        self.payouts = 0
+
+    async def validate_account(self, payout_method: str, account: str,
+                               name: str | None) -> AccountCheck:
+        if payout_method not in self.partner.payout_methods or account.startswith("000"):
+            return AccountCheck(valid=False)
+        return AccountCheck(valid=True, holder_name=name or "Account Holder")
+
+    async def submit_payout(self, payout: Payout, idempotency_key: str) -> PayoutResult:
+        answer = self.answers.get(idempotency_key)
+        if answer is None:
+            self.payouts += 1
+            answer = PayoutResult("completed", partner_reference=f"ip-{payout.transfer_id}")
+            self.answers[idempotency_key] = answer
+        return answer
+
+    async def query_status(self, payout: Payout, idempotency_key: str) -> PayoutResult:
+        return self.answers.get(idempotency_key) or PayoutResult("failed", reason="unknown payout")
+
+    async def close(self) -> None:
+        return None
+
+
+Factory = Callable[[Site, Partner], Connector]
+KINDS: dict[str, Factory] = {"in-process": lambda site, partner: InProcessConnector(partner)}
+
+
+def register(kind: str, factory: Factory) -> None:
+    """Make a connector kind available (issue 4's `https-json` registers itself here)."""
+    KINDS[kind] = factory
+
+
+class Connectors:
+    """One connector per receive partner, made on first use."""
+
+    def __init__(self, site: Site, override: str | None = None) -> None:
+        self.site = site
+        self.override = override if override is not None else os.environ.get(ENV)
+        self._made: dict[str, Connector | None] = {}
+
+    def kind(self, partner: Partner) -> str | None:
+        return self.override or partner.connector
+
+    def for_partner(self, partner_id: str) -> Connector | None:
+        """The partner's connector, or None when its kind is not available here."""
+        if partner_id not in self._made:
+            partner = self.site.partner(partner_id)
+            kind = self.kind(partner) if partner is not None else None
+            factory = KINDS.get(kind or "")
+            if partner is None or factory is None:
+                log.warning("no connector of kind %r for receive partner %s", kind, partner_id)
+                self._made[partner_id] = None
+            else:
+                self._made[partner_id] = factory(self.site, partner)
+        return self._made[partner_id]
+
+    async def close(self) -> None:
+        for connector in self._made.values():
+            if connector is not None:
+                await connector.close()

@@ -1,0 +1,217 @@
+"""The TXN engine: the use cases behind the internal API, shared by the server, the
+bench and the demo. Pure checks (decoding, pricing, KYC, screening) run on the event
+loop; everything that reads money state or writes goes to the group-commit writer, and
+an answer is returned only after its commit."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import msgspec
+
+from corridor.api import schemas as api
+from corridor.core.compliance import Screener, check_kyc, sender_key
+from corridor.core.errors import CorridorError, InvalidInput, NotFound, Refused
+from corridor.core.ids import new_id
+from corridor.core.pricing import Quote, price_quote
+from corridor.core.times import parse_time, rfc3339
+from corridor.site.model import Partner, Site
+from corridor.store import Connection, Writer, open_store
+from corridor.store import reads as q
+from corridor.txn import commands as c
+from corridor.txn.wire import encode, transfer_wire
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+
+def decode_body(body: bytes, kind: type[S]) -> S:
+    """A request body as its wire struct: 400 `malformed_json`, 422 `invalid_request`."""
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(str(exc), code="invalid_request") from None
+    except msgspec.DecodeError as exc:
+        raise CorridorError(f"the body is not JSON: {exc}", code="malformed_json") from None
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+class Engine:
+    """One TXN: a site, a store, the writer thread and a small pool of readers."""
+
+    def __init__(self, site: Site, dsn: str, data_dir: Path, *,
+                 clock: Callable[[], datetime] | None = None, readers: int = 4) -> None:
+        self.site = site
+        self.dsn = dsn
+        self.data_dir = data_dir
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.screener = Screener(site.sanctions, site.hub.sanctions_threshold)
+        self.writer = Writer(self.connect)
+        self._pool = ThreadPoolExecutor(readers, thread_name_prefix="txn-read")
+        self._local = threading.local()
+        self._conns: list[Connection] = []
+
+    def connect(self) -> Connection:
+        return open_store(self.dsn, self.data_dir)
+
+    def start(self) -> None:
+        self.connect().close()  # migrate once, before anything reads or writes
+        self.writer.start()
+
+    def stop(self) -> None:
+        self.writer.stop()
+        self._pool.shutdown()
+        for conn in self._conns:
+            conn.close()
+
+    async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a read query on a pooled connection, off the event loop."""
+        def run() -> T:
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._local.conn = self.connect()
+                self._conns.append(conn)
+            return fn(conn, *args, **kwargs)
+
+        return await asyncio.get_running_loop().run_in_executor(self._pool, run)
+
+    # -- who is asking ---------------------------------------------------------------------
+
+    def sender(self, partner_id: str) -> Partner:
+        partner = self.site.partner(partner_id)
+        if partner is None or partner.disabled:
+            raise Refused(f"unknown partner {partner_id!r}", code="unknown_partner")
+        if not partner.sends:
+            raise Refused(f"{partner_id} is not a send partner", code="not_a_send_partner")
+        return partner
+
+    # -- partner calls -----------------------------------------------------------------------
+
+    async def quote(self, partner_id: str, key: str, body: bytes) -> c.Reply:
+        partner = self.sender(partner_id)
+        req = decode_body(body, api.QuoteRequest)
+        quote = price_quote(
+            self.site, partner, send_currency=req.send_currency,
+            receive_currency=req.receive_currency, destination_country=req.destination_country,
+            payout_method=req.payout_method, send_amount=req.send_amount,
+            receive_amount=req.receive_amount, quote_id=new_id(), now=self.clock(),
+        )
+        return await self.writer.submit(c.CreateQuote(partner.id, key, body_hash(body), quote))
+
+    async def find_quote(self, quote_id: str) -> Quote | None:
+        quote = self.writer.quote_cache.get(quote_id)
+        if quote is None:
+            quote = await self.read(q.quote, quote_id)
+        return quote
+
+    async def create_transfer(self, partner_id: str, key: str, body: bytes) -> c.Reply:
+        partner = self.sender(partner_id)
+        req = decode_body(body, api.TransferRequest)
+        quote = await self.find_quote(req.quote_id)
+        return await self.writer.submit(self.transfer_command(partner, key, body, req, quote))
+
+    def transfer_command(self, partner: Partner, key: str, body: bytes,
+                         req: api.TransferRequest, quote: Quote | None) -> c.CreateTransfer:
+        """Everything pure about a new transfer, checked before it is queued: KYC and the
+        sanctions screen (the lists are immutable while the server runs)."""
+        sender = msgspec.structs.asdict(req.sender)
+        if quote is not None:
+            check_kyc(self.site.hub, quote.corridor, sender,
+                      msgspec.structs.asdict(req.beneficiary))
+        hit = self.screener.screen_transfer(req.sender.name, req.beneficiary.name)
+        return c.CreateTransfer(partner, key, body_hash(body), req, quote, hit,
+                                sender_key(partner.id, sender), self.clock())
+
+    async def get_transfer(self, partner_id: str | None, transfer_id: str) -> bytes:
+        row = await self.read(q.transfer, transfer_id)
+        if row is None or (partner_id is not None and partner_id not in (
+                row.partner_id, row.receive_partner_id)):
+            raise NotFound(f"transfer {transfer_id} not found", code="transfer_not_found")
+        history = await self.read(q.history, transfer_id)
+        return encode(transfer_wire(row, history))
+
+    async def list_transfers(self, partner_id: str, params: dict[str, str]) -> bytes:
+        limit = _int(params.get("limit", "50"), "limit", 1, 500)
+        since = params.get("from")
+        until = params.get("to")
+        status = params.get("status")
+        if status is not None and status not in api.Status.__args__:  # type: ignore[attr-defined]
+            raise InvalidInput(f"unknown status {status!r}", code="invalid_request")
+        rows = await self.read(
+            q.transfers, partner_id=partner_id, status=status,
+            reference=params.get("reference"),
+            since=rfc3339(parse_time(since)) if since else None,
+            until=rfc3339(parse_time(until)) if until else None,
+            after_id=params.get("cursor") or None, limit=limit,
+        )
+        page = api.TransferPage(
+            items=[transfer_wire(r) for r in rows],
+            next_cursor=rows[-1].id if len(rows) == limit else None,
+        )
+        return encode(page)
+
+    async def cancel(self, partner_id: str, key: str, transfer_id: str, body: bytes) -> c.Reply:
+        self.sender(partner_id)
+        req = decode_body(body or b"{}", api.CancelRequest)
+        return await self.writer.submit(c.CancelTransfer(
+            partner_id, key, body_hash(body), transfer_id, req.reason, self.clock()))
+
+    async def validate_account(self, partner_id: str, body: bytes,
+                               connectors: Any) -> bytes:
+        self.sender(partner_id)
+        req = decode_body(body, api.AccountValidationRequest)
+        receiver = self.site.receive_partner_for(req.destination_country, req.receive_currency)
+        if receiver is None:
+            raise InvalidInput(f"no payout in {req.destination_country} in "
+                               f"{req.receive_currency}", code="no_route")
+        connector = connectors.for_partner(receiver.id)
+        if connector is None:
+            raise CorridorError(f"{receiver.id} cannot be reached now", code="unavailable")
+        check = await connector.validate_account(req.payout_method, req.account, req.name)
+        score = None
+        if req.name is not None and check.holder_name is not None:
+            from rapidfuzz import fuzz
+
+            from corridor.core.compliance import normalise
+
+            score = int(fuzz.token_sort_ratio(normalise(req.name), normalise(check.holder_name)))
+        return encode(api.AccountValidation(account=req.account, valid=check.valid,
+                                            holder_name=check.holder_name,
+                                            name_match_score=score))
+
+    # -- RPT's feed and the ledger ------------------------------------------------------------
+
+    async def events(self, after: int, limit: int) -> bytes:
+        rows = await self.read(q.events, after, limit)
+        events = [api.Event(seq=s, id=i, type=t, transfer_id=tid, at=at,
+                            data=msgspec.json.decode(data)) for s, i, t, tid, at, data in rows]
+        return encode(api.EventPage(events=events, next=rows[-1][0] if rows else after))
+
+    async def balances(self) -> bytes:
+        rows = await self.read(q.balances)
+        return encode([{"account": a, "currency": cur, "posted": int(p), "pending": int(n)}
+                       for a, cur, p, n in rows])
+
+    async def activity(self, since: str, until: str) -> bytes:
+        rows = await self.read(q.activity, rfc3339(parse_time(since)), rfc3339(parse_time(until)))
+        return encode([{"account": a, "currency": cur, "posted": int(p)} for a, cur, p in rows])
+
+
+def _int(text: str, name: str, lo: int, hi: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer", code="invalid_request") from None
+    if not lo <= value <= hi:
+        raise InvalidInput(f"{name} must be between {lo} and {hi}", code="invalid_request")
+    return value

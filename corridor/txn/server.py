@@ -1,0 +1,280 @@
+"""The internal HTTPS API of TXN (docs/internal-api.md), served with aiohttp on uvloop.
+
+Only callers presenting a hub-CA client certificate get a TLS session at all; the common
+name then decides what they may call: `eig` relays partner calls, `rpt` (and `eig`) read
+the event feed and the ledger. Every error is problem+json with a stable `code`; no
+traceback ever reaches a caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+from corridor.core.errors import CorridorError, InvalidInput, Refused, Unauthenticated
+from corridor.pki.tls import server_context
+from corridor.site.model import Site
+from corridor.txn.connectors import Connectors
+from corridor.txn.engine import Engine
+from corridor.txn.wire import encode
+
+log = logging.getLogger("corridor.txn.server")
+MAX_BODY = 64 * 1024
+PARTNER = "Corridor-Partner"
+JSON = "application/json"
+PROBLEM = "application/problem+json"
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
+              413: "body_too_large"}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+ENGINE = web.AppKey("engine", Engine)
+CONNECTORS = web.AppKey("connectors", Connectors)
+METRICS = web.AppKey("metrics", dict)
+REGISTRY = web.AppKey("registry", CollectorRegistry)
+
+
+def problem(status: int, code: str, detail: str, **extra: object) -> web.Response:
+    body = {"type": f"https://corridor.example/problems/{code}", "title": code.replace("_", " "),
+            "status": status, "code": code, "detail": detail, **extra}
+    return web.Response(status=status, body=encode(body), content_type=PROBLEM)
+
+
+def caller(request: web.Request) -> str | None:
+    """The common name of the verified client certificate (None over plain TCP)."""
+    cert = request.transport.get_extra_info("peercert") if request.transport else None
+    if not cert:
+        return None
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    metrics = request.app[METRICS]
+    started = time.perf_counter()
+    route = request.match_info.route.resource.canonical if request.match_info.route.resource \
+        else "unmatched"
+    try:
+        response = await handler(request)
+    except CorridorError as exc:
+        response = web.Response(status=exc.status, body=encode(exc.problem()),
+                                content_type=PROBLEM)
+    except web.HTTPException as exc:
+        code = HTTP_CODES.get(exc.status, f"http_{exc.status}")
+        response = problem(exc.status, code, exc.reason)
+    except Exception:  # the last line of defence: log it, tell the caller nothing inside
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        response = problem(500, "internal_error", "the request failed inside TXN")
+    metrics["requests"].labels(route, str(response.status)).inc()
+    metrics["latency"].labels(route).observe(time.perf_counter() - started)
+    return response
+
+
+def allow(*names: str) -> Callable[[Handler], Handler]:
+    """Let only callers whose certificate CN is one of `names` reach the handler."""
+    def wrap(handler: Handler) -> Handler:
+        async def checked(request: web.Request) -> web.StreamResponse:
+            cn = caller(request)
+            if cn not in names:
+                raise Refused(f"{cn or 'this caller'} may not call {request.path}",
+                              code="caller_not_allowed")
+            return await handler(request)
+        return checked
+    return wrap
+
+
+def partner_id(request: web.Request) -> str:
+    value = request.headers.get(PARTNER)
+    if not value:
+        raise Unauthenticated(f"the {PARTNER} header is missing", code="partner_missing")
+    return value
+
+
+def idempotency_key(request: web.Request) -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if not key:
+        raise CorridorError("the Idempotency-Key header is required",
+                            code="idempotency_key_missing")
+    if len(key) > 200:
+        raise InvalidInput("the Idempotency-Key header is too long", code="invalid_request")
+    return key
+
+
+def reply(status: int, body: bytes | str) -> web.Response:
+    return web.Response(status=status, body=body.encode() if isinstance(body, str) else body,
+                        content_type=JSON)
+
+
+@allow("eig")
+async def post_quote(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    r = await engine.quote(partner_id(request), idempotency_key(request), await request.read())
+    return reply(r.status, r.body)
+
+
+@allow("eig")
+async def post_transfer(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    r = await engine.create_transfer(partner_id(request), idempotency_key(request),
+                                     await request.read())
+    return reply(r.status, r.body)
+
+
+@allow("eig")
+async def get_transfer(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    return reply(200, await engine.get_transfer(partner_id(request), request.match_info["id"]))
+
+
+@allow("eig")
+async def list_transfers(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    return reply(200, await engine.list_transfers(partner_id(request), dict(request.query)))
+
+
+@allow("eig")
+async def cancel_transfer(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    r = await engine.cancel(partner_id(request), idempotency_key(request),
+                            request.match_info["id"], await request.read())
+    return reply(r.status, r.body)
+
+
+@allow("eig")
+async def validate_account(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    return reply(200, await engine.validate_account(
+        partner_id(request), await request.read(), request.app[CONNECTORS]))
+
+
+@allow("eig")
+async def receiver_callback(request: web.Request) -> web.StreamResponse:
+    from corridor.txn.callbacks import receiver_callback as apply
+
+    body = await request.read()
+    ack = await apply(request.app[ENGINE], partner_id(request), body,
+                      request.headers.get("Corridor-Signature"))
+    return reply(200, encode(ack))
+
+
+@allow("rpt", "eig")
+async def events(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    after = _query_int(request, "after", 0, 0, 2**62)
+    limit = _query_int(request, "limit", 500, 1, 5000)
+    return reply(200, await engine.events(after, limit))
+
+
+@allow("rpt", "eig")
+async def balances(request: web.Request) -> web.StreamResponse:
+    return reply(200, await request.app[ENGINE].balances())
+
+
+@allow("rpt", "eig")
+async def activity(request: web.Request) -> web.StreamResponse:
+    since, until = request.query.get("from"), request.query.get("to")
+    if not since or not until:
+        raise InvalidInput("from and to are required", code="invalid_request")
+    return reply(200, await request.app[ENGINE].activity(since, until))
+
+
+async def healthz(request: web.Request) -> web.StreamResponse:
+    return reply(200, b'{"status":"ok"}')
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=generate_latest(request.app[REGISTRY]),
+                        content_type="text/plain", charset="utf-8")
+
+
+def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidInput(f"{name} must be an integer", code="invalid_request") from None
+    if not lo <= value <= hi:
+        raise InvalidInput(f"{name} must be between {lo} and {hi}", code="invalid_request")
+    return value
+
+
+def make_app(engine: Engine, connectors: Connectors) -> web.Application:
+    app = web.Application(middlewares=[problems], client_max_size=MAX_BODY)
+    app[ENGINE] = engine
+    app[CONNECTORS] = connectors
+    registry = CollectorRegistry()
+    app[REGISTRY] = registry
+    app[METRICS] = {
+        "requests": Counter("corridor_txn_requests", "Internal API requests",
+                            ["route", "status"], registry=registry),
+        "latency": Histogram("corridor_txn_request_seconds", "Internal API latency",
+                             ["route"], registry=registry),
+        "batches": Histogram("corridor_txn_batch_size", "Commands per group commit",
+                             buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=registry),
+        "commit": Histogram("corridor_txn_batch_seconds", "Group commit duration",
+                            registry=registry),
+    }
+
+    def on_batch(size: int, seconds: float) -> None:
+        app[METRICS]["batches"].observe(size)
+        app[METRICS]["commit"].observe(seconds)
+
+    engine.writer.on_batch = on_batch
+    r = app.router
+    r.add_post("/internal/v1/quotes", post_quote)
+    r.add_post("/internal/v1/accounts/validate", validate_account)
+    r.add_post("/internal/v1/transfers", post_transfer)
+    r.add_get("/internal/v1/transfers", list_transfers)
+    r.add_get("/internal/v1/transfers/{id}", get_transfer)
+    r.add_post("/internal/v1/transfers/{id}/cancel", cancel_transfer)
+    r.add_post("/internal/v1/callbacks/receiver", receiver_callback)
+    r.add_get("/internal/v1/events", events)
+    r.add_get("/internal/v1/ledger/balances", balances)
+    r.add_get("/internal/v1/ledger/activity", activity)
+    r.add_get("/healthz", healthz)
+    r.add_get("/metrics", metrics)
+    return app
+
+
+def tls_context(site: Site) -> ssl.SSLContext:
+    """TXN's server certificate; clients must chain to the hub CA."""
+    pki = site.root / "pki"
+    return server_context(pki / "hub" / "txn.crt", pki / "hub" / "txn.key",
+                          client_ca=pki / "hub-ca.crt")
+
+
+async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
+                stop: object) -> None:
+    """Run the server and the worker until `stop` (an asyncio.Event) is set."""
+    import asyncio
+
+    from corridor.txn.worker import Worker
+
+    engine = Engine(site, dsn, data_dir)
+    engine.start()
+    connectors = Connectors(site)
+    app = make_app(engine, connectors)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, ssl_context=tls_context(site), backlog=1024).start()
+    log.info("TXN listening on https://%s:%d (store %s)", host, port, dsn.split("?")[0])
+    assert isinstance(stop, asyncio.Event)
+    worker = asyncio.create_task(Worker(engine, connectors).run(stop))
+    try:
+        await stop.wait()
+    finally:
+        await worker
+        await runner.cleanup()
+        await connectors.close()
+        engine.stop()

@@ -1,0 +1,152 @@
+"""The receive partner's outgoing receiver callbacks: signed POSTs to EIG's
+`/v1/callbacks/receiver`, each retried with backoff until EIG acknowledges it.
+
+A queue feeds a fixed number of workers sharing one kept-alive, mutually authenticated
+connection pool, so a burst of payouts turns into at most `concurrency` requests in flight
+and no TLS handshake per callback. Each delivery has its own Idempotency-Key, kept across
+its retries; a deliberate duplicate is a second delivery with a key of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from dataclasses import dataclass
+
+import aiohttp
+import msgspec
+
+from corridor.api.schemas import ReceiverCallback
+from corridor.core import signature
+from corridor.core.ids import new_id
+
+log = logging.getLogger(__name__)
+PATH = "/v1/callbacks/receiver"
+# A refusal that will not change on retry: bad request, credentials, signature, body.
+PERMANENT = frozenset({400, 401, 403, 422})
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One callback as sent, and what became of it (read through `GET /sim/callbacks`)."""
+
+    key: str  # Idempotency-Key
+    callback: ReceiverCallback
+    attempts: int = 0
+    last_status: int | None = None  # HTTP status of the last attempt; None: no answer
+    acknowledged: bool = False
+    gave_up: bool = False
+    done: asyncio.Event | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "idempotency_key": self.key,
+            "transfer_id": self.callback.transfer_id,
+            "status": self.callback.status,
+            "attempts": self.attempts,
+            "last_status": self.last_status,
+            "acknowledged": self.acknowledged,
+            "gave_up": self.gave_up,
+        }
+
+
+class CallbackSender:
+    def __init__(
+        self,
+        eig_url: str,
+        tls: ssl.SSLContext,
+        api_key: str,
+        secret: bytes,
+        *,
+        concurrency: int = 16,
+        timeout: float = 10.0,
+        max_attempts: int = 100,
+        backoff: tuple[float, float] = (0.05, 5.0),
+    ) -> None:
+        self.url = eig_url.rstrip("/") + PATH
+        self.tls, self.api_key, self.secret = tls, api_key, secret
+        self.concurrency, self.timeout, self.max_attempts = concurrency, timeout, max_attempts
+        self.backoff = backoff
+        self.deliveries: list[Delivery] = []
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
+        self._workers: list[asyncio.Task[None]] = []
+        self._session: aiohttp.ClientSession | None = None
+        self._encode = msgspec.json.Encoder().encode
+
+    async def start(self) -> None:
+        connector = aiohttp.TCPConnector(ssl=self.tls, limit=self.concurrency,
+                                         keepalive_timeout=60)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout))
+        self._workers = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
+
+    async def close(self) -> None:
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers = []
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def send(self, callback: ReceiverCallback) -> Delivery:
+        """Queue a delivery; its `done` event is set once it is acknowledged or given up."""
+        delivery = Delivery(new_id(), callback, done=asyncio.Event())
+        self.deliveries.append(delivery)
+        self._queue.put_nowait(delivery)
+        return delivery
+
+    @property
+    def pending(self) -> int:
+        return sum(1 for d in self.deliveries if not (d.acknowledged or d.gave_up))
+
+    async def _work(self) -> None:
+        while True:
+            delivery = await self._queue.get()
+            try:
+                await self._deliver(delivery)
+            finally:
+                self._queue.task_done()
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        body = self._encode(delivery.callback)
+        delay = self.backoff[0]
+        while True:
+            delivery.attempts += 1
+            status = await self._post(delivery.key, body)
+            delivery.last_status = status
+            if status is not None and 200 <= status < 300:
+                delivery.acknowledged = True
+                break
+            if status in PERMANENT or delivery.attempts >= self.max_attempts:
+                log.warning("callback for %s given up after %d attempts (last status %s)",
+                            delivery.callback.transfer_id, delivery.attempts, status)
+                delivery.gave_up = True
+                break
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.backoff[1])
+        assert delivery.done is not None
+        delivery.done.set()
+
+    async def _post(self, key: str, body: bytes) -> int | None:
+        """One attempt; the HTTP status, or None when the connection failed or timed out.
+        Signed afresh each time so that a late retry is not refused as stale."""
+        assert self._session is not None
+        headers = {
+            "Content-Type": "application/json",
+            "Authorization": f"Bearer {self.api_key}",
+            "Idempotency-Key": key,
+            signature.HEADER: signature.sign(self.secret, body, int(time.time())),
+        }
+        try:
+            async with self._session.post(self.url, data=body, headers=headers) as resp:
+                await resp.read()
+                return resp.status
+        except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as exc:
+            log.debug("callback POST to %s failed: %s", self.url, exc)
+            return None

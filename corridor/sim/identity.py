@@ -1,0 +1,144 @@
+"""What a simulated partner holds: its certificates, its callback secret and its API key,
+found where `corridor pki bootstrap` puts them (`corridor.pki.layout`).
+
+The simulators play the partner's side, so they read the partner's private material from
+the demo site; a real partner keeps it on its own machines.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from corridor.pki.issue import issue, load_issued, write_issued
+from corridor.pki.layout import Layout
+from corridor.pki.tls import client_context, server_context
+from corridor.site.model import Partner, Site
+
+
+class SimError(Exception):
+    """A simulator cannot start or run as asked (missing partner, key, certificate...)."""
+
+
+def read_signing_secret(path: Path | None) -> bytes:
+    """The callback HMAC secret as `corridor.core.signature` takes it: the file's hex text
+    (stripped) as bytes, the same bytes on both ends of every signed request."""
+    if path is None:
+        raise SimError("the partner has no callback_secret in its site file")
+    try:
+        text = path.read_text("ascii").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SimError(f"cannot read the callback secret {path}: {exc}") from None
+    if not text:
+        raise SimError(f"the callback secret {path} is empty")
+    return text.encode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerIdentity:
+    """One partner's key material inside a site directory."""
+
+    site: Site
+    partner: Partner
+
+    @classmethod
+    def of(cls, site: Site, partner_id: str, role: str) -> PartnerIdentity:
+        partner = site.partner(partner_id)
+        if partner is None:
+            known = ", ".join(sorted(site.partners)) or "none"
+            raise SimError(f"no partner {partner_id!r} in {site.root}/partners (known: {known})")
+        if role == "receive" and not partner.receives:
+            raise SimError(f"partner {partner_id!r} does not receive (role: {partner.role})")
+        if role == "send" and not partner.sends:
+            raise SimError(f"partner {partner_id!r} does not send (role: {partner.role})")
+        return cls(site, partner)
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.site.root)
+
+    @property
+    def secret(self) -> bytes:
+        return read_signing_secret(self.partner.callback_secret_file)
+
+    def _need(self, *paths: Path) -> None:
+        for path in paths:
+            if not path.exists():
+                raise SimError(
+                    f"missing {path}; run `corridor pki bootstrap --site {self.site.root}`"
+                )
+
+    def server_tls(self, client_certs: str = "required") -> ssl.SSLContext:
+        """The partner's HTTPS server context: its `<id>-server` certificate; hub clients
+        (hub CA) are `required` or `optional` (verified when presented)."""
+        cert, key = self.layout.partner_server(self.partner.id)
+        hub_ca = self.layout.hub_ca[0]
+        self._need(cert, key, hub_ca)
+        ctx = server_context(cert, key, client_ca=hub_ca)
+        if client_certs == "optional":
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+        return ctx
+
+    def client_tls(self) -> ssl.SSLContext:
+        """The partner's client context towards EIG: its client certificate; EIG's server
+        certificate chains to the hub CA."""
+        cert, key = self.layout.partner(self.partner.id)
+        hub_ca = self.layout.hub_ca[0]
+        self._need(cert, key, hub_ca)
+        return client_context(hub_ca, cert, key)
+
+    def api_key(self, key: str | None = None, key_file: Path | None = None) -> str:
+        """The partner's API key: given, read from a file, or from the demo's key list."""
+        if key:
+            return key.strip()
+        if key_file is not None:
+            try:
+                return key_file.read_text("utf-8").strip()
+            except OSError as exc:
+                raise SimError(f"cannot read API key file {key_file}: {exc}") from None
+        demo = self.layout.demo_keys
+        if demo.exists():
+            keys = json.loads(demo.read_text("utf-8"))
+            if self.partner.id in keys:
+                return str(keys[self.partner.id])
+        raise SimError(
+            f"no API key for {self.partner.id}: pass --api-key-file, or run "
+            "`corridor pki bootstrap` to create the demo keys"
+        )
+
+    def ensure_server_certificate(self) -> None:
+        """Give the partner's simulator an HTTPS certificate from the partner CA when the
+        site lacks one (bootstrap makes them for receive partners; a send partner needs one
+        for its callback server), named after the host of its callback URL or endpoint."""
+        cert, key = self.layout.partner_server(self.partner.id)
+        if cert.exists() and key.exists():
+            return
+        ca_pair = self.layout.partner_ca
+        self._need(*ca_pair)
+        ca = load_issued(*ca_pair)
+        url = self.partner.callback_url if self.partner.sends else self.partner.endpoint
+        host = urlsplit(url or "").hostname or "localhost"
+        names = tuple(dict.fromkeys((host, "localhost", "127.0.0.1")))
+        write_issued(issue(ca, f"{self.partner.id}-server", server_names=names, server=True),
+                     cert, key)
+
+
+def hub_client_tls(site: Site, name: str = "txn") -> ssl.SSLContext:
+    """A hub server's client context (its pki/hub/<name> certificate) towards partner
+    servers, whose certificates chain to the partner CA. Used to reach the simulators'
+    control API and by tests that play the hub."""
+    layout = Layout(site.root)
+    cert, key = layout.hub(name)
+    ca = layout.partner_ca[0]
+    for path in (cert, key, ca):
+        if not path.exists():
+            raise SimError(f"missing {path}; run `corridor pki bootstrap --site {site.root}`")
+    return client_context(ca, cert, key)
+
+
+def host_port(url: str | None, default_port: int = 443) -> tuple[str, int]:
+    parts = urlsplit(url or "")
+    return parts.hostname or "127.0.0.1", parts.port or default_port

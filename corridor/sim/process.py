@@ -1,0 +1,105 @@
+"""Starting the simulators as child processes (the demo, end-to-end tests) and waiting
+until they answer `GET /sim/health`, with a deadline."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from corridor.sim.identity import SimError, hub_client_tls
+from corridor.site.model import Site
+
+
+@dataclass
+class SimProcess:
+    """A simulator running as `corridor sim ...` in a child process."""
+
+    process: subprocess.Popen[bytes]
+    host: str
+    port: int
+    site: Site
+    log: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    def healthy(self) -> bool:
+        """One health probe with the hub's client certificate."""
+        conn = http.client.HTTPSConnection(self.host, self.port, timeout=1,
+                                           context=hub_client_tls(self.site))
+        try:
+            conn.request("GET", "/sim/health")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            conn.close()
+
+    def wait_ready(self, timeout: float = 15.0) -> SimProcess:
+        deadline = time.monotonic() + timeout
+        while not self.healthy():
+            if self.process.poll() is not None:
+                raise SimError(f"simulator exited with {self.process.returncode}"
+                               + (f"; see {self.log}" if self.log else ""))
+            if time.monotonic() > deadline:
+                self.stop()
+                raise SimError(f"simulator not ready on {self.url} after {timeout}s")
+            time.sleep(0.05)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> int:
+        """SIGTERM, then SIGKILL after `timeout`; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def __enter__(self) -> SimProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def spawn(site: Site, args: list[str], host: str, port: int, log: Path | None = None
+          ) -> SimProcess:
+    """Run `corridor sim ARGS...` (with --site) and return it, not yet waited for."""
+    cmd = [sys.executable, "-m", "corridor", "sim", *args[:1], "--site", str(site.root),
+           *args[1:]]
+    out = log.open("ab") if log is not None else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    finally:
+        if log is not None:
+            out.close()  # type: ignore[union-attr]
+    return SimProcess(proc, host, port, site, log)
+
+
+def spawn_receive_partner(site: Site, partner_id: str = "mobicash", *, port: int,
+                          host: str = "127.0.0.1", extra: list[str] | None = None,
+                          log: Path | None = None) -> SimProcess:
+    """`corridor sim receive-partner` on host:port; `.wait_ready()` before use."""
+    args = ["receive-partner", "--partner", partner_id, "--listen", f"{host}:{port}",
+            *(extra or [])]
+    return spawn(site, args, host, port, log)
+
+
+def spawn_send_callbacks(site: Site, partner_id: str = "payfast", *, port: int,
+                         host: str = "127.0.0.1", extra: list[str] | None = None,
+                         log: Path | None = None) -> SimProcess:
+    """`corridor sim send-partner serve-callbacks` on host:port; `.wait_ready()` first."""
+    args = ["send-partner", "--partner", partner_id, "serve-callbacks", "--listen",
+            f"{host}:{port}", *(extra or [])]
+    return spawn(site, args, host, port, log)

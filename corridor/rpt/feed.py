@@ -1,0 +1,119 @@
+"""Following TXN's event feed over its internal mTLS API (RPT's own client certificate,
+CN=rpt) and counting each page into the store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from corridor.core.errors import CorridorError
+from corridor.pki.tls import client_context
+from corridor.rpt.ingest import Ingestor
+from corridor.rpt.store import cursor
+from corridor.site.model import Site
+
+log = logging.getLogger("corridor.rpt.feed")
+PAGE = 10_000  # events asked for per call
+
+
+@dataclass
+class FeedState:
+    """What the dashboard says about the feed."""
+
+    state: str = "starting"  # following | caught up | unreachable | refused
+    error: str | None = None
+    last_ok: float | None = None  # unix time of the last successful fetch
+
+
+def txn_url(site: Site) -> str:
+    listen = site.hub.listen["txn"]
+    return f"https://{listen.host}:{listen.port}"
+
+
+def rpt_client_context(site: Site):  # type: ignore[no-untyped-def]
+    pki = site.root / "pki"
+    return client_context(pki / "hub-ca.crt", pki / "hub" / "rpt.crt", pki / "hub" / "rpt.key")
+
+
+class Feed:
+    """Fetches pages after the stored cursor and applies them, one at a time, in order."""
+
+    def __init__(self, site: Site, ingestor: Ingestor, base_url: str | None = None,
+                 poll_s: float = 0.5) -> None:
+        self.site = site
+        self.ingestor = ingestor
+        self.base_url = base_url or txn_url(site)
+        self.poll_s = poll_s
+        self.status = FeedState()
+        self._session: aiohttp.ClientSession | None = None
+
+    async def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            connector = aiohttp.TCPConnector(ssl=rpt_client_context(self.site), limit=1)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def step(self) -> int:
+        """Fetch and apply one page; the number of events newly counted."""
+        after = cursor(self.ingestor.con)[0]
+        session = await self._client()
+        url = f"{self.base_url}/internal/v1/events"
+        async with session.get(url, params={"after": str(after), "limit": str(PAGE)}) as resp:
+            body = await resp.read()
+            if resp.status != 200:
+                raise CorridorError(
+                    f"TXN answered {resp.status} for the event feed: {body[:200]!r}",
+                    code="feed_refused",
+                )
+        applied = await asyncio.to_thread(self.ingestor.apply, body)
+        self.status.last_ok = time.time()
+        return applied.counted
+
+    async def catch_up(self) -> int:
+        """Apply pages until the feed has nothing new; the events counted."""
+        total = 0
+        while (n := await self.step()) > 0:
+            total += n
+        return total
+
+    async def run(self) -> None:
+        """Follow the feed until cancelled, backing off while TXN is unreachable."""
+        backoff = self.poll_s
+        while True:
+            try:
+                n = await self.step()
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                self.status.state, self.status.error = "unreachable", str(exc)[:200]
+                log.warning("event feed unreachable: %s", exc)
+                backoff = min(backoff * 2, 10.0)
+                await asyncio.sleep(backoff)
+                continue
+            except CorridorError as exc:
+                self.status.state, self.status.error = "refused", exc.detail[:200]
+                log.error("event feed: %s", exc.detail)
+                backoff = min(backoff * 2, 10.0)
+                await asyncio.sleep(backoff)
+                continue
+            backoff = self.poll_s
+            self.status.state = "following" if n else "caught up"
+            self.status.error = None
+            if n < PAGE // 2:
+                await asyncio.sleep(self.poll_s)
+
+
+def open_ingestor(con, data_dir: Path) -> Ingestor:  # type: ignore[no-untyped-def]
+    spool = data_dir / "rpt-spool"
+    spool.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return Ingestor(con, spool)

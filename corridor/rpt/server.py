@@ -1,0 +1,198 @@
+"""RPT's HTTPS server (aiohttp): report endpoints for EIG, the operator dashboard and its
+JSON, and the feed follower running beside them. Listens on hub.yaml `listen.rpt` with
+RPT's server certificate and requires a client certificate from the hub CA."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ssl
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import msgspec
+from aiohttp import web
+
+from corridor.core.errors import CorridorError, InvalidInput, NotFound
+from corridor.pki.tls import server_context
+from corridor.rpt import access, metrics, ops, periods, reports, settlement
+from corridor.rpt.feed import Feed
+from corridor.rpt.store import cursor
+from corridor.site.model import Site
+
+STATIC = resources.files("corridor.rpt").joinpath("static")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def rpt_server_context(site: Site) -> ssl.SSLContext:
+    pki = site.root / "pki"
+    return server_context(pki / "hub" / "rpt.crt", pki / "hub" / "rpt.key",
+                          client_ca=pki / "hub-ca.crt")
+
+
+def _problem(exc: CorridorError) -> web.Response:
+    return web.Response(status=exc.status, body=msgspec.json.encode(exc.problem()),
+                        content_type="application/problem+json")
+
+
+def peer_cn(request: web.Request) -> str | None:
+    """The CN of the client certificate, read from the TLS transport itself."""
+    cert = request.transport.get_extra_info("peercert") if request.transport else None
+    for rdn in (cert or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return str(value)
+    return None
+
+
+@web.middleware
+async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every refusal is problem+json with a stable code; never a stack trace."""
+    try:
+        return await handler(request)
+    except CorridorError as exc:
+        return _problem(exc)
+    except web.HTTPNotFound:
+        return _problem(NotFound(f"no such path {request.path[:80]}", code="not_found"))
+    except web.HTTPMethodNotAllowed:
+        return _problem(CorridorError("method not allowed", code="method_not_allowed"))
+
+
+class Rpt:
+    """The server's state: the site, the store and the feed it follows."""
+
+    def __init__(self, site: Site, con: duckdb.DuckDBPyConnection, data_dir: Path,
+                 feed: Feed | None = None) -> None:
+        self.site, self.con, self.data_dir, self.feed = site, con, data_dir, feed
+
+    async def query(self, fn: Callable[..., object], *args: object) -> object:
+        """Run a store query off the event loop on its own cursor."""
+        def call() -> object:
+            cur = self.con.cursor()
+            try:
+                return fn(cur, *args)
+            finally:
+                cur.close()
+        return await asyncio.to_thread(call)
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[problems])
+        app.add_routes([
+            web.get("/healthz", self.healthz),
+            web.get("/internal/v1/reports/transactions", self.transactions),
+            web.get("/internal/v1/reports/settlement", self.settlement),
+            web.get("/internal/v1/reports/compliance", self.compliance),
+            web.get("/", self.dashboard),
+            web.get("/dashboard.js", self.script),
+            web.get("/api/dashboard", self.dashboard_data),
+        ])
+        if self.feed is not None:
+            app.cleanup_ctx.append(self._follow)
+        return app
+
+    async def _follow(self, app: web.Application):  # type: ignore[no-untyped-def]
+        assert self.feed is not None
+        task = asyncio.create_task(self.feed.run())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await self.feed.close()
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def transactions(self, request: web.Request) -> web.Response:
+        cn = peer_cn(request)
+        access.require(cn, access.REPORTS)
+        q = request.query
+        partner = access.partner_for(cn, request.headers.get("Corridor-Partner"),
+                                     q.get("partner"))
+        settlement.check_partner(self.site, partner)
+        fmt = q.get("format", "json")
+        if fmt not in ("json", "csv"):
+            raise InvalidInput(f"format {fmt[:10]!r} is not csv or json", code="invalid_format")
+        period = periods.report_period(q.get("from"), q.get("to"), datetime.now(UTC))
+        rows = await self.query(reports.transaction_rows, self.site, partner, period)
+        if fmt == "csv":
+            name = f"{partner}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
+            return web.Response(body=reports.to_csv(rows), content_type="text/csv",  # type: ignore[arg-type]
+                                headers={"Content-Disposition": f'attachment; filename="{name}"'})
+        return web.Response(body=reports.to_json(partner, period, rows),  # type: ignore[arg-type]
+                            content_type="application/json")
+
+    async def settlement(self, request: web.Request) -> web.Response:
+        cn = peer_cn(request)
+        access.require(cn, access.REPORTS)
+        q = request.query
+        partner: str | None
+        if cn == "eig" or request.headers.get("Corridor-Partner") or q.get("partner"):
+            partner = access.partner_for(cn, request.headers.get("Corridor-Partner"),
+                                         q.get("partner"))
+        else:
+            partner = None  # an operator asking for every partner
+        settlement.check_partner(self.site, partner)
+        cutoff = self.site.hub.settlement_cutoff
+        period = periods.settlement_day(q.get("date"), cutoff, datetime.now(UTC))
+        day = periods.parse_date(q.get("date"))
+        st = await self.query(settlement.settle, self.site, day, period, partner)
+        return web.Response(body=msgspec.json.encode(st.as_dict()),  # type: ignore[attr-defined]
+                            content_type="application/json")
+
+    async def compliance(self, request: web.Request) -> web.Response:
+        access.require(peer_cn(request), access.OPERATE)
+        q = request.query
+        period = periods.report_period(q.get("from"), q.get("to"), datetime.now(UTC))
+        body = await self.query(metrics.compliance, self.site, period,
+                                self.site.hub.settlement_cutoff)
+        return web.json_response(body)
+
+    async def dashboard(self, request: web.Request) -> web.Response:
+        access.require(peer_cn(request), access.OPERATE)
+        return web.Response(body=STATIC.joinpath("dashboard.html").read_bytes(),
+                            content_type="text/html", charset="utf-8")
+
+    async def script(self, request: web.Request) -> web.Response:
+        access.require(peer_cn(request), access.OPERATE)
+        return web.Response(body=STATIC.joinpath("dashboard.js").read_bytes(),
+                            content_type="application/javascript", charset="utf-8")
+
+    async def dashboard_data(self, request: web.Request) -> web.Response:
+        access.require(peer_cn(request), access.OPERATE)
+        body = await self.query(self._dashboard, datetime.now(UTC))
+        return web.Response(body=msgspec.json.encode(body), content_type="application/json")
+
+    def _dashboard(self, con: duckdb.DuckDBPyConnection, now: datetime) -> dict[str, object]:
+        window = metrics.recent(now)
+        cutoff = self.site.hub.settlement_cutoff
+        day = periods.business_day_of(now, cutoff)
+        st = settlement.settle(con, self.site, day, periods.business_day(day, cutoff))
+        comp = metrics.compliance(con, self.site, window, cutoff)
+        after, events = cursor(con)
+        feed = self.feed.status if self.feed else None
+        return {
+            "generated_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "window": {"from": window.start.isoformat(), "to": now.isoformat()},
+            "feed": {"after": after, "events": events,
+                     "state": feed.state if feed else "not following",
+                     "error": feed.error if feed else None},
+            "series": metrics.series(con, window),
+            "rejections": comp["rejections"],
+            "compliance": {"screening_hits": comp["screening_hits"]["transfers"],  # type: ignore[index]
+                           "holds": comp["holds"], "large": len(comp["large"]),  # type: ignore[arg-type]
+                           "structuring": len(comp["structuring"])},  # type: ignore[arg-type]
+            "settlement": st.as_dict(),
+            "tunnels": ops.tunnels(self.data_dir),
+            "certificates": ops.certificates(self.site.root, now),
+        }
+
+
+async def serve(rpt: Rpt, host: str, port: int, ctx: ssl.SSLContext) -> web.AppRunner:
+    """Start listening; the caller keeps the runner and cleans it up."""
+    runner = web.AppRunner(rpt.app(), access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port, ssl_context=ctx).start()
+    return runner

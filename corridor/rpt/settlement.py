@@ -1,0 +1,185 @@
+"""The daily settlement statement per partner and currency.
+
+Semantics (also in corridor/rpt/README.md):
+- a business day runs from cut-off to cut-off (hub.yaml `settlement.cutoff`, UTC; see
+  `periods`), and a transfer settles on the business day in which it COMPLETED; failed,
+  rejected, cancelled and unfinished transfers never settle (TXN posts nothing for them);
+- per send partner and currency: count, gross sent (send amounts), fees, FX margin and the
+  total debited from its prefunded float (send amount + fee), which is exactly the posted
+  movement of TXN's `float:<partner>:<CUR>` from those transfers;
+- per receive partner and currency: count and gross paid out (receive amounts), exactly the
+  posted credit of `settlement:<partner>:<CUR>`;
+- the net position of a partner in a currency is what the hub owes it for payouts less
+  what its float was debited; the instruction says who pays whom: the hub pays a receive
+  partner what it paid out; a send partner owes nothing, its float was debited (prefunded).
+Prefunding deposits of the day are listed beside, as they moved the float too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import duckdb
+
+from corridor.core.errors import InvalidInput
+from corridor.core.money import format_minor
+from corridor.rpt.amounts import grouped
+from corridor.rpt.periods import Period
+from corridor.site.model import Site
+
+_SIDES = """
+SELECT GROUPING(send_partner) AS receive_side,
+       coalesce(send_partner, receive_partner) AS partner,
+       coalesce(send_currency, receive_currency) AS currency,
+       count(*), sum(send_amount), sum(fee), sum(fx_margin), sum(receive_amount)
+FROM transfers
+WHERE completed_at >= $start AND completed_at < $end
+  AND ($partner IS NULL OR send_partner = $partner OR receive_partner = $partner)
+GROUP BY GROUPING SETS ((send_partner, send_currency), (receive_partner, receive_currency))
+"""
+
+_DEPOSITS = """
+SELECT partner, currency, count(*), sum(amount) FROM fundings
+WHERE funded_at >= $start AND funded_at < $end AND ($partner IS NULL OR partner = $partner)
+GROUP BY ALL ORDER BY ALL
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class SendLine:
+    partner: str
+    currency: str
+    count: int
+    gross_sent: int
+    fees: int
+    fx_margin: int
+
+    @property
+    def debited(self) -> int:
+        """What the float was debited: every send amount plus its fee."""
+        return self.gross_sent + self.fees
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveLine:
+    partner: str
+    currency: str
+    count: int
+    paid_out: int
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    partner: str
+    currency: str
+    owed_for_payouts: int
+    float_debited: int
+    deposits: int
+    instructions: tuple[str, ...]
+
+    @property
+    def net(self) -> int:
+        """Positive: the hub owes the partner; negative: its prefunded float was used."""
+        return self.owed_for_payouts - self.float_debited
+
+
+@dataclass
+class Statement:
+    day: date
+    period: Period
+    partner: str | None
+    sends: list[SendLine] = field(default_factory=list)
+    receives: list[ReceiveLine] = field(default_factory=list)
+    deposits: dict[tuple[str, str], int] = field(default_factory=dict)
+    positions: list[Position] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """The wire form: amounts as decimal strings in their currency."""
+        def m(minor: int, cur: str) -> str:
+            return format_minor(minor, cur)
+
+        return {
+            "date": self.day.isoformat(),
+            "from": _iso(self.period.start),
+            "to": _iso(self.period.end),
+            "partner": self.partner,
+            "sent": [
+                {"partner": s.partner, "currency": s.currency, "count": s.count,
+                 "gross_sent": m(s.gross_sent, s.currency), "fees": m(s.fees, s.currency),
+                 "fx_margin": m(s.fx_margin, s.currency),
+                 "float_debited": m(s.debited, s.currency)}
+                for s in self.sends
+            ],
+            "received": [
+                {"partner": r.partner, "currency": r.currency, "count": r.count,
+                 "paid_out": m(r.paid_out, r.currency)}
+                for r in self.receives
+            ],
+            "positions": [
+                {"partner": p.partner, "currency": p.currency,
+                 "owed_for_payouts": m(p.owed_for_payouts, p.currency),
+                 "float_debited": m(p.float_debited, p.currency),
+                 "deposits": m(p.deposits, p.currency),
+                 "net": m(p.net, p.currency), "instructions": list(p.instructions)}
+                for p in self.positions
+            ],
+        }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_partner(site: Site, partner: str | None) -> None:
+    if partner is not None and site.partner(partner) is None:
+        raise InvalidInput(f"unknown partner {partner[:64]!r}", code="unknown_partner")
+
+
+def settle(
+    con: duckdb.DuckDBPyConnection, site: Site, day: date, period: Period,
+    partner: str | None = None,
+) -> Statement:
+    """The statement of one business day, for every partner or for one."""
+    check_partner(site, partner)
+    args = {"start": period.start, "end": period.end, "partner": partner}
+    st = Statement(day, period, partner)
+    for receive_side, pid, cur, count, sent, fees, margin, received in con.execute(
+        _SIDES, args
+    ).fetchall():
+        if partner is not None and pid != partner:
+            continue  # the counterpart's line of this partner's transfers
+        if receive_side:
+            st.receives.append(ReceiveLine(pid, cur, count, int(received)))
+        else:
+            st.sends.append(SendLine(pid, cur, count, int(sent), int(fees), int(margin)))
+    st.sends.sort(key=lambda s: (s.partner, s.currency))
+    st.receives.sort(key=lambda r: (r.partner, r.currency))
+    for pid, cur, _, amount in con.execute(_DEPOSITS, args).fetchall():
+        st.deposits[(pid, cur)] = int(amount)
+    st.positions = _positions(site, st)
+    return st
+
+
+def _positions(site: Site, st: Statement) -> list[Position]:
+    owed = {(r.partner, r.currency): r.paid_out for r in st.receives}
+    debited = {(s.partner, s.currency): s.debited for s in st.sends}
+    out = []
+    for key in sorted(set(owed) | set(debited)):
+        pid, cur = key
+        p = site.partner(pid)
+        name = p.name if p else pid
+        lines = []
+        if owed.get(key):
+            lines.append(f"hub pays {name} {grouped(owed[key], cur)} {cur}")
+        if debited.get(key):
+            amount = grouped(debited[key], cur)
+            lines.append(f"{_possessive(name)} float was debited {amount} {cur} "
+                         "(prefunded; no transfer due)")
+        out.append(Position(pid, cur, owed.get(key, 0), debited.get(key, 0),
+                            st.deposits.get(key, 0), tuple(lines)))
+    return out
+
+
+def _possessive(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"

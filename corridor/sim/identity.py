@@ -24,17 +24,17 @@ class SimError(Exception):
 
 
 def read_signing_secret(path: Path | None) -> bytes:
-    """The callback HMAC secret as `corridor.core.signature` takes it: the file's hex text
-    (stripped) as bytes, the same bytes on both ends of every signed request."""
+    """The callback HMAC secret as `corridor.core.signature` takes it: the bytes the file
+    holds in hex (as TXN reads them), so both ends of every signed request agree."""
     if path is None:
         raise SimError("the partner has no callback_secret in its site file")
     try:
-        text = path.read_text("ascii").strip()
-    except (OSError, UnicodeDecodeError) as exc:
+        secret = bytes.fromhex(path.read_text("ascii").strip())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SimError(f"cannot read the callback secret {path}: {exc}") from None
-    if not text:
+    if not secret:
         raise SimError(f"the callback secret {path} is empty")
-    return text.encode("ascii")
+    return secret
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ from corridor.core.errors import Conflict, CorridorError, InvalidInput, NotFound
 from corridor.core.money import format_minor, parse_minor
 from corridor.core.times import rfc3339
 from corridor.pki.files import write_atomic
-from corridor.sim.callbacks import CallbackSender
+from corridor.sim.callbacks import CallbackSender, Delivery
 from corridor.sim.faults import FaultError, Faults
 from corridor.sim.identity import PartnerIdentity, SimError, host_port
 from corridor.sim.protocol import PayoutAnswer, PayoutRequest, ValidateRequest, Validation
@@ -293,13 +293,20 @@ class ReceivePartnerSim:
         self._spawn(later())
         return done
 
-    def _send_all(self, payout: Payout, first: ReceiverCallback) -> list[Any]:
+    def _send_all(self, payout: Payout, first: ReceiverCallback) -> list[Delivery]:
         deliveries = [self.callbacks.send(first)]
         if self.faults.duplicate_callback:
             deliveries.append(self.callbacks.send(first))
         if self.faults.success_after_failure and payout.status == "FAILURE":
-            deliveries.append(self.callbacks.send(self._callback(payout, "SUCCESS", None)))
+            contrary = self._callback(payout, "SUCCESS", None)
+            self._spawn(self._after(deliveries[0], contrary))
         return deliveries
+
+    async def _after(self, first: Delivery, then: ReceiverCallback) -> None:
+        """Send `then` once `first` is settled, so the hub sees them in that order."""
+        assert first.done is not None
+        await first.done.wait()
+        self.callbacks.send(then)
 
     def _callback(self, payout: Payout, status: str, reason: str | None) -> ReceiverCallback:
         return ReceiverCallback(

@@ -121,6 +121,7 @@ class StandInEig:
     api_key: str
     partner_id: str = "mobicash"
     fail_first: int = 0
+    ack_delay: float = 0.0  # seconds before answering an accepted callback
     attempts: int = 0
     accepted: list[dict[str, Any]] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
@@ -145,6 +146,8 @@ class StandInEig:
             payload = json.loads(body)
             payload["idempotency_key"] = request.headers.get("Idempotency-Key")
             self.accepted.append(payload)
+            if self.ack_delay:
+                await asyncio.sleep(self.ack_delay)
             return web.json_response({"transfer_id": payload["transfer_id"],
                                       "status": "COMPLETED"})
 

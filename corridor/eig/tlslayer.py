@@ -15,6 +15,7 @@ client's Certificate message on the connection's SSLObject.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import ssl
@@ -151,6 +152,10 @@ class AuditedTLS(SSLProtocol):
     def _on_handshake_complete(self, handshake_exc):  # type: ignore[no-untyped-def]
         if handshake_exc is not None:
             self._report(handshake_exc)
+            # asyncio drops the connection without sending what OpenSSL queued: send the
+            # TLS alert first, so the client learns why (unknown CA, expired, revoked...).
+            with contextlib.suppress(Exception):
+                self._process_outgoing()
         super()._on_handshake_complete(handshake_exc)
 
     def _report(self, exc: BaseException) -> None:

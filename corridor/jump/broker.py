@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shlex
 from typing import Any
 
 import asyncssh
@@ -40,14 +39,14 @@ async def _broker(bastion: Any, owner: Any, process: asyncssh.SSHServerProcess) 
         owner._refuse_channel("session", why)
         process.stderr.write(f"jump: refused: {why}\r\n".encode())
         return 1
-    words = shlex.split(process.command or "")
-    if not words:
+    name, _, rest = (process.command or "").strip().partition(" ")
+    if not name:
         lines = [f"{h}: ports {', '.join(map(str, p))}" for h, p in
                  policy.reachable(admin).items()]
         process.stdout.write(("You may reach:\r\n  " + "\r\n  ".join(lines) + "\r\n"
                               + USAGE).encode())
         return 0
-    name, command = words[0], shlex.join(words[1:]) or None
+    command = rest.strip() or None  # passed on verbatim, as ssh itself does
     host = policy.hub.host(name)
     decision = policy.reach(admin, name, host.ssh_port if host else 22)
     where = {"admin": admin.name, "source": owner.source, "to": name}

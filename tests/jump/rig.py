@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -38,9 +39,8 @@ class Jump:
         self.data = self.tmp / "var"
         self.keys = self.tmp / "keys"
         self.keys.mkdir()
-        self.code_file = self.tmp / "totp-code"
         askpass = self.tmp / "askpass"
-        askpass.write_text(f"#!/bin/sh\ncat {self.code_file}\n")
+        askpass.write_text('#!/bin/sh\ncat "$JUMP_TEST_TOTP_FILE"\n')
         askpass.chmod(0o700)
         self.askpass = askpass
 
@@ -131,10 +131,10 @@ class Jump:
     def env(self, admin: str, code: str | None = None) -> dict[str, str]:
         """Environment for an OpenSSH client whose TOTP prompt answers `code` (default:
         the admin's current code)."""
-        self.code_file.write_text(
-            (code or pyotp.TOTP(self.admins[admin]["secret"]).now()) + "\n")
+        code_file = self.tmp / f"totp-code.{secrets.token_hex(4)}"  # one per client run
+        code_file.write_text((code or pyotp.TOTP(self.admins[admin]["secret"]).now()) + "\n")
         env = dict(os.environ, SSH_ASKPASS=str(self.askpass), SSH_ASKPASS_REQUIRE="force",
-                   DISPLAY=":0")
+                   DISPLAY=":0", JUMP_TEST_TOTP_FILE=str(code_file))
         env.pop("SSH_AUTH_SOCK", None)
         return env
 

@@ -10,6 +10,12 @@ function el(tag, attrs, text) {
   return e;
 }
 
+// "12967250.00" -> "12,967,250.00", on the string: no float on amounts.
+function group(amount) {
+  const [whole, frac] = amount.split(".");
+  return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (frac !== undefined ? "." + frac : "");
+}
+
 function hhmm(iso) { return iso.slice(11, 16); }
 
 function frame(w, h) {
@@ -69,16 +75,16 @@ function lineChart(target, points, series, fmt, label, fixedMax) {
 
 // Horizontal bars with a label and a value text each.
 function hbars(target, items, color, label) {
-  const w = 560, rowH = 24, left = 210;
+  const w = 560, rowH = 24, left = 170, room = 200;
   const svg = frame(w, Math.max(rowH * items.length + 8, 40));
   const max = Math.max(1, ...items.map(i => i.value));
   items.forEach((it, n) => {
     const y = 4 + n * rowH;
     svg.appendChild(el("text", { x: 0, y: y + 15 }, it.label));
     const bar = el("rect", { x: left, y: y + 3, height: rowH - 8, fill: it.color || color,
-      width: Math.max(2, (w - left - 110) * it.value / max), "data-value": it.value });
+      width: Math.max(2, (w - left - room) * it.value / max), "data-value": it.value });
     svg.appendChild(bar);
-    svg.appendChild(el("text", { x: left + (w - left - 110) * it.value / max + 6, y: y + 15 },
+    svg.appendChild(el("text", { x: left + (w - left - room) * it.value / max + 6, y: y + 15 },
                        it.text || String(it.value)));
   });
   if (!items.length) svg.appendChild(el("text", { x: 8, y: 24 }, "nothing to show"));
@@ -141,8 +147,8 @@ function render(d) {
     label: `${p.partner} (${p.currency})`,
     value: byCur[p.currency] ? Math.abs(parseFloat(p.net)) / byCur[p.currency] : 0,
     color: parseFloat(p.net) >= 0 ? "#457b9d" : "#a8dadc",
-    text: parseFloat(p.net) >= 0 ? `hub pays ${p.owed_for_payouts}`
-                                  : `float debited ${p.float_debited}` })),
+    text: parseFloat(p.net) >= 0 ? `hub pays ${group(p.owed_for_payouts)} ${p.currency}`
+                                  : `float debited ${group(p.float_debited)} ${p.currency}` })),
     "#457b9d", "settlement positions");
   const c = d.compliance, holds = c.holds || {};
   table(document.getElementById("compliance"), ["measure", "count"], [

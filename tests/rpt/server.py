@@ -1,0 +1,82 @@
+"""A real `corridor serve rpt` process on a free port, and an mTLS client for it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from corridor.pki.tls import client_context
+from tests.support import REPO, free_port, wait_for
+
+
+def set_listen(site: Path, name: str, port: int) -> None:
+    hub = site / "hub.yaml"
+    lines = hub.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().startswith(f"{name}: {{host:"):
+            lines[i] = f"  {name}: {{host: 127.0.0.1, port: {port}}}"
+    hub.write_text("\n".join(lines) + "\n")
+
+
+@contextmanager
+def running_rpt(site: Path, data: Path, *extra: str) -> Iterator[str]:
+    port = free_port()
+    set_listen(site, "rpt", port)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "corridor", "serve", "rpt", "--site", str(site),
+         "--data", str(data), *extra],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    url = f"https://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: proc.poll() is not None or _up(site, url), timeout=20,
+                 what="rpt listening")
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+        yield url
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _up(site: Path, url: str) -> bool:
+    try:
+        get(site, "rpt", url + "/healthz")
+        return True
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def context(site: Path, cn: str) -> ssl.SSLContext:
+    pki = site / "pki"
+    if cn == "stranger":
+        return client_context(pki / "hub-ca.crt", pki / "stranger.pem", pki / "stranger.key")
+    return client_context(pki / "hub-ca.crt", pki / "hub" / f"{cn}.crt", pki / "hub" / f"{cn}.key")
+
+
+def get(site: Path, cn: str, url: str, headers: dict[str, str] | None = None
+        ) -> tuple[int, str, bytes]:
+    """(status, content type, body) of a GET made with `cn`'s client certificate."""
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, context=context(site, cn), timeout=30) as resp:
+            return resp.status, resp.headers["Content-Type"], resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers["Content-Type"], exc.read()
+
+
+def problem(body: bytes) -> str:
+    return json.loads(body)["code"]

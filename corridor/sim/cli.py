@@ -150,7 +150,9 @@ def serve_callbacks(obj: dict[str, Any], listen: str | None, journal: Path | Non
 @click.option("--concurrency", type=click.IntRange(1, 1024), default=8, show_default=True)
 @click.option("--amount", default="1000.00", show_default=True,
               help="Send amount of each transfer, in the partner's currency.")
-@click.option("--to", "destination", help="Destination country (default: the first routed).")
+@click.option("--to", "destination",
+              help="Destination country, e.g. KE (default: the first receive partner by id "
+                   "with a rate from the send currency).")
 @click.option("--timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
               help="Seconds to wait for one transfer's final status.")
 @click.option("--callbacks/--poll", default=True, show_default=True,

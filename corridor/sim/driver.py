@@ -242,8 +242,8 @@ class SendDriver:
 
 def _route(site: Site, sender: Partner, destination: str | None) -> Partner:
     """The receive partner the driver's transfers go to: in `destination` if given, else
-    the first one the hub has a rate for from the sender's currency."""
-    for p in site.partners.values():
+    the first (by id) the hub has a rate for from the sender's currency."""
+    for p in sorted(site.partners.values(), key=lambda p: p.id):
         if not p.receives or p.disabled or not p.payout_methods:
             continue
         if destination is not None and p.country != destination:

@@ -84,7 +84,9 @@ class Gateway:
             args += ["-H", f"{name}: {value}"]
         if body is not None or raw is not None:
             data = raw if raw is not None else json.dumps(body).encode()
-            args += ["-H", "Content-Type: application/json", "--data-binary", "@-"]
+            if "Content-Type" not in (headers or {}):
+                args += ["-H", "Content-Type: application/json"]
+            args += ["--data-binary", "@-"]
         else:
             data = b""
         args.append(self.url + path)

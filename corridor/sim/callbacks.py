@@ -14,6 +14,7 @@ import contextlib
 import logging
 import ssl
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import aiohttp
@@ -70,7 +71,9 @@ class CallbackSender:
         self.tls, self.api_key, self.secret = tls, api_key, secret
         self.concurrency, self.timeout, self.max_attempts = concurrency, timeout, max_attempts
         self.backoff = backoff
-        self.deliveries: list[Delivery] = []
+        # The most recent deliveries, for `GET /sim/callbacks`; bounded for long runs.
+        self.deliveries: deque[Delivery] = deque(maxlen=100_000)
+        self.pending = 0  # queued or being retried
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
@@ -98,12 +101,9 @@ class CallbackSender:
         """Queue a delivery; its `done` event is set once it is acknowledged or given up."""
         delivery = Delivery(new_id(), callback, done=asyncio.Event())
         self.deliveries.append(delivery)
+        self.pending += 1
         self._queue.put_nowait(delivery)
         return delivery
-
-    @property
-    def pending(self) -> int:
-        return sum(1 for d in self.deliveries if not (d.acknowledged or d.gave_up))
 
     async def _work(self) -> None:
         while True:
@@ -130,6 +130,7 @@ class CallbackSender:
                 break
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.backoff[1])
+        self.pending -= 1
         assert delivery.done is not None
         delivery.done.set()
 

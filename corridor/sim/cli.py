@@ -191,3 +191,23 @@ def send(obj: dict[str, Any], count: int, concurrency: int, amount: str,
     click.echo(json.dumps(summary))
     if summary["errors"]:
         raise SystemExit(1)
+
+
+@sim.command("bench")
+@site_option
+@click.option("--partner", "partner_id", default="mobicash", show_default=True)
+@click.option("--count", type=click.IntRange(1), default=5000, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 1024), default=64, show_default=True)
+def bench(site_dir: Path, partner_id: str, count: int, concurrency: int) -> None:
+    """Measure the receive simulator alone (payouts and callbacks a second); one JSON."""
+    import uvloop
+
+    from corridor.sim.selfbench import run_bench
+
+    site = open_site(site_dir)
+    try:
+        result = uvloop.run(run_bench(site, partner_id, count, concurrency))
+    except (SimError, OSError) as exc:
+        fail(str(exc))
+        return
+    click.echo(json.dumps(result))

@@ -82,7 +82,7 @@ class ReceivePartnerSim:
         self.book = WalletBook(self.partner.country, self.partner.currency)
         self.payouts: dict[str, Payout] = {}
         self._keys: dict[str, str] = {}  # Idempotency-Key -> payout_id
-        self._secret = ident.secret
+        self.secret = ident.secret
         self._next_ref = 0
         self._dirty = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -92,7 +92,7 @@ class ReceivePartnerSim:
         self.eig_url = eig_url or (f"https://{eig.host}:{eig.port}" if eig else "")
         self.callbacks = CallbackSender(
             self.eig_url, ident.client_tls(), ident.api_key(api_key, api_key_file),
-            self._secret, concurrency=callback_concurrency, timeout=callback_timeout,
+            self.secret, concurrency=callback_concurrency, timeout=callback_timeout,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -165,7 +165,7 @@ class ReceivePartnerSim:
     async def _enter(self, request: web.Request, body: bytes, signed: bool) -> web.Response | None:
         """What every /v1 request goes through: signature, latency, injected 500s."""
         if signed or request.headers.get("Corridor-Signature") is not None:
-            check_signature(self._secret, request, body)
+            check_signature(self.secret, request, body)
         if self.faults.latency_ms:
             await asyncio.sleep(self.faults.latency_ms / 1000)
         if self.faults.error_rate and self.random.random() < self.faults.error_rate:

@@ -146,42 +146,51 @@ class Batch:
     def load(self, needs: Needs) -> None:
         """Read everything the batch's commands named, one query per kind and chunk."""
         q = self.conn.query
-        keys = [k for k in needs.idempotency if k not in self._idem]
-        for part in chunks(keys):
-            for k in part:
-                self._idem[k] = None
-            for p, k, h, s, r in q(
-                "SELECT partner_id, key, body_hash, status, response FROM idempotency WHERE "
-                + _pairs("partner_id", "key", len(part)), _flat(part)
-            ):
-                self._idem[(p, k)] = Stored(h, s, r)
+        todo = [k for k in needs.idempotency if k not in self._idem]
+        for k in todo:
+            self._idem[k] = None
+        for (partner,), keys in _grouped(todo, 1).items():
+            for part in chunks(keys):
+                for k, h, s, r in q(
+                    "SELECT key, body_hash, status, response FROM idempotency WHERE "
+                    f"key IN ({_marks(len(part))}) AND partner_id = ?", (*part, partner)
+                ):
+                    self._idem[(partner, k)] = Stored(h, s, r)
         missing = [i for i in needs.quotes if i not in self.quote_cache]
         for part in chunks(missing):
             for row in q(f"SELECT {', '.join(QUOTE_COLUMNS)} FROM quotes WHERE id IN "
                          f"({_marks(len(part))})", part):
                 quote = row_quote(row)
                 self.quote_cache[quote.id] = quote
-        for part in chunks(needs.quotes):
-            for i in part:
-                self._used[i] = False
+        todo_used = [i for i in needs.quotes if i not in self._used]
+        for i in todo_used:
+            self._used[i] = False
+        for part in chunks(todo_used):
             for (i,) in q(f"SELECT quote_id FROM transfers WHERE quote_id IN "
                           f"({_marks(len(part))})", part):
                 self._used[i] = True
-        for part in chunks(needs.references):
-            for k in part:
-                self._refs[k] = False
-            for p, r in q("SELECT partner_id, reference FROM transfers WHERE "
-                          + _pairs("partner_id", "reference", len(part)), _flat(part)):
-                self._refs[(p, r)] = True
+        todo = [k for k in needs.references if k not in self._refs]
+        for k in todo:
+            self._refs[k] = False
+        for (partner,), refs in _grouped(todo, 1).items():
+            for part in chunks(refs):
+                for (r,) in q(
+                    "SELECT reference FROM transfers WHERE "
+                    f"reference IN ({_marks(len(part))}) AND partner_id = ?", (*part, partner)
+                ):
+                    self._refs[(partner, r)] = True
         self._load_accounts(needs.accounts)
-        for part in chunks(needs.daily):
-            for k in part:
-                self._daily[k] = 0
-            for p, s, d, t in q(
-                "SELECT partner_id, sender_key, day, total FROM sender_daily WHERE "
-                + _triples(len(part)), _flat(part)
-            ):
-                self._daily[(p, s, d)] = int(t)
+        todo3 = [k for k in needs.daily if k not in self._daily]
+        for k3 in todo3:
+            self._daily[k3] = 0
+        for (partner, day), senders in _grouped([(p, d, s) for p, s, d in todo3], 2).items():
+            for part in chunks(senders):
+                for s_key, total in q(
+                    "SELECT sender_key, total FROM sender_daily WHERE "
+                    f"sender_key IN ({_marks(len(part))}) AND day = ? AND partner_id = ?",
+                    (*part, day, partner)
+                ):
+                    self._daily[(partner, s_key, day)] = int(total)
         self._load_transfers(needs.transfers)
 
     def _load_accounts(self, accounts: Iterable[str]) -> None:
@@ -342,8 +351,8 @@ class Batch:
         daily: dict[tuple[str, str, str], int] = {}
         for p, s, d, amount in out.daily:
             daily[(p, s, d)] = daily.get((p, s, d), 0) + amount
-        c.add_many("sender_daily", ("partner_id", "sender_key", "day"), (), ("total",),
-                   [(*k, v) for k, v in daily.items()])
+        c.add_many("sender_daily", ("sender_key", "day", "partner_id"), (), ("total",),
+                   [(s, d, p, v) for (p, s, d), v in daily.items()])
         c.insert_many("idempotency",
                       ("partner_id", "key", "body_hash", "status", "response", "created_at"),
                       out.idempotency)
@@ -368,13 +377,10 @@ def _marks(n: int) -> str:
     return ", ".join("?" * n)
 
 
-def _pairs(a: str, b: str, n: int) -> str:
-    return " OR ".join([f"({a} = ? AND {b} = ?)"] * n)
-
-
-def _triples(n: int) -> str:
-    return " OR ".join(["(partner_id = ? AND sender_key = ? AND day = ?)"] * n)
-
-
-def _flat(keys: Iterable[tuple[str, ...]]) -> list[str]:
-    return [v for k in keys for v in k]
+def _grouped(keys: Iterable[tuple[str, ...]], prefix: int) -> dict[tuple[str, ...], list[str]]:
+    """Group keys by their first `prefix` parts, so that each group is one indexed
+    `... = ? AND last IN (...)` query."""
+    out: dict[tuple[str, ...], list[str]] = {}
+    for k in keys:
+        out.setdefault(k[:prefix], []).append(k[prefix])
+    return out

@@ -46,7 +46,7 @@ CREATE TABLE transfers (
     screening TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
-    UNIQUE (partner_id, reference)
+    UNIQUE (reference, partner_id)  -- most selective first: batches look up many at once
 );
 CREATE INDEX transfers_partner_created ON transfers (partner_id, created_at);
 CREATE INDEX transfers_status ON transfers (status);
@@ -74,9 +74,7 @@ CREATE TABLE entries (
     amount BIGINT NOT NULL,
     at TEXT NOT NULL
 );
-CREATE INDEX entries_journal ON entries (journal_id);
 CREATE INDEX entries_transfer ON entries (transfer_id);
-CREATE INDEX entries_at ON entries (at);
 
 -- Running balances, kept in step with entries in the same commit.
 CREATE TABLE accounts (
@@ -108,7 +106,7 @@ CREATE TABLE sender_daily (
     sender_key TEXT NOT NULL,
     day TEXT NOT NULL,
     total BIGINT NOT NULL,
-    PRIMARY KEY (partner_id, sender_key, day)
+    PRIMARY KEY (sender_key, day, partner_id)
 );
 
 CREATE TABLE idempotency (
@@ -118,7 +116,7 @@ CREATE TABLE idempotency (
     status INTEGER NOT NULL,
     response TEXT NOT NULL,
     created_at TEXT NOT NULL,
-    PRIMARY KEY (partner_id, key)
+    PRIMARY KEY (key, partner_id)
 );
 CREATE INDEX idempotency_created ON idempotency (created_at);
 

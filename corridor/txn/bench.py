@@ -1,0 +1,161 @@
+"""`corridor bench txn`: durable transfers per second through the engine as the server
+runs it (decode, KYC, screening, then the group-commit writer), with many concurrent
+creators. Prints one JSON object."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from corridor.clikit import open_site, site_option
+from corridor.core.money import Money
+from corridor.txn import commands as c
+
+PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
+NAMES = ["Asha Rao", "Vikram Nair", "Priya Menon", "Rahul Gupta", "Meera Iyer", "Arjun Das",
+         "Kavita Shah", "Sanjay Patel", "Nisha Kapoor", "Deepak Joshi"]
+PAYEES = ["John Kamau", "Grace Wanjiku", "Peter Otieno", "Mary Achieng", "David Mwangi"]
+
+
+def transfer_body(quote_id: str, i: int) -> bytes:
+    return json.dumps({
+        "quote_id": quote_id, "reference": f"bench-{i}",
+        "sender": {"name": NAMES[i % len(NAMES)], "account": f"AC{i}", "address": "Mumbai",
+                   "id_type": "passport", "id_number": f"P{i:08d}"},
+        "beneficiary": {"name": PAYEES[i % len(PAYEES)], "account": f"2547{i:08d}",
+                        "phone": "+254700000001"},
+        "purpose": "family_support", "source_of_funds": "salary",
+    }).encode()
+
+
+QUOTE = json.dumps({"send_currency": "INR", "receive_currency": "KES",
+                    "destination_country": "KE", "payout_method": "wallet",
+                    "send_amount": "1000.00"}).encode()
+
+
+async def _run(site_dir: Path, dsn: str, data_dir: Path, n: int, concurrency: int,
+               profile: bool) -> dict[str, object]:
+    from corridor.txn.engine import Engine
+    from corridor.txn.verify import violations
+
+    site = open_site(site_dir)
+    engine = Engine(site, dsn, data_dir)
+    engine.start()
+    try:
+        payfast = site.partner("payfast")
+        assert payfast is not None
+        await engine.writer.submit(c.Fund(payfast, Money(10**15, "INR"), "bench-deposit",
+                                          datetime.now(UTC)))
+        quotes = await asyncio.gather(*(engine.quote("payfast", f"q{i}", QUOTE)
+                                        for i in range(n)))
+        bodies = [transfer_body(json.loads(r.body)["id"], i) for i, r in enumerate(quotes)]
+        latencies: list[float] = []
+        statuses: dict[str, int] = {}
+        next_i = iter(range(n))
+
+        async def creator() -> None:
+            for i in next_i:
+                t0 = time.perf_counter()
+                r = await engine.create_transfer("payfast", f"t{i}", bodies[i])
+                latencies.append(time.perf_counter() - t0)
+                status = json.loads(r.body)["status"] if r.status == 201 else str(r.status)
+                statuses[status] = statuses.get(status, 0) + 1
+
+        batches0 = engine.writer.batches
+        prof = None
+        if profile:
+            import cProfile
+
+            prof = cProfile.Profile()
+            prof.enable()
+        started = time.perf_counter()
+        await asyncio.gather(*(creator() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(str(data_dir / "bench.prof"))
+        batches = engine.writer.batches - batches0
+        conn = engine.connect()
+        try:
+            durable = _durable(conn)
+            balanced = not violations(site, conn)
+        finally:
+            conn.close()
+    finally:
+        engine.stop()
+    latencies.sort()
+    return {
+        "store": "sqlite" if dsn.startswith("sqlite") else "postgresql",
+        "transfers": n,
+        "transfers_per_s": round(n / elapsed),
+        "p50_ms": round(latencies[len(latencies) // 2] * 1000, 2),
+        "p99_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000, 2),
+        "durable": durable,
+        "ledger_balanced": balanced,
+        "statuses": statuses,
+        "concurrency": concurrency,
+        "commits": batches,
+        "transfers_per_commit": round(n / max(batches, 1), 1),
+    }
+
+
+def _durable(conn: object) -> bool:
+    """Is a commit on disk before it is acknowledged, as configured right now?"""
+    from corridor.store.adapter import PostgresConnection, SqliteConnection
+
+    if isinstance(conn, SqliteConnection):
+        mode = conn.query("PRAGMA journal_mode")[0][0]
+        return mode == "wal" and conn.query("PRAGMA synchronous")[0][0] >= 2
+    if isinstance(conn, PostgresConnection):
+        return (conn.query("SHOW synchronous_commit")[0][0] != "off"
+                and conn.query("SHOW fsync")[0][0] == "on")
+    return False
+
+
+@click.command()
+@site_option
+@click.option("--store", "store", type=click.Choice(["sqlite", "postgresql"]), default="sqlite",
+              show_default=True)
+@click.option("--transfers", "n", default=20_000, show_default=True)
+@click.option("--concurrency", default=1000, show_default=True,
+              help="Concurrent creators (asyncio tasks), like the server's open requests.")
+@click.option("--pg", "pg_dsn", default=lambda: os.environ.get("CORRIDOR_TEST_PG", PG_DSN),
+              help="PostgreSQL server for --store postgresql (a scratch schema is used).")
+@click.option("--profile", is_flag=True, help="Write a cProfile of the run (bench.prof).")
+def bench(site_dir: Path, store: str, n: int, concurrency: int, pg_dsn: str,
+          profile: bool) -> None:
+    """Create, screen and reserve N transfers through the engine; print one JSON object."""
+    import uvloop
+
+    work = Path(tempfile.mkdtemp(prefix="corridor-bench-"))
+    schema = f"bench_{os.getpid()}_{int(time.time())}"
+    if store == "sqlite":
+        dsn = "sqlite:///txn.db"
+    else:
+        import psycopg
+
+        with psycopg.connect(pg_dsn, autocommit=True) as admin:
+            admin.execute(f"CREATE SCHEMA {schema}")
+        sep = "&" if "?" in pg_dsn else "?"
+        dsn = f"{pg_dsn}{sep}options=-csearch_path%3D{schema}"
+    try:
+        result = uvloop.run(_run(site_dir, dsn, work, n, concurrency, profile))
+        if profile:
+            result["profile"] = str(work / "bench.prof")
+    finally:
+        if store == "postgresql":
+            import psycopg
+
+            with psycopg.connect(pg_dsn, autocommit=True) as admin:
+                admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        if not profile:
+            shutil.rmtree(work, ignore_errors=True)
+    click.echo(json.dumps(result))

@@ -11,9 +11,10 @@ import subprocess
 
 from corridor.core.ids import new_id
 from corridor.pki.layout import Layout
+from corridor.sim.receive import ReceivePartnerSim
 from corridor.sim.wallets import FROZEN_SLOT, wallet_account
 from tests.sim.conftest import Rig
-from tests.support import need_tool, wait_for
+from tests.support import free_port, need_tool, wait_for
 
 KNOWN = "254700000001"  # JOHN KAMAU in the demo wallet book
 
@@ -158,3 +159,24 @@ def test_a_client_without_the_hub_certificate_cannot_connect(rig: Rig) -> None:
         except (ssl.SSLError, ConnectionResetError):
             pass  # TLS 1.2 refuses in the handshake, TLS 1.3 with an alert on first read
     assert not answer.startswith(b"HTTP")
+
+
+def test_state_file_survives_a_restart_without_paying_twice(rig: Rig) -> None:
+    body, key = payout(), new_id()
+    first = rig.call("POST", "/v1/payouts", body, key=key)
+    rig.loop.run(rig.sim.stop())  # writes the state file
+
+    async def restart() -> ReceivePartnerSim:
+        sim = ReceivePartnerSim(rig.site, "mobicash", listen=("127.0.0.1", free_port()),
+                                eig_url=rig.sim.eig_url, api_key=rig.keys["mobicash"],
+                                state_file=rig.state_file)
+        return await sim.start()
+
+    rig.sim = rig.loop.run(restart())
+    rig.hub.base = rig.sim.url
+    again = rig.call("POST", "/v1/payouts", body, key=key)
+    assert again.status == 200 and again.body == first.body
+    assert rig.call("GET", f"/v1/payouts/{body['payout_id']}").body["status"] == "SUCCESS"
+    assert len(wallet(rig)["credits"]) == 1 and wallet(rig)["balance"] == "1518.08"
+    fresh = rig.call("POST", "/v1/payouts", payout(), key=new_id())
+    assert fresh.body["partner_reference"] != first.body["partner_reference"]

@@ -1,0 +1,74 @@
+"""The store on both SQLite and PostgreSQL: migrations, group commit, refusals."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+
+from corridor.core.errors import Conflict
+from corridor.core.money import Money
+from corridor.site import load_site
+from corridor.store import Writer, connect, migrate, open_store, run_batch
+from corridor.store import reads as q
+from corridor.txn.commands import Fund
+from tests.support import copy_site
+
+
+def test_migrations_apply_once_and_are_recorded(dsn: str, tmp_path: Path) -> None:
+    conn = connect(dsn, tmp_path)
+    try:
+        assert migrate(conn) == [1]
+        assert migrate(conn) == []
+        assert conn.query("SELECT version FROM schema_version") == [(1,)]
+    finally:
+        conn.close()
+
+
+def test_a_refused_command_leaves_no_trace_and_spares_its_batch(dsn: str, tmp_path: Path) -> None:
+    site = load_site(copy_site(tmp_path))
+    payfast = site.partners["payfast"]
+    now = datetime.now(UTC)
+    conn = open_store(dsn, tmp_path)
+    try:
+        out = run_batch(conn, [
+            Fund(payfast, Money(1000_00, "INR"), "dep-1", now),
+            Fund(payfast, Money(5_00, "INR"), "dep-1", now),  # same bank reference again
+            Fund(payfast, Money(250_00, "INR"), "dep-2", now),
+        ])
+        assert out[0].error is None and out[2].error is None
+        assert isinstance(out[1].error, Conflict) and out[1].error.code == "duplicate_reference"
+        balances = {a: (p, n) for a, _, p, n in q.balances(conn)}
+        assert balances["float:payfast:INR"] == (1250_00, 0)
+        assert [e[2] for e in q.events(conn, 0, 10)] == ["ledger.funded", "ledger.funded"]
+    finally:
+        conn.close()
+
+
+def test_writer_commits_many_commands_per_transaction(dsn: str, tmp_path: Path) -> None:
+    site = load_site(copy_site(tmp_path))
+    payfast = site.partners["payfast"]
+    open_store(dsn, tmp_path).close()
+    writer = Writer(lambda: connect(dsn, tmp_path))
+    writer.start()
+
+    async def fund_many() -> list[object]:
+        now = datetime.now(UTC)
+        return await asyncio.gather(*(
+            writer.submit(Fund(payfast, Money(1_00, "INR"), f"dep-{i}", now)) for i in range(300)
+        ))
+
+    try:
+        results = asyncio.run(fund_many())
+    finally:
+        writer.stop()
+    assert len(results) == 300
+    assert writer.batches < 300 / 4  # group commit: far fewer transactions than commands
+    conn = connect(dsn, tmp_path)
+    try:
+        balances = {a: p for a, _, p, _ in q.balances(conn)}
+        assert balances["float:payfast:INR"] == 300_00
+        seqs = [e[0] for e in q.events(conn, 0, 1000)]
+        assert seqs == sorted(seqs) and len(seqs) == 300
+    finally:
+        conn.close()

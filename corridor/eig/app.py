@@ -193,14 +193,22 @@ class Gateway:
 
     # -- the applications -------------------------------------------------------------
 
-    def partner_app(self) -> web.Application:
+    def partner_app(self, hello: bool = False) -> web.Application:
+        """The partner API. `hello` adds GET /v1/hello, a minimal endpoint behind the same
+        TLS, identity check and rate limit, which `corridor bench eig` compares against."""
         app = web.Application(middlewares=[self.guard], client_max_size=MAX_BODY,
                               handler_args={"access_log": None})
         for call in CALLS:
             app.router.add_route(call.method, call.path, self.relay_handler(call),
                                  name=call.name)
         app.router.add_get("/openapi.json", openapi_handler, name="openapi")
+        if hello:
+            app.router.add_get("/v1/hello", _hello, name="hello")
         return app
+
+
+async def _hello(request: web.Request) -> web.Response:
+    return web.json_response({"hello": request[PARTNER].id})
 
 
 async def openapi_handler(request: web.Request) -> web.Response:

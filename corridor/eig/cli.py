@@ -30,9 +30,10 @@ from corridor.site import check_site
 @click.option("--burst", type=click.IntRange(1), default=None, help="Bucket size.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Processes sharing the port (SO_REUSEPORT).")
+@click.option("--hello", is_flag=True, hidden=True, help="Serve GET /v1/hello (bench).")
 def serve(site_dir: Path, data_dir: Path, host: str | None, port: int | None,
           internal_port: int | None, txn_url: str | None, rate: float | None,
-          burst: int | None, workers: int) -> None:
+          burst: int | None, workers: int, hello: bool) -> None:
     """Run EIG, the partner gateway (mutual TLS, allowlist, API keys, rate limits)."""
     from corridor.eig.ratelimit import DEFAULT_BURST, DEFAULT_RATE
     from corridor.eig.server import Options, run
@@ -45,7 +46,7 @@ def serve(site_dir: Path, data_dir: Path, host: str | None, port: int | None,
             fail(f"{path} is missing; run `corridor pki bootstrap --site {site_dir}`")
     run(Options(site_dir=site_dir, data_dir=data_dir, host=host, port=port,
                 internal_port=internal_port, txn_url=txn_url,
-                rate=rate or DEFAULT_RATE, burst=burst or DEFAULT_BURST), workers)
+                rate=rate or DEFAULT_RATE, burst=burst or DEFAULT_BURST, hello=hello), workers)
 
 
 @click.group()

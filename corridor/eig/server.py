@@ -45,6 +45,7 @@ class Options:
     rate: float = DEFAULT_RATE
     burst: int = DEFAULT_BURST
     reuse_port: bool = False
+    hello: bool = False  # serve GET /v1/hello (for the bench)
 
 
 def audit_path(data_dir: Path) -> Path:
@@ -69,7 +70,7 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
         gateway.refused(f.reason, f.source_ip, f.subject, f.fingerprint,
                         claimed.id if claimed else None, "TLS handshake", f.detail)
 
-    runner = web.AppRunner(gateway.partner_app(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(gateway.partner_app(opts.hello), access_log=None, handle_signals=False)
     await runner.setup()
     listen_eig = site.hub.listen["eig"]
     host = opts.host or listen_eig.host

@@ -1,0 +1,179 @@
+"""`corridor bench eig`: partner calls per second through EIG into the real TXN (durable),
+with mutual-TLS clients on kept-alive connections, against a minimal endpoint on the same
+server stack measured in the same run. Prints one JSON object."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+
+from corridor.clikit import site_option
+
+QUOTE = json.dumps({"send_currency": "INR", "receive_currency": "KES",
+                    "destination_country": "KE", "payout_method": "wallet",
+                    "send_amount": "1000.00"}).encode()
+
+
+def _transfer(quote_id: str, i: int) -> bytes:
+    return json.dumps({
+        "quote_id": quote_id, "reference": f"eig-bench-{i}",
+        "sender": {"name": "Asha Rao", "account": f"AC{i}", "address": "Mumbai",
+                   "id_type": "passport", "id_number": f"P{i:08d}"},
+        "beneficiary": {"name": "John Kamau", "account": f"2547{i:08d}",
+                        "phone": "+254700000001"},
+        "purpose": "family_support", "source_of_funds": "salary"}).encode()
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 20) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise click.ClickException(f"a server exited early (code {proc.returncode})")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise click.ClickException(f"nothing listens on port {port}")
+
+
+async def _phase(url: str, ctx: object, headers: dict[str, str], concurrency: int,
+                 bodies: list[bytes] | None, seconds: float, method: str,
+                 keys: str) -> tuple[float, list[float], list[bytes], int]:
+    """Drive one call with `concurrency` kept-alive connections for `seconds`."""
+    import aiohttp
+
+    latencies: list[float] = []
+    answers: list[bytes] = []
+    errors = 0
+    counter = 0
+    connector = aiohttp.TCPConnector(ssl=ctx, limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        end = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal counter, errors
+            while time.perf_counter() < end:
+                i = counter
+                counter += 1
+                if bodies is not None and i >= len(bodies):
+                    return  # each quote makes one transfer; the phase ends with them
+                h = dict(headers)
+                data = None
+                if method == "POST":
+                    h["Idempotency-Key"] = f"{keys}-{i}"
+                    data = bodies[i % len(bodies)] if bodies else QUOTE
+                t0 = time.perf_counter()
+                async with session.request(method, url, data=data, headers=h) as resp:
+                    body = await resp.read()
+                latencies.append(time.perf_counter() - t0)
+                if resp.status >= 300:
+                    errors += 1
+                    if errors == 1:
+                        print(f"first error: {resp.status} {body[:300]!r}", file=sys.stderr)
+                elif keys == "q":
+                    answers.append(body)
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    return (len(latencies) - errors) / elapsed, latencies, answers, errors
+
+
+@click.command()
+@site_option
+@click.option("--seconds", default=5.0, show_default=True, help="Length of each phase.")
+@click.option("--concurrency", default=32, show_default=True)
+@click.option("--keep", is_flag=True, help="Keep the scratch site and logs.")
+def bench(site_dir: Path, seconds: float, concurrency: int, keep: bool) -> None:
+    """quotes_per_s, transfers_per_s, p50_ms, p99_ms (transfers), hello_per_s, ratio."""
+    import uvloop
+
+    from corridor.pki.bootstrap import demo_keys
+    from corridor.pki.layout import Layout
+    from corridor.pki.tls import client_context
+
+    scratch = Path(tempfile.mkdtemp(prefix="corridor-eig-bench-"))
+    site = scratch / "site"
+    shutil.copytree(site_dir, site, ignore=shutil.ignore_patterns("pki", "secrets"))
+    data = scratch / "var"
+    exe = [sys.executable, "-m", "corridor"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    subprocess.run([*exe, "pki", "bootstrap", "--site", str(site)], check=True, **quiet)
+    subprocess.run([*exe, "ledger", "fund", "payfast", "1000000000000.00", "--reference",
+                    "eig-bench", "--site", str(site), "--data", str(data)], check=True, **quiet)
+    txn_port, eig_port, int_port = _port(), _port(), _port()
+    logs = [open(scratch / f"{n}.log", "wb") for n in ("txn", "eig")]  # noqa: SIM115
+    procs = [subprocess.Popen([*exe, "serve", "txn", "--site", str(site), "--data", str(data),
+                               "--listen", f"127.0.0.1:{txn_port}"], stderr=logs[0],
+                              stdout=logs[0])]
+    try:
+        _wait_port(txn_port, procs[0])
+        procs.append(subprocess.Popen(
+            [*exe, "serve", "eig", "--site", str(site), "--data", str(data), "--port",
+             str(eig_port), "--internal-port", str(int_port), "--txn-url",
+             f"https://127.0.0.1:{txn_port}", "--rate", "1000000", "--burst", "1000000",
+             "--hello"], stderr=logs[1], stdout=logs[1]))
+        _wait_port(eig_port, procs[1])
+        layout = Layout(site)
+        ctx = client_context(layout.hub_ca[0], *layout.partner("payfast"))
+        headers = {"Authorization": f"Bearer {demo_keys(layout)['payfast']}",
+                   "Content-Type": "application/json"}
+        base = f"https://127.0.0.1:{eig_port}"
+
+        async def run() -> dict[str, object]:
+            hello, _, _, herr = await _phase(base + "/v1/hello", ctx, headers, concurrency,
+                                             None, seconds, "GET", "h")
+            quotes, _, answers, qerr = await _phase(base + "/v1/quotes", ctx, headers,
+                                                    concurrency, None, seconds, "POST", "q")
+            # A quote is good for one transfer: the transfer phase uses each once.
+            bodies = [_transfer(json.loads(a)["id"], i) for i, a in enumerate(answers)]
+            transfers, lat, _, terr = await _phase(base + "/v1/transfers", ctx, headers,
+                                                   concurrency, bodies, seconds, "POST", "t")
+            lat.sort()
+            return {
+                "quotes_per_s": round(quotes, 1),
+                "transfers_per_s": round(transfers, 1),
+                "p50_ms": round(statistics.median(lat) * 1000, 2),
+                "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 2),
+                "hello_per_s": round(hello, 1),
+                "ratio": round(transfers / hello, 3) if hello else 0.0,
+                "errors": qerr + terr + herr,
+                "concurrency": concurrency,
+                "seconds_per_phase": seconds,
+                "store": "sqlite (durable, group commit)",
+            }
+
+        result = uvloop.run(run())
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for log in logs:
+            log.close()
+        if not keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+    click.echo(json.dumps(result))
+    os.sys.stdout.flush()

@@ -18,7 +18,7 @@ from corridor.rpt.store import cursor
 from corridor.site.model import Site
 
 log = logging.getLogger("corridor.rpt.feed")
-PAGE = 10_000  # events asked for per call
+PAGE = 5_000  # events asked for per call (TXN serves at most 5,000)
 
 
 @dataclass

@@ -21,7 +21,7 @@ def make_pki(site: Path) -> None:
     pki = site / "pki"
     ca = create_ca("Corridor hub CA")
     write_issued(ca, pki / "hub-ca.crt", pki / "hub-ca.key")
-    for cn, server in (("rpt", True), ("eig", False), ("txn", False)):
+    for cn, server in (("rpt", True), ("eig", False), ("txn", True)):
         leaf = issue(ca, cn, server_names=("127.0.0.1", "localhost") if server else (),
                      client=True, server=server)
         write_issued(leaf, pki / "hub" / f"{cn}.crt", pki / "hub" / f"{cn}.key")

@@ -107,16 +107,18 @@ def boot_site(root: Path) -> Path:
     return site
 
 
-def start_gateway(root: Path, *extra: str) -> Gateway:
+def start_gateway(root: Path, *extra: str, txn_url: str | None = None) -> Gateway:
+    """EIG in front of the TXN at `txn_url`, or of a fresh stand-in."""
     site = root / "site" if (root / "site").exists() else boot_site(root)
     data = root / "var"
     txn = StandIn(site, free_port())
-    txn.start()
+    if txn_url is None:
+        txn.start()
+        txn_url = f"https://127.0.0.1:{txn.port}"
     port, internal = free_port(), free_port()
     proc = subprocess.Popen(
         [CORRIDOR, "serve", "eig", "--site", str(site), "--data", str(data), "--port",
-         str(port), "--internal-port", str(internal), "--txn-url",
-         f"https://127.0.0.1:{txn.port}", *extra],
+         str(port), "--internal-port", str(internal), "--txn-url", txn_url, *extra],
         stdout=subprocess.DEVNULL, stderr=open(root / "eig.log", "wb"),  # noqa: SIM115
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
     gw = Gateway(site, data, port, internal, demo_keys(Layout(site)), txn, proc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from datetime import timedelta
 
 from corridor.core.money import Money
@@ -20,7 +21,9 @@ from corridor.txn.wire import decode
 
 log = logging.getLogger("corridor.txn.worker")
 KEEP_KEYS = timedelta(hours=25)
-LEASE = timedelta(seconds=15)
+# How long a claimed payout stays with its worker before another claim may take it (after
+# a crash, this is how long an interrupted payout waits). Longer than a connector's timeout.
+LEASE = timedelta(seconds=float(os.environ.get("CORRIDOR_TXN_LEASE_S", "15")))
 
 
 class Worker:

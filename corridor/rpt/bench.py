@@ -9,11 +9,15 @@
   pseudo-random columns: going through Python would take minutes and measure nothing of
   RPT), every transfer completing within one business day, then the day's statement for
   every partner is built by `settlement.settle`. Median of three runs.
+- feed_events_per_s: the same pages fetched over HTTPS with mutual TLS by the server's
+  feed follower (`Feed.catch_up`, kept-alive connection, 5,000 events per GET) from a
+  static page server on this host, then applied: the HTTP path of ingest.
 - report_s: one partner's CSV transaction report covering the whole ingested history.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import statistics
@@ -63,9 +67,9 @@ def _routes(con, site: Site) -> int:  # type: ignore[no-untyped-def]
     return len(rows)
 
 
-def _ingest(site: Site, workdir: Path, transfers: int) -> tuple[float, int, float]:
+def _ingest(site: Site, workdir: Path, transfers: int) -> tuple[float, int, float, float]:
     start = datetime(2026, 3, 1, tzinfo=UTC)
-    history = generate(site, transfers=transfers, start=start, days=3, page_size=10_000,
+    history = generate(site, transfers=transfers, start=start, days=3, page_size=5_000,
                        ledger=False)
     con = connect(workdir / "ingest.duckdb")
     with Ingestor(con, workdir) as ing:
@@ -79,7 +83,64 @@ def _ingest(site: Site, workdir: Path, transfers: int) -> tuple[float, int, floa
     report_s = time.perf_counter() - began
     assert body
     con.close()
-    return history.events / took, history.events, report_s
+    feed = asyncio.run(_feed_http(site, workdir, history.pages, history.events))
+    return history.events / took, history.events, report_s, feed
+
+
+async def _feed_http(site: Site, workdir: Path, pages: list[bytes], events: int) -> float:
+    """Serve the pages as TXN's feed would (mTLS, by cursor) and follow them."""
+    import msgspec
+    from aiohttp import web
+
+    from corridor.pki.issue import create_ca, issue, write_issued
+    from corridor.pki.tls import client_context, server_context
+    from corridor.rpt.feed import Feed
+
+    ca = create_ca("bench hub CA")
+    for cn, server in (("txn", True), ("rpt", False)):
+        leaf = issue(ca, cn, server_names=("127.0.0.1",) if server else (), client=not server,
+                     server=server)
+        write_issued(leaf, workdir / f"{cn}.crt", workdir / f"{cn}.key")
+    write_issued(ca, workdir / "ca.crt")
+    by_cursor, after = {}, 0
+    for page in pages:
+        by_cursor[after] = page
+        after = msgspec.json.decode(page)["next"]
+
+    async def feed(request: web.Request) -> web.Response:
+        cursor = int(request.query["after"])
+        body = by_cursor.get(cursor) or msgspec.json.encode({"events": [], "next": cursor})
+        return web.Response(body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/internal/v1/events", feed)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = _free_port()
+    sctx = server_context(workdir / "txn.crt", workdir / "txn.key", client_ca=workdir / "ca.crt")
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=sctx).start()
+    con = connect(workdir / "feed.duckdb")
+    try:
+        with Ingestor(con, workdir) as ing:
+            follower = Feed(site, ing, f"https://127.0.0.1:{port}", ssl_context=client_context(
+                workdir / "ca.crt", workdir / "rpt.crt", workdir / "rpt.key"))
+            began = time.perf_counter()
+            counted = await follower.catch_up()
+            took = time.perf_counter() - began
+            await follower.close()
+    finally:
+        await runner.cleanup()
+        con.close()
+    assert counted == events
+    return events / took
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _settlement(site: Site, workdir: Path, n: int) -> float:
@@ -113,7 +174,7 @@ def bench(site_dir: Path, transfers: int, ingest_transfers: int) -> None:
     site = open_site(site_dir)
     workdir = Path(tempfile.mkdtemp(prefix="corridor-rpt-bench-"))
     try:
-        rate, events, report_s = _ingest(site, workdir, ingest_transfers)
+        rate, events, report_s, feed_rate = _ingest(site, workdir, ingest_transfers)
         settlement_s = _settlement(site, workdir, transfers)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -122,6 +183,7 @@ def bench(site_dir: Path, transfers: int, ingest_transfers: int) -> None:
         "ingest_events_per_s": round(rate),
         "settlement_s": round(settlement_s, 3),
         "report_s": round(report_s, 3),
+        "feed_events_per_s": round(feed_rate),
         "ingest_events": events,
         "ingest_transfers": ingest_transfers,
     }))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ def txn_url(site: Site) -> str:
     return f"https://{listen.host}:{listen.port}"
 
 
-def rpt_client_context(site: Site):  # type: ignore[no-untyped-def]
+def rpt_client_context(site: Site) -> ssl.SSLContext:
     pki = site.root / "pki"
     return client_context(pki / "hub-ca.crt", pki / "hub" / "rpt.crt", pki / "hub" / "rpt.key")
 
@@ -44,8 +45,9 @@ class Feed:
     """Fetches pages after the stored cursor and applies them, one at a time, in order."""
 
     def __init__(self, site: Site, ingestor: Ingestor, base_url: str | None = None,
-                 poll_s: float = 0.5) -> None:
+                 poll_s: float = 0.5, ssl_context: ssl.SSLContext | None = None) -> None:
         self.site = site
+        self.ssl_context = ssl_context
         self.ingestor = ingestor
         self.base_url = base_url or txn_url(site)
         self.poll_s = poll_s
@@ -54,7 +56,8 @@ class Feed:
 
     async def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(ssl=rpt_client_context(self.site), limit=1)
+            ctx = self.ssl_context or rpt_client_context(self.site)
+            connector = aiohttp.TCPConnector(ssl=ctx, limit=1)
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=aiohttp.ClientTimeout(total=30)
             )

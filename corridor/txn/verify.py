@@ -20,7 +20,7 @@ from corridor.store import reads as q
 def violations(site: Site, conn: Connection) -> list[str]:
     out: list[str] = []
     for journal, currency, total in q.unbalanced_journals(conn):
-        out.append(f"journal {journal} does not balance: {currency} {total:+d}")
+        out.append(f"journal {journal} does not balance: {currency} {int(total):+d}")
     for account, posted, pending in q.drifted_balances(conn):
         out.append(f"account {account} balance ({posted}, {pending}) differs from its entries")
     for account, currency, posted, pending in q.balances(conn):

@@ -19,16 +19,19 @@ from corridor.rpt.store import connect, store_path
 from corridor.site.model import Site
 
 
-def _open_store(site: Site, data_dir: Path, *, write: bool = False) -> duckdb.DuckDBPyConnection:
+def _open_store(site: Site, data_dir: Path, *, write: bool = False
+                ) -> duckdb.DuckDBPyConnection | None:
+    """The store, or None when a running `corridor serve rpt` holds it (ask the server)."""
     path = store_path(site, data_dir)
     if not write and not path.exists():
         fail(f"no RPT store at {path}: run `corridor serve rpt` or `corridor rpt ingest` first")
     try:
         return connect(path, read_only=not write)
     except duckdb.IOException as exc:
+        if "lock" in str(exc).lower() and not write:
+            return None
         if "lock" in str(exc).lower():
-            fail(f"the RPT store {path} is in use by a running `corridor serve rpt`; "
-                 "ask it over HTTPS (/internal/v1/reports/...) or stop it first")
+            fail(f"the RPT store {path} is in use by a running `corridor serve rpt`")
         fail(f"cannot open the RPT store {path}: {exc}")
     raise AssertionError("unreachable")
 
@@ -48,6 +51,7 @@ def ingest(site_dir: Path, data_dir: Path) -> None:
 
     site = open_site(site_dir)
     con = _open_store(site, data_dir, write=True)
+    assert con is not None
 
     async def run() -> int:
         with open_ingestor(con, data_dir) as ing:
@@ -87,13 +91,22 @@ def report(site_dir: Path, data_dir: Path, partner: str, start: str, end: str, f
     check_partner(site, partner)
     period = periods.report_period(start, end, datetime.now(UTC))
     con = _open_store(site, data_dir)
-    rows = reports.transaction_rows(con, site, partner, period)
-    body = reports.to_csv(rows) if fmt == "csv" else reports.to_json(partner, period, rows)
+    if con is None:
+        from corridor.rpt.remote import ask
+
+        body = ask(site, "/internal/v1/reports/transactions",
+                   {"partner": partner, "from": start, "to": end, "format": fmt})
+        count = body.count(b"\n") - 1 if fmt == "csv" else None
+    else:
+        rows = reports.transaction_rows(con, site, partner, period)
+        body = reports.to_csv(rows) if fmt == "csv" else reports.to_json(partner, period, rows)
+        count = len(rows)
     if output is None:
         sys.stdout.buffer.write(body + (b"" if fmt == "csv" else b"\n"))
     else:
         output.write_bytes(body)
-        click.echo(f"{len(rows)} transfers written to {output}", err=True)
+        click.echo(f"{count if count is not None else 'the'} transfers written to {output}",
+                   err=True)
 
 
 @rpt.command()
@@ -105,14 +118,21 @@ def report(site_dir: Path, data_dir: Path, partner: str, start: str, end: str, f
 @friendly_errors
 def settle(site_dir: Path, data_dir: Path, day: str, partner: str | None, as_json: bool) -> None:
     """The settlement statement of one business day (cut-off to cut-off, UTC)."""
-    from corridor.rpt.settlement import check_partner
+    from corridor.rpt.settlement import Statement, check_partner
     from corridor.rpt.settlement import settle as build
 
     site = open_site(site_dir)
     check_partner(site, partner)
     cutoff = site.hub.settlement_cutoff
     period = periods.settlement_day(day, cutoff, datetime.now(UTC))
-    st = build(_open_store(site, data_dir), site, periods.parse_date(day), period, partner)
+    con = _open_store(site, data_dir)
+    if con is None:
+        from corridor.rpt.remote import ask
+
+        body = ask(site, "/internal/v1/reports/settlement", {"date": day, "partner": partner})
+        st = Statement.from_dict(json.loads(body))
+    else:
+        st = build(con, site, periods.parse_date(day), period, partner)
     if as_json:
         click.echo(json.dumps(st.as_dict(), indent=2))
         return
@@ -147,7 +167,13 @@ def compliance(site_dir: Path, data_dir: Path, start: str, end: str) -> None:
 
     site = open_site(site_dir)
     period = periods.report_period(start, end, datetime.now(UTC))
-    body = build(_open_store(site, data_dir), site, period, site.hub.settlement_cutoff)
+    con = _open_store(site, data_dir)
+    if con is None:
+        from corridor.rpt.remote import ask
+
+        body = json.loads(ask(site, "/internal/v1/reports/compliance", {"from": start, "to": end}))
+    else:
+        body = build(con, site, period, site.hub.settlement_cutoff)
     click.echo(json.dumps(body, indent=2))
 
 
@@ -170,7 +196,16 @@ def verify(site_dir: Path, data_dir: Path, start: str | None, end: str | None,
         period = periods.settlement_day(day, site.hub.settlement_cutoff, now)
     else:
         period = periods.report_period(start, end, now)
-    ours = expected_activity(_open_store(site, data_dir), period)
+    con = _open_store(site, data_dir)
+    if con is None:
+        from corridor.rpt.remote import ask
+
+        bounds = {"from": f"{period.start:%Y-%m-%dT%H:%M:%SZ}",
+                  "to": f"{period.end:%Y-%m-%dT%H:%M:%SZ}"}
+        rows = json.loads(ask(site, "/internal/v1/reports/activity", bounds))
+        ours = {(r["account"], r["currency"]): int(r["posted"]) for r in rows}
+    else:
+        ours = expected_activity(con, period)
     diffs = compare(ours, txn_activity(site, period, txn_url))
     what = f"{period.start:%Y-%m-%dT%H:%M:%SZ} to {period.end:%Y-%m-%dT%H:%M:%SZ}"
     if diffs:
@@ -215,6 +250,7 @@ def serve(site_dir: Path, data_dir: Path, no_feed: bool) -> None:
     except (OSError, ValueError) as exc:
         fail(f"RPT's certificate is missing or unreadable ({exc}); run `corridor pki bootstrap`")
     con = _open_store(site, data_dir, write=True)
+    assert con is not None
 
     async def main() -> None:
         with open_ingestor(con, data_dir) as ing:

@@ -18,7 +18,7 @@ from aiohttp import web
 
 from corridor.core.errors import CorridorError, InvalidInput, NotFound
 from corridor.pki.tls import server_context
-from corridor.rpt import access, metrics, ops, periods, reports, settlement
+from corridor.rpt import access, metrics, ops, periods, reports, settlement, verify
 from corridor.rpt.feed import Feed
 from corridor.rpt.store import cursor
 from corridor.site.model import Site
@@ -85,6 +85,7 @@ class Rpt:
             web.get("/internal/v1/reports/transactions", self.transactions),
             web.get("/internal/v1/reports/settlement", self.settlement),
             web.get("/internal/v1/reports/compliance", self.compliance),
+            web.get("/internal/v1/reports/activity", self.activity),
             web.get("/", self.dashboard),
             web.get("/dashboard.js", self.script),
             web.get("/api/dashboard", self.dashboard_data),
@@ -149,6 +150,15 @@ class Rpt:
         body = await self.query(metrics.compliance, self.site, period,
                                 self.site.hub.settlement_cutoff)
         return web.json_response(body)
+
+    async def activity(self, request: web.Request) -> web.Response:
+        """The ledger movement RPT's data implies (what `corridor rpt verify` compares)."""
+        access.require(peer_cn(request), access.OPERATE)
+        q = request.query
+        period = periods.report_period(q.get("from"), q.get("to"), datetime.now(UTC))
+        moved = await self.query(verify.expected_activity, period)
+        return web.json_response([{"account": a, "currency": c, "posted": v}
+                                  for (a, c), v in sorted(moved.items())])  # type: ignore[attr-defined]
 
     async def dashboard(self, request: web.Request) -> web.Response:
         access.require(peer_cn(request), access.OPERATE)

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 import duckdb
 
 from corridor.core.errors import InvalidInput
-from corridor.core.money import format_minor
+from corridor.core.money import format_minor, parse_minor
+from corridor.core.times import parse_time
 from corridor.rpt.amounts import grouped
 from corridor.rpt.periods import Period
 from corridor.site.model import Site
@@ -93,6 +95,26 @@ class Statement:
     receives: list[ReceiveLine] = field(default_factory=list)
     deposits: dict[tuple[str, str], int] = field(default_factory=dict)
     positions: list[Position] = field(default_factory=list)
+
+    @classmethod
+    def from_dict(cls, body: dict[str, Any]) -> Statement:
+        """Back from the wire form (what the server answers the operator commands)."""
+        def m(text: str, cur: str) -> int:
+            return parse_minor(text.lstrip("-"), cur) * (-1 if text.startswith("-") else 1)
+
+        st = cls(date.fromisoformat(body["date"]),
+                 Period(parse_time(body["from"]), parse_time(body["to"])), body["partner"])
+        st.sends = [SendLine(x["partner"], x["currency"], x["count"], m(x["gross_sent"],
+                    x["currency"]), m(x["fees"], x["currency"]), m(x["fx_margin"],
+                    x["currency"])) for x in body["sent"]]
+        st.receives = [ReceiveLine(x["partner"], x["currency"], x["count"],
+                       m(x["paid_out"], x["currency"])) for x in body["received"]]
+        st.positions = [Position(x["partner"], x["currency"],
+                        m(x["owed_for_payouts"], x["currency"]),
+                        m(x["float_debited"], x["currency"]), m(x["deposits"], x["currency"]),
+                        tuple(x["instructions"])) for x in body["positions"]]
+        st.deposits = {(p.partner, p.currency): p.deposits for p in st.positions}
+        return st
 
     def as_dict(self) -> dict[str, object]:
         """The wire form: amounts as decimal strings in their currency."""

@@ -104,3 +104,23 @@ def test_only_eig_and_operators_may_call(rpt) -> None:  # type: ignore[no-untype
     # A certificate from another CA never completes the handshake.
     with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
         get(site, "stranger", f"{url}/healthz")
+
+
+def test_operator_commands_ask_the_running_server(rpt) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from corridor.cli import cli
+
+    site, _, history = rpt
+    data = site.parent / "var"
+    day = history.end.date().isoformat()
+    where = ["--site", str(site), "--data", str(data)]
+    runner = CliRunner()
+    settle = runner.invoke(cli, ["rpt", "settle", "--date", day, *where])
+    assert settle.exit_code == 0, settle.stderr
+    assert "hub pays MobiCash Kenya" in settle.stdout
+    report = runner.invoke(cli, ["rpt", "report", "--partner", "desertx", "--from", day,
+                                 "--to", day, *where])
+    assert report.exit_code == 0 and report.stdout.startswith("transfer_id,role,")
+    bad = runner.invoke(cli, ["rpt", "settle", "--date", day, "--partner", "ghost", *where])
+    assert bad.exit_code == 1 and bad.stderr.startswith("error: unknown_partner")

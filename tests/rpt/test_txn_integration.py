@@ -129,6 +129,10 @@ def test_rpt_follows_txn_and_matches_its_ledger(txn) -> None:  # type: ignore[no
                               f"?date={today}", {"Corridor-Partner": "payfast"})
         assert status == 200
         statement = json.loads(body)
+        # While the server holds the store, the command asks it; the answer is the same.
+        live = corridor("rpt", "verify", "--date", today.isoformat(), "--site", str(site),
+                        "--data", str(data))
+        assert live.returncode == 0, live.stdout + live.stderr
 
     period = periods.business_day(today, s.hub.settlement_cutoff)
     bounds = {"from": period.start.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -80,6 +80,10 @@ def test_dashboard_shows_the_generated_history(dashboard) -> None:  # type: igno
             out = REPO / "test-artifacts"
             out.mkdir(exist_ok=True)
             page.screenshot(path=str(out / "rpt-dashboard.png"), full_page=True)
+            # The page refreshes itself: a newer reading replaces the first one.
+            first = page.get_attribute("body", "data-loaded")
+            page.wait_for_function(f"document.body.dataset.loaded !== {first!r}",
+                                   timeout=15000)
             # Without an operator certificate the page is not served at all.
             bare = browser.new_context(ignore_https_errors=True).new_page()
             with pytest.raises(Exception, match="ERR_"):

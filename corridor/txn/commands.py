@@ -26,6 +26,13 @@ from corridor.site.model import Partner
 from corridor.store import Batch, Changes, Needs, TransferRow
 from corridor.txn.wire import encode, quote_wire, status_event, transfer_wire
 
+
+def event_id(transfer_id: str, status: str) -> str:
+    """A transfer reaches each state at most once (the transition table has no cycles), so
+    its status events and journals are named after it; no random id is needed per row."""
+    return f"{transfer_id}/{status}"
+
+
 # States the send partner hears about by sender callback (issue 4 delivers them).
 NOTIFY = frozenset({Status.COMPLIANCE_HOLD, Status.COMPLETED, Status.FAILED, Status.REJECTED,
                     Status.CANCELLED})
@@ -57,8 +64,8 @@ def change(b: Batch, ch: Changes, row: TransferRow, new: Status, at: str,
     """Move a stored transfer to `new`: the update, its event, a sender callback."""
     check_transition(Status(row.status), new)
     ch.status(row.id, new, code, reason, at)
-    ch.event(new_id(), "transfer.status", row.id, at, status_event(row, new, row.status, code,
-                                                                   reason))
+    ch.event(event_id(row.id, new), "transfer.status", row.id, at,
+             status_event(row, new, row.status, code, reason))
     after = dataclasses.replace(row, status=str(new), code=code, reason=reason, updated_at=at)
     notify(ch, after, at)
     return after
@@ -87,8 +94,10 @@ def funds_and_limits(b: Batch, partner: Partner, quote: Quote, sender_key: str,
     return None
 
 
-def reserve(ch: Changes, b: Batch, row: TransferRow, quote: Quote, day: str, at: str) -> None:
-    ch.journal(new_id(), row.id, "reserve", "pending", ledger.transfer_legs(quote), at)
+def reserve(ch: Changes, b: Batch, row: TransferRow, quote: Quote, day: str, at: str,
+            legs: list[ledger.Leg] | None = None) -> None:
+    ch.journal(event_id(row.id, "reserve"), row.id, "reserve", "pending",
+               legs or ledger.transfer_legs(quote), at)
     ch.add_daily(row.partner_id, row.sender_key, day, quote.send.minor)
     ch.send("payout", row.id, row.receive_partner_id, encode({"transfer_id": row.id}).decode(),
             at, at)
@@ -116,6 +125,19 @@ class CreateQuote:
 
 
 @dataclass(slots=True)
+class Prepared:
+    """The parts of a new transfer that need no store: its row, its events, the answer."""
+
+    row: TransferRow
+    at: str
+    received: str
+    accepted: str
+    accepted_row: TransferRow
+    accepted_reply: str
+    legs: list[ledger.Leg]
+
+
+@dataclass(slots=True)
 class CreateTransfer:
     """RECEIVED, then in the same commit ACCEPTED (reserved), COMPLIANCE_HOLD or REJECTED."""
 
@@ -127,6 +149,7 @@ class CreateTransfer:
     hit: Hit | None
     sender_key: str
     now: datetime
+    prepared: Prepared | None = None
 
     def needs(self, n: Needs) -> None:
         p = self.partner.id
@@ -136,6 +159,24 @@ class CreateTransfer:
             n.quotes.add(self.quote.id)
             n.accounts.add(ledger.float_account(p, self.quote.send.currency))
             n.daily.add((p, self.sender_key, self.now.date().isoformat()))
+
+    def prepare(self) -> None:
+        """Build what does not depend on the store (the row, its events and the answer if
+        it is accepted) before the command is queued, so that the single writer thread
+        spends its time on the store, not on JSON."""
+        if self.quote is None or self.prepared is not None:
+            return
+        at = rfc3339(self.now)
+        row = self._row(at)
+        accepted = dataclasses.replace(row, status=str(Status.ACCEPTED))
+        self.prepared = Prepared(
+            row=row, at=at,
+            received=status_event(row, Status.RECEIVED, None, None, None),
+            accepted=status_event(row, Status.ACCEPTED, Status.RECEIVED, None, None),
+            accepted_row=accepted,
+            accepted_reply=encode(transfer_wire(accepted)).decode(),
+            legs=ledger.transfer_legs(self.quote),
+        )
 
     def apply(self, b: Batch, ch: Changes) -> Reply:
         p, req, quote = self.partner.id, self.request, self.quote
@@ -150,26 +191,32 @@ class CreateTransfer:
         if b.reference_taken(p, req.reference):
             raise Conflict(f"reference {req.reference!r} is already used",
                            code="duplicate_reference")
-        at, day = rfc3339(self.now), self.now.date().isoformat()
-        row = self._row(at)
-        ch.event(new_id(), "transfer.status", row.id, at,
-                 status_event(row, Status.RECEIVED, None, None, None))
-        status, code, reason = Status.ACCEPTED, None, None
+        self.prepare()
+        pre = self.prepared
+        assert pre is not None
+        at, day, row = pre.at, self.now.date().isoformat(), pre.row
+        ch.event(event_id(row.id, Status.RECEIVED), "transfer.status", row.id, at, pre.received)
+        refusal = None
         if self.hit is not None:
             status, code = Status.COMPLIANCE_HOLD, "sanctions_hit"
-            reason = f"{self.hit.party} name resembles a sanctions list entry"
+            refusal = (code, f"{self.hit.party} name resembles a sanctions list entry")
         else:
+            status = Status.REJECTED
             refusal = funds_and_limits(b, self.partner, quote, self.sender_key, day)
-            if refusal is not None:
-                status, (code, reason) = Status.REJECTED, refusal
-            else:
-                reserve(ch, b, row, quote, day, at)
-        ch.event(new_id(), "transfer.status", row.id, at,
-                 status_event(row, status, Status.RECEIVED, code, reason))
-        row.status, row.code, row.reason = str(status), code, reason
-        ch.transfer(row)
-        notify(ch, row, at)
-        reply = Reply(201, encode(transfer_wire(row)).decode())
+        if refusal is None:
+            reserve(ch, b, row, quote, day, at, pre.legs)
+            ch.event(event_id(row.id, Status.ACCEPTED), "transfer.status", row.id, at,
+                     pre.accepted)
+            ch.transfer(pre.accepted_row)
+            reply = Reply(201, pre.accepted_reply)
+        else:
+            code, reason = refusal
+            ch.event(event_id(row.id, status), "transfer.status", row.id, at,
+                     status_event(row, status, Status.RECEIVED, code, reason))
+            final = dataclasses.replace(row, status=str(status), code=code, reason=reason)
+            ch.transfer(final)
+            notify(ch, final, at)
+            reply = Reply(201, encode(transfer_wire(final)).decode())
         ch.remember(p, self.key, self.body_hash, reply.status, reply.body, at)
         return reply
 
@@ -233,8 +280,8 @@ class CancelTransfer:
         after = change(b, ch, row, Status.CANCELLED, at, "cancelled",
                        self.reason or "cancelled by the send partner")
         if was in RESERVED:
-            ch.journal(new_id(), row.id, "release", "pending", ledger.reversal(legs_of(b, row)),
-                       at)
+            ch.journal(event_id(row.id, "release"), row.id, "release", "pending",
+                       ledger.reversal(legs_of(b, row)), at)
         ch.close_outbox(row.id, "payout")
         reply = Reply(200, encode(transfer_wire(after)).decode())
         if self.partner_id is not None and self.key is not None:
@@ -388,14 +435,16 @@ class FinishPayout:
             if b.paid_out(row.id):
                 raise Conflict(f"transfer {row.id} was already paid out", code="already_paid")
             after = change(b, ch, row, target, at)
-            journal = new_id()
-            ch.journal(new_id(), row.id, "release", "pending", ledger.reversal(legs), at)
+            journal = event_id(row.id, "post")
+            ch.journal(event_id(row.id, "release"), row.id, "release", "pending",
+                       ledger.reversal(legs), at)
             ch.journal(journal, row.id, "post", "posted", legs, at)
             ch.payout(row.id, journal, at)
         else:
             after = change(b, ch, row, target, at, "payout_failed",
                            self.reason or "the receive partner could not pay out")
-            ch.journal(new_id(), row.id, "release", "pending", ledger.reversal(legs), at)
+            ch.journal(event_id(row.id, "release"), row.id, "release", "pending",
+                       ledger.reversal(legs), at)
         ch.close_outbox(row.id, "payout")
         return api.CallbackAck(transfer_id=row.id, status=after.status)  # type: ignore[arg-type]
 

@@ -129,8 +129,10 @@ class Engine:
             check_kyc(self.site.hub, quote.corridor, sender,
                       msgspec.structs.asdict(req.beneficiary))
         hit = self.screener.screen_transfer(req.sender.name, req.beneficiary.name)
-        return c.CreateTransfer(partner, key, body_hash(body), req, quote, hit,
-                                sender_key(partner.id, sender), self.clock())
+        command = c.CreateTransfer(partner, key, body_hash(body), req, quote, hit,
+                                   sender_key(partner.id, sender), self.clock())
+        command.prepare()
+        return command
 
     async def get_transfer(self, partner_id: str | None, transfer_id: str) -> bytes:
         row = await self.read(q.transfer, transfer_id)

@@ -29,8 +29,8 @@ from corridor.eig.metrics import Metrics
 from corridor.eig.openapi import document_bytes
 from corridor.eig.partners import PartnerDirectory
 from corridor.eig.ratelimit import RateLimiter
-from corridor.eig.requests import CALLS, IDEMPOTENCY_KEY, Call, decode, list_query
-from corridor.eig.upstream import Txn
+from corridor.eig.requests import CALLS, IDEMPOTENCY_KEY, Call, decode
+from corridor.eig.upstream import Upstream
 from corridor.pki.issue import fingerprint
 from corridor.site.model import Partner
 
@@ -71,10 +71,10 @@ def _bearer(request: web.Request) -> str | None:
 
 
 class Gateway:
-    def __init__(self, partners: PartnerDirectory, txn: Txn, audit: AuditLog,
-                 metrics: Metrics, limiter: RateLimiter) -> None:
+    def __init__(self, partners: PartnerDirectory, upstreams: dict[str, Upstream],
+                 audit: AuditLog, metrics: Metrics, limiter: RateLimiter) -> None:
         self.partners = partners
-        self.txn = txn
+        self.upstreams = upstreams  # "txn" and "rpt"
         self.audit = audit
         self.metrics = metrics
         self.limiter = limiter
@@ -142,7 +142,7 @@ class Gateway:
     def relay_handler(self, call: Call) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
             partner = request[PARTNER]
-            allowed = partner.sends if call.role == "send" else partner.receives
+            allowed = {"send": partner.sends, "receive": partner.receives}.get(call.role, True)
             if not allowed:
                 raise Refused(f"{partner.id} is not a {call.role} partner: "
                               f"{call.method} {request.path} is not for it",
@@ -168,8 +168,8 @@ class Gateway:
                         raise Unauthenticated("the callback is not signed",
                                               code="signature_missing")
                     headers["Corridor-Signature"] = signature
-            elif call.name == "list_transfers":
-                path += list_query(request.query)
+            elif call.query is not None:
+                path += call.query(request.query)
             answer = await self.relay(call, path, headers, body)
             return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
 
@@ -186,7 +186,7 @@ class Gateway:
     async def relay(self, call: Call, path: str, headers: dict[str, str],
                     body: bytes | None):  # type: ignore[no-untyped-def]
         try:
-            return await self.txn.relay(call.method, path, headers, body)
+            return await self.upstreams[call.upstream].relay(call.method, path, headers, body)
         except CorridorError:
             self.metrics.upstream_errors.inc()
             raise

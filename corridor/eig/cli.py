@@ -25,6 +25,7 @@ from corridor.site import check_site
 @click.option("--internal-port", type=click.IntRange(0, 65535),
               help="Port of /healthz and /metrics (default: the site's listen.eig_internal).")
 @click.option("--txn-url", help="TXN's internal API (default: from the site's listen.txn).")
+@click.option("--rpt-url", help="RPT's reports (default: from the site's listen.rpt).")
 @click.option("--rate", type=click.FloatRange(0.1), default=None,
               help="Requests a second per partner and process (token bucket).")
 @click.option("--burst", type=click.IntRange(1), default=None, help="Bucket size.")
@@ -32,7 +33,8 @@ from corridor.site import check_site
               help="Processes sharing the port (SO_REUSEPORT).")
 @click.option("--hello", is_flag=True, hidden=True, help="Serve GET /v1/hello (bench).")
 def serve(site_dir: Path, data_dir: Path, host: str | None, port: int | None,
-          internal_port: int | None, txn_url: str | None, rate: float | None,
+          internal_port: int | None, txn_url: str | None, rpt_url: str | None,
+          rate: float | None,
           burst: int | None, workers: int, hello: bool) -> None:
     """Run EIG, the partner gateway (mutual TLS, allowlist, API keys, rate limits)."""
     from corridor.eig.ratelimit import DEFAULT_BURST, DEFAULT_RATE
@@ -45,7 +47,7 @@ def serve(site_dir: Path, data_dir: Path, host: str | None, port: int | None,
         if not path.exists():
             fail(f"{path} is missing; run `corridor pki bootstrap --site {site_dir}`")
     run(Options(site_dir=site_dir, data_dir=data_dir, host=host, port=port,
-                internal_port=internal_port, txn_url=txn_url,
+                internal_port=internal_port, txn_url=txn_url, rpt_url=rpt_url,
                 rate=rate or DEFAULT_RATE, burst=burst or DEFAULT_BURST, hello=hello), workers)
 
 

@@ -11,7 +11,7 @@ Each `code` is the problem+json `code` a partner sees; OpenAPI lists them per st
      ├── UnsupportedMediaType  415  unsupported_media_type
      ├── InvalidInput          422  (core) invalid_request, invalid_amount, ...
      ├── RateLimited           429  rate_limited (with Retry-After)
-     └── Unavailable           503  (core) txn_unavailable
+     └── Unavailable           503  (core) txn_unavailable, reports_unavailable
 """
 
 from __future__ import annotations

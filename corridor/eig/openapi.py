@@ -21,6 +21,32 @@ _SUCCESS: dict[str, tuple[tuple[str, ...], type]] = {
     "cancel_transfer": (("200",), schemas.Transfer),
     "receiver_callback": (("200",), schemas.CallbackAck),
 }
+# RPT's report bodies (corridor/rpt/README.md) have no wire struct: described here.
+_ROWS = {"type": "array", "items": {"type": "object",
+                                    "additionalProperties": {"type": ["string", "null"]}}}
+_REPORTS: dict[str, dict[str, Any]] = {
+    "transactions_report": {
+        "application/json": {"schema": {
+            "type": "object", "required": ["partner", "from", "to", "count", "transfers"],
+            "properties": {"partner": {"type": "string"}, "from": {"type": "string"},
+                           "to": {"type": "string"}, "count": {"type": "integer"},
+                           "transfers": _ROWS}}},
+        "text/csv": {"schema": {"type": "string"}},
+    },
+    "settlement_report": {
+        "application/json": {"schema": {
+            "type": "object", "required": ["date", "from", "to", "sent", "received",
+                                           "positions"],
+            "properties": {"date": {"type": "string", "format": "date"},
+                           "from": {"type": "string"}, "to": {"type": "string"},
+                           "partner": {"type": ["string", "null"]},
+                           "sent": {"type": "array", "items": {"type": "object"}},
+                           "received": {"type": "array", "items": {"type": "object"}},
+                           "positions": {"type": "array", "items": {"type": "object"}}}}},
+    },
+}
+_REPORT_CODES = ("422: invalid_date, period_in_future, invalid_period, invalid_format; "
+                 "503: reports_unavailable")
 _PROBLEMS = {
     "400": "Malformed JSON or a missing or malformed header",
     "401": "No, or a wrong, API key",
@@ -42,6 +68,8 @@ _SUMMARIES = {
     "get_transfer": "A transfer's status and history",
     "cancel_transfer": "Cancel a transfer before it is submitted",
     "receiver_callback": "A receive partner reports the outcome of a payout",
+    "transactions_report": "This partner's transactions in a period, as JSON or CSV",
+    "settlement_report": "This partner's settlement statement for one business day",
 }
 
 
@@ -81,6 +109,20 @@ def _parameters(call: Call) -> list[dict[str, Any]]:
             {"name": "cursor", "in": "query",
              "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._:=-]{1,200}$"}},
         ]
+    if call.name == "transactions_report":
+        when = "YYYY-MM-DD (`to` includes that whole day) or an RFC 3339 time"
+        params += [
+            {"name": "from", "in": "query", "required": True, "description": when,
+             "schema": {"type": "string"}},
+            {"name": "to", "in": "query", "required": True, "description": when,
+             "schema": {"type": "string"}},
+            {"name": "format", "in": "query",
+             "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"}},
+        ]
+    if call.name == "settlement_report":
+        params.append({"name": "date", "in": "query", "required": True,
+                       "description": "The business day (cut-off to cut-off, UTC)",
+                       "schema": {"type": "string", "format": "date"}})
     return params
 
 
@@ -92,15 +134,22 @@ def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for call in CALLS:
         path = call.path.replace(f"{{id:{TRANSFER_ID}}}", "{id}")
-        codes, answer = _SUCCESS[call.name]
-        responses: dict[str, Any] = {
-            code: {"description": "OK", "content": {"application/json": {
-                "schema": {"$ref": REF.format(name=answer.__name__)}}}}
-            for code in codes
-        }
+        responses: dict[str, Any]
+        if call.name in _REPORTS:
+            responses = {"200": {"description": "OK", "content": _REPORTS[call.name]}}
+        else:
+            codes, answer = _SUCCESS[call.name]
+            responses = {
+                code: {"description": "OK", "content": {"application/json": {
+                    "schema": {"$ref": REF.format(name=answer.__name__)}}}}
+                for code in codes
+            }
         problems = [s for s in _PROBLEMS if call.method == "POST" or s not in ("409", "413",
                                                                               "415")]
         responses.update({s: _problem(_PROBLEMS[s], retry=s == "429") for s in problems})
+        if call.upstream == "rpt":
+            responses["503"] = _problem("Reports are unavailable now; retry later")
+            responses["422"] = _problem(f"The query does not validate ({_REPORT_CODES})")
         op: dict[str, Any] = {
             "operationId": call.name,
             "summary": _SUMMARIES[call.name],

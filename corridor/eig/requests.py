@@ -30,9 +30,11 @@ class Call:
     name: str  # metric label and OpenAPI operationId
     method: str
     path: str  # aiohttp route pattern
-    role: str  # "send" or "receive": who may make the call
+    role: str  # "send", "receive" or "any": who may make the call
     body: type | None = None
     check: Callable[[Any], None] | None = None
+    query: Callable[[Any], str] | None = None  # the validated query string relayed
+    upstream: str = "txn"  # the hub server that answers: "txn" or "rpt"
 
     @property
     def decoder(self) -> msgspec.json.Decoder | None:
@@ -67,12 +69,16 @@ CALLS = (
     Call("validate_account", "POST", "/v1/accounts/validate", "send",
          schemas.AccountValidationRequest, check_validation),
     Call("create_transfer", "POST", "/v1/transfers", "send", schemas.TransferRequest),
-    Call("list_transfers", "GET", "/v1/transfers", "send"),
+    Call("list_transfers", "GET", "/v1/transfers", "send", query=lambda q: list_query(q)),
     Call("get_transfer", "GET", f"/v1/transfers/{{id:{TRANSFER_ID}}}", "send"),
     Call("cancel_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/cancel", "send",
          schemas.CancelRequest),
     Call("receiver_callback", "POST", "/v1/callbacks/receiver", "receive",
          schemas.ReceiverCallback),
+    Call("transactions_report", "GET", "/v1/reports/transactions", "any",
+         query=lambda q: report_query(q, ("from", "to", "format")), upstream="rpt"),
+    Call("settlement_report", "GET", "/v1/reports/settlement", "any",
+         query=lambda q: report_query(q, ("date",)), upstream="rpt"),
 )
 
 _DECODERS = {c.body: msgspec.json.Decoder(c.body) for c in CALLS if c.body is not None}
@@ -122,4 +128,14 @@ def list_query(query: Any) -> str:
         if not _CURSOR.match(query["cursor"]):
             raise InvalidInput("cursor is not one this API returned", code="invalid_cursor")
         out["cursor"] = query["cursor"]
+    return "?" + urlencode(out) if out else ""
+
+
+def report_query(query: Any, keys: tuple[str, ...]) -> str:
+    """The report call's own parameters, relayed as given: RPT checks them and its
+    problem codes reach the partner unchanged. Anything else, `partner` above all, is
+    dropped: the partner a report is for is only ever the authenticated one."""
+    from urllib.parse import urlencode
+
+    out = {key: query[key][:100] for key in keys if key in query}
     return "?" + urlencode(out) if out else ""

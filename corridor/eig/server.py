@@ -28,7 +28,7 @@ from corridor.eig.metrics import Metrics
 from corridor.eig.partners import PartnerDirectory
 from corridor.eig.ratelimit import DEFAULT_BURST, DEFAULT_RATE, RateLimiter
 from corridor.eig.tlslayer import ContextHolder, HandshakeFailure, listen
-from corridor.eig.upstream import Txn, txn_tls, txn_url
+from corridor.eig.upstream import Rpt, Txn, rpt_url, txn_tls, txn_url
 from corridor.pki.layout import Layout
 
 log = logging.getLogger("corridor.eig")
@@ -42,6 +42,7 @@ class Options:
     port: int | None = None
     internal_port: int | None = None
     txn_url: str | None = None  # default: the site's listen.txn
+    rpt_url: str | None = None  # default: the site's listen.rpt
     rate: float = DEFAULT_RATE
     burst: int = DEFAULT_BURST
     reuse_port: bool = False
@@ -61,9 +62,13 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
     contexts = ContextHolder(cert, key, layout.partner_ca[0], layout.partner_crl)
     audit = AuditLog(audit_path(opts.data_dir))
     metrics = Metrics(opts.site_dir)
-    txn = Txn(opts.txn_url or txn_url(site), txn_tls(opts.site_dir))
+    tls = txn_tls(opts.site_dir)
+    txn = Txn(opts.txn_url or txn_url(site), tls)
+    rpt = Rpt(opts.rpt_url or rpt_url(site), tls, pool=16)
     await txn.start()
-    gateway = Gateway(partners, txn, audit, metrics, RateLimiter(opts.rate, opts.burst))
+    await rpt.start()
+    gateway = Gateway(partners, {"txn": txn, "rpt": rpt}, audit, metrics,
+                      RateLimiter(opts.rate, opts.burst))
 
     def on_failure(f: HandshakeFailure) -> None:
         claimed = partners.directory.by_pin.get(f.fingerprint or "")
@@ -100,8 +105,8 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("EIG listening on %s:%s (internal %s:%s), TXN at %s", host, port, int_host,
-             int_port, txn.base_url)
+    log.info("EIG listening on %s:%s (internal %s:%s), TXN at %s, RPT at %s", host, port,
+             int_host, int_port, txn.base_url, rpt.base_url)
     print(f"eig: listening on https://{host}:{port} internal http://{int_host}:{int_port}",
           file=sys.stderr, flush=True)
     if ready is not None:
@@ -115,6 +120,7 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
         await runner.cleanup()
         await internal_runner.cleanup()
         await txn.close()
+        await rpt.close()
         audit.close()
 
 

@@ -1,5 +1,6 @@
-"""EIG's client of TXN's internal API: mutual TLS with EIG's hub certificate, a pool of
-kept-alive connections, and TXN's answer (status, body, problem+json) relayed unchanged."""
+"""EIG's client of the hub's internal servers (TXN's internal API, RPT's report
+endpoints): mutual TLS with EIG's hub certificate, one pool of kept-alive connections per
+server, and the server's answer (status, body, problem+json) relayed unchanged."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from corridor.pki.tls import client_context
 from corridor.site.model import Site
 
 # Response headers of TXN a partner may see; everything else stays inside the hub.
-PASS_HEADERS = ("Content-Type", "Retry-After", "Idempotency-Replayed", "Location")
+PASS_HEADERS = ("Content-Type", "Retry-After", "Idempotency-Replayed", "Location",
+                "Content-Disposition")
 TIMEOUT_S = 30.0
 
 
@@ -26,14 +28,14 @@ class Answer:
     headers: dict[str, str]
 
 
-def txn_url(site: Site) -> str:
-    """TXN's base URL from the site: its listen address, or its host's when it listens on
-    every address."""
-    listen = site.hub.listen["txn"]
+def server_url(site: Site, name: str) -> str:
+    """A hub server's base URL from the site (`name` is "txn" or "rpt"): its listen
+    address, or its host's when it listens on every address."""
+    listen = site.hub.listen[name]
     host = listen.host
     try:
         if ipaddress.ip_address(host).is_unspecified:
-            entry = site.hub.host("txn")
+            entry = site.hub.host(name)
             host = entry.address if entry else "127.0.0.1"
     except ValueError:
         pass
@@ -42,14 +44,27 @@ def txn_url(site: Site) -> str:
     return f"https://{host}:{listen.port}"
 
 
+def txn_url(site: Site) -> str:
+    return server_url(site, "txn")
+
+
+def rpt_url(site: Site) -> str:
+    return server_url(site, "rpt")
+
+
 def txn_tls(site_root: object) -> ssl.SSLContext:
     layout = Layout(site_root)  # type: ignore[arg-type]
     cert, key = layout.hub("eig")
     return client_context(layout.hub_ca[0], cert, key)
 
 
-class Txn:
-    def __init__(self, base_url: str, context: ssl.SSLContext, pool: int = 64) -> None:
+class Upstream:
+    """One internal server. `unavailable` is what a partner is told when it cannot answer:
+    (problem code, detail)."""
+
+    unavailable = ("upstream_unavailable", "the hub cannot answer now; retry later")
+
+    def __init__(self, base_url: str, context: ssl.SSLContext, pool: int = 256) -> None:
         self.base_url = base_url.rstrip("/")
         self._context = context
         self._pool = pool
@@ -69,10 +84,9 @@ class Txn:
     async def relay(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
     ) -> Answer:
-        """Send one call to TXN; Unavailable (503 txn_unavailable) when it cannot answer.
-        A POST that timed out may have been applied: the partner retries with the same
-        Idempotency-Key and TXN answers the original response."""
-        assert self._session is not None, "Txn.start() first"
+        """Send one call; Unavailable (503 with the `unavailable` code) when the server
+        cannot answer."""
+        assert self._session is not None, "start() first"
         try:
             async with self._session.request(
                 method, self.base_url + path, headers=headers, data=body
@@ -81,7 +95,19 @@ class Txn:
                 passed = {h: resp.headers[h] for h in PASS_HEADERS if h in resp.headers}
                 return Answer(resp.status, payload, passed)
         except (TimeoutError, aiohttp.ClientError, ssl.SSLError) as exc:
-            raise Unavailable(
-                "the transaction engine is unavailable; retry with the same Idempotency-Key",
-                code="txn_unavailable",
-            ) from exc
+            code, detail = self.unavailable
+            raise Unavailable(detail, code=code) from exc
+
+
+class Txn(Upstream):
+    """TXN's internal API. A POST that timed out may have been applied: the partner
+    retries with the same Idempotency-Key and TXN answers the original response."""
+
+    unavailable = ("txn_unavailable",
+                   "the transaction engine is unavailable; retry with the same Idempotency-Key")
+
+
+class Rpt(Upstream):
+    """RPT's report endpoints (read-only: a retry is always safe)."""
+
+    unavailable = ("reports_unavailable", "reports are unavailable now; retry later")

@@ -1,10 +1,18 @@
-"""A running EIG (the real `corridor serve eig` process) in front of a TXN stand-in, and a
-curl helper: the gateway is driven by clients nobody here wrote."""
+"""The real hub behind the gateway: one `corridor serve txn` (durable SQLite store) and one
+`corridor serve rpt` following its feed, shared by the whole EIG suite, and real
+`corridor serve eig` processes in front of them, driven with curl.
+
+Each gateway runs on its own copy of the stack's site (same CAs and keys, so TXN and RPT
+accept it), so a test may revoke, disable, rotate or add partners in its copy without
+touching the others. What reached TXN is read from TXN's own request counters.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import urllib.request
@@ -17,10 +25,36 @@ import pytest
 from corridor.pki.bootstrap import demo_keys
 from corridor.pki.layout import Layout
 from corridor.site import load_site
-from tests.eig.standin import StandIn
+from tests.rpt.server import running_rpt, set_listen
 from tests.support import REPO, copy_site, free_port, need_tool, wait_for
+from tests.txn.serving import TxnProcess
 
 CORRIDOR = str(REPO / ".venv" / "bin" / "corridor")
+QUOTE = {"send_currency": "INR", "receive_currency": "KES", "destination_country": "KE",
+         "payout_method": "wallet", "send_amount": "1000.00"}
+
+
+def transfer_body(quote_id: str, reference: str) -> dict:
+    return {"quote_id": quote_id, "reference": reference, "purpose": "family_support",
+            "source_of_funds": "salary",
+            "sender": {"name": "Asha Rao", "account": "AC1", "address": "Mumbai",
+                       "id_type": "passport", "id_number": "P0000001"},
+            "beneficiary": {"name": "John Kamau", "account": "254700000001",
+                            "phone": "+254700000001"}}
+
+
+@dataclass
+class Stack:
+    """TXN and RPT on a bootstrapped site; `rpt_url` is None until RPT runs."""
+
+    site: Path
+    data: Path
+    txn: TxnProcess
+    rpt_url: str | None = None
+
+    @property
+    def txn_url(self) -> str:
+        return f"https://127.0.0.1:{self.txn.port}"
 
 
 @dataclass
@@ -30,8 +64,9 @@ class Gateway:
     port: int
     internal_port: int
     keys: dict[str, str]
-    txn: StandIn
+    stack: Stack
     proc: subprocess.Popen[bytes]
+    log: Path
 
     @property
     def layout(self) -> Layout:
@@ -54,6 +89,21 @@ class Gateway:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.internal_port}{path}") as r:
             return r.read().decode()
 
+    def reached_txn(self, route: str) -> int:
+        """How many requests TXN has answered on `route` (e.g. /internal/v1/quotes)."""
+        status, text = self.stack.txn.client("eig").get("/metrics")
+        assert status == 200
+        pattern = re.compile(r'^corridor_txn_requests_total\{route="' + re.escape(route)
+                             + r'",status="\d+"\} ([0-9.e+]+)$', re.M)
+        return int(sum(float(v) for v in pattern.findall(text)))
+
+    def quote(self, partner: str = "payfast", interface: str | None = None) -> str:
+        status, body, _ = self.curl("POST", "/v1/quotes", body=QUOTE, partner=partner,
+                                    interface=interface,
+                                    headers={"Idempotency-Key": f"q-{os.urandom(6).hex()}"})
+        assert status == 201, body
+        return body["id"]
+
     def curl(
         self,
         method: str,
@@ -66,8 +116,9 @@ class Gateway:
         headers: dict[str, str] | None = None,
         interface: str | None = None,
         cert: tuple[Path, Path] | None = None,
-    ) -> tuple[int, dict, dict[str, str]]:
-        """One request with curl: (status, JSON body or {}, response headers)."""
+        text: bool = False,
+    ) -> tuple[int, dict | str, dict[str, str]]:
+        """One request with curl: (status, JSON body or {} or the text, response headers)."""
         need_tool("curl")
         args = ["curl", "-sS", "-X", method, "--cacert", str(self.layout.hub_ca[0]),
                 "-D", "-", "--max-time", "10"]
@@ -97,6 +148,8 @@ class Gateway:
         lines = head.decode().split("\r\n")
         status = int(lines[0].split()[1])
         hdrs = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+        if text:
+            return status, payload.decode(), hdrs
         return status, json.loads(payload) if payload.strip() else {}, hdrs
 
 
@@ -107,25 +160,43 @@ def boot_site(root: Path) -> Path:
     return site
 
 
-def start_gateway(root: Path, *extra: str, txn_url: str | None = None) -> Gateway:
-    """EIG in front of the TXN at `txn_url`, or of a fresh stand-in."""
-    site = root / "site" if (root / "site").exists() else boot_site(root)
-    data = root / "var"
-    txn = StandIn(site, free_port())
-    if txn_url is None:
-        txn.start()
-        txn_url = f"https://127.0.0.1:{txn.port}"
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """TXN (funded PayFast float) and RPT following its feed, for every EIG test."""
+    root = tmp_path_factory.mktemp("hub")
+    site, data = boot_site(root), root / "var"
+    data.mkdir()
+    subprocess.run([CORRIDOR, "ledger", "fund", "payfast", "100000000.00", "--reference",
+                    "eig-tests", "--site", str(site), "--data", str(data)], check=True,
+                   capture_output=True)
+    txn = TxnProcess(site, data, load_site(site).hub.store_txn)
+    set_listen(site, "txn", txn.port)  # RPT follows the feed at the site's listen.txn
+    txn.start()
+    try:
+        with running_rpt(site, data) as rpt_url:
+            yield Stack(site, data, txn, rpt_url)
+    finally:
+        txn.kill(signal.SIGTERM)
+
+
+def start_gateway(stack: Stack, root: Path, *extra: str) -> Gateway:
+    """EIG on a copy of the stack's site, relaying to the stack's TXN and RPT."""
+    root.mkdir(parents=True, exist_ok=True)
+    site, data = root / "site", root / "var"
+    shutil.copytree(stack.site, site)
     port, internal = free_port(), free_port()
+    log = root / "eig.log"
     proc = subprocess.Popen(
         [CORRIDOR, "serve", "eig", "--site", str(site), "--data", str(data), "--port",
-         str(port), "--internal-port", str(internal), "--txn-url", txn_url, *extra],
-        stdout=subprocess.DEVNULL, stderr=open(root / "eig.log", "wb"),  # noqa: SIM115
+         str(port), "--internal-port", str(internal), "--txn-url", stack.txn_url,
+         *(["--rpt-url", stack.rpt_url] if stack.rpt_url else []), *extra],
+        stdout=subprocess.DEVNULL, stderr=open(log, "wb"),  # noqa: SIM115
         env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    gw = Gateway(site, data, port, internal, demo_keys(Layout(site)), txn, proc)
+    gw = Gateway(site, data, port, internal, demo_keys(Layout(site)), stack, proc, log)
 
     def healthy() -> bool:
         if proc.poll() is not None:
-            raise AssertionError((root / "eig.log").read_text())
+            raise AssertionError(log.read_text())
         try:
             return '"ok"' in gw.internal("/healthz")
         except OSError:
@@ -145,16 +216,16 @@ def stop_gateway(gw: Gateway) -> None:
 
 
 @pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    g = start_gateway(tmp_path_factory.mktemp("eig"))
+def gw(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    g = start_gateway(stack, tmp_path_factory.mktemp("eig"))
     yield g
     stop_gateway(g)
 
 
 @pytest.fixture
-def fresh_gw(tmp_path: Path) -> Iterator[Gateway]:
-    """A gateway of its own, for tests that revoke, disable or rotate."""
-    g = start_gateway(tmp_path)
+def fresh_gw(stack: Stack, tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway with a site of its own, for tests that revoke, disable, rotate or add."""
+    g = start_gateway(stack, tmp_path / "eig")
     yield g
     stop_gateway(g)
 

@@ -1,24 +1,28 @@
-"""The partner API through the real gateway with curl: bad input is refused as
-problem+json with a stable code and is never forwarded; idempotency, roles, rate limits,
-OpenAPI and the internal listener behave as documented."""
+"""The partner API through the real gateway into the real TXN, with curl: bad input is
+refused as problem+json with a stable code and never reaches TXN; idempotency, roles,
+rate limits, OpenAPI and the internal listener behave as documented."""
 
 from __future__ import annotations
 
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.eig.conftest import Gateway, start_gateway, stop_gateway
+from corridor.core.signature import sign
+from tests.eig.conftest import (
+    QUOTE,
+    Gateway,
+    Stack,
+    start_gateway,
+    stop_gateway,
+    transfer_body,
+)
 
-QUOTE = {"send_currency": "INR", "receive_currency": "KES", "destination_country": "KE",
-         "payout_method": "wallet", "send_amount": "1000.00"}
-TRANSFER = {"quote_id": "q-1", "reference": "PF-1001", "purpose": "family",
-            "source_of_funds": "salary",
-            "sender": {"name": "Ravi Kumar", "id_number": "A123", "address": "Pune"},
-            "beneficiary": {"name": "Jane Wanjiru", "account": "254700000001"}}
+TRANSFER = transfer_body("q-1", "PF-1001")
 
 
 def post(gw: Gateway, path: str, body: object = None, key: str = "k-1", **kw: object):  # type: ignore[no-untyped-def]
@@ -48,16 +52,16 @@ def post(gw: Gateway, path: str, body: object = None, key: str = "k-1", **kw: ob
 ])
 def test_bad_bodies_are_refused_and_not_forwarded(gw: Gateway, raw: bytes, status: int,
                                                   code: str) -> None:
-    before = len(gw.txn.calls)
+    before = gw.reached_txn("/internal/v1/quotes")
     got, body, headers = post(gw, "/v1/quotes", raw=raw, key="bad-1")
     assert (got, body["code"]) == (status, code)
     assert headers["content-type"].startswith("application/problem+json")
     assert body["type"].endswith(code) and body["detail"]
-    assert len(gw.txn.calls) == before
+    assert gw.reached_txn("/internal/v1/quotes") == before
 
 
 def test_missing_headers_wrong_type_and_oversize(gw: Gateway) -> None:
-    before = len(gw.txn.calls)
+    before = gw.reached_txn("/internal/v1/quotes"), gw.reached_txn("/internal/v1/transfers")
     status, body, _ = post(gw, "/v1/quotes", QUOTE, key="")
     assert (status, body["code"]) == (400, "idempotency_key_missing")
     status, body, _ = post(gw, "/v1/quotes", QUOTE, key="bad key with spaces")
@@ -68,14 +72,20 @@ def test_missing_headers_wrong_type_and_oversize(gw: Gateway) -> None:
     big = dict(TRANSFER, purpose="x" * 70_000)
     status, body, _ = post(gw, "/v1/transfers", big)
     assert (status, body["code"]) == (413, "body_too_large")
-    assert len(gw.txn.calls) == before
+    assert (gw.reached_txn("/internal/v1/quotes"),
+            gw.reached_txn("/internal/v1/transfers")) == before
 
 
 def test_forged_partner_header_is_dropped(gw: Gateway) -> None:
-    status, _, _ = post(gw, "/v1/quotes", QUOTE, key="forge-1",
-                        headers={"Corridor-Partner": "mobicash"})
-    assert status == 201
-    assert gw.txn.forwarded("/internal/v1/quotes")[-1].partner == "payfast"
+    """A transfer sent with `Corridor-Partner: desertx` is PayFast's, as its certificate
+    and key say: PayFast sees it, DesertX does not."""
+    body = transfer_body(gw.quote(), "PF-forge-1")
+    status, created, _ = post(gw, "/v1/transfers", body, key="forge-1",
+                              headers={"Corridor-Partner": "desertx"})
+    assert status == 201, created
+    assert gw.curl("GET", f"/v1/transfers/{created['id']}")[0] == 200
+    assert gw.curl("GET", f"/v1/transfers/{created['id']}", partner="desertx",
+                   interface="127.0.0.4")[0] == 404
 
 
 def test_header_injection_is_a_problem_not_a_crash(gw: Gateway) -> None:
@@ -96,16 +106,17 @@ def test_header_injection_is_a_problem_not_a_crash(gw: Gateway) -> None:
 
 
 def test_replayed_idempotency_key_with_another_body_conflicts(gw: Gateway) -> None:
-    first = post(gw, "/v1/transfers", TRANSFER, key="idem-1")
-    again = post(gw, "/v1/transfers", TRANSFER, key="idem-1")
-    assert first[0] == 201 and again[:2] == first[:2]
-    other = dict(TRANSFER, reference="PF-1002")
+    body = transfer_body(gw.quote(), "PF-idem-1")
+    first = post(gw, "/v1/transfers", body, key="idem-1")
+    again = post(gw, "/v1/transfers", body, key="idem-1")
+    assert first[0] == 201 and again[1]["id"] == first[1]["id"]
+    other = dict(body, reference="PF-1002")
     status, body, _ = post(gw, "/v1/transfers", other, key="idem-1")
     assert (status, body["code"]) == (409, "idempotency_conflict")
 
 
 def test_each_partner_sees_only_its_own_transfers(gw: Gateway) -> None:
-    status, created, _ = post(gw, "/v1/transfers", dict(TRANSFER, reference="PF-own"),
+    status, created, _ = post(gw, "/v1/transfers", transfer_body(gw.quote(), "PF-own"),
                               key="own-1")
     assert status == 201
     assert gw.curl("GET", f"/v1/transfers/{created['id']}")[0] == 200
@@ -123,12 +134,18 @@ def test_roles_are_enforced(gw: Gateway) -> None:
     status, body, _ = post(gw, "/v1/callbacks/receiver",
                            {"transfer_id": "t-1", "status": "SUCCESS"})
     assert (status, body["code"]) == (403, "role_not_allowed")
-    status, body, _ = post(gw, "/v1/callbacks/receiver",
-                           {"transfer_id": "t-1", "status": "SUCCESS"}, partner="mobicash",
-                           interface="127.0.0.2", headers={"Corridor-Signature": "t=1,v1=ab"})
-    assert status == 200
-    seen = gw.txn.forwarded("/internal/v1/callbacks/receiver")[-1]
-    assert seen.partner == "mobicash" and seen.headers["Corridor-Signature"] == "t=1,v1=ab"
+    # MobiCash's callback reaches TXN with its signature over the exact bytes it sent:
+    # TXN verifies it with MobiCash's secret, then finds no such payout.
+    raw = b'{"transfer_id": "t-unknown-1",  "status": "SUCCESS"}'
+    secret = bytes.fromhex((gw.site / "secrets" / "mobicash.hmac").read_text().strip())
+    status, body, _ = post(gw, "/v1/callbacks/receiver", raw=raw, partner="mobicash",
+                           interface="127.0.0.2",
+                           headers={"Corridor-Signature": sign(secret, raw, int(time.time()))})
+    assert status == 404, body
+    status, body, _ = post(gw, "/v1/callbacks/receiver", raw=raw, partner="mobicash",
+                           interface="127.0.0.2", key="k-2",
+                           headers={"Corridor-Signature": sign(b"wrong", raw, int(time.time()))})
+    assert (status, body["code"]) == (401, "bad_signature")
 
 
 def test_unknown_path_and_method_are_problems(gw: Gateway) -> None:
@@ -148,8 +165,8 @@ def test_openapi_and_internal_listener(gw: Gateway) -> None:
 
 
 @pytest.fixture
-def slow_gw(tmp_path: Path) -> Iterator[Gateway]:
-    g = start_gateway(tmp_path, "--rate", "1", "--burst", "3")
+def slow_gw(stack: Stack, tmp_path: Path) -> Iterator[Gateway]:
+    g = start_gateway(stack, tmp_path / "eig", "--rate", "1", "--burst", "3")
     yield g
     stop_gateway(g)
 

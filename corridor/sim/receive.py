@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
+from corridor.api.receive_partner import PayoutAnswer, PayoutRequest, ValidateRequest, Validation
 from corridor.api.schemas import ReceiverCallback
 from corridor.core.errors import Conflict, CorridorError, InvalidInput, NotFound
 from corridor.core.money import format_minor, parse_minor
@@ -33,7 +34,6 @@ from corridor.pki.files import write_atomic
 from corridor.sim.callbacks import CallbackSender, Delivery
 from corridor.sim.faults import FaultError, Faults
 from corridor.sim.identity import PartnerIdentity, SimError, host_port
-from corridor.sim.protocol import PayoutAnswer, PayoutRequest, ValidateRequest, Validation
 from corridor.sim.wallets import Credit, WalletBook, name_score
 from corridor.sim.web import Listener, check_signature, decode, problems, reply
 from corridor.site.model import Site

@@ -34,6 +34,10 @@ EVENT_COLUMNS = ("id", "type", "transfer_id", "at", "data")
 ENTRY_COLUMNS = (
     "journal_id", "transfer_id", "kind", "state", "account", "currency", "amount", "at",
 )
+RECONCILE_COLUMNS = (
+    "transfer_id", "kind", "hub_status", "partner_status", "partner_reference", "detail",
+    "action", "at",
+)
 OUTBOX_INSERT = (
     "kind", "transfer_id", "partner_id", "payload", "state", "attempts", "due_at",
     "last_error", "created_at",
@@ -67,6 +71,10 @@ class Changes:
     outbox: list[tuple[Any, ...]] = field(default_factory=list)
     outbox_updates: list[tuple[str, int, str, str | None, int]] = field(default_factory=list)
     outbox_closes: list[tuple[str, str]] = field(default_factory=list)
+    outbox_retries: list[tuple[str, str, str | None, str | None, int]] = field(
+        default_factory=list)
+    reschedules: list[tuple[str, str, str]] = field(default_factory=list)
+    flags: list[tuple[Any, ...]] = field(default_factory=list)
     payouts: list[tuple[str, str, str]] = field(default_factory=list)
     fundings: list[tuple[str, str, str, int, str, str]] = field(default_factory=list)
     decisions: list[tuple[str, str, str, str | None, str]] = field(default_factory=list)
@@ -108,6 +116,21 @@ class Changes:
     def outbox_state(self, outbox_id: int, state: str, attempts: int, due_at: str,
                      error: str | None = None) -> None:
         self.outbox_updates.append((state, attempts, due_at, error, outbox_id))
+
+    def outbox_retry(self, outbox_id: int, state: str, due_at: str, error: str | None,
+                     give_up_at: str | None) -> None:
+        """A delivery attempt's result: retry at `due_at`, `done`, or `dead` (parked)."""
+        self.outbox_retries.append((state, due_at, error, give_up_at, outbox_id))
+
+    def reschedule(self, transfer_id: str, kind: str, due_at: str) -> None:
+        """Move a transfer's open messages of `kind` to `due_at` (the next status query)."""
+        self.reschedules.append((due_at, transfer_id, kind))
+
+    def flag(self, transfer_id: str, kind: str, hub_status: str, partner_status: str,
+             partner_reference: str | None, detail: str, action: str, at: str) -> None:
+        """Record a contradiction a person must reconcile."""
+        self.flags.append((transfer_id, kind, hub_status, partner_status, partner_reference,
+                           detail, action, at))
 
     def close_outbox(self, transfer_id: str, kind: str) -> None:
         """Mark a transfer's open outbox messages of `kind` done."""
@@ -276,6 +299,18 @@ class Batch:
         )
         return [OutboxRow(*r) for r in rows]
 
+    def outbox_message(self, outbox_id: int) -> OutboxRow | None:
+        rows = self.conn.query(f"SELECT {', '.join(OUTBOX_COLUMNS)} FROM outbox WHERE id = ?"
+                               f"{self.conn.for_update}", (outbox_id,))
+        return OutboxRow(*rows[0]) if rows else None
+
+    def flagged(self, transfer_id: str, kind: str) -> bool:
+        """Whether this contradiction is already recorded (in the store or this batch)."""
+        return bool(self.conn.query(
+            "SELECT 1 FROM reconciliation WHERE transfer_id = ? AND kind = ?",
+            (transfer_id, kind),
+        )) or any(f[0] == transfer_id and f[1] == kind for f in self.out.flags)
+
     def forget_idempotency(self, before: str) -> int:
         """Drop idempotency keys older than `before` (kept at least 24 h by the caller)."""
         return self.conn.execute("DELETE FROM idempotency WHERE created_at < ?", (before,))
@@ -316,6 +351,9 @@ class Batch:
         out.outbox += ch.outbox
         out.outbox_updates += ch.outbox_updates
         out.outbox_closes += ch.outbox_closes
+        out.outbox_retries += ch.outbox_retries
+        out.reschedules += ch.reschedules
+        out.flags += ch.flags
         out.payouts += ch.payouts
         out.fundings += ch.fundings
         out.decisions += ch.decisions
@@ -362,9 +400,18 @@ class Batch:
             out.outbox_updates,
         )
         c.executemany(
+            "UPDATE outbox SET state = ?, due_at = ?, last_error = ?, give_up_at = ? "
+            "WHERE id = ?", out.outbox_retries,
+        )
+        c.executemany(
+            "UPDATE outbox SET due_at = ? WHERE transfer_id = ? AND kind = ? "
+            "AND state <> 'done'", out.reschedules,
+        )
+        c.executemany(
             "UPDATE outbox SET state = 'done' WHERE transfer_id = ? AND kind = ? "
             "AND state <> 'done'", out.outbox_closes,
         )
+        c.insert_many("reconciliation", RECONCILE_COLUMNS, out.flags)
         c.insert_many("payouts", ("transfer_id", "journal_id", "at"), out.payouts)
         c.insert_many("fundings",
                       ("partner_id", "reference", "currency", "amount", "journal_id", "at"),

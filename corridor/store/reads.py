@@ -83,6 +83,16 @@ def outbox(conn: Connection, kind: str | None = None, state: str | None = None,
     return conn.query(sql + " ORDER BY id LIMIT ?", (*params, limit))
 
 
+def reconciliation(conn: Connection, open_only: bool = True) -> list[Row]:
+    """(id, transfer_id, kind, hub_status, partner_status, partner_reference, detail,
+    action, at) of flagged contradictions, oldest first."""
+    sql = ("SELECT id, transfer_id, kind, hub_status, partner_status, partner_reference, "
+           "detail, action, at FROM reconciliation")
+    if open_only:
+        sql += " WHERE resolved_at IS NULL"
+    return conn.query(sql + " ORDER BY id")
+
+
 # -- facts for `corridor ledger verify` ----------------------------------------------------
 
 def unbalanced_journals(conn: Connection) -> list[Row]:

@@ -101,9 +101,10 @@ class OutboxRow:
     attempts: int
     due_at: str
     last_error: str | None
+    give_up_at: str | None = None
 
 
 OUTBOX_COLUMNS = (
     "id", "kind", "transfer_id", "partner_id", "payload", "state", "attempts", "due_at",
-    "last_error",
+    "last_error", "give_up_at",
 )

@@ -1,6 +1,8 @@
 """Receiver callbacks: a receive partner reports SUCCESS or FAILURE of a payout. The body
 is signed with that partner's HMAC secret (core.signature); a bad or stale signature is
-refused before anything is read from the store."""
+refused before anything is read from the store. A callback for a transfer routed to another
+partner is refused (403 `not_your_transfer`); a repeat is acknowledged with
+`duplicate: true`; one that contradicts a final state is flagged for reconciliation."""
 
 from __future__ import annotations
 
@@ -26,4 +28,5 @@ async def receiver_callback(engine: Engine, partner_id: str, body: bytes,
     cb = decode_body(body, api.ReceiverCallback)
     outcome = "completed" if cb.status == "SUCCESS" else "failed"
     return await engine.writer.submit(c.FinishPayout(
-        cb.transfer_id, outcome, cb.reason, engine.clock(), partner_id=partner_id))
+        cb.transfer_id, outcome, cb.reason, engine.clock(), partner_id=partner_id,
+        partner_reference=cb.partner_reference))

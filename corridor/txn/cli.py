@@ -268,9 +268,28 @@ def transfers_cancel(site_dir: Path, data_dir: Path, store: str | None, transfer
 
 # -- reconcile and callbacks ------------------------------------------------------------------
 
-@click.group()
-def reconcile() -> None:
-    """Transfers waiting on a receive partner."""
+@click.group(invoke_without_command=True)
+@site_option
+@data_option
+@store_option
+@click.pass_context
+def reconcile(ctx: click.Context, site_dir: Path, data_dir: Path, store: str | None) -> None:
+    """What needs a person: contradictions a receive partner reported (flagged, never
+    settled by the hub), then payouts whose outcome is still unknown."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with opened(site_dir, data_dir, store) as (_, conn):
+        flags = q.reconciliation(conn)
+        unknown = q.transfers(conn, status="UNKNOWN", limit=10_000)
+    for (_, tid, what, hub, partner, ref, detail, action, at) in flags:
+        click.echo(f"{tid}  {what}  flagged {at}")
+        click.echo(f"  hub: {hub}; partner: {partner}" + (f" (ref {ref})" if ref else ""))
+        click.echo(f"  {detail}")
+        click.echo(f"  to do: {action}")
+    for r in unknown:
+        click.echo(f"{r.id}  UNKNOWN at {r.receive_partner_id} since {r.updated_at}: the hub "
+                   "is asking for its status; nothing to do unless it stays unknown")
+    click.echo(f"{len(flags)} contradiction(s) to reconcile, {len(unknown)} payout(s) unknown")
 
 
 @reconcile.command("pending")
@@ -289,20 +308,40 @@ def reconcile_pending(site_dir: Path, data_dir: Path, store: str | None) -> None
 
 @click.group()
 def callbacks() -> None:
-    """Messages the hub owes partners (the outbox)."""
+    """Messages the hub owes partners (the outbox): sender callbacks and payouts."""
 
 
 @callbacks.command("list")
 @site_option
 @data_option
 @store_option
-@click.option("--state", default=None, help="pending, sent, done or dead")
+@click.option("--state", default=None, help="pending, done or dead")
 @click.option("--kind", default=None, help="sender_callback or payout")
+@click.option("--failed", is_flag=True,
+              help="Only sender callbacks that were parked after failing (dead).")
 def callbacks_list(site_dir: Path, data_dir: Path, store: str | None, state: str | None,
-                   kind: str | None) -> None:
+                   kind: str | None, failed: bool) -> None:
     """Outbox messages with their delivery state."""
+    if failed:
+        state, kind = "dead", kind or "sender_callback"
     with opened(site_dir, data_dir, store) as (_, conn):
         rows = q.outbox(conn, kind=kind, state=state, limit=1000)
     for oid, k, tid, partner, st, attempts, due, error in rows:
         click.echo(f"{oid:>6} {k:<16} {partner:<10} {tid or '-'} {st:<8} tries {attempts} "
                    f"due {due} {error or ''}")
+    if failed:
+        click.echo(f"{len(rows)} parked callback(s)")
+
+
+@callbacks.command("replay")
+@site_option
+@data_option
+@store_option
+@click.argument("message_id", type=int)
+@friendly_errors
+def callbacks_replay(site_dir: Path, data_dir: Path, store: str | None,
+                     message_id: int) -> None:
+    """Queue a parked callback (MESSAGE_ID from `callbacks list`) for delivery again."""
+    with opened(site_dir, data_dir, store) as (_, conn):
+        m = run(conn, c.Replay(message_id, now()))
+    click.echo(f"message {m.id} ({m.kind} to {m.partner_id}) queued again")

@@ -16,14 +16,15 @@ from typing import Any
 from corridor.api import schemas as api
 from corridor.core import ledger
 from corridor.core.compliance import Hit, exceeds_daily
-from corridor.core.errors import Conflict, InvalidInput, NotFound
+from corridor.core.errors import Conflict, InvalidInput, NotFound, Refused
 from corridor.core.ids import new_id
 from corridor.core.money import Money
 from corridor.core.pricing import Quote
-from corridor.core.states import RESERVED, Status, check_transition
+from corridor.core.states import FINAL, RESERVED, Status, check_transition
 from corridor.core.times import rfc3339
 from corridor.site.model import Partner
 from corridor.store import Batch, Changes, Needs, TransferRow
+from corridor.store.rows import OutboxRow
 from corridor.txn.wire import encode, quote_wire, status_event, transfer_wire
 
 
@@ -33,7 +34,7 @@ def event_id(transfer_id: str, status: str) -> str:
     return f"{transfer_id}/{status}"
 
 
-# States the send partner hears about by sender callback (issue 4 delivers them).
+# States the send partner hears about by sender callback (corridor.txn.delivery).
 NOTIFY = frozenset({Status.COMPLIANCE_HOLD, Status.COMPLETED, Status.FAILED, Status.REJECTED,
                     Status.CANCELLED})
 
@@ -363,9 +364,11 @@ class Decide:
 
 
 @dataclass(slots=True)
-class ClaimPayouts:
-    """Lease due payout messages to this worker (skipping others' on PostgreSQL)."""
+class ClaimOutbox:
+    """Lease due outbox messages of `kind` to this worker (skipping others' on PostgreSQL):
+    each claim counts as an attempt and moves `due_at` past the lease."""
 
+    kind: str
     now: datetime
     limit: int
     lease: timedelta
@@ -374,7 +377,7 @@ class ClaimPayouts:
         pass
 
     def apply(self, b: Batch, ch: Changes) -> list[Any]:
-        rows = b.due_outbox("payout", rfc3339(self.now), self.limit)
+        rows = b.due_outbox(self.kind, rfc3339(self.now), self.limit)
         until = rfc3339(self.now + self.lease)
         for r in rows:
             ch.outbox_state(r.id, r.state, r.attempts + 1, until, r.last_error)
@@ -383,8 +386,9 @@ class ClaimPayouts:
 
 @dataclass(slots=True)
 class BeginPayout:
-    """ACCEPTED -> SUBMITTED before the connector is called. A transfer already SUBMITTED
-    (the worker died mid-payout) is submitted again under the same idempotency key."""
+    """ACCEPTED -> SUBMITTED before the connector is called; (row, fresh). A transfer
+    already SUBMITTED or UNKNOWN (a worker died mid-payout, or the outcome is awaited) comes
+    back with fresh=False: the worker asks the partner for its status instead."""
 
     transfer_id: str
     now: datetime
@@ -392,44 +396,81 @@ class BeginPayout:
     def needs(self, n: Needs) -> None:
         n.transfers.add(self.transfer_id)
 
-    def apply(self, b: Batch, ch: Changes) -> TransferRow | None:
+    def apply(self, b: Batch, ch: Changes) -> tuple[TransferRow, bool] | None:
         row = own_transfer(b, None, self.transfer_id)
         if row.status == Status.ACCEPTED:
-            return change(b, ch, row, Status.SUBMITTED, rfc3339(self.now))
+            return change(b, ch, row, Status.SUBMITTED, rfc3339(self.now)), True
         if row.status in (Status.SUBMITTED, Status.UNKNOWN):
-            return row
+            return row, False
         ch.close_outbox(row.id, "payout")  # cancelled or finished meanwhile
         return None
 
 
+# What a person should do about each contradiction a receive partner can report.
+CONTRADICTIONS = {
+    (Status.FAILED, Status.COMPLETED): (
+        "success_after_failure",
+        "{partner} reports SUCCESS for a transfer the hub had already FAILED; the send "
+        "partner's reservation was released and nothing was posted",
+        "ask {partner} whether the beneficiary was credited; if so, have {partner} reverse "
+        "the credit, or book the payout by hand and tell the send partner. The hub will not "
+        "post it by itself.",
+    ),
+    (Status.COMPLETED, Status.FAILED): (
+        "failure_after_success",
+        "{partner} reports FAILURE for a transfer the hub had already COMPLETED and posted",
+        "ask {partner} whether the beneficiary was credited; if not, reverse the posting by "
+        "hand and tell the send partner.",
+    ),
+}
+
+
 @dataclass(slots=True)
 class FinishPayout:
-    """Apply a payout outcome (from the connector or a receiver callback): COMPLETED posts
-    the legs, FAILED releases them, pending waits for the next status query."""
+    """Apply a payout outcome (from the connector, a status query or a receiver callback).
+
+    `completed` posts the legs and `failed` releases them, once: a repeat is acknowledged
+    as a duplicate, and an outcome contradicting a final state is flagged for a person,
+    never applied. `pending`, `unknown` and `not_found` leave a final state alone (an
+    answer that arrives after the callback never moves a transfer back); `unknown` turns
+    SUBMITTED into UNKNOWN; the next status query is due at `retry_at`."""
 
     transfer_id: str
-    outcome: str  # "completed" | "failed" | "pending"
+    outcome: str  # completed | failed | pending | unknown | not_found
     reason: str | None
     now: datetime
     partner_id: str | None = None  # the receive partner, for a receiver callback
+    retry_at: datetime | None = None
+    partner_reference: str | None = None
 
     def needs(self, n: Needs) -> None:
         n.transfers.add(self.transfer_id)
 
     def apply(self, b: Batch, ch: Changes) -> api.CallbackAck:
-        row = own_transfer(b, self.partner_id, self.transfer_id)
-        if self.partner_id is not None and row.receive_partner_id != self.partner_id:
+        row = b.transfer(self.transfer_id)
+        if row is None:
             raise NotFound(f"transfer {self.transfer_id} not found", code="transfer_not_found")
+        if self.partner_id is not None and row.receive_partner_id != self.partner_id:
+            raise Refused(f"transfer {self.transfer_id} was not routed to {self.partner_id}",
+                          code="not_your_transfer")
         at = rfc3339(self.now)
+        status = Status(row.status)
         target = {"completed": Status.COMPLETED, "failed": Status.FAILED}.get(self.outcome)
         if target is None:
-            # Still pending at the partner: the worker's lease on the message runs out and
-            # it asks again (same idempotency key) at the next claim.
-            return api.CallbackAck(transfer_id=row.id, status=row.status)  # type: ignore[arg-type]
-        if row.status == target:
+            if status in FINAL:
+                return _ack(row)
+            if self.outcome == "unknown" and status == Status.SUBMITTED:
+                row = change(b, ch, row, Status.UNKNOWN, at, "partner_no_answer",
+                             self.reason or "the receive partner did not answer")
+            if self.retry_at is not None:
+                ch.reschedule(row.id, "payout", rfc3339(self.retry_at))
+            return _ack(row)
+        if status == target:
             ch.close_outbox(row.id, "payout")
-            return api.CallbackAck(transfer_id=row.id, status=row.status,  # type: ignore[arg-type]
-                                   duplicate=True)
+            return _ack(row, duplicate=True)
+        if status in FINAL:
+            self._contradiction(b, ch, row, status, target, at)
+            return _ack(row)
         legs = legs_of(b, row)
         if target == Status.COMPLETED:
             if b.paid_out(row.id):
@@ -446,7 +487,73 @@ class FinishPayout:
             ch.journal(event_id(row.id, "release"), row.id, "release", "pending",
                        ledger.reversal(legs), at)
         ch.close_outbox(row.id, "payout")
-        return api.CallbackAck(transfer_id=row.id, status=after.status)  # type: ignore[arg-type]
+        return _ack(after)
+
+    def _contradiction(self, b: Batch, ch: Changes, row: TransferRow, status: Status,
+                       target: Status, at: str) -> None:
+        found = CONTRADICTIONS.get((status, target))
+        if found is None:
+            return  # e.g. an outcome for a cancelled transfer: nothing was sent
+        kind, detail, action = found
+        if b.flagged(row.id, kind):
+            return
+        partner = row.receive_partner_id
+        ch.flag(row.id, kind, str(status), "SUCCESS" if target == Status.COMPLETED
+                else "FAILURE", self.partner_reference, detail.format(partner=partner),
+                action.format(partner=partner), at)
+
+
+def _ack(row: TransferRow, duplicate: bool = False) -> api.CallbackAck:
+    return api.CallbackAck(transfer_id=row.id, status=row.status,  # type: ignore[arg-type]
+                           duplicate=duplicate)
+
+
+@dataclass(slots=True)
+class Delivered:
+    """The result of one attempt to deliver an outbox message (a sender callback): done,
+    or due again at `retry_at`, or parked (`dead`) once `give_up_at` has passed."""
+
+    message: OutboxRow
+    ok: bool
+    error: str | None
+    now: datetime
+    retry_at: datetime
+    period: timedelta  # how long a failing message is retried before it is parked
+
+    def needs(self, n: Needs) -> None:
+        pass
+
+    def apply(self, b: Batch, ch: Changes) -> str:
+        m, at = self.message, rfc3339(self.now)
+        if self.ok:
+            ch.outbox_retry(m.id, "done", at, None, m.give_up_at)
+            return "done"
+        give_up = m.give_up_at or rfc3339(self.now + self.period)
+        if give_up <= at:
+            ch.outbox_retry(m.id, "dead", at, self.error, give_up)
+            return "dead"
+        ch.outbox_retry(m.id, "pending", rfc3339(self.retry_at), self.error, give_up)
+        return "pending"
+
+
+@dataclass(slots=True)
+class Replay:
+    """Queue a parked (or any not yet delivered) message again, with a fresh period."""
+
+    outbox_id: int
+    now: datetime
+
+    def needs(self, n: Needs) -> None:
+        pass
+
+    def apply(self, b: Batch, ch: Changes) -> OutboxRow:
+        m = b.outbox_message(self.outbox_id)
+        if m is None:
+            raise NotFound(f"no outbox message {self.outbox_id}", code="message_not_found")
+        if m.state == "done":
+            raise Conflict(f"message {m.id} was already delivered", code="already_delivered")
+        ch.outbox_retry(m.id, "pending", rfc3339(self.now), m.last_error, None)
+        return m
 
 
 @dataclass(slots=True)

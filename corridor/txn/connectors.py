@@ -5,15 +5,16 @@ partner's kind: the demo and tests use `in-process`).
 A connector answers three questions of the partner's API: does this account exist
 (`validate_account`), please pay this out (`submit_payout`, idempotent by key: asking
 again returns the first answer), and what became of it (`query_status`). Issue 4 adds
-the `https-json` kind by calling `register`.
+the `https-json` kind (corridor.txn.https_connector), which calls `register`.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from corridor.core.money import Money
@@ -31,11 +32,15 @@ class Payout:
     amount: Money
     payout_method: str
     beneficiary: dict[str, Any]
+    sender: dict[str, Any] = field(default_factory=dict)
+    purpose: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PayoutResult:
-    status: Literal["completed", "failed", "pending"]
+    # pending: the partner took it, the outcome follows; unknown: no usable answer;
+    # not_found: a status query says the partner never received it.
+    status: Literal["completed", "failed", "pending", "unknown", "not_found"]
     partner_reference: str | None = None
     reason: str | None = None
 
@@ -82,7 +87,7 @@ class InProcessConnector:
         return answer
 
     async def query_status(self, payout: Payout, idempotency_key: str) -> PayoutResult:
-        return self.answers.get(idempotency_key) or PayoutResult("failed", reason="unknown payout")
+        return self.answers.get(idempotency_key) or PayoutResult("not_found")
 
     async def close(self) -> None:
         return None
@@ -90,6 +95,8 @@ class InProcessConnector:
 
 Factory = Callable[[Site, Partner], Connector]
 KINDS: dict[str, Factory] = {"in-process": lambda site, partner: InProcessConnector(partner)}
+# Kinds that live in their own module and register themselves when it is imported.
+MODULES = {"https-json": "corridor.txn.https_connector"}
 
 
 def register(kind: str, factory: Factory) -> None:
@@ -113,6 +120,8 @@ class Connectors:
         if partner_id not in self._made:
             partner = self.site.partner(partner_id)
             kind = self.kind(partner) if partner is not None else None
+            if kind in MODULES and kind not in KINDS:
+                importlib.import_module(MODULES[kind])
             factory = KINDS.get(kind or "")
             if partner is None or factory is None:
                 log.warning("no connector of kind %r for receive partner %s", kind, partner_id)

@@ -256,9 +256,11 @@ def tls_context(site: Site) -> ssl.SSLContext:
 
 async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
                 stop: object) -> None:
-    """Run the server and the worker until `stop` (an asyncio.Event) is set."""
+    """Run the server, the payout worker and sender-callback delivery until `stop` (an
+    asyncio.Event) is set."""
     import asyncio
 
+    from corridor.txn.delivery import SenderCallbacks
     from corridor.txn.worker import Worker
 
     engine = Engine(site, dsn, data_dir)
@@ -270,11 +272,12 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
     await web.TCPSite(runner, host, port, ssl_context=tls_context(site), backlog=1024).start()
     log.info("TXN listening on https://%s:%d (store %s)", host, port, dsn.split("?")[0])
     assert isinstance(stop, asyncio.Event)
-    worker = asyncio.create_task(Worker(engine, connectors).run(stop))
+    workers = [asyncio.create_task(Worker(engine, connectors).run(stop)),
+               asyncio.create_task(SenderCallbacks(engine).run(stop))]
     try:
         await stop.wait()
     finally:
-        await worker
+        await asyncio.gather(*workers)
         await runner.cleanup()
         await connectors.close()
         engine.stop()

@@ -1,5 +1,6 @@
 """Wire shapes of the receive-partner protocol (docs/receive-partner-api.md), as msgspec
-structs: what the hub sends a receive partner and what the partner answers."""
+structs: what the hub sends a receive partner and what the partner answers. TXN's
+`https-json` connector and the receive-partner simulator both speak them."""
 
 from __future__ import annotations
 

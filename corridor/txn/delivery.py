@@ -1,0 +1,155 @@
+"""Sender callbacks: delivery of the `sender_callback` outbox messages that every final
+state (and COMPLIANCE_HOLD) writes in the same commit as the state change.
+
+Each round claims a batch of due messages, POSTs them concurrently (bounded) over one
+kept-alive HTTPS session per send partner, signed with that partner's secret
+(`Corridor-Signature`), and applies every result through the group-commit writer. A
+message that fails is due again after exponential backoff; once it has failed for
+`retry_for`, it is parked (`dead`) for `corridor callbacks replay`. Delivery is at least
+once: a partner recognises a repeat by the payload's `event_id`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import aiohttp
+
+from corridor.core import signature
+from corridor.store.rows import OutboxRow
+from corridor.txn import commands as c
+from corridor.txn.engine import Engine
+from corridor.txn.https_connector import partner_tls
+from corridor.txn.worker import Backoff
+
+log = logging.getLogger("corridor.txn.delivery")
+KIND = "sender_callback"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How sender callbacks are retried; from the environment, so tests can shorten it."""
+
+    retry_for: timedelta = timedelta(hours=24)
+    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 300.0))
+    timeout: float = 10.0
+    concurrency: int = 64
+
+    @classmethod
+    def from_env(cls) -> Policy:
+        env = os.environ.get
+        return cls(
+            retry_for=timedelta(seconds=float(env("CORRIDOR_CALLBACK_RETRY_FOR_S", "86400"))),
+            backoff=Backoff(float(env("CORRIDOR_CALLBACK_BACKOFF_S", "1")),
+                            float(env("CORRIDOR_CALLBACK_BACKOFF_MAX_S", "300"))),
+            timeout=float(env("CORRIDOR_CALLBACK_TIMEOUT_S", "10")),
+        )
+
+
+class SenderCallbacks:
+    def __init__(self, engine: Engine, policy: Policy | None = None, *, claim: int = 512,
+                 idle: float = 0.05, tls: ssl.SSLContext | None = None) -> None:
+        self.engine = engine
+        self.policy = policy or Policy.from_env()
+        self.claim = claim
+        self.idle = idle
+        self._tls = tls
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._secrets: dict[str, bytes] = {}
+        self._limit = asyncio.Semaphore(self.policy.concurrency)
+        self.delivered = 0
+
+    def _lease(self) -> timedelta:
+        # Long enough for every attempt of a round, even when all of them time out.
+        return timedelta(seconds=self.policy.timeout * 2 + 5)
+
+    def _session(self) -> aiohttp.ClientSession:
+        # One session (and kept-alive pool) per loop; partners share the trust anchors.
+        session = self._sessions.get("")
+        if session is None or session.closed:
+            tls = self._tls or partner_tls(self.engine.site)
+            connector = aiohttp.TCPConnector(ssl=tls, limit_per_host=self.policy.concurrency,
+                                             keepalive_timeout=60)
+            session = self._sessions[""] = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=self.policy.timeout),
+                skip_auto_headers=("User-Agent",))
+        return session
+
+    async def close(self) -> None:
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    done = await self.step()
+                except Exception:  # a failing round must not stop delivery; it retries
+                    log.exception("sender callback round failed")
+                    done = 0
+                if not done:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), self.idle)
+        finally:
+            await self.close()
+
+    async def step(self) -> int:
+        """Claim one batch of due callbacks and deliver it; how many were claimed."""
+        rows: list[OutboxRow] = await self.engine.writer.submit(
+            c.ClaimOutbox(KIND, self.engine.clock(), self.claim, self._lease()))
+        if rows:
+            await asyncio.gather(*(self._deliver(r) for r in rows))
+        return len(rows)
+
+    def _secret(self, partner_id: str) -> bytes | None:
+        if partner_id not in self._secrets:
+            partner = self.engine.site.partner(partner_id)
+            path = partner.callback_secret_file if partner else None
+            if path is None or not path.exists():
+                return None
+            self._secrets[partner_id] = bytes.fromhex(path.read_text().strip())
+        return self._secrets[partner_id]
+
+    async def _deliver(self, message: OutboxRow) -> None:
+        async with self._limit:
+            error = await self._post(message)
+        now = self.engine.clock()
+        if error is None:
+            self.delivered += 1
+        else:
+            log.info("sender callback %d to %s failed (attempt %d): %s", message.id,
+                     message.partner_id, message.attempts, error)
+        await self.engine.writer.submit(c.Delivered(
+            message, error is None, error, now,
+            self.policy.backoff.after(now, message.attempts), self.policy.retry_for))
+
+    async def _post(self, message: OutboxRow) -> str | None:
+        """One attempt; None when the partner acknowledged it, else why not."""
+        partner = self.engine.site.partner(message.partner_id)
+        if partner is None or not partner.callback_url:
+            return f"{message.partner_id} has no callback_url"
+        secret = self._secret(message.partner_id)
+        if secret is None:
+            return f"{message.partner_id} has no callback secret"
+        body = message.payload.encode()
+        headers = {"Content-Type": "application/json",
+                   signature.HEADER: signature.sign(secret, body, int(time.time()))}
+        try:
+            async with self._session().post(partner.callback_url, data=body,
+                                            headers=headers) as resp:
+                await resp.read()
+                if 200 <= resp.status < 300:
+                    return None
+                return f"HTTP {resp.status}"
+        except TimeoutError:
+            return "timed out"
+        except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
+            return f"{type(exc).__name__}: {exc}"[:300]

@@ -1,0 +1,209 @@
+"""The `https-json` connector: TXN speaking the receive-partner protocol
+(docs/receive-partner-api.md) to a partner's `endpoint` over mutual TLS.
+
+One kept-alive aiohttp session per receive partner carries every call with the hub's
+client certificate (pki/hub/txn.crt, CN=txn); the partner's server certificate must chain
+to the partner CA. Each call has an explicit timeout; connection errors and 5xx are retried
+with exponential backoff. A submission is idempotent by `Idempotency-Key: <transfer id>`,
+so a retry (now, or after a crash, or after a status query said NOT_FOUND) can never credit
+the beneficiary twice. A submission that timed out is NOT retried here: the partner may have
+credited already, so the outcome is `unknown` and the worker asks for status instead.
+
+Every request body is signed with the partner's HMAC secret (`Corridor-Signature`), the
+same scheme as the callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import msgspec
+
+from corridor.api.receive_partner import (
+    PayoutAnswer,
+    PayoutParty,
+    PayoutRequest,
+    ValidateRequest,
+    Validation,
+)
+from corridor.core import signature
+from corridor.core.errors import Unavailable
+from corridor.core.money import format_minor
+from corridor.pki.layout import Layout
+from corridor.pki.tls import client_context
+from corridor.site.model import Partner, Site
+from corridor.txn.connectors import AccountCheck, Payout, PayoutResult, register
+
+log = logging.getLogger("corridor.txn.https")
+OUTCOMES = {"PENDING": "pending", "SUCCESS": "completed", "FAILURE": "failed"}
+# Refusals that mean "not now" rather than "never": treat as no answer.
+NOT_DEFINITE = frozenset({408, 409, 425, 429})
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """How long one call may take and how often a failed call is tried again."""
+
+    timeout: float = 10.0  # seconds per attempt
+    retries: int = 2  # extra attempts after connection errors and 5xx
+    backoff: float = 0.2  # first pause; doubles each retry
+
+    @classmethod
+    def from_env(cls) -> Timing:
+        env = os.environ.get
+        return cls(timeout=float(env("CORRIDOR_CONNECTOR_TIMEOUT_S", "10")),
+                   retries=int(env("CORRIDOR_CONNECTOR_RETRIES", "2")),
+                   backoff=float(env("CORRIDOR_CONNECTOR_BACKOFF_S", "0.2")))
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int | None  # None: no answer (connection error or timeout)
+    body: bytes = b""
+    timed_out: bool = False
+
+
+def partner_tls(site: Site) -> ssl.SSLContext:
+    """TXN's client context towards receive partners: its hub certificate, and trust in
+    the partner CA (which issues the partners' server certificates in the demo)."""
+    layout = Layout(site.root)
+    cert, key = layout.hub("txn")
+    return client_context(layout.partner_ca[0], cert, key)
+
+
+class HttpsJsonConnector:
+    def __init__(self, site: Site, partner: Partner, timing: Timing | None = None,
+                 tls: ssl.SSLContext | None = None, pool: int = 64) -> None:
+        if not partner.endpoint:
+            raise ValueError(f"receive partner {partner.id} has no endpoint")
+        if partner.callback_secret_file is None:
+            raise ValueError(f"receive partner {partner.id} has no callback_secret")
+        self.partner = partner
+        self.base = partner.endpoint.rstrip("/")
+        self.secret = bytes.fromhex(partner.callback_secret_file.read_text().strip())
+        self.timing = timing or Timing.from_env()
+        self.tls = tls or partner_tls(site)
+        self.pool = pool
+        self._session: aiohttp.ClientSession | None = None
+        self._encode = msgspec.json.Encoder().encode
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(ssl=self.tls, limit=self.pool,
+                                             keepalive_timeout=60)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=aiohttp.ClientTimeout(total=self.timing.timeout),
+                skip_auto_headers=("User-Agent",))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _call(self, method: str, path: str, body: bytes | None = None,
+                    key: str | None = None, retry_timeouts: bool = True) -> Answer:
+        """One protocol call with retries; the last answer (or the lack of one)."""
+        session = self._open()
+        delay = self.timing.backoff
+        answer = Answer(None)
+        for attempt in range(self.timing.retries + 1):
+            headers = {}
+            if body is not None:
+                headers["Content-Type"] = "application/json"
+                # Signed afresh on each attempt so that a late retry is not stale.
+                headers[signature.HEADER] = signature.sign(self.secret, body, int(time.time()))
+            if key is not None:
+                headers["Idempotency-Key"] = key
+            try:
+                async with session.request(method, self.base + path, data=body,
+                                           headers=headers) as resp:
+                    answer = Answer(resp.status, await resp.read())
+            except TimeoutError:
+                answer = Answer(None, timed_out=True)
+                if not retry_timeouts:
+                    return answer
+            except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
+                log.debug("%s %s%s failed: %s", method, self.base, path, exc)
+                answer = Answer(None)
+            if answer.status is not None and answer.status < 500:
+                return answer
+            if attempt < self.timing.retries:
+                await asyncio.sleep(delay)
+                delay *= 2
+        return answer
+
+    async def validate_account(self, payout_method: str, account: str,
+                               name: str | None) -> AccountCheck:
+        ask = ValidateRequest(account=account, payout_method=payout_method,  # type: ignore[arg-type]
+                              currency=self.partner.currency, name=name)
+        answer = await self._call("POST", "/v1/accounts/validate", self._encode(ask))
+        if answer.status == 200:
+            got = msgspec.json.decode(answer.body, type=Validation)
+            return AccountCheck(valid=got.valid, holder_name=got.holder_name)
+        if answer.status is not None and 400 <= answer.status < 500:
+            return AccountCheck(valid=False)
+        raise Unavailable(f"{self.partner.id} did not answer the account check",
+                          code="partner_unavailable")
+
+    def payout_body(self, payout: Payout) -> bytes:
+        b: dict[str, Any] = payout.beneficiary
+        sender: dict[str, Any] = payout.sender
+        request = PayoutRequest(
+            payout_id=payout.transfer_id,
+            amount=format_minor(payout.amount.minor, payout.amount.currency),
+            currency=payout.amount.currency,
+            payout_method=payout.payout_method,  # type: ignore[arg-type]
+            beneficiary=PayoutParty(name=b.get("name", ""), account=b.get("account")),
+            sender=PayoutParty(name=sender.get("name", ""), country=sender.get("country")),
+            purpose=payout.purpose,
+        )
+        return self._encode(request)
+
+    async def submit_payout(self, payout: Payout, idempotency_key: str) -> PayoutResult:
+        answer = await self._call("POST", "/v1/payouts", self.payout_body(payout),
+                                  key=idempotency_key, retry_timeouts=False)
+        return self._result(answer, submit=True)
+
+    async def query_status(self, payout: Payout, idempotency_key: str) -> PayoutResult:
+        answer = await self._call("GET", f"/v1/payouts/{payout.transfer_id}")
+        if answer.status == 404:
+            return PayoutResult("not_found")
+        return self._result(answer, submit=False)
+
+    def _result(self, answer: Answer, submit: bool) -> PayoutResult:
+        status = answer.status
+        if status is not None and 200 <= status < 300:
+            try:
+                got = msgspec.json.decode(answer.body, type=PayoutAnswer)
+            except msgspec.DecodeError:
+                return PayoutResult("unknown", reason="the partner's answer is not readable")
+            return PayoutResult(OUTCOMES[got.status],  # type: ignore[arg-type]
+                                partner_reference=got.partner_reference, reason=got.reason)
+        if submit and status is not None and 400 <= status < 500 \
+                and status not in NOT_DEFINITE:
+            return PayoutResult("failed", reason=f"refused by {self.partner.id}: "
+                                f"{_detail(answer.body) or f'HTTP {status}'}")
+        why = "timed out" if answer.timed_out else (
+            f"HTTP {status}" if status is not None else "no connection")
+        return PayoutResult("unknown", reason=f"{self.partner.id}: {why}")
+
+
+def _detail(body: bytes) -> str:
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return ""
+    if isinstance(data, dict):
+        return str(data.get("detail") or data.get("reason") or data.get("code") or "")[:200]
+    return ""
+
+
+register("https-json", lambda site, partner: HttpsJsonConnector(site, partner))

@@ -1,0 +1,82 @@
+"""Onboarding with the real CLI while EIG runs: `corridor partner add` then
+`corridor pki issue`, and the new partner's certificate, key and allowlist work through
+the running gateway within a second, without a restart. Bad options change nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.eig.conftest import CORRIDOR, Gateway, Stack
+from tests.support import wait_for
+
+ADD = ["--name", "ZamZam Pay", "--country", "AE", "--role", "send", "--currency", "AED",
+       "--allowed-ip", "127.0.0.5/32", "--callback-url", "https://127.0.0.1:9/callbacks"]
+
+
+def corridor(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CORRIDOR, *args], capture_output=True, text=True, timeout=60)
+
+
+def snapshot(site: Path) -> dict[str, str]:
+    """Every file of the site and a hash of its content."""
+    return {str(p.relative_to(site)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+def test_added_partner_is_served_without_restart(fresh_gw: Gateway) -> None:
+    gw = fresh_gw
+    out = corridor("partner", "add", "zamzam", *ADD, "--site", str(gw.site))
+    assert out.returncode == 0, out.stderr
+    key = out.stdout.split("api key zamzam: ")[1].split()[0]
+    assert (gw.site / "secrets" / "zamzam.apikey.hash").stat().st_mode & 0o777 == 0o600
+    assert key not in "".join(p.read_text() for p in (gw.site / "secrets").glob("zamzam*"))
+    out = corridor("pki", "issue", "zamzam", "--site", str(gw.site))
+    assert out.returncode == 0, out.stderr
+    cert = gw.layout.partner("zamzam")
+
+    def served() -> bool:
+        status, _, _ = gw.curl("GET", "/v1/transfers", cert=cert, key=key,
+                               interface="127.0.0.5")
+        return status == 200
+
+    wait_for(served, timeout=10, what="the new partner served")
+    status, body, _ = gw.curl("GET", "/v1/transfers", cert=cert, key=key)
+    assert (status, body["code"]) == (403, "source_ip_not_allowed")  # 127.0.0.1: not listed
+    status, body, _ = gw.curl("GET", "/v1/transfers", cert=cert, key=gw.keys["payfast"],
+                              interface="127.0.0.5")
+    assert (status, body["code"]) == (403, "api_key_wrong_partner")
+    # A send partner only: the receiver callback is not for it.
+    status, body, _ = gw.curl("POST", "/v1/callbacks/receiver", cert=cert, key=key,
+                              interface="127.0.0.5", body={"transfer_id": "t", "status": "SUCCESS"},
+                              headers={"Idempotency-Key": "cb-1", "Corridor-Signature": "t=1"})
+    assert (status, body["code"]) == (403, "role_not_allowed")
+
+
+@pytest.mark.parametrize(("partner_id", "change", "message"), [
+    ("payfast", {}, "exists already"),
+    ("zz1", {"--currency": "XXX"}, "unknown currency 'XXX'"),
+    ("zz2", {"--allowed-ip": "not-a-network"}, "does not parse"),
+    ("zz3", {"--callback-url": None}, "missing field 'callback_url'"),
+    ("zz4", {"--role": "sideways"}, "Invalid value for '--role'"),
+])
+def test_bad_options_change_nothing(stack: Stack, tmp_path: Path, partner_id: str,
+                                    change: dict[str, str | None], message: str) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(stack.site, site)
+    before = snapshot(site)
+    args: list[str] = []
+    for i in range(0, len(ADD), 2):
+        name, value = ADD[i], ADD[i + 1]
+        value = change.get(name, value)
+        if value is not None:
+            args += [name, value]
+    out = corridor("partner", "add", partner_id, *args, "--site", str(site))
+    assert out.returncode != 0 and message in out.stderr
+    assert "Traceback" not in out.stderr and "api key" not in out.stdout
+    assert out.stderr.strip().splitlines()[-1].startswith(("error:", "Error:"))
+    assert snapshot(site) == before

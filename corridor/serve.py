@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from corridor.cli import LazyGroup
+from corridor.clikit import data_option, site_option
 
 SERVERS = {
     "eig": "corridor.eig.cli:serve",
@@ -20,8 +23,10 @@ def serve() -> None:
 
 
 @click.command()
-def up() -> None:
-    """Run every server of the hub on this host (the embedded default)."""
+@site_option
+@data_option
+def up(site_dir: Path, data_dir: Path) -> None:
+    """Run every server of the hub on this host (the embedded default) until Ctrl-C."""
     from corridor.embedded import run_all
 
-    run_all()
+    run_all(site_dir, data_dir)

@@ -66,11 +66,13 @@ class CallbackSender:
         timeout: float = 10.0,
         max_attempts: int = 100,
         backoff: tuple[float, float] = (0.05, 5.0),
+        source: str | None = None,
     ) -> None:
         self.url = eig_url.rstrip("/") + PATH
         self.tls, self.api_key, self.secret = tls, api_key, secret
         self.concurrency, self.timeout, self.max_attempts = concurrency, timeout, max_attempts
         self.backoff = backoff
+        self.source = source  # local address to connect from (EIG checks the source IP)
         # The most recent deliveries, for `GET /sim/callbacks`; bounded for long runs.
         self.deliveries: deque[Delivery] = deque(maxlen=100_000)
         self.pending = 0  # queued or being retried
@@ -80,8 +82,9 @@ class CallbackSender:
         self._encode = msgspec.json.Encoder().encode
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(ssl=self.tls, limit=self.concurrency,
-                                         keepalive_timeout=60)
+        connector = aiohttp.TCPConnector(
+            ssl=self.tls, limit=self.concurrency, keepalive_timeout=60,
+            local_addr=(self.source, 0) if self.source else None)
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout))
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]

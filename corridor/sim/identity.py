@@ -139,6 +139,16 @@ def hub_client_tls(site: Site, name: str = "txn") -> ssl.SSLContext:
     return client_context(ca, cert, key)
 
 
+def loopback_source(partner: Partner) -> str | None:
+    """The loopback address a simulated partner connects from: the first loopback address in
+    its allowlist (the demo gives each partner its own, 127.0.0.x), so that EIG's source-IP
+    check sees the partner where the site says it is. None when it lists no loopback."""
+    for net in partner.allowed_ips:
+        if net.is_loopback:
+            return str(net.network_address if net.num_addresses == 1 else net[1])
+    return None
+
+
 def host_port(url: str | None, default_port: int = 443) -> tuple[str, int]:
     parts = urlsplit(url or "")
     return parts.hostname or "127.0.0.1", parts.port or default_port

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hashlib
+import ipaddress
 import logging
 import random
 from dataclasses import dataclass
@@ -33,12 +34,20 @@ from corridor.core.times import rfc3339
 from corridor.pki.files import write_atomic
 from corridor.sim.callbacks import CallbackSender, Delivery
 from corridor.sim.faults import FaultError, Faults
-from corridor.sim.identity import PartnerIdentity, SimError, host_port
+from corridor.sim.identity import PartnerIdentity, SimError, host_port, loopback_source
 from corridor.sim.wallets import Credit, WalletBook, name_score
 from corridor.sim.web import Listener, check_signature, decode, problems, reply
 from corridor.site.model import Site
 
 log = logging.getLogger(__name__)
+
+
+def _is_loopback(url: str) -> bool:
+    host = host_port(url)[0]
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 @dataclass(slots=True)
@@ -93,6 +102,7 @@ class ReceivePartnerSim:
         self.callbacks = CallbackSender(
             self.eig_url, ident.client_tls(), ident.api_key(api_key, api_key_file),
             self.secret, concurrency=callback_concurrency, timeout=callback_timeout,
+            source=loopback_source(self.partner) if _is_loopback(self.eig_url) else None,
         )
 
     # -- lifecycle ---------------------------------------------------------------------

@@ -1,0 +1,250 @@
+"""The embedded default: every server of the hub on this host, as child processes.
+
+`Stack` starts `corridor serve txn`, `corridor serve eig` and (when its package is there)
+`corridor serve rpt` from one site directory, waits until each answers its health check,
+and stops them all, last started first. The demo, the end-to-end tests and `corridor bench
+e2e` use it too, with the partner simulators beside it. `run_all()` is `corridor up`: it
+keeps the servers up until Ctrl-C or SIGTERM.
+
+`relocate` moves a copy of a site onto other ports (listeners, a receive partner's
+endpoint, a send partner's callback URL), so that several stacks can run side by side.
+"""
+
+from __future__ import annotations
+
+import http.client
+import importlib.util
+import os
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from corridor.pki.layout import Layout
+from corridor.pki.siteedit import set_field
+from corridor.pki.tls import client_context
+from corridor.site import load_site
+from corridor.site.model import Site
+
+
+class StackError(Exception):
+    """A server of the stack did not start, or exited early (its log says why)."""
+
+
+def relocate(site_dir: Path, ports: dict[str, int]) -> None:
+    """Point a site's listeners and partner URLs at other ports: keys are listener names
+    of hub.yaml (`eig`, `eig_internal`, `txn`, `rpt`, `jump`) or partner ids (a receive
+    partner's `endpoint`, a send partner's `callback_url`)."""
+    hub = site_dir / "hub.yaml"
+    text = hub.read_text()
+    for name, port in ports.items():
+        text = re.sub(rf"(^\s+{re.escape(name)}:\s*{{[^}}]*port:\s*)\d+", rf"\g<1>{port}",
+                      text, flags=re.MULTILINE)
+    hub.write_text(text)
+    site = load_site(site_dir)
+    for pid, partner in site.partners.items():
+        if pid not in ports:
+            continue
+        for key in ("endpoint", "callback_url"):
+            url = getattr(partner, key)
+            if url:
+                parts = urlsplit(url)
+                moved = parts._replace(netloc=f"{parts.hostname}:{ports[pid]}")
+                set_field(site_dir / "partners" / f"{pid}.yaml", (key,), urlunsplit(moved))
+
+
+@dataclass
+class Service:
+    """One server as a child process, with its log and its readiness probe."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    probe: Callable[[], bool]
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.probe():
+            if self.process.poll() is not None:
+                raise StackError(f"{self.name} exited with {self.process.returncode}; "
+                                 f"see {self.log}:\n{_tail(self.log)}")
+            if time.monotonic() > deadline:
+                raise StackError(f"{self.name} not ready after {timeout}s; see {self.log}")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """SIGTERM, then SIGKILL after `timeout`; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, for the tests that prove nothing is lost."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _tail(path: Path, size: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError:
+        return ""
+
+
+@dataclass
+class Stack:
+    """The hub's servers for one site and data directory."""
+
+    site_dir: Path
+    data_dir: Path
+    store: str | None = None  # TXN store DSN (default: hub.yaml)
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for every server
+    services: dict[str, Service] = field(default_factory=dict)
+
+    @property
+    def site(self) -> Site:
+        return load_site(self.site_dir)
+
+    def _spawn(self, name: str, args: list[str], probe: Callable[[], bool]) -> Service:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = self.data_dir / f"{name}.log"
+        cmd = [sys.executable, "-m", "corridor", *args, "--site", str(self.site_dir),
+               "--data", str(self.data_dir)]
+        with log.open("ab") as out:
+            proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL,
+                                    env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env})
+        service = Service(name, proc, log, probe)
+        self.services[name] = service
+        return service
+
+    def start_txn(self) -> Service:
+        args = ["serve", "txn"] + (["--store", self.store] if self.store else [])
+        return self._spawn("txn", args, self._txn_healthy)
+
+    def start_eig(self) -> Service:
+        return self._spawn("eig", ["serve", "eig"], self._eig_healthy)
+
+    def start_rpt(self) -> Service | None:
+        """RPT, when this build has it; it follows TXN's event feed."""
+        if importlib.util.find_spec("corridor.rpt.cli") is None:
+            return None
+        return self._spawn("rpt", ["serve", "rpt"], lambda: _tcp_open(self.site, "rpt"))
+
+    def up(self, *, rpt: bool = False, timeout: float = 30.0) -> Stack:
+        """TXN, then EIG (and RPT): each waited for before the next starts."""
+        try:
+            self.start_txn().wait_ready(timeout)
+            self.start_eig().wait_ready(timeout)
+            if rpt:
+                service = self.start_rpt()
+                if service is not None:
+                    service.wait_ready(timeout)
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def down(self) -> None:
+        for service in reversed(list(self.services.values())):
+            service.stop()
+        self.services.clear()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    # -- health probes ---------------------------------------------------------------------
+
+    def _txn_healthy(self) -> bool:
+        site = self.site
+        listen = site.hub.listen["txn"]
+        layout = Layout(site.root)
+        ctx = client_context(layout.hub_ca[0], *layout.hub("eig"))
+        return _get(listen.host, listen.port, "/healthz", ctx)
+
+    def _eig_healthy(self) -> bool:
+        listen = self.site.hub.listen.get("eig_internal")
+        host, port = (listen.host, listen.port) if listen else ("127.0.0.1", 9443)
+        return _get(host, port, "/healthz", None)
+
+
+def _get(host: str, port: int, path: str, ctx: ssl.SSLContext | None) -> bool:
+    if ctx is None:
+        conn: http.client.HTTPConnection = http.client.HTTPConnection(host, port, timeout=1)
+    else:
+        conn = http.client.HTTPSConnection(host, port, timeout=1, context=ctx)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+
+
+def _tcp_open(site: Site, name: str) -> bool:
+    import socket
+
+    listen = site.hub.listen[name]
+    try:
+        with socket.create_connection((listen.host, listen.port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def run_all(site_dir: Path | None = None, data_dir: Path | None = None,
+            store: str | None = None) -> int:
+    """`corridor up`: TXN, EIG and RPT until Ctrl-C or SIGTERM; then stop them all.
+    Without arguments, the site and data directory are $CORRIDOR_SITE and $CORRIDOR_DATA
+    (else ./site or examples/site, and ./var), as for every other command."""
+    from corridor.clikit import default_site, fail, open_site
+
+    site_dir = Path(site_dir or default_site())
+    data_dir = Path(data_dir or os.environ.get("CORRIDOR_DATA", "var"))
+    site = open_site(site_dir)  # faults as file:line, exit 2
+    layout = Layout(site.root)
+    for path in (layout.hub_ca[0], *layout.hub("txn"), *layout.hub("eig"), layout.partner_crl):
+        if not path.exists():
+            fail(f"{path} is missing; run `corridor pki bootstrap --site {site_dir}`")
+    stopping = False
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stack = Stack(site_dir, data_dir, store)
+    try:
+        try:
+            stack.up(rpt=True)
+        except StackError as exc:
+            fail(str(exc).splitlines()[0])
+        for name, service in stack.services.items():
+            print(f"{name}: up (pid {service.process.pid}, log {service.log})", flush=True)
+        print("corridor: all servers up; Ctrl-C stops them", flush=True)
+        while not stopping:
+            for name, service in stack.services.items():
+                if service.process.poll() is not None:
+                    fail(f"{name} exited with {service.process.returncode}; see {service.log}")
+            time.sleep(0.2)
+        return 0
+    finally:
+        stack.down()
+        for sig, handler in old.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,216 @@
+"""A whole remittance world on this host: the hub's servers (TXN, EIG) as child processes,
+a receive partner simulator and a send partner's callback server as child processes of
+their own, on a fresh copy of the demo site with its PKI. Every hop is real HTTPS with
+client certificates. The demo, the end-to-end tests and `corridor bench e2e` build one.
+
+`World.create` copies the site and bootstraps its PKI; `start()` brings everything up;
+`stop()` takes it down. The hub's side can steer the simulators through their control
+API (`control`), read a wallet, fund a float and verify the ledger.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from corridor.core.ids import new_id
+from corridor.core.money import Money
+from corridor.embedded import Stack, relocate
+from corridor.sim.identity import hub_client_tls
+from corridor.sim.process import SimProcess, spawn_receive_partner, spawn_send_callbacks
+from corridor.site import load_site
+from corridor.site.model import Site
+
+EXAMPLE = Path(__file__).resolve().parent.parent.parent / "examples" / "site"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def make_site(root: Path, ports: dict[str, int] | None = None) -> Path:
+    """A fresh copy of the demo site under `root`/site with its PKI and secrets; moved to
+    `ports` (see `corridor.embedded.relocate`) when given."""
+    from corridor.pki.bootstrap import bootstrap
+
+    site_dir = root / "site"
+    if site_dir.exists():
+        shutil.rmtree(site_dir)
+    shutil.copytree(EXAMPLE, site_dir, ignore=shutil.ignore_patterns("pki", "secrets"))
+    if ports:
+        relocate(site_dir, ports)
+    bootstrap(load_site(site_dir))
+    return site_dir
+
+
+@dataclass
+class World:
+    root: Path
+    site_dir: Path
+    store: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    receiver_args: list[str] = field(default_factory=list)
+    stack: Stack | None = None
+    receiver: SimProcess | None = None
+    inbox: SimProcess | None = None
+
+    @classmethod
+    def create(cls, root: Path, *, store: str | None = None, fixed_ports: bool = False,
+               env: dict[str, str] | None = None,
+               receiver_args: list[str] | None = None) -> World:
+        """A world under `root`: the demo site's own ports, or free ones (tests, bench)."""
+        ports = None if fixed_ports else {
+            name: free_port() for name in ("eig", "eig_internal", "txn", "rpt", "jump",
+                                           "mobicash", "payfast", "islapay", "desertx")}
+        site_dir = make_site(root, ports)
+        return cls(root, site_dir, store, dict(env or {}), list(receiver_args or []))
+
+    @property
+    def site(self) -> Site:
+        return load_site(self.site_dir)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> World:
+        try:
+            self.start_partners()
+            self.stack = Stack(self.site_dir, self.data_dir, self.store, self.env).up()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def start_partners(self) -> None:
+        site = self.site
+        logs = self.data_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        receiver = site.partners["mobicash"]
+        payfast = site.partners["payfast"]
+        from corridor.sim.identity import host_port
+
+        host, port = host_port(receiver.endpoint)
+        self.receiver = spawn_receive_partner(
+            site, "mobicash", host=host, port=port, log=logs / "mobicash.log",
+            extra=["--seed", "7", "--state", str(logs / "mobicash-state.json"),
+                   *self.receiver_args])
+        host, port = host_port(payfast.callback_url)
+        self.inbox = spawn_send_callbacks(site, "payfast", host=host, port=port,
+                                          log=logs / "payfast.log",
+                                          extra=["--journal", str(logs / "payfast.jsonl")])
+        self.receiver.wait_ready()
+        self.inbox.wait_ready()
+
+    def restart_receiver(self) -> None:
+        assert self.receiver is not None
+        self.receiver.stop()
+        site = self.site
+        from corridor.sim.identity import host_port
+
+        host, port = host_port(site.partners["mobicash"].endpoint)
+        self.receiver = spawn_receive_partner(
+            site, "mobicash", host=host, port=port, log=self.data_dir / "mobicash.log",
+            extra=["--seed", "7", "--state", str(self.data_dir / "mobicash-state.json"),
+                   *self.receiver_args]).wait_ready()
+
+    def stop(self) -> None:
+        if self.stack is not None:
+            self.stack.down()
+        for sim in (self.receiver, self.inbox):
+            if sim is not None:
+                sim.stop()
+
+    def __enter__(self) -> World:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the hub's side ------------------------------------------------------------------
+
+    def control(self, sim: SimProcess | None, method: str, path: str,
+                body: Any = None) -> tuple[int, Any]:
+        """Call a simulator's control API with the hub's client certificate."""
+        assert sim is not None
+        conn = http.client.HTTPSConnection(sim.host, sim.port, timeout=10,
+                                           context=hub_client_tls(self.site))
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            conn.request(method, path, body=data,
+                         headers={"Content-Type": "application/json"} if data else {})
+            resp = conn.getresponse()
+            raw = resp.read()
+            return resp.status, json.loads(raw) if raw else None
+        finally:
+            conn.close()
+
+    def faults(self, **knobs: Any) -> dict[str, Any]:
+        status, body = self.control(self.receiver, "PATCH", "/sim/faults", knobs)
+        assert status == 200, body
+        return body  # type: ignore[no-any-return]
+
+    def wallet(self, account: str) -> dict[str, Any]:
+        status, body = self.control(self.receiver, "GET", f"/sim/wallets/{account}")
+        assert status == 200, body
+        return body  # type: ignore[no-any-return]
+
+    def sender_callbacks(self, transfer_id: str | None = None) -> list[dict[str, Any]]:
+        path = "/sim/callbacks" + (f"?transfer_id={transfer_id}" if transfer_id else "")
+        status, body = self.control(self.inbox, "GET", path)
+        assert status == 200, body
+        return body  # type: ignore[no-any-return]
+
+    def receiver_callbacks(self, transfer_id: str | None = None) -> list[dict[str, Any]]:
+        path = "/sim/callbacks" + (f"?transfer_id={transfer_id}" if transfer_id else "")
+        status, body = self.control(self.receiver, "GET", path)
+        assert status == 200, body
+        return body  # type: ignore[no-any-return]
+
+    def dsn(self) -> str:
+        from corridor.store import choose_dsn
+
+        return choose_dsn(self.site.hub.store_txn, self.store)
+
+    def fund(self, amount: str = "100000000.00", partner: str = "payfast") -> None:
+        """Record a prefunding deposit directly in TXN's store (as `ledger fund` does)."""
+        from corridor.store import open_store, run_batch
+        from corridor.txn import commands as c
+
+        site = self.site
+        p = site.partners[partner]
+        conn = open_store(self.dsn(), self.data_dir)
+        try:
+            out = run_batch(conn, [c.Fund(p, Money.parse(amount, p.currency),
+                                          f"DEP-{new_id()}", datetime.now(UTC))])[0]
+        finally:
+            conn.close()
+        if out.error is not None:
+            raise out.error
+
+    def query(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a read (corridor.store.reads) against TXN's store."""
+        from corridor.store import open_store
+
+        conn = open_store(self.dsn(), self.data_dir)
+        try:
+            return fn(conn, *args, **kwargs)
+        finally:
+            conn.close()
+
+    def violations(self) -> list[str]:
+        from corridor.txn.verify import violations
+
+        site = self.site
+        return self.query(lambda conn: violations(site, conn))  # type: ignore[no-any-return]

@@ -1,105 +1,177 @@
-"""`corridor demo`: one remittance from PayFast (India) to MobiCash (Kenya) through the
-TXN engine, on a fresh copy of the demo site, with the in-process payout connector.
+"""`corridor demo`: the seed's example flow, every hop real.
 
-It copies examples/site to <data>/demo/site, creates the PKI and secrets the site needs,
-funds PayFast's float, prices a quote, creates the transfer, lets the worker pay it out,
-and prints the journey and the ledger. Later the same story runs over EIG and the
-partner simulators.
+On a fresh copy of the demo site (<data>/demo/site) with its PKI and secrets, it starts TXN
+and EIG (the embedded default, SQLite), MobiCash's receive simulator and PayFast's callback
+server as separate processes, funds PayFast's float, and sends one INR transfer to a known
+MobiCash wallet through EIG: quote, transfer, payout to MobiCash over mTLS, the wallet
+credited in KES, MobiCash's receiver callback, COMPLETED, the sender callback PayFast
+verifies, and a balanced ledger. It prints each hop, then stops everything and exits 0.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-from datetime import UTC, datetime
+import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
+from rich.console import Console
+from rich.table import Table
 
-from corridor.clikit import data_option, fail, open_site
-from corridor.core.errors import CorridorError
-from corridor.core.money import Money, format_minor
+from corridor.clikit import data_option, fail
+from corridor.core.money import format_minor
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "site"
-
-
-def prepare(data_dir: Path) -> Path:
-    """A fresh demo site under the data directory, with its PKI and secrets."""
-    from corridor.pki.bootstrap import bootstrap
-
-    root = data_dir / "demo"
-    if root.exists():
-        shutil.rmtree(root)
-    site_dir = root / "site"
-    shutil.copytree(EXAMPLE, site_dir, ignore=shutil.ignore_patterns("pki", "secrets"))
-    bootstrap(open_site(site_dir))
-    return site_dir
+T = TypeVar("T")
+SEND_AMOUNT = "10000.00"
+PORT_NAMES = ("eig", "eig_internal", "txn", "rpt", "jump", "mobicash", "payfast")
 
 
-async def journey(site_dir: Path, data_dir: Path) -> list[str]:
-    from corridor.txn import commands as c
-    from corridor.txn.connectors import Connectors
-    from corridor.txn.engine import Engine
-    from corridor.txn.worker import Worker
+class DemoFailed(Exception):
+    """A hop of the journey did not happen as it should (the message says which)."""
 
-    site = open_site(site_dir)
-    lines: list[str] = []
-    engine = Engine(site, "sqlite:///txn.db", data_dir / "demo")
-    engine.start()
-    try:
-        payfast = site.partners["payfast"]
-        await engine.writer.submit(c.Fund(payfast, Money.parse("1000000.00", "INR"),
-                                          "DEMO-DEPOSIT-1", datetime.now(UTC)))
-        lines.append("PayFast prefunds its float: 1000000.00 INR")
-        reply = await engine.quote("payfast", "demo-quote-1", json.dumps({
-            "send_currency": "INR", "receive_currency": "KES", "destination_country": "KE",
-            "payout_method": "wallet", "send_amount": "10000.00"}).encode())
-        quote = json.loads(reply.body)
-        lines.append(f"quote {quote['id']}: send {quote['send_amount']} INR + fee "
-                     f"{quote['fee']} INR -> {quote['receive_amount']} KES at {quote['rate']}")
-        reply = await engine.create_transfer("payfast", "demo-transfer-1", json.dumps({
-            "quote_id": quote["id"], "reference": "PF-DEMO-0001",
-            "sender": {"name": "Asha Rao", "account": "PF-ACC-7781",
-                       "address": "12 MG Road, Mumbai", "id_type": "passport",
-                       "id_number": "Z1234567", "country": "IN"},
-            "beneficiary": {"name": "John Kamau", "account": "254700123456",
-                            "phone": "+254700123456", "country": "KE"},
-            "purpose": "family_support", "source_of_funds": "salary"}).encode())
-        transfer = json.loads(reply.body)
-        lines.append(f"transfer {transfer['id']} ({transfer['reference']}): "
-                     f"{transfer['status']}")
-        worker = Worker(engine, Connectors(site, override="in-process"))
-        await worker.step()
-        final = json.loads(await engine.get_transfer("payfast", transfer["id"]))
-        for change in final["history"]:
-            lines.append(f"  {change['at']}  {change['status']}")
-        lines.append("ledger balances:")
-        for row in json.loads(await engine.balances()):
-            cur = row["currency"]
-            lines.append(f"  {row['account']:<28} posted {format_minor(row['posted'], cur):>14} "
-                         f"pending {format_minor(row['pending'], cur):>12} {cur}")
-        if final["status"] != "COMPLETED":
-            raise CorridorError(f"the transfer ended {final['status']}", code="demo_failed")
-        from corridor.txn.verify import violations
 
-        found = await engine.read(lambda conn: violations(site, conn))
+def _busy(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _site_ports_free() -> bool:
+    """Whether the demo site's own ports are free on this host."""
+    from corridor.sim.world import EXAMPLE
+    from corridor.site import load_site
+
+    site = load_site(EXAMPLE)
+    listens = [(v.host, v.port) for v in site.hub.listen.values()]
+    from corridor.sim.identity import host_port
+
+    urls = [site.partners["mobicash"].endpoint, site.partners["payfast"].callback_url]
+    return not any(_busy(h, p) for h, p in [*listens, *(host_port(u) for u in urls)])
+
+
+def _wait(what: str, check: Callable[[], T | None], timeout: float = 15.0) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise DemoFailed(f"no {what} after {timeout}s")
+        time.sleep(0.05)
+
+
+class Journey:
+    """The story, hop by hop, printed as it happens."""
+
+    def __init__(self, data_dir: Path, console: Console) -> None:
+        self.data_dir = data_dir
+        self.out = console
+
+    def hop(self, who: str, text: str) -> None:
+        self.out.print(f"[bold cyan]{who:>9}[/]  {text}")
+
+    def run(self) -> None:
+        from corridor.sim.world import World
+
+        root = self.data_dir / "demo"
+        fixed = _site_ports_free()
+        world = World.create(root, fixed_ports=fixed, store="sqlite:///txn.db")
+        self.out.print("[bold]Corridor demo[/]: PayFast (India, INR) -> MobiCash (Kenya, KES)")
+        self.out.print(f"site {world.site_dir}" + ("" if fixed else
+                       " (the demo ports are busy here: moved to free ones)"))
+        with world:
+            site = world.site
+            eig = site.hub.listen["eig"]
+            self.hop("hub", f"TXN and EIG up (EIG https://{eig.host}:{eig.port}); MobiCash "
+                     f"and PayFast simulators up; mutual TLS on every hop")
+            world.fund("1000000.00")
+            self.hop("PayFast", "prefunds its float: 1,000,000.00 INR")
+            asyncio.run(self._transfer(world))
+        self.out.print("[bold green]demo complete[/]: every server stopped")
+
+    async def _transfer(self, world: Any) -> None:
+        from corridor.sim.driver import SendDriver
+        from corridor.sim.wallets import wallet_account
+
+        site = world.site
+        account = wallet_account("KE", 1)  # the driver's first transfer goes to slot 1
+        before = world.wallet(account)
+        async with SendDriver(site, "payfast", destination="KE", timeout=15, seed=1) as driver:
+            quote = await driver.quote(SEND_AMOUNT)
+            self.hop("PayFast", f"POST /v1/quotes -> quote {quote.id[:13]}..: send "
+                     f"{quote.send_amount} INR + fee {quote.fee} INR = {quote.total} INR, rate "
+                     f"{quote.rate} -> {quote.receive_amount} KES")
+            transfer = await driver.create(quote)
+            self.hop("PayFast", f"POST /v1/transfers -> {transfer.id} {transfer.status} "
+                     f"(screened, {quote.total} INR reserved on the float)")
+            if transfer.status != "ACCEPTED":
+                raise DemoFailed(f"the transfer was {transfer.status}: {transfer.reason}")
+            tid = transfer.id
+            got = await asyncio.to_thread(
+                _wait, "sender callback", lambda: [c for c in world.sender_callbacks(tid)
+                                                  if c["status"] == "COMPLETED"])
+            final = await driver.status(tid)
+        history = {h.status: h.at for h in final.history or []}
+        self.hop("TXN", f"payout submitted to MobiCash (POST {site.partners['mobicash'].endpoint}"
+                 f"/v1/payouts, Idempotency-Key {tid[:13]}..) at {history.get('SUBMITTED')}")
+        after = world.wallet(account)
+        credit = next((c for c in after["credits"] if c["payout_id"] == tid), None)
+        if credit is None:
+            raise DemoFailed(f"wallet {account} was not credited")
+        self.hop("MobiCash", f"wallet {account} ({after['holder_name']}) credited "
+                 f"{credit['amount']} KES (ref {credit['partner_reference']}): balance "
+                 f"{before['balance']} -> {after['balance']} KES")
+        receiver = [c for c in world.receiver_callbacks(tid) if c["acknowledged"]]
+        if not receiver:
+            raise DemoFailed("MobiCash's receiver callback was not acknowledged")
+        self.hop("MobiCash", f"receiver callback {receiver[0]['status']} -> POST "
+                 "/v1/callbacks/receiver on EIG, signed, acknowledged")
+        self.hop("TXN", f"{final.status} at {history.get('COMPLETED')}: pending legs "
+                 "reversed, journal posted")
+        if final.status != "COMPLETED":
+            raise DemoFailed(f"the transfer ended {final.status}")
+        self.hop("PayFast", f"sender callback {got[0]['status']} received, signature "
+                 f"verified (event {got[0]['event_id'][:13]}..)")
+        self._ledger(world)
+
+    def _ledger(self, world: Any) -> None:
+        from corridor.store import reads as q
+
+        table = Table(title="ledger", show_edge=False, header_style="bold")
+        for col in ("account", "currency", "posted", "pending"):
+            table.add_column(col, justify="left" if col in ("account", "currency") else "right")
+        sums: dict[str, int] = {}
+        for account, cur, posted, pending in world.query(q.balances):
+            table.add_row(account, cur, format_minor(int(posted), cur),
+                          format_minor(int(pending), cur))
+            sums[cur] = sums.get(cur, 0) + int(posted) + int(pending)
+        self.out.print(table)
+        if any(sums.values()):
+            raise DemoFailed(f"the ledger does not sum to zero: {sums}")
+        found = world.violations()
         if found:
-            raise CorridorError("; ".join(found), code="ledger_violation")
-        lines.append("ledger verified: every journal balances, no float below its floor")
-    finally:
-        engine.stop()
-    return lines
+            raise DemoFailed("ledger verify: " + "; ".join(found))
+        self.hop("ledger", "every currency sums to zero; `ledger verify` OK: ledger verified")
 
 
 @click.command()
 @data_option
 def demo(data_dir: Path) -> None:
-    """Run one PayFast -> MobiCash remittance end to end and print the journey."""
+    """Send one PayFast -> MobiCash remittance through the whole hub and print each hop."""
+    from corridor.core.errors import CorridorError
+    from corridor.embedded import StackError
+    from corridor.sim.identity import SimError
+
+    console = Console(highlight=False, soft_wrap=True)
     try:
-        site_dir = prepare(data_dir)
-        click.echo(f"demo site: {site_dir}")
-        for line in asyncio.run(journey(site_dir, data_dir)):
-            click.echo(line)
+        Journey(data_dir, console).run()
+    except (DemoFailed, StackError, SimError) as exc:
+        fail(f"demo failed: {str(exc).splitlines()[0]} (logs in {data_dir}/demo/data)")
     except CorridorError as exc:
-        fail(f"{exc.code}: {exc.detail}")
+        fail(f"demo failed: {exc.code}: {exc.detail}")

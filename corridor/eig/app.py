@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -78,21 +79,47 @@ class Gateway:
         self.audit = audit
         self.metrics = metrics
         self.limiter = limiter
+        self._decisions: dict[tuple[str | None, str, str | None], Partner | Refusal] = {}
+        self._decided_for: object = None
+        self._bound: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     # -- identity ---------------------------------------------------------------------
 
-    def authenticate(self, request: web.Request) -> Partner:
+    @staticmethod
+    def peer(request: web.Request) -> tuple[str | None, bytes | None, str]:
+        """(fingerprint, DER, source address) of the connection, computed once for it."""
+        proto = request.protocol
+        known = getattr(proto, "corridor_peer", None)
+        if known is not None:
+            return known
         transport = request.transport
         sslobj = transport.get_extra_info("ssl_object") if transport else None
         der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
-        peer = request.transport.get_extra_info("peername") if transport else None
-        caller = Caller(
-            fingerprint=fingerprint(der) if der else None,
-            source_ip=peer[0] if peer else "",
-            api_key=_bearer(request),
-        )
+        address = transport.get_extra_info("peername") if transport else None
+        known = (fingerprint(der) if der else None, der, address[0] if address else "")
+        if hasattr(proto, "corridor_peer"):
+            proto.corridor_peer = known  # type: ignore[union-attr]
+        return known
+
+    def decide(self, caller: Caller) -> Partner | Refusal:
+        """`identify`, remembered per (certificate, address, key) until the partner
+        directory is reloaded: the decision is a pure function of those and the directory,
+        and the address check and key hash are the costly part of a small request."""
         directory = self.partners.directory
-        verdict = identify(directory, caller)
+        if directory is not self._decided_for or len(self._decisions) > 4096:
+            self._decisions = {}
+            self._decided_for = directory
+        key = (caller.fingerprint, caller.source_ip, caller.api_key)
+        verdict = self._decisions.get(key)
+        if verdict is None:
+            verdict = self._decisions[key] = identify(directory, caller)
+        return verdict
+
+    def authenticate(self, request: web.Request) -> Partner:
+        print_, der, source_ip = self.peer(request)
+        caller = Caller(fingerprint=print_, source_ip=source_ip, api_key=_bearer(request))
+        directory = self.partners.directory
+        verdict = self.decide(caller)
         if isinstance(verdict, Refusal):
             subject = None
             if der:
@@ -135,8 +162,13 @@ class Gateway:
             err = CorridorError("the gateway failed to handle the request", code="internal_error")
             err.status, err.title = 500, "Internal error"
             resp = problem(err)
-        self.metrics.requests.labels(route, str(resp.status)).inc()
-        self.metrics.latency.labels(route).observe(time.perf_counter() - started)
+        bound = self._bound.get((route, resp.status))
+        if bound is None:  # label children looked up once per (route, status), not per call
+            bound = self._bound[(route, resp.status)] = (
+                self.metrics.requests.labels(route, str(resp.status)),
+                self.metrics.latency.labels(route))
+        bound[0].inc()
+        bound[1].observe(time.perf_counter() - started)
         return resp
 
     def relay_handler(self, call: Call) -> Handler:

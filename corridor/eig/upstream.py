@@ -4,6 +4,7 @@ server, and the server's answer (status, body, problem+json) relayed unchanged."
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import ssl
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from corridor.core.errors import Unavailable
+from corridor.eig.pool import Pool, ProtocolError
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
 from corridor.site.model import Site
@@ -18,6 +20,7 @@ from corridor.site.model import Site
 # Response headers of TXN a partner may see; everything else stays inside the hub.
 PASS_HEADERS = ("Content-Type", "Retry-After", "Idempotency-Replayed", "Location",
                 "Content-Disposition")
+_PASS_LOWER = tuple((h, h.lower()) for h in PASS_HEADERS)
 TIMEOUT_S = 30.0
 
 
@@ -100,11 +103,30 @@ class Upstream:
 
 
 class Txn(Upstream):
-    """TXN's internal API. A POST that timed out may have been applied: the partner
+    """TXN's internal API, over the lean kept-alive pool (`corridor.eig.pool`): the hot
+    hop of every partner call. A POST that timed out may have been applied: the partner
     retries with the same Idempotency-Key and TXN answers the original response."""
 
     unavailable = ("txn_unavailable",
                    "the transaction engine is unavailable; retry with the same Idempotency-Key")
+
+    async def start(self) -> None:
+        self._lean = Pool(self.base_url, self._context, self._pool)
+
+    async def close(self) -> None:
+        self._lean.close()
+
+    async def relay(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+    ) -> Answer:
+        try:
+            async with asyncio.timeout(TIMEOUT_S):
+                status, got, payload = await self._lean.request(method, path, headers, body)
+        except (TimeoutError, OSError, ssl.SSLError, ProtocolError) as exc:
+            code, detail = self.unavailable
+            raise Unavailable(detail, code=code) from exc
+        passed = {h: got[low] for h, low in _PASS_LOWER if low in got}
+        return Answer(status, payload, passed)
 
 
 class Rpt(Upstream):

@@ -1,0 +1,82 @@
+"""Driving transfers through a world and judging the outcome the way a partner and an
+auditor would: final states, the beneficiary's wallet, the sender callback, the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from corridor.core.states import FINAL
+from corridor.sim.driver import SendDriver
+from corridor.sim.world import World
+from corridor.store import reads as q
+from tests.support import wait_for
+
+
+def send(world: World, count: int = 1, amount: str = "1000.00") -> list[str]:
+    """Create `count` transfers through EIG as PayFast; their ids (all ACCEPTED)."""
+    async def go() -> list[str]:
+        async with SendDriver(world.site, "payfast", destination="KE", timeout=10) as driver:
+            async def one() -> str:
+                transfer = await driver.create(await driver.quote(amount))
+                assert transfer.status == "ACCEPTED", transfer
+                return transfer.id
+
+            return list(await asyncio.gather(*(one() for _ in range(count))))
+
+    return asyncio.run(go())
+
+
+def statuses(world: World, ids: list[str]) -> dict[str, str]:
+    def read(conn: Any) -> dict[str, str]:
+        out = {}
+        for tid in ids:
+            row = q.transfer(conn, tid)
+            out[tid] = row.status if row else "MISSING"
+        return out
+
+    return world.query(read)  # type: ignore[no-any-return]
+
+
+def wait_status(world: World, ids: list[str], wanted: set[str] | None = None,
+                timeout: float = 20.0) -> dict[str, str]:
+    """Wait until every transfer is in a final state (or one of `wanted`)."""
+    goal = wanted or {str(s) for s in FINAL}
+
+    def done() -> dict[str, str] | None:
+        now = statuses(world, ids)
+        return now if all(s in goal for s in now.values()) else None
+
+    return wait_for(done, timeout=timeout, interval=0.1, what=f"transfers in {sorted(goal)}")
+
+
+def history(world: World, tid: str) -> list[str]:
+    return [h["status"] for h in world.query(q.history, tid)]
+
+
+def credits(world: World, tid: str) -> int:
+    """How many times the beneficiary's wallet was credited for this transfer."""
+    row = world.query(q.transfer, tid)
+    account = json.loads(row.beneficiary)["account"]
+    return sum(1 for c in world.wallet(account)["credits"] if c["payout_id"] == tid)
+
+
+def sender_told(world: World, tid: str, status: str, timeout: float = 15.0) -> None:
+    def told() -> bool:
+        try:
+            return any(c["status"] == status for c in world.sender_callbacks(tid))
+        except OSError:  # PayFast's server is down for the test: ask again
+            return False
+
+    wait_for(told, timeout=timeout, interval=0.1, what=f"sender callback {status} for {tid}")
+
+
+def settled(world: World, ids: list[str], status: str) -> None:
+    """Every transfer ended `status`; paid exactly once if COMPLETED, never if not; the
+    send partner heard of it; the ledger verifies."""
+    assert wait_status(world, ids) == {tid: status for tid in ids}
+    for tid in ids:
+        assert credits(world, tid) == (1 if status == "COMPLETED" else 0), tid
+        sender_told(world, tid, status)
+    assert world.violations() == []

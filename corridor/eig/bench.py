@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -102,8 +103,10 @@ async def _phase(url: str, ctx: object, headers: dict[str, str], concurrency: in
 @site_option
 @click.option("--seconds", default=5.0, show_default=True, help="Length of each phase.")
 @click.option("--concurrency", default=32, show_default=True)
+@click.option("--workers", type=click.IntRange(1, 8), default=1, show_default=True,
+              help="EIG processes sharing the port (SO_REUSEPORT).")
 @click.option("--keep", is_flag=True, help="Keep the scratch site and logs.")
-def bench(site_dir: Path, seconds: float, concurrency: int, keep: bool) -> None:
+def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, keep: bool) -> None:
     """quotes_per_s, transfers_per_s, p50_ms, p99_ms (transfers), hello_per_s, ratio."""
     import uvloop
 
@@ -120,19 +123,32 @@ def bench(site_dir: Path, seconds: float, concurrency: int, keep: bool) -> None:
     subprocess.run([*exe, "pki", "bootstrap", "--site", str(site)], check=True, **quiet)
     subprocess.run([*exe, "ledger", "fund", "payfast", "1000000000000.00", "--reference",
                     "eig-bench", "--site", str(site), "--data", str(data)], check=True, **quiet)
-    txn_port, eig_port, int_port = _port(), _port(), _port()
-    logs = [open(scratch / f"{n}.log", "wb") for n in ("txn", "eig")]  # noqa: SIM115
-    procs = [subprocess.Popen([*exe, "serve", "txn", "--site", str(site), "--data", str(data),
+    txn_port, eig_port, int_port, cb_port = _port(), _port(), _port(), _port()
+    # PayFast's callback server runs too, so that TXN delivers its sender callbacks as in
+    # production (to a live partner) rather than retrying a dead address.
+    payfast = site / "partners" / "payfast.yaml"
+    payfast.write_text(re.sub(r"(?m)^callback_url: .*$",
+                              f"callback_url: https://127.0.0.1:{cb_port}/corridor/callbacks",
+                              payfast.read_text()))
+    logs = [open(scratch / f"{n}.log", "wb") for n in ("txn", "eig", "cb")]  # noqa: SIM115
+    # Payouts go to the in-process receive partner (as in the demo and the tests): the
+    # bench has no partner servers, and a connector retrying a dead address would bench
+    # TXN's retry loop, not the partner calls.
+    env = {**os.environ, "CORRIDOR_CONNECTOR": "in-process"}
+    procs = [subprocess.Popen([*exe, "sim", "send-partner", "--site", str(site),
+                               "serve-callbacks"], stderr=logs[2], stdout=logs[2]),
+             subprocess.Popen([*exe, "serve", "txn", "--site", str(site), "--data", str(data),
                                "--listen", f"127.0.0.1:{txn_port}"], stderr=logs[0],
-                              stdout=logs[0])]
+                              stdout=logs[0], env=env)]
     try:
-        _wait_port(txn_port, procs[0])
+        _wait_port(cb_port, procs[0])
+        _wait_port(txn_port, procs[1])
         procs.append(subprocess.Popen(
             [*exe, "serve", "eig", "--site", str(site), "--data", str(data), "--port",
              str(eig_port), "--internal-port", str(int_port), "--txn-url",
              f"https://127.0.0.1:{txn_port}", "--rate", "1000000", "--burst", "1000000",
-             "--hello"], stderr=logs[1], stdout=logs[1]))
-        _wait_port(eig_port, procs[1])
+             "--hello", "--workers", str(workers)], stderr=logs[1], stdout=logs[1]))
+        _wait_port(eig_port, procs[2])
         layout = Layout(site)
         ctx = client_context(layout.hub_ca[0], *layout.partner("payfast"))
         headers = {"Authorization": f"Bearer {demo_keys(layout)['payfast']}",
@@ -158,6 +174,9 @@ def bench(site_dir: Path, seconds: float, concurrency: int, keep: bool) -> None:
                 "ratio": round(transfers / hello, 3) if hello else 0.0,
                 "errors": qerr + terr + herr,
                 "concurrency": concurrency,
+                "eig_workers": workers,
+                "txn_connector": "in-process",
+                "sender_callbacks": "delivered to PayFast's callback server",
                 "seconds_per_phase": seconds,
                 "store": "sqlite (durable, group commit)",
             }

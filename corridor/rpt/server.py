@@ -140,7 +140,8 @@ class Rpt:
         period = periods.settlement_day(q.get("date"), cutoff, datetime.now(UTC))
         day = periods.parse_date(q.get("date"))
         st = await self.query(settlement.settle, self.site, day, period, partner)
-        return web.Response(body=msgspec.json.encode(st.as_dict()),  # type: ignore[attr-defined]
+        body = st.as_dict(for_partner=cn == "eig")
+        return web.Response(body=msgspec.json.encode(body),  # type: ignore[attr-defined]
                             content_type="application/json")
 
     async def compliance(self, request: web.Request) -> web.Response:

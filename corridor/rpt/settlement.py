@@ -116,12 +116,13 @@ class Statement:
         st.deposits = {(p.partner, p.currency): p.deposits for p in st.positions}
         return st
 
-    def as_dict(self) -> dict[str, object]:
-        """The wire form: amounts as decimal strings in their currency."""
+    def as_dict(self, *, for_partner: bool = False) -> dict[str, object]:
+        """The wire form: amounts as decimal strings in their currency. A partner's copy
+        leaves out the hub's FX margin, which is the hub's business, not the partner's."""
         def m(minor: int, cur: str) -> str:
             return format_minor(minor, cur)
 
-        return {
+        body: dict[str, object] = {
             "date": self.day.isoformat(),
             "from": _iso(self.period.start),
             "to": _iso(self.period.end),
@@ -147,6 +148,10 @@ class Statement:
                 for p in self.positions
             ],
         }
+        if for_partner:
+            for line in body["sent"]:  # type: ignore[attr-defined]
+                del line["fx_margin"]
+        return body
 
 
 def _iso(moment: datetime) -> str:

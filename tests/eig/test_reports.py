@@ -68,6 +68,8 @@ def test_another_partners_report_cannot_be_asked_for(gw: Gateway, made: dict) ->
     assert made["id"] not in {r["transfer_id"] for r in report["transfers"]}
     status, statement, _ = gw.curl("GET", f"/v1/reports/settlement?date={TODAY}&partner=desertx")
     assert status == 200 and statement["partner"] == "payfast" and statement["date"] == TODAY
+    # the hub's FX margin is the hub's business: never in a partner's statement
+    assert statement["sent"] and all("fx_margin" not in line for line in statement["sent"])
 
 
 def test_receive_partner_reads_its_settlement(gw: Gateway) -> None:

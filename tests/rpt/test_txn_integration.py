@@ -125,10 +125,16 @@ def test_rpt_follows_txn_and_matches_its_ledger(txn) -> None:  # type: ignore[no
             _, _, body = get(site, "rpt", f"{rpt_url}/api/dashboard")
             return json.loads(body)["feed"]["events"] == total_events
         wait_for(caught_up, timeout=30, interval=0.2, what="RPT following TXN's feed")
-        status, _, body = get(site, "eig", f"{rpt_url}/internal/v1/reports/settlement"
-                              f"?date={today}", {"Corridor-Partner": "payfast"})
+        status, _, body = get(site, "rpt", f"{rpt_url}/internal/v1/reports/settlement"
+                              f"?date={today}&partner=payfast")
         assert status == 200
         statement = json.loads(body)
+        # the copy EIG relays to the partner is the same less the hub's FX margin
+        status, _, body = get(site, "eig", f"{rpt_url}/internal/v1/reports/settlement"
+                              f"?date={today}", {"Corridor-Partner": "payfast"})
+        partner_copy = json.loads(body)
+        assert status == 200 and "fx_margin" not in partner_copy["sent"][0]
+        assert partner_copy["sent"][0]["fees"] == statement["sent"][0]["fees"]
         # While the server holds the store, the command asks it; the answer is the same.
         live = corridor("rpt", "verify", "--date", today.isoformat(), "--site", str(site),
                         "--data", str(data))

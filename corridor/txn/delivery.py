@@ -11,8 +11,6 @@ once: a partner recognises a repeat by the payload's `event_id`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import ssl
@@ -27,7 +25,7 @@ from corridor.store.rows import OutboxRow
 from corridor.txn import commands as c
 from corridor.txn.engine import Engine
 from corridor.txn.https_connector import partner_tls
-from corridor.txn.worker import Backoff
+from corridor.txn.worker import Backoff, Pump
 
 log = logging.getLogger("corridor.txn.delivery")
 KIND = "sender_callback"
@@ -53,61 +51,41 @@ class Policy:
         )
 
 
-class SenderCallbacks:
-    def __init__(self, engine: Engine, policy: Policy | None = None, *, claim: int = 512,
-                 idle: float = 0.05, tls: ssl.SSLContext | None = None) -> None:
-        self.engine = engine
+class SenderCallbacks(Pump):
+    """The sender-callback pump."""
+
+    kind = KIND
+
+    def __init__(self, engine: Engine, policy: Policy | None = None, *, idle: float = 0.05,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.policy = policy or Policy.from_env()
-        self.claim = claim
-        self.idle = idle
+        # The lease outlasts an attempt that times out, so a message is never sent twice
+        # at once; the pool bounds what is in flight.
+        super().__init__(engine, idle=idle, inflight=self.policy.concurrency * 4,
+                         lease=timedelta(seconds=self.policy.timeout * 2 + 5))
         self._tls = tls
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._session_: aiohttp.ClientSession | None = None
         self._secrets: dict[str, bytes] = {}
-        self._limit = asyncio.Semaphore(self.policy.concurrency)
         self.delivered = 0
 
-    def _lease(self) -> timedelta:
-        # Long enough for every attempt of a round, even when all of them time out.
-        return timedelta(seconds=self.policy.timeout * 2 + 5)
-
     def _session(self) -> aiohttp.ClientSession:
-        # One session (and kept-alive pool) per loop; partners share the trust anchors.
-        session = self._sessions.get("")
-        if session is None or session.closed:
+        # One kept-alive pool for every send partner; they share the trust anchors.
+        if self._session_ is None or self._session_.closed:
             tls = self._tls or partner_tls(self.engine.site)
             connector = aiohttp.TCPConnector(ssl=tls, limit_per_host=self.policy.concurrency,
                                              keepalive_timeout=60)
-            session = self._sessions[""] = aiohttp.ClientSession(
+            self._session_ = aiohttp.ClientSession(
                 connector=connector, timeout=aiohttp.ClientTimeout(total=self.policy.timeout),
                 skip_auto_headers=("User-Agent",))
-        return session
+        return self._session_
 
     async def close(self) -> None:
-        for session in self._sessions.values():
-            await session.close()
-        self._sessions.clear()
+        if self._session_ is not None:
+            await self._session_.close()
+            self._session_ = None
 
-    async def run(self, stop: asyncio.Event) -> None:
-        try:
-            while not stop.is_set():
-                try:
-                    done = await self.step()
-                except Exception:  # a failing round must not stop delivery; it retries
-                    log.exception("sender callback round failed")
-                    done = 0
-                if not done:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), self.idle)
-        finally:
-            await self.close()
-
-    async def step(self) -> int:
-        """Claim one batch of due callbacks and deliver it; how many were claimed."""
-        rows: list[OutboxRow] = await self.engine.writer.submit(
-            c.ClaimOutbox(KIND, self.engine.clock(), self.claim, self._lease()))
-        if rows:
-            await asyncio.gather(*(self._deliver(r) for r in rows))
-        return len(rows)
+    async def handle(self, row: OutboxRow) -> None:
+        await self._deliver(row)
 
     def _secret(self, partner_id: str) -> bytes | None:
         if partner_id not in self._secrets:
@@ -119,8 +97,7 @@ class SenderCallbacks:
         return self._secrets[partner_id]
 
     async def _deliver(self, message: OutboxRow) -> None:
-        async with self._limit:
-            error = await self._post(message)
+        error = await self._post(message)
         now = self.engine.clock()
         if error is None:
             self.delivered += 1

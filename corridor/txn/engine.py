@@ -60,6 +60,7 @@ class Engine:
         self._pool = ThreadPoolExecutor(readers, thread_name_prefix="txn-read")
         self._local = threading.local()
         self._conns: list[Connection] = []
+        self._wakers: set[asyncio.Event] = set()
 
     def connect(self) -> Connection:
         return open_store(self.dsn, self.data_dir)
@@ -73,6 +74,22 @@ class Engine:
         self._pool.shutdown()
         for conn in self._conns:
             conn.close()
+
+    # -- waking the outbox pumps -----------------------------------------------------------
+
+    def waker(self) -> asyncio.Event:
+        """An event set whenever `wake()` is called: a pump sleeps on it when idle."""
+        event = asyncio.Event()
+        self._wakers.add(event)
+        return event
+
+    def unwake(self, event: asyncio.Event) -> None:
+        self._wakers.discard(event)
+
+    def wake(self) -> None:
+        """New outbox messages were committed (a transfer accepted, a final state)."""
+        for event in self._wakers:
+            event.set()
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a read query on a pooled connection, off the event loop."""

@@ -126,6 +126,7 @@ async def post_transfer(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     r = await engine.create_transfer(partner_id(request), idempotency_key(request),
                                      await request.read())
+    engine.wake()
     return reply(r.status, r.body)
 
 
@@ -146,6 +147,7 @@ async def cancel_transfer(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     r = await engine.cancel(partner_id(request), idempotency_key(request),
                             request.match_info["id"], await request.read())
+    engine.wake()
     return reply(r.status, r.body)
 
 
@@ -163,6 +165,7 @@ async def receiver_callback(request: web.Request) -> web.StreamResponse:
     body = await request.read()
     ack = await apply(request.app[ENGINE], partner_id(request), body,
                       request.headers.get("Corridor-Signature"))
+    request.app[ENGINE].wake()
     return reply(200, encode(ack))
 
 

@@ -14,7 +14,6 @@ It also forgets idempotency keys older than 25 hours.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -68,38 +67,117 @@ def payout_of(row: c.TransferRow) -> Payout:
     )
 
 
-class Worker:
+class Pump:
+    """Claims due outbox messages of one kind and handles each in its own task, with at
+    most `inflight` at once. It claims again as soon as there is room (a slow partner
+    never holds up the next claim) and sleeps only when nothing is due, until `idle`
+    passes or `Engine.wake()` says new messages were committed."""
+
+    kind = ""
+
+    def __init__(self, engine: Engine, *, idle: float = 0.05, inflight: int = 512,
+                 lease: timedelta = LEASE) -> None:
+        self.engine = engine
+        self.idle = idle
+        self.inflight = inflight
+        self.lease = lease
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._room = asyncio.Event()
+        self._room.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        wake = self.engine.waker()
+        try:
+            while not stop.is_set():
+                wake.clear()
+                try:
+                    claimed = await self.claim()
+                except Exception:  # a failing round must not stop the pump; it retries
+                    log.exception("%s round failed", self.kind)
+                    claimed = 0
+                if len(self._tasks) >= self.inflight:
+                    self._room.clear()
+                    await _first(stop, self._room, timeout=self.idle)
+                elif not claimed:
+                    await _first(stop, wake, timeout=self.idle)
+        finally:
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.engine.unwake(wake)
+            await self.close()
+
+    async def step(self) -> int:
+        """One round: claim what is due and handle all of it; how many were claimed."""
+        claimed = await self.claim()
+        await self.drain()
+        return claimed
+
+    async def claim(self) -> int:
+        """Claim what is due (as much as there is room for) and start handling it."""
+        room = self.inflight - len(self._tasks)
+        if room <= 0:
+            return 0
+        rows: list[OutboxRow] = await self.engine.writer.submit(
+            c.ClaimOutbox(self.kind, self.engine.clock(), room, self.lease))
+        for row in rows:
+            task = asyncio.create_task(self._handle(row))
+            self._tasks.add(task)
+            task.add_done_callback(self._done)
+        return len(rows)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._room.set()
+
+    async def _handle(self, row: OutboxRow) -> None:
+        try:
+            await self.handle(row)
+        except Exception:  # the lease runs out and the message is claimed again
+            log.exception("%s %d failed", self.kind, row.id)
+
+    async def drain(self) -> None:
+        """Wait until every message claimed so far is handled (tests, the bench)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def handle(self, row: OutboxRow) -> None:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+
+async def _first(stop: asyncio.Event, other: asyncio.Event, timeout: float) -> None:
+    """Wait until `stop` or `other` is set, or `timeout` passes."""
+    waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(other.wait())]
+    try:
+        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+
+
+class Worker(Pump):
+    """The payout pump."""
+
+    kind = "payout"
+
     def __init__(self, engine: Engine, connectors: Connectors, *, idle: float = 0.05,
                  claim: int = 512) -> None:
-        self.engine = engine
+        super().__init__(engine, idle=idle, inflight=claim)
         self.connectors = connectors
-        self.idle = idle
-        self.claim = claim
         self.paid = 0
         self._last_cleanup = engine.clock() - timedelta(days=1)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                done = await self.step()
-            except Exception:  # a failing step must not stop the worker; it retries
-                log.exception("worker step failed")
-                done = 0
-            if not done:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.idle)
-
-    async def step(self) -> int:
-        """Claim and process one round of due payouts; how many were claimed."""
+    async def claim(self) -> int:
         now = self.engine.clock()
         if now - self._last_cleanup > timedelta(hours=1):
             self._last_cleanup = now
             await self.engine.writer.submit(c.ForgetKeys(now - KEEP_KEYS))
-        rows: list[OutboxRow] = await self.engine.writer.submit(
-            c.ClaimOutbox("payout", now, self.claim, LEASE))
-        if rows:
-            await asyncio.gather(*(self.pay(r) for r in rows))
-        return len(rows)
+        return await super().claim()
+
+    async def handle(self, row: OutboxRow) -> None:
+        await self.pay(row)
 
     async def pay(self, message: OutboxRow) -> None:
         engine = self.engine
@@ -134,3 +212,4 @@ class Worker:
             partner_reference=result.partner_reference))
         if result.status == "completed":
             self.paid += 1
+        engine.wake()  # a final state wrote a sender callback

@@ -1,0 +1,225 @@
+"""`corridor bench e2e`: the whole journey under load, every hop over mutual TLS.
+
+It builds a world (corridor.sim.world: TXN, EIG, MobiCash's receive simulator and
+PayFast's callback server, each its own process) on a fresh copy of the demo site, funds
+PayFast's float, then drives transfers from this process with the SendDriver: quote, then
+transfer; TXN pays out to MobiCash, MobiCash's receiver callback comes back through EIG,
+TXN completes and PayFast receives the sender callback. A transfer's latency runs from its
+creation request to the sender callback's arrival (PayFast's journal records the time).
+
+Two runs: a closed loop (`--concurrency` transfers in flight) for throughput, and an open
+loop at a fixed offered rate (`--rate`, 500/s by default) for the latency figures. It
+prints one JSON object, with the CPU seconds each process spent (where the time goes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Run:
+    created: dict[str, float] = field(default_factory=dict)  # transfer id -> unix time
+    refused: int = 0  # creation failed or not ACCEPTED
+    started: float = 0.0
+    offered_s: float = 0.0  # how long it took to offer every transfer
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def txn_writer(world: Any) -> dict[str, float]:
+    """Group-commit figures from TXN's /metrics: commits, commands per commit, and the
+    share of wall time the writer spent inside a transaction."""
+    import http.client
+
+    from corridor.pki.layout import Layout
+    from corridor.pki.tls import client_context
+
+    site = world.site
+    layout = Layout(site.root)
+    listen = site.hub.listen["txn"]
+    conn = http.client.HTTPSConnection(listen.host, listen.port, timeout=10, context=client_context(
+        layout.hub_ca[0], *layout.hub("eig")))
+    try:
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+    finally:
+        conn.close()
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("corridor_txn_batch_size_count", "corridor_txn_batch_size_sum",
+                    "corridor_txn_batch_seconds_sum"):
+            values[name] = float(value)
+    return values
+
+
+def callbacks_seen(journal: Path) -> dict[str, float]:
+    """First final sender callback per transfer, from PayFast's journal."""
+    out: dict[str, float] = {}
+    if not journal.exists():
+        return out
+    for line in journal.read_bytes().splitlines():
+        got = json.loads(line)
+        if got["status"] in ("COMPLETED", "FAILED", "REJECTED", "CANCELLED"):
+            out.setdefault(got["transfer_id"], got["received_at"])
+    return out
+
+
+async def drive(driver: Any, count: int, concurrency: int, rate: float | None) -> Run:
+    """Create `count` transfers: `concurrency` at a time, or at `rate` per second."""
+    from corridor.sim.driver import TransferFailed
+
+    run = Run(started=time.time())
+
+    async def one() -> None:
+        try:
+            quote = await driver.quote("1000.00")
+            t0 = time.time()
+            transfer = await driver.create(quote)
+        except TransferFailed:  # counted as refused; the bench goes on
+            run.refused += 1
+            return
+        if transfer.status == "ACCEPTED":
+            run.created[transfer.id] = t0
+        else:
+            run.refused += 1
+
+    if rate is None:
+        todo = iter(range(count))
+
+        async def worker() -> None:
+            for _ in todo:
+                await one()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    else:
+        tasks = []
+        begin = time.monotonic()
+        for i in range(count):
+            delay = begin + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+    run.offered_s = time.time() - run.started
+    return run
+
+
+def settle(run: Run, journal: Path, timeout: float) -> dict[str, Any]:
+    """Wait for every created transfer's sender callback; the run's figures."""
+    deadline = time.monotonic() + timeout
+    seen = callbacks_seen(journal)
+    while any(t not in seen for t in run.created) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        seen = callbacks_seen(journal)
+    lat = sorted((seen[t] - t0) * 1000 for t, t0 in run.created.items() if t in seen)
+    last = max((seen[t] for t in run.created if t in seen), default=run.started)
+
+    def pct(p: float) -> float | None:
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))], 1) if lat else None
+
+    elapsed = max(last - run.started, 1e-9)
+    return {
+        "completed": len(lat),
+        "completed_per_s": round(len(lat) / elapsed, 1),
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "failed": run.refused,
+        "lost": sum(1 for t in run.created if t not in seen),
+    }
+
+
+def bench_world(root: Path, count: int, concurrency: int, rate: float,
+                rate_count: int, store: str | None, pool: int = 128) -> dict[str, Any]:
+    from corridor.sim.driver import SendDriver
+    from corridor.sim.world import World
+    from corridor.store import reads as q
+
+    world = World.create(root, store=store)
+    with world:
+        world.fund("1000000000.00")
+        journal = world.data_dir / "payfast.jsonl"
+        assert world.stack is not None
+        procs = {name: s.process.pid for name, s in world.stack.services.items()}
+        for name, sim in (("mobicash", world.receiver), ("payfast", world.inbox)):
+            assert sim is not None
+            procs[name] = sim.process.pid
+        procs["driver"] = os.getpid()
+        cpu0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
+
+        async def go(n: int, conc: int, r: float | None) -> Run:
+            async with SendDriver(world.site, "payfast", destination="KE", timeout=60,
+                                  seed=1) as driver:
+                # One kept-alive pool sized for the load: a connection per transfer in
+                # flight, at most `pool` (each new one costs EIG a full mTLS handshake).
+                driver._open(min(conc, pool))
+                return await drive(driver, n, conc, r)
+
+        wall0 = time.time()
+        w0 = txn_writer(world)
+        closed = settle(asyncio.run(go(count, concurrency, None)), journal, 60)
+        closed_wall = time.time() - wall0
+        cpu1 = {name: cpu_seconds(pid) for name, pid in procs.items()}
+        w1 = {k: v - w0.get(k, 0.0) for k, v in txn_writer(world).items()}
+        fixed = settle(asyncio.run(go(rate_count, rate_count, rate)), journal, 60)
+        doubles = world.query(q.double_payouts)
+        balanced = world.violations() == []
+        writer = world.query(lambda c: c.query(
+            "SELECT COUNT(*) FROM transfers WHERE status = 'COMPLETED'"))[0][0]
+    return {
+        **closed,
+        "double_payouts": len(doubles),
+        "ledger_balanced": balanced,
+        "transfers": count,
+        "concurrency": concurrency,
+        f"at_{int(rate)}_per_s": {"offered": rate_count, **fixed},
+        "completed_in_store": int(writer),
+        "store": world.dsn().split("?")[0],
+        "cpu_s": {name: round(cpu1[name] - cpu0[name], 2) for name in procs},
+        "txn_commits": int(w1.get("corridor_txn_batch_size_count", 0)),
+        "txn_commands_per_commit": round(w1.get("corridor_txn_batch_size_sum", 0) / max(
+            w1.get("corridor_txn_batch_size_count", 0), 1), 1),
+        "txn_writer_busy": round(w1.get("corridor_txn_batch_seconds_sum", 0) / closed_wall, 2),
+        "wall_s": round(closed_wall, 2),
+        "cores": os.cpu_count(),
+    }
+
+
+@click.command()
+@click.option("--count", type=click.IntRange(1), default=3000, show_default=True,
+              help="Transfers in the closed-loop (throughput) run.")
+@click.option("--concurrency", type=click.IntRange(1, 2048), default=256, show_default=True)
+@click.option("--rate", type=click.FloatRange(1), default=500.0, show_default=True,
+              help="Offered transfers per second in the latency run.")
+@click.option("--rate-count", type=click.IntRange(1), default=2500, show_default=True,
+              help="Transfers in the latency run.")
+@click.option("--store", default=None, metavar="DSN",
+              help="TXN store (default: SQLite in a temporary directory).")
+def bench(count: int, concurrency: int, rate: float, rate_count: int,
+          store: str | None) -> None:
+    """Transfers from quote to sender callback through EIG, TXN and both simulators."""
+    import logging
+
+    logging.disable(logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="corridor-e2e-") as tmp:
+        out = bench_world(Path(tmp), count, concurrency, rate, rate_count, store)
+    click.echo(json.dumps(out))

@@ -385,25 +385,38 @@ class ClaimOutbox:
 
 
 @dataclass(slots=True)
-class BeginPayout:
-    """ACCEPTED -> SUBMITTED before the connector is called; (row, fresh). A transfer
+class ClaimPayouts:
+    """Lease due payout messages and, in the same commit, move each ACCEPTED transfer to
+    SUBMITTED before its connector is called: [(message, transfer, fresh)]. A transfer
     already SUBMITTED or UNKNOWN (a worker died mid-payout, or the outcome is awaited) comes
-    back with fresh=False: the worker asks the partner for its status instead."""
+    with fresh=False: the worker asks the partner for its status instead. A message whose
+    transfer was cancelled or finished meanwhile is closed."""
 
-    transfer_id: str
     now: datetime
+    limit: int
+    lease: timedelta
 
     def needs(self, n: Needs) -> None:
-        n.transfers.add(self.transfer_id)
+        pass
 
-    def apply(self, b: Batch, ch: Changes) -> tuple[TransferRow, bool] | None:
-        row = own_transfer(b, None, self.transfer_id)
-        if row.status == Status.ACCEPTED:
-            return change(b, ch, row, Status.SUBMITTED, rfc3339(self.now)), True
-        if row.status in (Status.SUBMITTED, Status.UNKNOWN):
-            return row, False
-        ch.close_outbox(row.id, "payout")  # cancelled or finished meanwhile
-        return None
+    def apply(self, b: Batch, ch: Changes) -> list[tuple[OutboxRow, TransferRow, bool]]:
+        at = rfc3339(self.now)
+        rows = b.due_outbox("payout", at, self.limit)
+        until = rfc3339(self.now + self.lease)
+        b.load(Needs(transfers={r.transfer_id for r in rows if r.transfer_id}))
+        out = []
+        for r in rows:
+            ch.outbox_state(r.id, r.state, r.attempts + 1, until, r.last_error)
+            row = b.transfer(r.transfer_id) if r.transfer_id else None
+            if row is None:
+                continue
+            if row.status == Status.ACCEPTED:
+                out.append((r, change(b, ch, row, Status.SUBMITTED, at), True))
+            elif row.status in (Status.SUBMITTED, Status.UNKNOWN):
+                out.append((r, row, False))
+            else:
+                ch.close_outbox(row.id, "payout")
+        return out
 
 
 # What a person should do about each contradiction a receive partner can report.

@@ -1,14 +1,16 @@
-"""The payout worker: it leases due payout messages from the outbox, moves each transfer
-to SUBMITTED, hands it to the receive partner's connector and applies the outcome. Every
-step is a group-committed command, so a crash at any point leaves a state from which the
-next claim resumes: a transfer already SUBMITTED or UNKNOWN is asked about (status query),
-and resubmitted under the same idempotency key only when the partner says it never got it.
+"""The payout worker: it leases due payout messages from the outbox and, in the same
+commit, moves each transfer to SUBMITTED; then it hands the payout to the receive
+partner's connector and applies the outcome. Every step is a group-committed command, so
+a crash at any point leaves a state from which the next claim resumes: a transfer already
+SUBMITTED or UNKNOWN is asked about (status query), and resubmitted under the same
+idempotency key only when the partner says it never got it.
 
-Outcomes: PENDING waits for the receiver callback, with a status query after `poll` in
-case it never comes; SUCCESS completes, FAILURE or a definite refusal fails; no usable
-answer (timeout, 5xx, no connection after the connector's retries) makes the transfer
-UNKNOWN and status queries follow with exponential backoff until the partner knows.
-It also forgets idempotency keys older than 25 hours.
+Outcomes: PENDING waits for the receiver callback, with a first status query when the
+claim's lease runs out in case it never comes (then every POLL, doubling); SUCCESS
+completes, FAILURE or a definite refusal fails; no usable answer (timeout, 5xx, no
+connection after the connector's retries) makes the transfer UNKNOWN and status queries
+follow with exponential backoff until the partner knows. It also forgets idempotency keys
+older than 25 hours.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from corridor.core.money import Money
-from corridor.store.rows import OutboxRow
+from corridor.store.rows import OutboxRow, TransferRow
 from corridor.txn import commands as c
 from corridor.txn.connectors import Connectors, Payout, PayoutResult
 from corridor.txn.engine import Engine
@@ -55,7 +58,7 @@ POLL = Backoff(_env("CORRIDOR_PAYOUT_POLL_S", 30), _env("CORRIDOR_PAYOUT_POLL_MA
 ASK = Backoff(_env("CORRIDOR_PAYOUT_RETRY_S", 5), _env("CORRIDOR_PAYOUT_POLL_MAX_S", 600))
 
 
-def payout_of(row: c.TransferRow) -> Payout:
+def payout_of(row: TransferRow) -> Payout:
     sender = decode(row.sender)
     sender.setdefault("country", row.corridor.split("-")[0])
     return Payout(
@@ -112,13 +115,15 @@ class Pump:
         await self.drain()
         return claimed
 
+    def claim_command(self, room: int) -> Any:
+        return c.ClaimOutbox(self.kind, self.engine.clock(), room, self.lease)
+
     async def claim(self) -> int:
         """Claim what is due (as much as there is room for) and start handling it."""
         room = self.inflight - len(self._tasks)
         if room <= 0:
             return 0
-        rows: list[OutboxRow] = await self.engine.writer.submit(
-            c.ClaimOutbox(self.kind, self.engine.clock(), room, self.lease))
+        rows: list[Any] = await self.engine.writer.submit(self.claim_command(room))
         for row in rows:
             task = asyncio.create_task(self._handle(row))
             self._tasks.add(task)
@@ -129,18 +134,19 @@ class Pump:
         self._tasks.discard(task)
         self._room.set()
 
-    async def _handle(self, row: OutboxRow) -> None:
+    async def _handle(self, item: Any) -> None:
         try:
-            await self.handle(row)
+            await self.handle(item)
         except Exception:  # the lease runs out and the message is claimed again
-            log.exception("%s %d failed", self.kind, row.id)
+            log.exception("%s failed", self.kind)
 
     async def drain(self) -> None:
         """Wait until every message claimed so far is handled (tests, the bench)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    async def handle(self, row: OutboxRow) -> None:
+    async def handle(self, item: Any) -> None:
+        """Handle one claimed item (what the claim command returned for a message)."""
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -176,26 +182,26 @@ class Worker(Pump):
             await self.engine.writer.submit(c.ForgetKeys(now - KEEP_KEYS))
         return await super().claim()
 
-    async def handle(self, row: OutboxRow) -> None:
-        await self.pay(row)
+    def claim_command(self, room: int) -> Any:
+        return c.ClaimPayouts(self.engine.clock(), room, self.lease)
 
-    async def pay(self, message: OutboxRow) -> None:
+    async def handle(self, item: tuple[OutboxRow, TransferRow, bool]) -> None:
+        await self.pay(*item)
+
+    async def pay(self, message: OutboxRow, row: TransferRow, fresh: bool) -> None:
         engine = self.engine
-        if message.transfer_id is None:
-            return
         connector = self.connectors.for_partner(message.partner_id)
         if connector is None:
             return  # no connector of that kind here: the lease runs out and it waits
-        begun: tuple[c.TransferRow, bool] | None = await engine.writer.submit(
-            c.BeginPayout(message.transfer_id, engine.clock()))
-        if begun is None:
-            return
-        row, fresh = begun
         payout = payout_of(row)
         key = row.id  # one idempotency key per payout, for its whole life
         result: PayoutResult
         if fresh:
             result = await connector.submit_payout(payout, key)
+            if result.status == "pending":
+                # The usual case: the callback follows. Nothing to write: the claim's
+                # lease already holds the message back until the first status query.
+                return
         else:
             result = await connector.query_status(payout, key)
             if result.status == "not_found":

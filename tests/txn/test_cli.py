@@ -1,11 +1,10 @@
-"""The operator CLI beside the engine: funding, balances, verify, compliance decisions,
-and the first demo."""
+"""The operator CLI beside the engine: funding, balances, verify, compliance decisions
+(the demo is tested end to end in tests/e2e)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 from click.testing import CliRunner
 
@@ -55,10 +54,3 @@ def test_fund_hold_release_and_verify_from_the_cli(engine: Engine) -> None:
         conn.close()
     code, out = corridor(engine, "ledger", "verify")
     assert code == 1 and "journal bad does not balance: INR +1" in out
-
-
-def test_the_demo_runs_one_remittance_end_to_end(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["demo", "--data", str(tmp_path)])
-    assert result.exit_code == 0, result.output
-    assert "COMPLETED" in result.output and "ledger verified" in result.output
-    assert (tmp_path / "demo" / "site" / "pki" / "hub" / "txn.key").stat().st_mode & 0o077 == 0

@@ -16,6 +16,40 @@ from corridor.core.ids import new_id
 from corridor.sim.identity import PartnerIdentity, loopback_source
 from corridor.sim.world import World
 from tests.e2e.journeys import history, send, settled
+from tests.support import wait_for
+
+
+def validate(world: World, body: dict[str, Any]) -> tuple[int, Any]:
+    """POST /v1/accounts/validate on EIG as PayFast."""
+    ident = PartnerIdentity.of(world.site, "payfast", "send")
+    eig = world.site.hub.listen["eig"]
+
+    async def go() -> tuple[int, Any]:
+        connector = aiohttp.TCPConnector(ssl=ident.client_tls())
+        async with aiohttp.ClientSession(connector=connector) as session, session.post(
+                f"https://{eig.host}:{eig.port}/v1/accounts/validate", json=body, headers={
+                    "Authorization": f"Bearer {ident.api_key()}",
+                    "Idempotency-Key": new_id()}) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    return asyncio.run(go())
+
+
+def test_account_validation_asks_the_receive_partner(world: World) -> None:
+    ask = {"account": "254700000001", "payout_method": "wallet", "receive_currency": "KES",
+           "destination_country": "KE", "name": "John Kamau"}
+    status, body = validate(world, ask)
+    assert status == 200, body
+    assert (body["valid"], body["holder_name"]) == (True, "JOHN KAMAU")
+    assert body["name_match_score"] == 100
+    status, body = validate(world, {**ask, "account": "254799999990"})
+    assert (status, body["valid"]) == (200, False)
+    status, body = world.control(world.receiver, "POST", "/sim/down", {"seconds": 1.5})
+    time.sleep(0.2)
+    status, body = validate(world, ask)
+    assert (status, body["code"]) == (503, "partner_unavailable")
+    assert world.receiver is not None
+    wait_for(world.receiver.healthy, timeout=10, what="MobiCash back")
 
 
 def callback(world: World, partner_id: str, body: dict[str, Any], *,

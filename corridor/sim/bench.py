@@ -154,7 +154,7 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
     from corridor.sim.world import World
     from corridor.store import reads as q
 
-    world = World.create(root, store=store)
+    world = World.create(root, store=store, receiver_state=False)
     with world:
         world.fund("1000000000.00")
         journal = world.data_dir / "payfast.jsonl"

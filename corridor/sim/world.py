@@ -59,6 +59,9 @@ class World:
     store: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     receiver_args: list[str] = field(default_factory=list)
+    # The receive simulator keeps its wallet book in a state file (survives a restart);
+    # it rewrites the whole book every 100 ms, so the bench goes without.
+    receiver_state: bool = True
     stack: Stack | None = None
     receiver: SimProcess | None = None
     inbox: SimProcess | None = None
@@ -66,13 +69,14 @@ class World:
     @classmethod
     def create(cls, root: Path, *, store: str | None = None, fixed_ports: bool = False,
                env: dict[str, str] | None = None,
-               receiver_args: list[str] | None = None) -> World:
+               receiver_args: list[str] | None = None, receiver_state: bool = True) -> World:
         """A world under `root`: the demo site's own ports, or free ones (tests, bench)."""
         ports = None if fixed_ports else {
             name: free_port() for name in ("eig", "eig_internal", "txn", "rpt", "jump",
                                            "mobicash", "payfast", "islapay", "desertx")}
         site_dir = make_site(root, ports)
-        return cls(root, site_dir, store, dict(env or {}), list(receiver_args or []))
+        return cls(root, site_dir, store, dict(env or {}), list(receiver_args or []),
+                   receiver_state)
 
     @property
     def site(self) -> Site:
@@ -104,8 +108,7 @@ class World:
         host, port = host_port(receiver.endpoint)
         self.receiver = spawn_receive_partner(
             site, "mobicash", host=host, port=port, log=logs / "mobicash.log",
-            extra=["--seed", "7", "--state", str(logs / "mobicash-state.json"),
-                   *self.receiver_args])
+            extra=self._receiver_extra())
         host, port = host_port(payfast.callback_url)
         self.inbox = spawn_send_callbacks(site, "payfast", host=host, port=port,
                                           log=logs / "payfast.log",
@@ -122,8 +125,12 @@ class World:
         host, port = host_port(site.partners["mobicash"].endpoint)
         self.receiver = spawn_receive_partner(
             site, "mobicash", host=host, port=port, log=self.data_dir / "mobicash.log",
-            extra=["--seed", "7", "--state", str(self.data_dir / "mobicash-state.json"),
-                   *self.receiver_args]).wait_ready()
+            extra=self._receiver_extra()).wait_ready()
+
+    def _receiver_extra(self) -> list[str]:
+        state = ["--state", str(self.data_dir / "mobicash-state.json")] \
+            if self.receiver_state else []
+        return ["--seed", "7", *state, *self.receiver_args]
 
     def stop(self) -> None:
         if self.stack is not None:

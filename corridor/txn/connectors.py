@@ -1,11 +1,11 @@
 """The seam to receive partners: a connector per receive partner, chosen by the
 partner's `connector` kind in the site (or $CORRIDOR_CONNECTOR, which overrides every
-partner's kind: the demo and tests use `in-process`).
+partner's kind: tests of the engine alone use `in-process`).
 
 A connector answers three questions of the partner's API: does this account exist
 (`validate_account`), please pay this out (`submit_payout`, idempotent by key: asking
-again returns the first answer), and what became of it (`query_status`). Issue 4 adds
-the `https-json` kind (corridor.txn.https_connector), which calls `register`.
+again returns the first answer), and what became of it (`query_status`). The
+`https-json` kind lives in corridor.txn.https_connector, which calls `register`.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ MODULES = {"https-json": "corridor.txn.https_connector"}
 
 
 def register(kind: str, factory: Factory) -> None:
-    """Make a connector kind available (issue 4's `https-json` registers itself here)."""
+    """Make a connector kind available (`https-json` registers itself here)."""
     KINDS[kind] = factory
 
 
@@ -127,7 +127,11 @@ class Connectors:
                 log.warning("no connector of kind %r for receive partner %s", kind, partner_id)
                 self._made[partner_id] = None
             else:
-                self._made[partner_id] = factory(self.site, partner)
+                try:
+                    self._made[partner_id] = factory(self.site, partner)
+                except (OSError, ValueError) as exc:  # no endpoint, secret or certificate
+                    log.warning("cannot reach receive partner %s: %s", partner_id, exc)
+                    self._made[partner_id] = None
         return self._made[partner_id]
 
     async def close(self) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from corridor.core.errors import Unavailable
-from corridor.eig.pool import Pool, ProtocolError
+from corridor.httppool import Pool, ProtocolError
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
 from corridor.site.model import Site
@@ -103,7 +103,7 @@ class Upstream:
 
 
 class Txn(Upstream):
-    """TXN's internal API, over the lean kept-alive pool (`corridor.eig.pool`): the hot
+    """TXN's internal API, over the lean kept-alive pool (`corridor.httppool`): the hot
     hop of every partner call. A POST that timed out may have been applied: the partner
     retries with the same Idempotency-Key and TXN answers the original response."""
 
@@ -121,12 +121,12 @@ class Txn(Upstream):
     ) -> Answer:
         try:
             async with asyncio.timeout(TIMEOUT_S):
-                status, got, payload = await self._lean.request(method, path, headers, body)
+                got = await self._lean.request(method, path, headers, body)
         except (TimeoutError, OSError, ssl.SSLError, ProtocolError) as exc:
             code, detail = self.unavailable
             raise Unavailable(detail, code=code) from exc
-        passed = {h: got[low] for h, low in _PASS_LOWER if low in got}
-        return Answer(status, payload, passed)
+        passed = {h: got.headers[low] for h, low in _PASS_LOWER if low in got.headers}
+        return Answer(got.status, got.body, passed)
 
 
 class Rpt(Upstream):

@@ -150,6 +150,8 @@ def settle(run: Run, journal: Path, timeout: float) -> dict[str, Any]:
 
 def bench_world(root: Path, count: int, concurrency: int, rate: float,
                 rate_count: int, store: str | None, pool: int = 128) -> dict[str, Any]:
+    import uvloop
+
     from corridor.sim.driver import SendDriver
     from corridor.sim.world import World
     from corridor.store import reads as q
@@ -176,11 +178,11 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
 
         wall0 = time.time()
         w0 = txn_writer(world)
-        closed = settle(asyncio.run(go(count, concurrency, None)), journal, 60)
+        closed = settle(uvloop.run(go(count, concurrency, None)), journal, 60)
         closed_wall = time.time() - wall0
         cpu1 = {name: cpu_seconds(pid) for name, pid in procs.items()}
         w1 = {k: v - w0.get(k, 0.0) for k, v in txn_writer(world).items()}
-        fixed = settle(asyncio.run(go(rate_count, rate_count, rate)), journal, 60)
+        fixed = settle(uvloop.run(go(rate_count, rate_count, rate)), journal, 60)
         doubles = world.query(q.double_payouts)
         balanced = world.violations() == []
         writer = world.query(lambda c: c.query(

@@ -4,8 +4,9 @@ hub. For each transfer it asks EIG for a quote, creates the transfer with realis
 `CallbackInbox` runs in the same process, else by polling `GET /v1/transfers/{id}`.
 
 Every call goes over one kept-alive, mutually authenticated connection pool (the partner's
-client certificate) with the partner's API key. `SendDriver.run` returns a summary; the
-CLI prints it as JSON, and the demo and the end-to-end bench use the class in-process.
+client certificate, `corridor.httppool`) with the partner's API key. `SendDriver.run`
+returns a summary; the CLI prints it as JSON, and the demo and the end-to-end bench use
+the class in-process.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
 import msgspec
 
 from corridor.api.schemas import Quote, Transfer
 from corridor.core.ids import new_id
+from corridor.httppool import Pool, ProtocolError
 from corridor.sim.identity import PartnerIdentity, SimError
 from corridor.sim.inbox import FINAL, CallbackInbox
 from corridor.sim.wallets import DEMO_WALLETS, holder_name, wallet_account
@@ -100,7 +103,9 @@ class SendDriver:
         self.receiver = _route(site, self.partner, destination)
         self._random = random.Random(seed)
         self._slots = itertools.count()
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Pool | None = None
+        self._auth = f"Bearer {self._key}"
+        self._prefix = urlsplit(self.eig_url).path  # EIG behind a path, if so
 
     async def __aenter__(self) -> SendDriver:
         return self
@@ -109,18 +114,15 @@ class SendDriver:
         await self.close()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
-    def _open(self, concurrency: int) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(ssl=self._tls, limit=concurrency,
-                                             keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers={"Authorization": f"Bearer {self._key}"})
-        return self._session
+    def _open(self, concurrency: int) -> Pool:
+        """The connection pool, at most `concurrency` connections (set by the first call)."""
+        if self._pool is None:
+            self._pool = Pool(self.eig_url, self._tls, concurrency)
+        return self._pool
 
     async def run(self, count: int, concurrency: int = 8, amount: str = "1000.00") -> Summary:
         """Send `count` transfers of `amount` (send currency), `concurrency` at a time."""
@@ -218,23 +220,24 @@ class SendDriver:
 
     async def _call(self, stage: str, method: str, path: str, body: Any) -> Any:
         """One call, retried with the same Idempotency-Key when the answer is lost."""
-        session = self._open(8)
-        headers = {"Idempotency-Key": new_id()} if method == "POST" else {}
+        pool = self._open(8)
+        headers = {"Authorization": self._auth}
+        if method == "POST":
+            headers["Idempotency-Key"] = new_id()
         data = msgspec.json.encode(body) if body is not None else None
         if data is not None:
             headers["Content-Type"] = "application/json"
         last = ""
         for attempt in range(3):
             try:
-                async with session.request(method, self.eig_url + path, data=data,
-                                           headers=headers) as resp:
-                    raw = await resp.read()
-                    if resp.status < 300:
-                        return msgspec.json.decode(raw)
-                    last = f"HTTP {resp.status}: {raw[:200].decode(errors='replace')}"
-                    if resp.status < 500:
-                        break  # a definite refusal: retrying will not change it
-            except (aiohttp.ClientError, TimeoutError) as exc:
+                async with asyncio.timeout(self.timeout):
+                    resp = await pool.request(method, self._prefix + path, headers, data)
+                if resp.status < 300:
+                    return msgspec.json.decode(resp.body)
+                last = f"HTTP {resp.status}: {resp.body[:200].decode(errors='replace')}"
+                if resp.status < 500:
+                    break  # a definite refusal: retrying will not change it
+            except (OSError, ssl.SSLError, ProtocolError, TimeoutError) as exc:
                 last = f"{type(exc).__name__}: {exc}"
             await asyncio.sleep(0.05 * (attempt + 1))
         raise TransferFailed(stage, last)

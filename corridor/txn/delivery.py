@@ -1,26 +1,27 @@
 """Sender callbacks: delivery of the `sender_callback` outbox messages that every final
 state (and COMPLIANCE_HOLD) writes in the same commit as the state change.
 
-Each round claims a batch of due messages, POSTs them concurrently (bounded) over one
-kept-alive HTTPS session per send partner, signed with that partner's secret
-(`Corridor-Signature`), and applies every result through the group-commit writer. A
-message that fails is due again after exponential backoff; once it has failed for
-`retry_for`, it is parked (`dead`) for `corridor callbacks replay`. Delivery is at least
-once: a partner recognises a repeat by the payload's `event_id`.
+Each round claims a batch of due messages, POSTs them concurrently (bounded) over one pool
+of kept-alive HTTPS connections per callback URL (`corridor.httppool`), signed with that
+partner's secret (`Corridor-Signature`), and applies every result through the group-commit
+writer. A message that fails is due again after exponential backoff; once it has failed
+for `retry_for`, it is parked (`dead`) for `corridor callbacks replay`. Delivery is at
+least once: a partner recognises a repeat by the payload's `event_id`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import ssl
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-
-import aiohttp
+from urllib.parse import urlsplit
 
 from corridor.core import signature
+from corridor.httppool import Pool, ProtocolError
 from corridor.store.rows import OutboxRow
 from corridor.txn import commands as c
 from corridor.txn.engine import Engine
@@ -64,25 +65,25 @@ class SenderCallbacks(Pump):
         super().__init__(engine, idle=idle, inflight=self.policy.concurrency * 4,
                          lease=timedelta(seconds=self.policy.timeout * 2 + 5))
         self._tls = tls
-        self._session_: aiohttp.ClientSession | None = None
+        self._pools: dict[str, tuple[Pool, str]] = {}  # callback URL -> (pool, path)
         self._secrets: dict[str, bytes] = {}
         self.delivered = 0
 
-    def _session(self) -> aiohttp.ClientSession:
-        # One kept-alive pool for every send partner; they share the trust anchors.
-        if self._session_ is None or self._session_.closed:
-            tls = self._tls or partner_tls(self.engine.site)
-            connector = aiohttp.TCPConnector(ssl=tls, limit_per_host=self.policy.concurrency,
-                                             keepalive_timeout=60)
-            self._session_ = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=self.policy.timeout),
-                skip_auto_headers=("User-Agent",))
-        return self._session_
+    def _pool(self, url: str) -> tuple[Pool, str]:
+        """The kept-alive pool for a callback URL's origin, and the URL's path."""
+        found = self._pools.get(url)
+        if found is None:
+            if self._tls is None:  # every send partner shares the trust anchors
+                self._tls = partner_tls(self.engine.site)
+            parts = urlsplit(url)
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            found = self._pools[url] = (Pool(url, self._tls, self.policy.concurrency), path)
+        return found
 
     async def close(self) -> None:
-        if self._session_ is not None:
-            await self._session_.close()
-            self._session_ = None
+        for pool, _ in self._pools.values():
+            pool.close()
+        self._pools.clear()
 
     async def handle(self, row: OutboxRow) -> None:
         await self._deliver(row)
@@ -120,13 +121,13 @@ class SenderCallbacks(Pump):
         headers = {"Content-Type": "application/json",
                    signature.HEADER: signature.sign(secret, body, int(time.time()))}
         try:
-            async with self._session().post(partner.callback_url, data=body,
-                                            headers=headers) as resp:
-                await resp.read()
-                if 200 <= resp.status < 300:
-                    return None
-                return f"HTTP {resp.status}"
+            pool, path = self._pool(partner.callback_url)
+            async with asyncio.timeout(self.policy.timeout):
+                resp = await pool.request("POST", path, headers, body)
+            if 200 <= resp.status < 300:
+                return None
+            return f"HTTP {resp.status}"
         except TimeoutError:
             return "timed out"
-        except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
+        except (ssl.SSLError, OSError, ProtocolError, ValueError) as exc:
             return f"{type(exc).__name__}: {exc}"[:300]

@@ -1,13 +1,14 @@
 """The `https-json` connector: TXN speaking the receive-partner protocol
 (docs/receive-partner-api.md) to a partner's `endpoint` over mutual TLS.
 
-One kept-alive aiohttp session per receive partner carries every call with the hub's
-client certificate (pki/hub/txn.crt, CN=txn); the partner's server certificate must chain
-to the partner CA. Each call has an explicit timeout; connection errors and 5xx are retried
-with exponential backoff. A submission is idempotent by `Idempotency-Key: <transfer id>`,
-so a retry (now, or after a crash, or after a status query said NOT_FOUND) can never credit
-the beneficiary twice. A submission that timed out is NOT retried here: the partner may have
-credited already, so the outcome is `unknown` and the worker asks for status instead.
+One pool of kept-alive connections per receive partner (`corridor.httppool`) carries every
+call with the hub's client certificate (pki/hub/txn.crt, CN=txn); the partner's server
+certificate must chain to the partner CA. Each call has an explicit timeout; connection
+errors and 5xx are retried with exponential backoff. A submission is idempotent by
+`Idempotency-Key: <transfer id>`, so a retry (now, or after a crash, or after a status
+query said NOT_FOUND) can never credit the beneficiary twice. A submission that timed out
+is NOT retried here: the partner may have credited already, so the outcome is `unknown`
+and the worker asks for status instead.
 
 Every request body is signed with the partner's HMAC secret (`Corridor-Signature`), the
 same scheme as the callbacks.
@@ -22,8 +23,8 @@ import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
-import aiohttp
 import msgspec
 
 from corridor.api.receive_partner import (
@@ -36,6 +37,7 @@ from corridor.api.receive_partner import (
 from corridor.core import signature
 from corridor.core.errors import Unavailable
 from corridor.core.money import format_minor
+from corridor.httppool import Pool, ProtocolError
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
 from corridor.site.model import Partner, Site
@@ -91,27 +93,24 @@ class HttpsJsonConnector:
         self.timing = timing or Timing.from_env()
         self.tls = tls or partner_tls(site)
         self.pool = pool
-        self._session: aiohttp.ClientSession | None = None
+        self._prefix = urlsplit(self.base).path
+        self._pool: Pool | None = None
         self._encode = msgspec.json.Encoder().encode
 
-    def _open(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(ssl=self.tls, limit=self.pool,
-                                             keepalive_timeout=60)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=self.timing.timeout),
-                skip_auto_headers=("User-Agent",))
-        return self._session
+    def _open(self) -> Pool:
+        if self._pool is None:
+            self._pool = Pool(self.base, self.tls, self.pool)
+        return self._pool
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     async def _call(self, method: str, path: str, body: bytes | None = None,
                     key: str | None = None, retry_timeouts: bool = True) -> Answer:
         """One protocol call with retries; the last answer (or the lack of one)."""
-        session = self._open()
+        pool = self._open()
         delay = self.timing.backoff
         answer = Answer(None)
         for attempt in range(self.timing.retries + 1):
@@ -123,14 +122,14 @@ class HttpsJsonConnector:
             if key is not None:
                 headers["Idempotency-Key"] = key
             try:
-                async with session.request(method, self.base + path, data=body,
-                                           headers=headers) as resp:
-                    answer = Answer(resp.status, await resp.read())
+                async with asyncio.timeout(self.timing.timeout):
+                    got = await pool.request(method, self._prefix + path, headers, body)
+                answer = Answer(got.status, got.body)
             except TimeoutError:
                 answer = Answer(None, timed_out=True)
                 if not retry_timeouts:
                     return answer
-            except (aiohttp.ClientError, ssl.SSLError, OSError) as exc:
+            except (ssl.SSLError, OSError, ProtocolError) as exc:
                 log.debug("%s %s%s failed: %s", method, self.base, path, exc)
                 answer = Answer(None)
             if answer.status is not None and answer.status < 500:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -35,7 +37,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 ENGINE = web.AppKey("engine", Engine)
 CONNECTORS = web.AppKey("connectors", Connectors)
-METRICS = web.AppKey("metrics", dict)
+METRICS = web.AppKey("metrics", dict)  # a Metrics
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 
 
@@ -45,24 +47,36 @@ def problem(status: int, code: str, detail: str, **extra: object) -> web.Respons
     return web.Response(status=status, body=encode(body), content_type=PROBLEM)
 
 
+# The caller's common name per TLS connection: the certificate cannot change within a
+# connection, and decoding it for every request cost more than the rest of the check.
+_CALLERS: weakref.WeakKeyDictionary[object, str | None] = weakref.WeakKeyDictionary()
+
+
 def caller(request: web.Request) -> str | None:
     """The common name of the verified client certificate (None over plain TCP)."""
-    cert = request.transport.get_extra_info("peercert") if request.transport else None
-    if not cert:
+    transport = request.transport
+    sslobj = transport.get_extra_info("ssl_object") if transport else None
+    if sslobj is None:
         return None
-    for rdn in cert.get("subject", ()):
+    try:
+        return _CALLERS[sslobj]
+    except KeyError:
+        pass
+    cert = sslobj.getpeercert()
+    name = None
+    for rdn in (cert or {}).get("subject", ()):
         for key, value in rdn:
             if key == "commonName":
-                return str(value)
-    return None
+                name = str(value)
+    _CALLERS[sslobj] = name
+    return name
 
 
 @web.middleware
 async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
-    metrics = request.app[METRICS]
     started = time.perf_counter()
-    route = request.match_info.route.resource.canonical if request.match_info.route.resource \
-        else "unmatched"
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else "unmatched"
     try:
         response = await handler(request)
     except CorridorError as exc:
@@ -74,9 +88,36 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
     except Exception:  # the last line of defence: log it, tell the caller nothing inside
         log.exception("unhandled error on %s %s", request.method, request.path)
         response = problem(500, "internal_error", "the request failed inside TXN")
-    metrics["requests"].labels(route, str(response.status)).inc()
-    metrics["latency"].labels(route).observe(time.perf_counter() - started)
+    counted = request.app[METRICS].bound(route, response.status)
+    counted[0].inc()
+    counted[1].observe(time.perf_counter() - started)
     return response
+
+
+class Metrics(dict[str, Any]):
+    """TXN's Prometheus metrics, with the labelled children of each (route, status) looked
+    up once rather than on every request."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        super().__init__(
+            requests=Counter("corridor_txn_requests", "Internal API requests",
+                             ["route", "status"], registry=registry),
+            latency=Histogram("corridor_txn_request_seconds", "Internal API latency",
+                              ["route"], registry=registry),
+            batches=Histogram("corridor_txn_batch_size", "Commands per group commit",
+                              buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=registry),
+            commit=Histogram("corridor_txn_batch_seconds", "Group commit duration",
+                             registry=registry),
+        )
+        self._bound: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def bound(self, route: str, status: int) -> tuple[Any, Any]:
+        """(request counter, latency histogram) children for a route and status."""
+        found = self._bound.get((route, status))
+        if found is None:
+            found = self._bound[(route, status)] = (
+                self["requests"].labels(route, str(status)), self["latency"].labels(route))
+        return found
 
 
 def allow(*names: str) -> Callable[[Handler], Handler]:
@@ -218,16 +259,7 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     app[CONNECTORS] = connectors
     registry = CollectorRegistry()
     app[REGISTRY] = registry
-    app[METRICS] = {
-        "requests": Counter("corridor_txn_requests", "Internal API requests",
-                            ["route", "status"], registry=registry),
-        "latency": Histogram("corridor_txn_request_seconds", "Internal API latency",
-                             ["route"], registry=registry),
-        "batches": Histogram("corridor_txn_batch_size", "Commands per group commit",
-                             buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=registry),
-        "commit": Histogram("corridor_txn_batch_seconds", "Group commit duration",
-                            registry=registry),
-    }
+    app[METRICS] = Metrics(registry)
 
     def on_batch(size: int, seconds: float) -> None:
         app[METRICS]["batches"].observe(size)

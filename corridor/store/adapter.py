@@ -14,6 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from corridor.store import dsn as dsns
 
 Row = tuple[Any, ...]
@@ -21,6 +23,7 @@ Row = tuple[Any, ...]
 # commit order equals `seq` order and a reader's cursor never skips a late commit.
 FEED_LOCK = 0x436F7272  # "Corr"
 BUSY_TIMEOUT_MS = 30_000
+_json = msgspec.json.Encoder().encode
 
 
 class Connection:
@@ -32,6 +35,15 @@ class Connection:
     skip_locked = ""  # appended to SELECTs that claim work rows
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        raise NotImplementedError
+
+    def one_of(self, column: str) -> str:
+        """`column IN (...)` with the whole list as one parameter made by `pack`, so that
+        a batch's key lookups keep one SQL text (prepared once) and use the index."""
+        raise NotImplementedError
+
+    def pack(self, values: Sequence[Any]) -> Any:
+        """The parameter for a `one_of` placeholder."""
         raise NotImplementedError
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
@@ -90,6 +102,12 @@ class SqliteConnection(Connection):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.db.execute(sql, params).rowcount
 
+    def one_of(self, column: str) -> str:
+        return f"{column} IN (SELECT value FROM json_each(?))"
+
+    def pack(self, values: Sequence[Any]) -> Any:
+        return _json(list(values))
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self.db.executemany(sql, rows)
@@ -131,6 +149,14 @@ class PostgresConnection(Connection):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.db.execute(_pg(sql), params).rowcount
+
+    def one_of(self, column: str) -> str:
+        # A semi-join on an unnested array: with a long IN list of parameters a prepared
+        # (generic) plan scans the table and compares every row with every value.
+        return f"{column} IN (SELECT unnest(?::text[]))"
+
+    def pack(self, values: Sequence[Any]) -> Any:
+        return list(values)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:

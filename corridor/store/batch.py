@@ -17,7 +17,7 @@ from typing import Any
 
 from corridor.core.ledger import Leg
 from corridor.core.pricing import Quote
-from corridor.store.adapter import Connection, chunks
+from corridor.store.adapter import Connection
 from corridor.store.rows import (
     OUTBOX_COLUMNS,
     QUOTE_COLUMNS,
@@ -56,28 +56,36 @@ class Needs:
     transfers: set[str] = field(default_factory=set)
 
 
-@dataclass
 class Changes:
-    """What one command writes; joins its batch only when the command succeeds."""
+    """What one command writes; joins its batch only when the command succeeds.
 
-    quotes: list[Quote] = field(default_factory=list)
-    transfers: list[TransferRow] = field(default_factory=list)
-    updates: list[tuple[str, str, str | None, str | None, str]] = field(default_factory=list)
-    events: list[tuple[str, str, str | None, str, str]] = field(default_factory=list)
-    entries: list[tuple[Any, ...]] = field(default_factory=list)
-    balances: list[tuple[str, str, int, int]] = field(default_factory=list)
-    daily: list[tuple[str, str, str, int]] = field(default_factory=list)
-    idempotency: list[tuple[str, str, str, int, str, str]] = field(default_factory=list)
-    outbox: list[tuple[Any, ...]] = field(default_factory=list)
-    outbox_updates: list[tuple[str, int, str, str | None, int]] = field(default_factory=list)
-    outbox_closes: list[tuple[str, str]] = field(default_factory=list)
-    outbox_retries: list[tuple[str, str, str | None, str | None, int]] = field(
-        default_factory=list)
-    reschedules: list[tuple[str, str, str]] = field(default_factory=list)
-    flags: list[tuple[Any, ...]] = field(default_factory=list)
-    payouts: list[tuple[str, str, str]] = field(default_factory=list)
-    fundings: list[tuple[str, str, str, int, str, str]] = field(default_factory=list)
-    decisions: list[tuple[str, str, str, str | None, str]] = field(default_factory=list)
+    A plain slotted class rather than a dataclass of `default_factory` lists: the writer
+    makes one per command, so its construction is on the hot path."""
+
+    __slots__ = (
+        "balances", "daily", "decisions", "entries", "events", "flags", "fundings",
+        "idempotency", "outbox", "outbox_closes", "outbox_retries", "outbox_updates",
+        "payouts", "quotes", "reschedules", "transfers", "updates",
+    )
+
+    def __init__(self) -> None:
+        self.quotes: list[Quote] = []
+        self.transfers: list[TransferRow] = []
+        self.updates: list[tuple[str, str, str | None, str | None, str]] = []
+        self.events: list[tuple[str, str, str | None, str, str]] = []
+        self.entries: list[tuple[Any, ...]] = []
+        self.balances: list[tuple[str, str, int, int]] = []
+        self.daily: list[tuple[str, str, str, int]] = []
+        self.idempotency: list[tuple[str, str, str, int, str, str]] = []
+        self.outbox: list[tuple[Any, ...]] = []
+        self.outbox_updates: list[tuple[str, int, str, str | None, int]] = []
+        self.outbox_closes: list[tuple[str, str]] = []
+        self.outbox_retries: list[tuple[str, str, str | None, str | None, int]] = []
+        self.reschedules: list[tuple[str, str, str]] = []
+        self.flags: list[tuple[Any, ...]] = []
+        self.payouts: list[tuple[str, str, str]] = []
+        self.fundings: list[tuple[str, str, str, int, str, str]] = []
+        self.decisions: list[tuple[str, str, str, str | None, str]] = []
 
     def transfer(self, row: TransferRow) -> None:
         self.transfers.append(row)
@@ -93,14 +101,12 @@ class Changes:
     def journal(self, journal_id: str, transfer_id: str | None, kind: str, state: str,
                 legs: Iterable[Leg], at: str) -> None:
         """Write legs (all `pending` or all `posted`) and move the running balances."""
-        for leg in legs:
-            self.entries.append(
-                (journal_id, transfer_id, kind, state, leg.account, leg.currency, leg.amount, at)
-            )
-            if state == "posted":
-                self.balances.append((leg.account, leg.currency, leg.amount, 0))
-            else:
-                self.balances.append((leg.account, leg.currency, 0, leg.amount))
+        self.post(journal_rows(journal_id, transfer_id, kind, state, legs, at))
+
+    def post(self, rows: JournalRows) -> None:
+        """Write a journal made beforehand by `journal_rows`."""
+        self.entries += rows[0]
+        self.balances += rows[1]
 
     def add_daily(self, partner_id: str, sender_key: str, day: str, amount: int) -> None:
         self.daily.append((partner_id, sender_key, day, amount))
@@ -148,6 +154,23 @@ class Changes:
         self.decisions.append((transfer_id, decision, analyst, note, at))
 
 
+JournalRows = tuple[list[tuple[Any, ...]], list[tuple[str, str, int, int]]]
+
+
+def journal_rows(journal_id: str, transfer_id: str | None, kind: str, state: str,
+                 legs: Iterable[Leg], at: str) -> JournalRows:
+    """The entry rows of a journal and the balance moves they make. Pure, so a command
+    can build them before it is queued and the writer thread only appends them."""
+    legs = list(legs)
+    entries = [(journal_id, transfer_id, kind, state, leg.account, leg.currency, leg.amount, at)
+               for leg in legs]
+    if state == "posted":
+        moves = [(leg.account, leg.currency, leg.amount, 0) for leg in legs]
+    else:
+        moves = [(leg.account, leg.currency, 0, leg.amount) for leg in legs]
+    return entries, moves
+
+
 class Batch:
     """The snapshot a batch's commands read, kept current as each command's changes join."""
 
@@ -167,76 +190,77 @@ class Batch:
     # -- loading -------------------------------------------------------------------------
 
     def load(self, needs: Needs) -> None:
-        """Read everything the batch's commands named, one query per kind and chunk."""
-        q = self.conn.query
+        """Read everything the batch's commands named: one query per kind, each with the
+        whole key list as a single parameter (`Connection.one_of`)."""
+        c = self.conn
+        q, pack = c.query, c.pack
         todo = [k for k in needs.idempotency if k not in self._idem]
         for k in todo:
             self._idem[k] = None
         for (partner,), keys in _grouped(todo, 1).items():
-            for part in chunks(keys):
-                for k, h, s, r in q(
-                    "SELECT key, body_hash, status, response FROM idempotency WHERE "
-                    f"key IN ({_marks(len(part))}) AND partner_id = ?", (*part, partner)
-                ):
-                    self._idem[(partner, k)] = Stored(h, s, r)
+            for k, h, s, r in q(
+                "SELECT key, body_hash, status, response FROM idempotency WHERE "
+                f"{c.one_of('key')} AND partner_id = ?", (pack(keys), partner)
+            ):
+                self._idem[(partner, k)] = Stored(h, s, r)
         missing = [i for i in needs.quotes if i not in self.quote_cache]
-        for part in chunks(missing):
-            for row in q(f"SELECT {', '.join(QUOTE_COLUMNS)} FROM quotes WHERE id IN "
-                         f"({_marks(len(part))})", part):
+        if missing:
+            for row in q(f"SELECT {', '.join(QUOTE_COLUMNS)} FROM quotes WHERE "
+                         f"{c.one_of('id')}", (pack(missing),)):
                 quote = row_quote(row)
                 self.quote_cache[quote.id] = quote
         todo_used = [i for i in needs.quotes if i not in self._used]
         for i in todo_used:
             self._used[i] = False
-        for part in chunks(todo_used):
-            for (i,) in q(f"SELECT quote_id FROM transfers WHERE quote_id IN "
-                          f"({_marks(len(part))})", part):
+        if todo_used:
+            for (i,) in q(f"SELECT quote_id FROM transfers WHERE {c.one_of('quote_id')}",
+                          (pack(todo_used),)):
                 self._used[i] = True
         todo = [k for k in needs.references if k not in self._refs]
         for k in todo:
             self._refs[k] = False
         for (partner,), refs in _grouped(todo, 1).items():
-            for part in chunks(refs):
-                for (r,) in q(
-                    "SELECT reference FROM transfers WHERE "
-                    f"reference IN ({_marks(len(part))}) AND partner_id = ?", (*part, partner)
-                ):
-                    self._refs[(partner, r)] = True
+            for (r,) in q(
+                f"SELECT reference FROM transfers WHERE {c.one_of('reference')} "
+                "AND partner_id = ?", (pack(refs), partner)
+            ):
+                self._refs[(partner, r)] = True
         self._load_accounts(needs.accounts)
         todo3 = [k for k in needs.daily if k not in self._daily]
         for k3 in todo3:
             self._daily[k3] = 0
         for (partner, day), senders in _grouped([(p, d, s) for p, s, d in todo3], 2).items():
-            for part in chunks(senders):
-                for s_key, total in q(
-                    "SELECT sender_key, total FROM sender_daily WHERE "
-                    f"sender_key IN ({_marks(len(part))}) AND day = ? AND partner_id = ?",
-                    (*part, day, partner)
-                ):
-                    self._daily[(partner, s_key, day)] = int(total)
+            for s_key, total in q(
+                f"SELECT sender_key, total FROM sender_daily WHERE {c.one_of('sender_key')} "
+                "AND day = ? AND partner_id = ?", (pack(senders), day, partner)
+            ):
+                self._daily[(partner, s_key, day)] = int(total)
         self._load_transfers(needs.transfers)
 
     def _load_accounts(self, accounts: Iterable[str]) -> None:
-        todo = [a for a in accounts if a not in self._accounts]
-        for part in chunks(sorted(todo)):
-            for a in part:
-                self._accounts[a] = [0, 0]
-            for a, posted, pending in self.conn.query(
-                f"SELECT account, posted, pending FROM accounts WHERE account IN "
-                f"({_marks(len(part))}) ORDER BY account{self.conn.for_update}", part
-            ):
-                self._accounts[a] = [int(posted), int(pending)]
+        todo = sorted(a for a in accounts if a not in self._accounts)
+        if not todo:
+            return
+        for a in todo:
+            self._accounts[a] = [0, 0]
+        c = self.conn
+        # Locked in account order, so that two writers never wait on each other in a cycle.
+        for a, posted, pending in c.query(
+            f"SELECT account, posted, pending FROM accounts WHERE {c.one_of('account')} "
+            f"ORDER BY account{c.for_update}", (c.pack(todo),)
+        ):
+            self._accounts[a] = [int(posted), int(pending)]
 
     def _load_transfers(self, ids: Iterable[str]) -> None:
-        todo = [i for i in ids if i not in self._transfers]
-        for part in chunks(sorted(todo)):
-            for i in part:
-                self._transfers[i] = None
-            for row in self.conn.query(
-                f"{TRANSFER_SELECT} WHERE id IN ({_marks(len(part))}){self.conn.for_update}", part
-            ):
-                self._transfers[row[0]] = TransferRow(*row)
-
+        todo = sorted(i for i in ids if i not in self._transfers)
+        if not todo:
+            return
+        for i in todo:
+            self._transfers[i] = None
+        c = self.conn
+        for row in c.query(f"{TRANSFER_SELECT} WHERE {c.one_of('id')} ORDER BY id{c.for_update}",
+                           (c.pack(todo),)):
+            self._transfers[row[0]] = TransferRow(*row)
     # -- what commands read ----------------------------------------------------------------
 
     def stored(self, partner_id: str, key: str) -> Stored | None:
@@ -418,10 +442,6 @@ class Batch:
                       out.fundings)
         c.insert_many("compliance_decisions", ("transfer_id", "decision", "analyst", "note", "at"),
                       out.decisions)
-
-
-def _marks(n: int) -> str:
-    return ", ".join("?" * n)
 
 
 def _grouped(keys: Iterable[tuple[str, ...]], prefix: int) -> dict[tuple[str, ...], list[str]]:

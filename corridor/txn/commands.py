@@ -24,6 +24,7 @@ from corridor.core.states import FINAL, RESERVED, Status, check_transition
 from corridor.core.times import rfc3339
 from corridor.site.model import Partner
 from corridor.store import Batch, Changes, Needs, TransferRow
+from corridor.store.batch import JournalRows, journal_rows
 from corridor.store.rows import OutboxRow
 from corridor.txn.wire import encode, quote_wire, status_event, transfer_wire
 
@@ -95,10 +96,11 @@ def funds_and_limits(b: Batch, partner: Partner, quote: Quote, sender_key: str,
     return None
 
 
-def reserve(ch: Changes, b: Batch, row: TransferRow, quote: Quote, day: str, at: str,
-            legs: list[ledger.Leg] | None = None) -> None:
+def reserve(ch: Changes, b: Batch, row: TransferRow, quote: Quote, day: str, at: str) -> None:
+    """Reserve the float for an accepted transfer and queue its payout (CreateTransfer
+    writes the same rows, made before it was queued)."""
     ch.journal(event_id(row.id, "reserve"), row.id, "reserve", "pending",
-               legs or ledger.transfer_legs(quote), at)
+               ledger.transfer_legs(quote), at)
     ch.add_daily(row.partner_id, row.sender_key, day, quote.send.minor)
     ch.send("payout", row.id, row.receive_partner_id, encode({"transfer_id": row.id}).decode(),
             at, at)
@@ -127,15 +129,26 @@ class CreateQuote:
 
 @dataclass(slots=True)
 class Prepared:
-    """The parts of a new transfer that need no store: its row, its events, the answer."""
+    """The parts of a new transfer that need no store, built before it is queued: its row,
+    the rows an acceptance writes, and the answer if it is accepted."""
 
     row: TransferRow
     at: str
-    received: str
-    accepted: str
+    received: tuple[str, str, str, str, str]  # the RECEIVED event row
+    accepted: tuple[str, str, str, str, str]  # the ACCEPTED event row
     accepted_row: TransferRow
     accepted_reply: str
-    legs: list[ledger.Leg]
+    reserve: JournalRows  # the pending journal an acceptance writes
+    payout: tuple[Any, ...]  # the payout outbox message an acceptance queues
+
+
+def _restatus(event: str, status: str, previous: str) -> str:
+    """A `transfer.status` event of the same transfer in another state: the data differs
+    only in its first two keys (`wire.status_event` writes `status`, then `previous`), so
+    the rest is reused rather than encoded again."""
+    head = '{"status":"RECEIVED","previous":null,'
+    assert event.startswith(head), event[:60]
+    return f'{{"status":"{status}","previous":"{previous}",{event[len(head):]}'
 
 
 @dataclass(slots=True)
@@ -170,13 +183,20 @@ class CreateTransfer:
         at = rfc3339(self.now)
         row = self._row(at)
         accepted = dataclasses.replace(row, status=str(Status.ACCEPTED))
+        received_data = status_event(row, Status.RECEIVED, None, None, None)
+        legs = ledger.transfer_legs(self.quote)
         self.prepared = Prepared(
             row=row, at=at,
-            received=status_event(row, Status.RECEIVED, None, None, None),
-            accepted=status_event(row, Status.ACCEPTED, Status.RECEIVED, None, None),
+            received=(event_id(row.id, Status.RECEIVED), "transfer.status", row.id, at,
+                      received_data),
+            accepted=(event_id(row.id, Status.ACCEPTED), "transfer.status", row.id, at,
+                      _restatus(received_data, Status.ACCEPTED, Status.RECEIVED)),
             accepted_row=accepted,
             accepted_reply=encode(transfer_wire(accepted)).decode(),
-            legs=ledger.transfer_legs(self.quote),
+            reserve=journal_rows(event_id(row.id, "reserve"), row.id, "reserve", "pending",
+                                 legs, at),
+            payout=("payout", row.id, row.receive_partner_id,
+                    f'{{"transfer_id":"{row.id}"}}', "pending", 0, at, None, at),
         )
 
     def apply(self, b: Batch, ch: Changes) -> Reply:
@@ -196,7 +216,7 @@ class CreateTransfer:
         pre = self.prepared
         assert pre is not None
         at, day, row = pre.at, self.now.date().isoformat(), pre.row
-        ch.event(event_id(row.id, Status.RECEIVED), "transfer.status", row.id, at, pre.received)
+        ch.events.append(pre.received)
         refusal = None
         if self.hit is not None:
             status, code = Status.COMPLIANCE_HOLD, "sanctions_hit"
@@ -205,9 +225,11 @@ class CreateTransfer:
             status = Status.REJECTED
             refusal = funds_and_limits(b, self.partner, quote, self.sender_key, day)
         if refusal is None:
-            reserve(ch, b, row, quote, day, at, pre.legs)
-            ch.event(event_id(row.id, Status.ACCEPTED), "transfer.status", row.id, at,
-                     pre.accepted)
+            # What `reserve` writes, made beforehand in `prepare`.
+            ch.post(pre.reserve)
+            ch.add_daily(p, self.sender_key, day, quote.send.minor)
+            ch.outbox.append(pre.payout)
+            ch.events.append(pre.accepted)
             ch.transfer(pre.accepted_row)
             reply = Reply(201, pre.accepted_reply)
         else:

@@ -18,10 +18,10 @@ from tests.support import copy_site
 def test_migrations_apply_once_and_are_recorded(dsn: str, tmp_path: Path) -> None:
     conn = connect(dsn, tmp_path)
     try:
-        assert migrate(conn) == [1, 2, 3]
+        assert migrate(conn) == [1, 2, 3, 4]
         assert migrate(conn) == []
         assert conn.query("SELECT version FROM schema_version ORDER BY version") == [
-            (1,), (2,), (3,)]
+            (1,), (2,), (3,), (4,)]
     finally:
         conn.close()
 

@@ -2,9 +2,10 @@
 `/v1/callbacks/receiver`, each retried with backoff until EIG acknowledges it.
 
 A queue feeds a fixed number of workers sharing one kept-alive, mutually authenticated
-connection pool, so a burst of payouts turns into at most `concurrency` requests in flight
-and no TLS handshake per callback. Each delivery has its own Idempotency-Key, kept across
-its retries; a deliberate duplicate is a second delivery with a key of its own.
+connection pool (`corridor.httppool`), so a burst of payouts turns into at most
+`concurrency` requests in flight and no TLS handshake per callback. Each delivery has its
+own Idempotency-Key, kept across its retries; a deliberate duplicate is a second delivery
+with a key of its own.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ import ssl
 import time
 from collections import deque
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import aiohttp
 import msgspec
 
 from corridor.api.schemas import ReceiverCallback
 from corridor.core import signature
 from corridor.core.ids import new_id
+from corridor.httppool import Pool, ProtocolError
 
 log = logging.getLogger(__name__)
 PATH = "/v1/callbacks/receiver"
@@ -62,13 +64,14 @@ class CallbackSender:
         api_key: str,
         secret: bytes,
         *,
-        concurrency: int = 16,
+        concurrency: int = 64,
         timeout: float = 10.0,
         max_attempts: int = 100,
         backoff: tuple[float, float] = (0.05, 5.0),
         source: str | None = None,
     ) -> None:
         self.url = eig_url.rstrip("/") + PATH
+        self._path = urlsplit(self.url).path
         self.tls, self.api_key, self.secret = tls, api_key, secret
         self.concurrency, self.timeout, self.max_attempts = concurrency, timeout, max_attempts
         self.backoff = backoff
@@ -78,15 +81,12 @@ class CallbackSender:
         self.pending = 0  # queued or being retried
         self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._workers: list[asyncio.Task[None]] = []
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Pool | None = None
+        self._auth = f"Bearer {api_key}"
         self._encode = msgspec.json.Encoder().encode
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            ssl=self.tls, limit=self.concurrency, keepalive_timeout=60,
-            local_addr=(self.source, 0) if self.source else None)
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout))
+        self._pool = Pool(self.url, self.tls, self.concurrency, local_addr=self.source)
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
 
     async def close(self) -> None:
@@ -96,9 +96,9 @@ class CallbackSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._workers = []
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     def send(self, callback: ReceiverCallback) -> Delivery:
         """Queue a delivery; its `done` event is set once it is acknowledged or given up."""
@@ -140,17 +140,17 @@ class CallbackSender:
     async def _post(self, key: str, body: bytes) -> int | None:
         """One attempt; the HTTP status, or None when the connection failed or timed out.
         Signed afresh each time so that a late retry is not refused as stale."""
-        assert self._session is not None
+        assert self._pool is not None
         headers = {
             "Content-Type": "application/json",
-            "Authorization": f"Bearer {self.api_key}",
+            "Authorization": self._auth,
             "Idempotency-Key": key,
             signature.HEADER: signature.sign(self.secret, body, int(time.time())),
         }
         try:
-            async with self._session.post(self.url, data=body, headers=headers) as resp:
-                await resp.read()
-                return resp.status
-        except (TimeoutError, aiohttp.ClientError, ssl.SSLError, OSError) as exc:
+            async with asyncio.timeout(self.timeout):
+                resp = await self._pool.request("POST", self._path, headers, body)
+            return resp.status
+        except (TimeoutError, ProtocolError, ssl.SSLError, OSError) as exc:
             log.debug("callback POST to %s failed: %s", self.url, exc)
             return None

@@ -80,7 +80,7 @@ class ReceivePartnerSim:
         faults: Faults | None = None,
         seed: int | None = None,
         state_file: Path | None = None,
-        callback_concurrency: int = 16,
+        callback_concurrency: int = 64,
         callback_timeout: float = 10.0,
     ) -> None:
         ident = PartnerIdentity.of(site, partner_id, "receive")

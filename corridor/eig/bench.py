@@ -1,6 +1,11 @@
 """`corridor bench eig`: partner calls per second through EIG into the real TXN (durable),
 with mutual-TLS clients on kept-alive connections, against a minimal endpoint on the same
-server stack measured in the same run. Prints one JSON object."""
+server stack measured in the same run. Prints one JSON object.
+
+A transfer counts once TXN has durably accepted it (committed, funds reserved) and EIG has
+relayed the answer: the gateway's figure. By default TXN holds payouts meanwhile (`serve
+txn --hold-payouts`), so that the payout worker and sender callbacks, which `corridor bench
+e2e` measures, do not compete for TXN's core; `--pay-out` runs them too."""
 
 from __future__ import annotations
 
@@ -105,8 +110,11 @@ async def _phase(url: str, ctx: object, headers: dict[str, str], concurrency: in
 @click.option("--concurrency", default=32, show_default=True)
 @click.option("--workers", type=click.IntRange(1, 8), default=1, show_default=True,
               help="EIG processes sharing the port (SO_REUSEPORT).")
+@click.option("--pay-out", is_flag=True,
+              help="Let TXN pay out and deliver sender callbacks during the run.")
 @click.option("--keep", is_flag=True, help="Keep the scratch site and logs.")
-def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, keep: bool) -> None:
+def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, pay_out: bool,
+          keep: bool) -> None:
     """quotes_per_s, transfers_per_s, p50_ms, p99_ms (transfers), hello_per_s, ratio."""
     import uvloop
 
@@ -134,7 +142,8 @@ def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, keep: 
     # Payouts go to the in-process receive partner (as in the demo and the tests): the
     # bench has no partner servers, and a connector retrying a dead address would bench
     # TXN's retry loop, not the partner calls.
-    env = {**os.environ, "CORRIDOR_CONNECTOR": "in-process"}
+    env = {**os.environ, "CORRIDOR_CONNECTOR": "in-process",
+           "CORRIDOR_TXN_HOLD_PAYOUTS": "" if pay_out else "1", "CORRIDOR_TXN_WORKERS": "0"}
     procs = [subprocess.Popen([*exe, "sim", "send-partner", "--site", str(site),
                                "serve-callbacks"], stderr=logs[2], stdout=logs[2]),
              subprocess.Popen([*exe, "serve", "txn", "--site", str(site), "--data", str(data),
@@ -176,6 +185,8 @@ def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, keep: 
                 "concurrency": concurrency,
                 "eig_workers": workers,
                 "txn_connector": "in-process",
+                "txn_payouts": "paid out during the run" if pay_out else
+                               "held (accepted transfers wait in the outbox)",
                 "sender_callbacks": "delivered to PayFast's callback server",
                 "seconds_per_phase": seconds,
                 "store": "sqlite (durable, group commit)",

@@ -45,6 +45,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS
 
 
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (TXN's outbox worker processes)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(p) for p in text.split()]
+
+
 def txn_writer(world: Any) -> dict[str, float]:
     """Group-commit figures from TXN's /metrics: commits, commands per commit, and the
     share of wall time the writer spent inside a transaction."""
@@ -149,14 +158,16 @@ def settle(run: Run, journal: Path, timeout: float) -> dict[str, Any]:
 
 
 def bench_world(root: Path, count: int, concurrency: int, rate: float,
-                rate_count: int, store: str | None, pool: int = 128) -> dict[str, Any]:
+                rate_count: int, store: str | None, pool: int = 128,
+                txn_workers: int = 0) -> dict[str, Any]:
     import uvloop
 
     from corridor.sim.driver import SendDriver
     from corridor.sim.world import World
     from corridor.store import reads as q
 
-    world = World.create(root, store=store, receiver_state=False)
+    world = World.create(root, store=store, receiver_state=False,
+                         env={"CORRIDOR_TXN_WORKERS": str(txn_workers)})
     with world:
         world.fund("1000000000.00")
         journal = world.data_dir / "payfast.jsonl"
@@ -165,6 +176,8 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
         for name, sim in (("mobicash", world.receiver), ("payfast", world.inbox)):
             assert sim is not None
             procs[name] = sim.process.pid
+        for i, pid in enumerate(children(procs["txn"])):
+            procs[f"txn_worker{i + 1}"] = pid
         procs["driver"] = os.getpid()
         cpu0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
 
@@ -196,6 +209,7 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
         f"at_{int(rate)}_per_s": {"offered": rate_count, **fixed},
         "completed_in_store": int(writer),
         "store": world.dsn().split("?")[0],
+        "txn_worker_processes": txn_workers,
         "cpu_s": {name: round(cpu1[name] - cpu0[name], 2) for name in procs},
         "txn_commits": int(w1.get("corridor_txn_batch_size_count", 0)),
         "txn_commands_per_commit": round(w1.get("corridor_txn_batch_size_sum", 0) / max(
@@ -216,12 +230,15 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
               help="Transfers in the latency run.")
 @click.option("--store", default=None, metavar="DSN",
               help="TXN store (default: SQLite in a temporary directory).")
+@click.option("--txn-workers", type=click.IntRange(0, 8), default=0, show_default=True,
+              help="TXN outbox worker processes beside its API process (serve txn --workers).")
 def bench(count: int, concurrency: int, rate: float, rate_count: int,
-          store: str | None) -> None:
+          store: str | None, txn_workers: int) -> None:
     """Transfers from quote to sender callback through EIG, TXN and both simulators."""
     import logging
 
     logging.disable(logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="corridor-e2e-") as tmp:
-        out = bench_world(Path(tmp), count, concurrency, rate, rate_count, store)
+        out = bench_world(Path(tmp), count, concurrency, rate, rate_count, store,
+                          txn_workers=txn_workers)
     click.echo(json.dumps(out))

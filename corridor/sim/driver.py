@@ -204,6 +204,12 @@ class SendDriver:
         data = await self._call("status", "GET", f"/v1/transfers/{transfer_id}", None)
         return msgspec.convert(data, Transfer)
 
+    async def cancel(self, transfer_id: str, reason: str | None = None) -> Transfer:
+        """Cancel a transfer that has not been submitted yet."""
+        body = {"reason": reason} if reason else {}
+        data = await self._post("cancel", f"/v1/transfers/{transfer_id}/cancel", body)
+        return msgspec.convert(data, Transfer)
+
     async def _poll(self, transfer_id: str) -> str:
         deadline = time.monotonic() + self.timeout
         delay = 0.02

@@ -5,10 +5,12 @@ commands as the server, in their own transaction, so they can run beside it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,12 +66,21 @@ def now() -> datetime:
 @store_option
 @click.option("--listen", default=None, metavar="HOST:PORT",
               help="Override hub.yaml listen.txn.")
+@click.option("--workers", type=click.IntRange(0, 16), default=0, show_default=True,
+              envvar="CORRIDOR_TXN_WORKERS",
+              help="Run the payout worker and sender-callback delivery in this many processes "
+                   "of their own beside the API process (0: inside it).")
+@click.option("--hold-payouts", is_flag=True, envvar="CORRIDOR_TXN_HOLD_PAYOUTS",
+              help="Accept transfers but submit no payouts (they wait in the outbox until "
+                   "TXN runs without this flag).")
 @friendly_errors
-def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None) -> None:
+def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
+          workers: int, hold_payouts: bool) -> None:
     """Run TXN: the internal mTLS API for EIG and RPT, and the payout worker."""
     import uvloop
 
     from corridor.txn.server import serve as run_server
+    from corridor.txn.server import serve_pumps
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     site = open_site(site_dir)
@@ -82,15 +93,63 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None)
     for needed in ("hub-ca.crt", "hub/txn.crt", "hub/txn.key"):
         if not (site.root / "pki" / needed).exists():
             fail(f"{site.root}/pki/{needed} is missing (run `corridor pki bootstrap`)")
+    if hold_payouts:
+        logging.getLogger("corridor.txn").warning("payouts are held: none will be submitted")
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_server(site, dsn, data_dir, host, port, stop)
+    def until_signal(run: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await run(stop)
 
-    uvloop.run(main())
+        uvloop.run(main())
+
+    if not workers:
+        until_signal(lambda stop: run_server(site, dsn, data_dir, host, port, stop,
+                                             hold_payouts=hold_payouts))
+        return
+    open_store(dsn, data_dir).close()  # migrate once, before any process opens the store
+    children, pipes, parent = [], [], os.getpid()
+    for _ in range(workers):
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(write_end)
+            for fd in pipes:
+                os.close(fd)
+            _die_with_parent(parent)
+            try:
+                until_signal(lambda stop, fd=read_end: serve_pumps(  # type: ignore[misc]
+                    site, dsn, data_dir, stop, wake_pipe=fd, hold_payouts=hold_payouts))
+            finally:
+                os._exit(0)
+        os.close(read_end)
+        os.set_blocking(write_end, False)
+        children.append(pid)
+        pipes.append(write_end)
+    try:
+        until_signal(lambda stop: run_server(site, dsn, data_dir, host, port, stop,
+                                             run_pumps=False, wake_pipes=pipes))
+    finally:
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        for pid in children:
+            os.waitpid(pid, 0)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel kill this worker process when the API process dies, however it
+    dies (a SIGKILL leaves no chance to stop the workers)."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 # -- ledger -----------------------------------------------------------------------------------

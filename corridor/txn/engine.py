@@ -6,7 +6,9 @@ an answer is returned only after its commit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +63,8 @@ class Engine:
         self._local = threading.local()
         self._conns: list[Connection] = []
         self._wakers: set[asyncio.Event] = set()
+        self.wake_pipes: list[int] = []  # write ends towards pump processes
+        self._poked = False
 
     def connect(self) -> Connection:
         return open_store(self.dsn, self.data_dir)
@@ -90,6 +94,29 @@ class Engine:
         """New outbox messages were committed (a transfer accepted, a final state)."""
         for event in self._wakers:
             event.set()
+        if self.wake_pipes and not self._poked:
+            # Outbox pumps in other processes hear of it too: one byte per pipe, at most
+            # once per turn of the event loop however many commits there were.
+            self._poked = True
+            asyncio.get_running_loop().call_soon(self._poke)
+
+    def _poke(self) -> None:
+        self._poked = False
+        for fd in self.wake_pipes:
+            with contextlib.suppress(BlockingIOError, BrokenPipeError):
+                os.write(fd, b"!")
+
+    def hear_wakes(self, fd: int) -> None:
+        """Wake this process's pumps whenever the process holding the other end of the
+        pipe `fd` calls `wake()`."""
+        def drain() -> None:
+            with contextlib.suppress(BlockingIOError):
+                os.read(fd, 4096)
+            for event in self._wakers:
+                event.set()
+
+        os.set_blocking(fd, False)
+        asyncio.get_running_loop().add_reader(fd, drain)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run a read query on a pooled connection, off the event loop."""

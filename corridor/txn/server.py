@@ -8,11 +8,12 @@ traceback ever reaches a caller.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import ssl
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -289,16 +290,27 @@ def tls_context(site: Site) -> ssl.SSLContext:
                           client_ca=pki / "hub-ca.crt")
 
 
-async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
-                stop: object) -> None:
-    """Run the server, the payout worker and sender-callback delivery until `stop` (an
-    asyncio.Event) is set."""
-    import asyncio
-
+def pumps(engine: Engine, connectors: Connectors, stop: asyncio.Event, *,
+          hold_payouts: bool = False) -> list[asyncio.Task[None]]:
+    """The outbox pumps as tasks: sender-callback delivery, and the payout worker unless
+    payouts are held (accepted transfers then wait in the outbox, as after a crash)."""
     from corridor.txn.delivery import SenderCallbacks
     from corridor.txn.worker import Worker
 
+    tasks = [asyncio.create_task(SenderCallbacks(engine).run(stop))]
+    if not hold_payouts:
+        tasks.append(asyncio.create_task(Worker(engine, connectors).run(stop)))
+    return tasks
+
+
+async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
+                stop: asyncio.Event, *, run_pumps: bool = True, hold_payouts: bool = False,
+                wake_pipes: Sequence[int] = ()) -> None:
+    """Run the server and (with `run_pumps`) the payout worker and sender-callback
+    delivery until `stop` is set. When the pumps run in other processes, `wake_pipes` are
+    the write ends of pipes that tell them of new outbox messages."""
     engine = Engine(site, dsn, data_dir)
+    engine.wake_pipes = list(wake_pipes)
     engine.start()
     connectors = Connectors(site)
     app = make_app(engine, connectors)
@@ -306,13 +318,30 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
     await runner.setup()
     await web.TCPSite(runner, host, port, ssl_context=tls_context(site), backlog=1024).start()
     log.info("TXN listening on https://%s:%d (store %s)", host, port, dsn.split("?")[0])
-    assert isinstance(stop, asyncio.Event)
-    workers = [asyncio.create_task(Worker(engine, connectors).run(stop)),
-               asyncio.create_task(SenderCallbacks(engine).run(stop))]
+    tasks = pumps(engine, connectors, stop, hold_payouts=hold_payouts) if run_pumps else []
     try:
         await stop.wait()
     finally:
-        await asyncio.gather(*workers)
+        await asyncio.gather(*tasks)
         await runner.cleanup()
+        await connectors.close()
+        engine.stop()
+
+
+async def serve_pumps(site: Site, dsn: str, data_dir: Path, stop: asyncio.Event, *,
+                      wake_pipe: int | None = None, hold_payouts: bool = False) -> None:
+    """Run only the outbox pumps (a worker process beside the API process), with their
+    own group-commit writer, until `stop` is set. Claims lease each message to one
+    worker, so several such processes share the work."""
+    engine = Engine(site, dsn, data_dir)
+    engine.start()
+    if wake_pipe is not None:
+        engine.hear_wakes(wake_pipe)
+    connectors = Connectors(site)
+    tasks = pumps(engine, connectors, stop, hold_payouts=hold_payouts)
+    try:
+        await stop.wait()
+    finally:
+        await asyncio.gather(*tasks)
         await connectors.close()
         engine.stop()

@@ -143,6 +143,7 @@ class PostgresConnection(Connection):
         import psycopg
 
         self.db = psycopg.connect(dsn, autocommit=True)
+        self._selects: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self.db.execute(_pg(sql), params).fetchall()
@@ -164,14 +165,37 @@ class PostgresConnection(Connection):
                 cur.executemany(_pg(sql), rows)
 
     def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
-        # COPY is several times faster than a pipelined INSERT per row.
+        # The whole batch goes as one JSON document in one statement: msgspec encodes it in
+        # C, and the server unpacks it. Formatting rows for COPY in Python held the GIL
+        # against the event loop for longer than the server took to insert them.
+        if rows:
+            self.db.execute(f"INSERT INTO {table} ({', '.join(columns)}) "
+                            f"{self._unpack(table, tuple(columns))}", (_json(rows).decode(),))
+
+    def add_many(self, table: str, keys: Sequence[str], extra: Sequence[str],
+                 sums: Sequence[str], rows: Sequence[Row]) -> None:
         if not rows:
             return
-        with self.db.cursor() as cur, cur.copy(
-            f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        ) as copy:
-            for row in rows:
-                copy.write_row(row)
+        cols = (*keys, *extra, *sums)
+        sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
+        self.db.execute(
+            f"INSERT INTO {table} ({', '.join(cols)}) {self._unpack(table, cols)} "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}", (_json(rows).decode(),)
+        )
+
+    def _unpack(self, table: str, columns: tuple[str, ...]) -> str:
+        """`SELECT ... FROM` a JSON array of rows (one parameter), each field cast to the
+        type of its column."""
+        sql = self._selects.get((table, columns))
+        if sql is None:
+            types = dict(self.db.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s", (table,)
+            ).fetchall())
+            fields = ", ".join(f"(r->>{i})::{types[c]}" for i, c in enumerate(columns))
+            sql = self._selects[(table, columns)] = (
+                f"SELECT {fields} FROM jsonb_array_elements(%s::jsonb) AS r")
+        return sql
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

@@ -77,6 +77,14 @@ class Connection:
         raise NotImplementedError
         yield self
 
+    def checkpoint_elsewhere(self) -> bool:
+        """Stop this connection's commits from checkpointing by themselves; True if the
+        caller must now call `checkpoint` (SQLite WAL), False if the store needs none."""
+        return False
+
+    def checkpoint(self) -> None:
+        """Copy committed WAL pages into the database file without blocking writers."""
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -123,6 +131,14 @@ class SqliteConnection(Connection):
             self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
+
+    def checkpoint_elsewhere(self) -> bool:
+        self.db.execute("PRAGMA wal_autocheckpoint = 0")
+        return True
+
+    def checkpoint(self) -> None:
+        # PASSIVE: copies what no reader still needs and never waits for a lock.
+        self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def close(self) -> None:
         self.db.close()

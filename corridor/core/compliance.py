@@ -63,12 +63,18 @@ class Hit:
     source: str  # list file and line
 
 
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
 def normalise(name: str) -> str:
     """Lowercase, strip accents and punctuation, collapse spaces: "Hasán  Al-Faridi" ->
     "hasan al faridi"."""
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+    if name.isascii():  # most names: nothing to decompose, no accents to strip
+        text = name.lower()
+    else:
+        text = unicodedata.normalize("NFKD", name)
+        text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(_NOT_ALNUM.sub(" ", text).split())
 
 
 class Screener:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from decimal import Decimal
 from operator import attrgetter
+from typing import NamedTuple
 
 from corridor.core.money import Money
 from corridor.core.pricing import Quote
@@ -81,9 +82,9 @@ _transfer_values = attrgetter(*TRANSFER_COLUMNS)
 TRANSFER_SELECT = f"SELECT {', '.join(TRANSFER_COLUMNS)} FROM transfers"
 
 
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """A response kept under an idempotency key."""
+class Stored(NamedTuple):
+    """A response kept under an idempotency key. (A named tuple: the writer makes one per
+    new key, and a frozen dataclass costs several times more to build.)"""
 
     body_hash: str
     status: int

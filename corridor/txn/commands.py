@@ -181,8 +181,9 @@ class CreateTransfer:
         if self.quote is None or self.prepared is not None:
             return
         at = rfc3339(self.now)
-        row = self._row(at)
-        accepted = dataclasses.replace(row, status=str(Status.ACCEPTED))
+        # Made in its accepted state at once: the events take their status separately,
+        # and the refused paths in `apply` copy it with their own status.
+        row = accepted = self._row(at, str(Status.ACCEPTED))
         received_data = status_event(row, Status.RECEIVED, None, None, None)
         legs = ledger.transfer_legs(self.quote)
         self.prepared = Prepared(
@@ -243,7 +244,7 @@ class CreateTransfer:
         ch.remember(p, self.key, self.body_hash, reply.status, reply.body, at)
         return reply
 
-    def _row(self, at: str) -> TransferRow:
+    def _row(self, at: str, status: str) -> TransferRow:
         q, req = self.quote, self.request
         assert q is not None
         hit = self.hit
@@ -254,7 +255,7 @@ class CreateTransfer:
         return TransferRow(
             id=new_id(), partner_id=q.partner_id, reference=req.reference, quote_id=q.id,
             receive_partner_id=q.receive_partner_id, corridor=q.corridor,
-            status=Status.RECEIVED, code=None, reason=None,
+            status=status, code=None, reason=None,
             send_minor=q.send.minor, send_currency=q.send.currency,
             receive_minor=q.receive.minor, receive_currency=q.receive.currency,
             fee_minor=q.fee.minor, fx_margin_minor=q.fx_margin.minor, rate=str(q.rate),

@@ -91,7 +91,8 @@ def funds_and_limits(b: Batch, partner: Partner, quote: Quote, sender_key: str,
     if exceeds_daily(partner, quote.send.minor, b.day_total(partner.id, sender_key, day)):
         return "limit_exceeded", "the sender's daily limit would be exceeded"
     posted, pending = b.balance(ledger.float_account(partner.id, quote.send.currency))
-    if posted + pending - quote.total.minor < (partner.float_floor or 0):
+    total = quote.send.minor + quote.fee.minor  # quote.total, without building a Money
+    if posted + pending - total < (partner.float_floor or 0):
         return "insufficient_funds", f"the {quote.send.currency} float cannot cover {quote.total}"
     return None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from corridor.site import load_site
 from corridor.store import Writer, connect, migrate, open_store, run_batch
 from corridor.store import reads as q
 from corridor.txn.commands import Fund
-from tests.support import copy_site
+from tests.support import copy_site, wait_for
 
 
 def test_migrations_apply_once_and_are_recorded(dsn: str, tmp_path: Path) -> None:
@@ -73,3 +74,34 @@ def test_writer_commits_many_commands_per_transaction(dsn: str, tmp_path: Path) 
         assert seqs == sorted(seqs) and len(seqs) == 300
     finally:
         conn.close()
+
+
+def test_the_sqlite_wal_is_checkpointed_while_the_writer_runs(tmp_path: Path) -> None:
+    """The writer's commits leave checkpoints to a thread of their own; committed rows
+    must still reach the database file while the writer runs, not only at shutdown."""
+    site = load_site(copy_site(tmp_path))
+    payfast = site.partners["payfast"]
+    dsn = "sqlite:///txn.db"
+    open_store(dsn, tmp_path).close()
+    writer = Writer(lambda: connect(dsn, tmp_path))
+    writer.start()
+
+    def in_database_file() -> int:
+        # immutable=1 reads the main file only, ignoring the WAL: what a checkpoint copied.
+        db = sqlite3.connect(f"file:{tmp_path / 'txn.db'}?mode=ro&immutable=1", uri=True)
+        try:
+            return int(db.execute("SELECT COUNT(*) FROM fundings").fetchone()[0])
+        finally:
+            db.close()
+
+    async def fund_many() -> None:
+        now = datetime.now(UTC)
+        await asyncio.gather(*(
+            writer.submit(Fund(payfast, Money(1_00, "INR"), f"dep-{i}", now)) for i in range(300)
+        ))
+
+    try:
+        asyncio.run(fund_many())
+        wait_for(lambda: in_database_file() == 300, timeout=10, what="a WAL checkpoint")
+    finally:
+        writer.stop()

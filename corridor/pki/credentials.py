@@ -7,6 +7,7 @@ uniformly random 256-bit token does not need, and a fast hash keeps every reques
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -48,6 +49,22 @@ def key_matches(key: str, stored_hash: str) -> bool:
 def write_hmac_secret(path: Path) -> None:
     """A callback signing secret: 32 random bytes, hex (what `core.signature` signs with)."""
     write_secret(path, (secrets.token_hex(32) + "\n").encode())
+
+
+def read_hmac_secret(path: Path) -> bytes:
+    """The callback signing secret as `core.signature` takes it: the bytes the file holds
+    in hex. Read again only when the file changes (a rotation), not on every callback.
+    Raises OSError or ValueError when the file is missing, unreadable or not hex."""
+    stat = path.stat()
+    return _hmac_secret(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _hmac_secret(path: str, mtime_ns: int, size: int) -> bytes:
+    secret = bytes.fromhex(Path(path).read_text("ascii").strip())
+    if not secret:
+        raise ValueError(f"the secret {path} is empty")
+    return secret
 
 
 def write_psk(path: Path) -> None:

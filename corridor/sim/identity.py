@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from corridor.pki.credentials import read_hmac_secret
 from corridor.pki.issue import issue, load_issued, write_issued
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context, server_context
@@ -29,12 +30,9 @@ def read_signing_secret(path: Path | None) -> bytes:
     if path is None:
         raise SimError("the partner has no callback_secret in its site file")
     try:
-        secret = bytes.fromhex(path.read_text("ascii").strip())
+        return read_hmac_secret(path)
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise SimError(f"cannot read the callback secret {path}: {exc}") from None
-    if not secret:
-        raise SimError(f"the callback secret {path} is empty")
-    return secret
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ import time
 from corridor.api import schemas as api
 from corridor.core.errors import Refused
 from corridor.core.signature import verify
+from corridor.pki.credentials import read_hmac_secret
 from corridor.txn import commands as c
 from corridor.txn.engine import Engine, decode_body
 
@@ -19,7 +20,7 @@ def secret(engine: Engine, partner_id: str) -> bytes:
     partner = engine.site.partner(partner_id)
     if partner is None or not partner.receives or partner.callback_secret_file is None:
         raise Refused(f"{partner_id} does not send receiver callbacks", code="unknown_partner")
-    return bytes.fromhex(partner.callback_secret_file.read_text().strip())
+    return read_hmac_secret(partner.callback_secret_file)
 
 
 async def receiver_callback(engine: Engine, partner_id: str, body: bytes,

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from corridor.core import signature
 from corridor.httppool import Pool, ProtocolError
+from corridor.pki.credentials import read_hmac_secret
 from corridor.store.rows import OutboxRow
 from corridor.txn import commands as c
 from corridor.txn.engine import Engine
@@ -94,7 +95,7 @@ class SenderCallbacks(Pump):
             path = partner.callback_secret_file if partner else None
             if path is None or not path.exists():
                 return None
-            self._secrets[partner_id] = bytes.fromhex(path.read_text().strip())
+            self._secrets[partner_id] = read_hmac_secret(path)
         return self._secrets[partner_id]
 
     async def _deliver(self, message: OutboxRow) -> None:

@@ -38,6 +38,7 @@ from corridor.core import signature
 from corridor.core.errors import Unavailable
 from corridor.core.money import format_minor
 from corridor.httppool import Pool, ProtocolError
+from corridor.pki.credentials import read_hmac_secret
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
 from corridor.site.model import Partner, Site
@@ -89,7 +90,7 @@ class HttpsJsonConnector:
             raise ValueError(f"receive partner {partner.id} has no callback_secret")
         self.partner = partner
         self.base = partner.endpoint.rstrip("/")
-        self.secret = bytes.fromhex(partner.callback_secret_file.read_text().strip())
+        self.secret = read_hmac_secret(partner.callback_secret_file)
         self.timing = timing or Timing.from_env()
         self.tls = tls or partner_tls(site)
         self.pool = pool

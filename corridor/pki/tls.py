@@ -4,7 +4,9 @@ required where a server says so."""
 from __future__ import annotations
 
 import ssl
+import weakref
 from pathlib import Path
+from typing import Any
 
 # ECDHE with AES-GCM or ChaCha20 for TLS 1.2; TLS 1.3 suites are modern by construction.
 CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!DSS:!SHA1"
@@ -37,3 +39,27 @@ def client_context(ca: Path, cert: Path | None = None, key: Path | None = None) 
     if cert is not None:
         ctx.load_cert_chain(cert, key)
     return ctx
+
+
+# The peer's common name per TLS connection: the certificate cannot change within a
+# connection, and decoding it for every request cost more than the rest of the check.
+_PEER_NAMES: weakref.WeakKeyDictionary[object, str | None] = weakref.WeakKeyDictionary()
+
+
+def peer_common_name(transport: Any) -> str | None:
+    """The common name of the verified client certificate on this transport, read from the
+    TLS connection itself (never from a header); None over plain TCP or without one."""
+    sslobj = transport.get_extra_info("ssl_object") if transport is not None else None
+    if sslobj is None:
+        return None
+    try:
+        return _PEER_NAMES[sslobj]
+    except KeyError:
+        pass
+    name = None
+    for rdn in (sslobj.getpeercert() or {}).get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                name = str(value)
+    _PEER_NAMES[sslobj] = name
+    return name

@@ -17,7 +17,7 @@ import msgspec
 from aiohttp import web
 
 from corridor.core.errors import CorridorError, InvalidInput, NotFound
-from corridor.pki.tls import server_context
+from corridor.pki.tls import peer_common_name, server_context
 from corridor.rpt import access, metrics, ops, periods, reports, settlement, verify
 from corridor.rpt.feed import Feed
 from corridor.rpt.store import cursor
@@ -40,12 +40,7 @@ def _problem(exc: CorridorError) -> web.Response:
 
 def peer_cn(request: web.Request) -> str | None:
     """The CN of the client certificate, read from the TLS transport itself."""
-    cert = request.transport.get_extra_info("peercert") if request.transport else None
-    for rdn in (cert or {}).get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                return str(value)
-    return None
+    return peer_common_name(request.transport)
 
 
 @web.middleware

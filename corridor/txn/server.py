@@ -12,7 +12,6 @@ import asyncio
 import logging
 import ssl
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 from corridor.core.errors import CorridorError, InvalidInput, Refused, Unauthenticated
-from corridor.pki.tls import server_context
+from corridor.pki.tls import peer_common_name, server_context
 from corridor.site.model import Site
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine
@@ -48,29 +47,9 @@ def problem(status: int, code: str, detail: str, **extra: object) -> web.Respons
     return web.Response(status=status, body=encode(body), content_type=PROBLEM)
 
 
-# The caller's common name per TLS connection: the certificate cannot change within a
-# connection, and decoding it for every request cost more than the rest of the check.
-_CALLERS: weakref.WeakKeyDictionary[object, str | None] = weakref.WeakKeyDictionary()
-
-
 def caller(request: web.Request) -> str | None:
     """The common name of the verified client certificate (None over plain TCP)."""
-    transport = request.transport
-    sslobj = transport.get_extra_info("ssl_object") if transport else None
-    if sslobj is None:
-        return None
-    try:
-        return _CALLERS[sslobj]
-    except KeyError:
-        pass
-    cert = sslobj.getpeercert()
-    name = None
-    for rdn in (cert or {}).get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                name = str(value)
-    _CALLERS[sslobj] = name
-    return name
+    return peer_common_name(request.transport)
 
 
 @web.middleware

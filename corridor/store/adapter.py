@@ -8,7 +8,7 @@ Everything above this module writes portable SQL with `?` placeholders and calls
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
@@ -236,15 +236,3 @@ def connect(dsn: str, data_dir: Path) -> Connection:
         assert path is not None
         return SqliteConnection(path)
     return PostgresConnection(dsn)
-
-
-def chunks(items: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
-    """Split `items` into lists small enough for one IN (...) clause."""
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from corridor import processes
 from corridor.pki.layout import Layout
 from corridor.pki.siteedit import set_field
 from corridor.pki.tls import client_context
@@ -80,14 +81,7 @@ class Service:
 
     def stop(self, timeout: float = 10.0) -> int | None:
         """SIGTERM, then SIGKILL after `timeout`; the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return processes.stop(self.process, timeout)
 
     def kill(self) -> None:
         """SIGKILL: a crash, for the tests that prove nothing is lost."""

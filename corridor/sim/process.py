@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import http.client
 import os
-import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from corridor import processes
 from corridor.sim.identity import SimError, hub_client_tls
 from corridor.site.model import Site
 
@@ -56,14 +56,7 @@ class SimProcess:
 
     def stop(self, timeout: float = 5.0) -> int:
         """SIGTERM, then SIGKILL after `timeout`; the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return processes.stop(self.process, timeout)
 
     def __enter__(self) -> SimProcess:
         return self

@@ -187,7 +187,7 @@ class Engine:
         return encode(transfer_wire(row, history))
 
     async def list_transfers(self, partner_id: str, params: dict[str, str]) -> bytes:
-        limit = _int(params.get("limit", "50"), "limit", 1, 500)
+        limit = bounded_int(params.get("limit", "50"), "limit", 1, 500)
         since = params.get("from")
         until = params.get("to")
         status = params.get("status")
@@ -253,7 +253,8 @@ class Engine:
         return encode([{"account": a, "currency": cur, "posted": int(p)} for a, cur, p in rows])
 
 
-def _int(text: str, name: str, lo: int, hi: int) -> int:
+def bounded_int(text: str, name: str, lo: int, hi: int) -> int:
+    """A query parameter as an integer in [lo, hi], or a 422 `invalid_request`."""
     try:
         value = int(text)
     except ValueError:

@@ -23,7 +23,7 @@ from corridor.core.errors import CorridorError, InvalidInput, Refused, Unauthent
 from corridor.pki.tls import peer_common_name, server_context
 from corridor.site.model import Site
 from corridor.txn.connectors import Connectors
-from corridor.txn.engine import Engine
+from corridor.txn.engine import Engine, bounded_int
 from corridor.txn.wire import encode
 
 log = logging.getLogger("corridor.txn.server")
@@ -222,15 +222,7 @@ async def metrics(request: web.Request) -> web.StreamResponse:
 
 def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
     text = request.query.get(name)
-    if text is None:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise InvalidInput(f"{name} must be an integer", code="invalid_request") from None
-    if not lo <= value <= hi:
-        raise InvalidInput(f"{name} must be between {lo} and {hi}", code="invalid_request")
-    return value
+    return default if text is None else bounded_int(text, name, lo, hi)
 
 
 def make_app(engine: Engine, connectors: Connectors) -> web.Application:

@@ -21,6 +21,7 @@ from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from corridor import processes
 from corridor.eig.app import Gateway, openapi_handler
 from corridor.eig.audit import AuditLog
 from corridor.eig.httpproto import handler_factory
@@ -131,6 +132,7 @@ async def _healthz(request: web.Request) -> web.Response:
 def run(opts: Options, workers: int = 1) -> None:
     """Run in the foreground; with several workers, fork them onto one SO_REUSEPORT port."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    processes.relax_gc()
     if workers <= 1:
         uvloop.run(serve(opts))
         return

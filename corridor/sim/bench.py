@@ -162,10 +162,12 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
                 txn_workers: int = 0) -> dict[str, Any]:
     import uvloop
 
+    from corridor.processes import relax_gc
     from corridor.sim.driver import SendDriver
     from corridor.sim.world import World
     from corridor.store import reads as q
 
+    relax_gc()  # the load generator too, like every server it measures
     world = World.create(root, store=store, receiver_state=False,
                          env={"CORRIDOR_TXN_WORKERS": str(txn_workers)})
     with world:
@@ -221,9 +223,10 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
 
 
 @click.command()
-@click.option("--count", type=click.IntRange(1), default=3000, show_default=True,
+@click.option("--count", type=click.IntRange(1), default=6000, show_default=True,
               help="Transfers in the closed-loop (throughput) run.")
-@click.option("--concurrency", type=click.IntRange(1, 2048), default=256, show_default=True)
+@click.option("--concurrency", type=click.IntRange(1, 2048), default=512, show_default=True,
+              help="Transfers in flight in the closed-loop run.")
 @click.option("--rate", type=click.FloatRange(1), default=500.0, show_default=True,
               help="Offered transfers per second in the latency run.")
 @click.option("--rate-count", type=click.IntRange(1), default=2500, show_default=True,

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from corridor import processes
 from corridor.clikit import fail, open_site, site_option
 from corridor.sim.faults import FaultError, Faults
 from corridor.sim.identity import SimError
@@ -48,6 +49,7 @@ def _serve(start: Callable[[], Awaitable[Any]], stop: Callable[[], Awaitable[Non
         finally:
             await stop()
 
+    processes.relax_gc()
     try:
         uvloop.run(main())
     except (SimError, OSError) as exc:

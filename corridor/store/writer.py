@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import gc
 import logging
 import queue
 import threading
@@ -19,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from corridor import processes
 from corridor.core.errors import CorridorError, Unavailable
 from corridor.core.pricing import Quote
 from corridor.store.adapter import Connection
@@ -90,23 +90,6 @@ def _one_transaction(conn: Connection, commands: Sequence[Command],
     return outcomes
 
 
-# Collector thresholds for a process that runs a writer (see `relax_gc`).
-GC_THRESHOLDS = (50_000, 20, 100)
-
-
-def relax_gc() -> None:
-    """Let the cyclic garbage collector run less often in this process.
-
-    A batch keeps thousands of small rows and commands alive until it commits, so with
-    the default young-generation threshold (700 allocations) the collector runs dozens of
-    times per batch, walks those rows each time and holds the GIL while it does: a sixth of
-    the run time of `corridor bench txn`, taken from the event loop and the writer alike.
-    Almost nothing on this path makes reference cycles, so collecting rarely costs little
-    memory. Thresholds already set higher are kept."""
-    current = gc.get_threshold()
-    gc.set_threshold(*(max(a, b) for a, b in zip(current, GC_THRESHOLDS, strict=True)))
-
-
 class _Item:
     __slots__ = ("command", "future", "loop")
 
@@ -133,7 +116,7 @@ class Writer:
         self._committed = threading.Event()
 
     def start(self) -> None:
-        relax_gc()
+        processes.relax_gc()
         self._thread = threading.Thread(target=self._run, name="txn-writer", daemon=True)
         self._thread.start()
 

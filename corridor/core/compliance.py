@@ -22,23 +22,17 @@ def check_kyc(hub: Hub, corridor: str, sender: Party, beneficiary: Party) -> Non
     field. Baseline (FATF R.16): the originator's name, account, and address or national
     ID or date and place of birth; the beneficiary's name and account. Corridor rules in
     hub.yaml may require more."""
-    missing: list[str] = []
-
-    def need(party: Party, prefix: str, *fields: str) -> None:
-        missing.extend(f"{prefix}.{f}" for f in fields if not _present(party, f))
-
-    need(sender, "sender", "name", "account")
-    has_address = _present(sender, "address")
-    has_id = _present(sender, "id_type") and _present(sender, "id_number")
-    has_birth = _present(sender, "date_of_birth") and _present(sender, "place_of_birth")
-    if not (has_address or has_id or has_birth):
+    has_s, has_b = _filled(sender), _filled(beneficiary)
+    missing = [f"sender.{f}" for f in ("name", "account") if f not in has_s]
+    if not ("address" in has_s or {"id_type", "id_number"} <= has_s
+            or {"date_of_birth", "place_of_birth"} <= has_s):
         missing.append("sender.address (or sender.id_type and sender.id_number, or "
                        "sender.date_of_birth and sender.place_of_birth)")
-    need(beneficiary, "beneficiary", "name", "account")
+    missing += [f"beneficiary.{f}" for f in ("name", "account") if f not in has_b]
     rule = hub.kyc.get(corridor)
     if rule is not None:
-        need(sender, "sender", *rule.sender)
-        need(beneficiary, "beneficiary", *rule.beneficiary)
+        missing += [f"sender.{f}" for f in rule.sender if f not in has_s]
+        missing += [f"beneficiary.{f}" for f in rule.beneficiary if f not in has_b]
     if missing:
         unique = list(dict.fromkeys(missing))
         raise InvalidInput(
@@ -48,9 +42,9 @@ def check_kyc(hub: Hub, corridor: str, sender: Party, beneficiary: Party) -> Non
         )
 
 
-def _present(party: Party, field: str) -> bool:
-    value = party.get(field)
-    return isinstance(value, str) and bool(value.strip())
+def _filled(party: Party) -> set[str]:
+    """The fields of `party` that hold a non-blank string."""
+    return {k for k, v in party.items() if isinstance(v, str) and v.strip()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,6 @@ test: deps system-deps
 
 lint: deps
 	$(BIN)/ruff check corridor tests
-	$(BIN)/ruff format --check corridor tests
 
 bench: deps
 	$(BIN)/corridor bench txn

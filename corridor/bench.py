@@ -1,4 +1,4 @@
-"""`corridor bench PART`: each prints one JSON object with the figures its issue names."""
+"""`corridor bench PART`: each prints one JSON object with the figures it measures."""
 
 from __future__ import annotations
 

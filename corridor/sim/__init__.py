@@ -1,4 +1,4 @@
-"""Partner simulators that act as real remote parties over real HTTPS (issue 4).
+"""Partner simulators that act as real remote parties over real HTTPS.
 
 - `ReceivePartnerSim`: a receive partner (the demo's MobiCash) serving the receive-partner
   protocol with a wallet book, fault knobs and signed receiver callbacks to EIG.

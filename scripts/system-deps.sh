@@ -4,7 +4,7 @@
 # and say why (under CI=true they fail instead).
 set -euo pipefail
 packages=(nftables libreswan iproute2 iputils-ping openssh-server openssh-client
-          chromium sslscan curl openssl tmux libnss3-tools procps asciinema)
+          chromium sslscan curl openssl tmux libnss3-tools procps asciinema faketime)
 [ "$(id -u)" = 0 ] || { echo "system-deps: not root, skipping apt"; exit 0; }
 missing=()
 for p in "${packages[@]}"; do

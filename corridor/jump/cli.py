@@ -34,6 +34,7 @@ def serve(site_dir: Path, data_dir: Path, listen: str | None, metrics_at: str | 
     """Run the SSH bastion in the foreground."""
     import uvloop
 
+    from corridor.jump.replay import LedgerUnreadable
     from corridor.jump.server import Bastion, serve_forever
 
     site = open_site(site_dir)
@@ -42,7 +43,10 @@ def serve(site_dir: Path, data_dir: Path, listen: str | None, metrics_at: str | 
         if "jump" not in site.hub.listen:
             fail("hub.yaml has no listen.jump and no --listen was given")
         address = (site.hub.listen["jump"].host, site.hub.listen["jump"].port)
-    bastion = Bastion(site_dir, JumpState.under(data_dir))
+    try:
+        bastion = Bastion(site_dir, JumpState.under(data_dir))
+    except LedgerUnreadable as exc:
+        fail(str(exc))
     if metrics_at:
         from prometheus_client import start_http_server
 

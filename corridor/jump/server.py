@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from corridor.jump.audit import AuditLog, Metrics
 from corridor.jump.forward import MAX_PKTSIZE, WINDOW, ForwardRelay
 from corridor.jump.lockout import Lockout
 from corridor.jump.policy import Policy, PolicySource
+from corridor.jump.replay import StepLedger
 from corridor.jump.state import JumpState, ensure_key
 from corridor.site.model import Admin
 
@@ -32,12 +34,15 @@ CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com")
 
 
 class Bastion:
-    def __init__(self, site_root: Path, state: JumpState) -> None:
+    def __init__(self, site_root: Path, state: JumpState,
+                 clock: Callable[[], float] = time.time) -> None:
         state.prepare()
+        self.clock = clock  # wall clock for TOTP steps
         self.state = state
         self.policies = PolicySource(site_root)
         self.policies.current()  # a faulty site at start-up is an error, not an open door
         self.lockout = Lockout()
+        self.totp_steps = StepLedger(state.totp_steps)
         self.audit = AuditLog(state.audit_log)
         self.metrics = Metrics()
         self.host_key = ensure_key(state.host_key)
@@ -203,11 +208,14 @@ class AdminConnection(asyncssh.SSHServer):
             self._failure("admin revoked during login")
             return False
         try:
-            ok = totp.verify(current, responses[0])
+            step = totp.accepted_step(current, responses[0], self.bastion.clock())
         except totp.NotEnrolled:
-            ok = False
-        if not ok:
+            step = None
+        if step is None:
             self._failure("wrong TOTP code")
+            return False
+        if not self.bastion.totp_steps.claim(username, step):
+            self._failure("TOTP code already used")
             return False
         self.admin = current
         self.authenticated = True

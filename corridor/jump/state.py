@@ -35,6 +35,10 @@ class JumpState:
         return self.root / "sessions"
 
     @property
+    def totp_steps(self) -> Path:
+        return self.root / "totp_steps.json"
+
+    @property
     def known_hosts(self) -> Path:
         return self.root / "known_hosts.json"
 

@@ -17,7 +17,7 @@ def jump(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jump]:
     (payments-ops; kicked by a test). Lock-out after 3 failures.
     """
     need_root()
-    need_tool("sshd", "ssh", "scp", "ssh-keygen")
+    need_tool("sshd", "ssh", "scp", "ssh-keygen", "faketime")
     j = Jump(tmp_path_factory.mktemp("jump"))
     for name in ("asha", "kiran", "lee"):
         j.add_admin(name, ["payments-ops"])

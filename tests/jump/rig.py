@@ -1,6 +1,13 @@
 """A jump server under test with real parts around it: a copy of the demo site pointing
 at real `sshd` targets on loopback ports, the bastion as its own process, and the stock
-OpenSSH client configured to go through it (TOTP codes supplied by SSH_ASKPASS)."""
+OpenSSH client configured to go through it (TOTP codes supplied by SSH_ASKPASS).
+
+The bastion accepts each admin's TOTP time step once, so every login here answers with the
+code of the next step not yet used. Tests log the same admin in many times, far more than
+the three steps of the window allow per 30 s, so the bastion runs under libfaketime with
+a wall-clock offset the rig moves forward instead of waiting (its monotonic clock, which
+lock-out and timeouts use, is left alone).
+"""
 
 from __future__ import annotations
 
@@ -10,16 +17,20 @@ import re
 import secrets
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyotp
 import yaml
 
+from corridor.jump import totp
 from corridor.jump.sshd import keygen, port_open, stop
 from tests.support import copy_site, free_port, wait_for
 
 HOSTS = ("eig", "txn", "rpt", "vpn")
+FAKETIME_LIBS = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                 "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1")
 
 
 @dataclass
@@ -33,6 +44,8 @@ class Jump:
     proc: subprocess.Popen | None = None
     admins: dict[str, dict] = field(default_factory=dict)
     target_port: int = 0
+    clock_offset: int = 0  # seconds the bastion's wall clock runs ahead of ours
+    used_steps: dict[str, int] = field(default_factory=dict)  # last TOTP step per admin
 
     def __post_init__(self) -> None:
         self.site = copy_site(self.tmp)
@@ -43,6 +56,8 @@ class Jump:
         askpass.write_text('#!/bin/sh\ncat "$JUMP_TEST_TOTP_FILE"\n')
         askpass.chmod(0o700)
         self.askpass = askpass
+        self.clock_file = self.tmp / "bastion-clock"
+        self.clock_file.write_text("+0s\n")
 
     # -- site ---------------------------------------------------------------------------
     def add_admin(self, name: str, roles: list[str], login: str = "root",
@@ -86,12 +101,16 @@ class Jump:
     def start(self) -> Jump:
         self.port = free_port()
         self.metrics_port = free_port()
-        self.log = open(self.tmp / "jump.log", "wb")  # noqa: SIM115
+        self.log = open(self.tmp / "jump.log", "ab")  # noqa: SIM115
+        faketime = next((lib for lib in FAKETIME_LIBS if Path(lib).exists()), None)
+        assert faketime, "libfaketime is not installed (scripts/system-deps.sh)"
+        env = dict(os.environ, LD_PRELOAD=faketime, FAKETIME_TIMESTAMP_FILE=str(self.clock_file),
+                   FAKETIME_NO_CACHE="1", FAKETIME_DONT_FAKE_MONOTONIC="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "corridor", "serve", "jump", "--site", str(self.site),
              "--data", str(self.data), "--listen", f"127.0.0.1:{self.port}",
              "--metrics", f"127.0.0.1:{self.metrics_port}"],
-            stdout=self.log, stderr=subprocess.STDOUT,
+            stdout=self.log, stderr=subprocess.STDOUT, env=env,
         )
         wait_for(lambda: port_open(self.port) or self.proc.poll() is not None,
                  what="the jump server to listen")
@@ -106,6 +125,27 @@ class Jump:
     def corridor(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run([sys.executable, "-m", "corridor", *args], capture_output=True,
                               text=True, check=check, timeout=60)
+
+    # -- the bastion's clock and fresh TOTP codes ---------------------------------------
+    def bastion_time(self) -> float:
+        return time.time() + self.clock_offset
+
+    def move_clock(self, seconds: int) -> None:
+        """Move the bastion's wall clock forward (libfaketime reads the file on each call)."""
+        self.clock_offset += seconds
+        self.clock_file.write_text(f"+{self.clock_offset}s\n")
+
+    def fresh_code(self, admin: str) -> str:
+        """The code of the admin's next unused TOTP step, moving the bastion's clock on when
+        the steps of its current window are used up."""
+        step = totp.next_step(self.used_steps.get(admin), self.bastion_time())
+        if totp.usable_from(step) > self.bastion_time():
+            # Land just inside the step after `step`, so that `step` opens a fresh window
+            # of three: itself and the two after it.
+            target = (step + 1) * totp.STEP_SECONDS + 1
+            self.move_clock(int(target - self.bastion_time()) + 1)
+        self.used_steps[admin] = step
+        return totp.code_at(self.admins[admin]["secret"], step)
 
     # -- the OpenSSH client -------------------------------------------------------------
     def ssh_config(self, admin: str, key: Path | None = None, source: str = "127.0.0.1") -> Path:
@@ -130,9 +170,9 @@ class Jump:
 
     def env(self, admin: str, code: str | None = None) -> dict[str, str]:
         """Environment for an OpenSSH client whose TOTP prompt answers `code` (default:
-        the admin's current code)."""
+        a fresh code of the admin's)."""
         code_file = self.tmp / f"totp-code.{secrets.token_hex(4)}"  # one per client run
-        code_file.write_text((code or pyotp.TOTP(self.admins[admin]["secret"]).now()) + "\n")
+        code_file.write_text((code or self.fresh_code(admin)) + "\n")
         env = dict(os.environ, SSH_ASKPASS=str(self.askpass), SSH_ASKPASS_REQUIRE="force",
                    DISPLAY=":0", JUMP_TEST_TOTP_FILE=str(code_file))
         env.pop("SSH_AUTH_SOCK", None)

@@ -3,8 +3,6 @@ and then a TOTP code; wrong codes, unknown keys, revoked admins and lock-out."""
 
 from __future__ import annotations
 
-import time
-
 import pyotp
 
 from corridor.jump.sshd import keygen
@@ -12,14 +10,15 @@ from tests.jump.rig import Jump
 from tests.support import wait_for
 
 
-def wrong_code(secret: str) -> str:
-    totp = pyotp.TOTP(secret)
-    good = {totp.at(int(time.time()), counter_offset=k) for k in (-1, 0, 1)}
+def wrong_code(jump: Jump, admin: str) -> str:
+    totp = pyotp.TOTP(jump.admins[admin]["secret"])
+    now = int(jump.bastion_time())
+    good = {totp.at(now, counter_offset=k) for k in (-2, -1, 0, 1, 2)}  # steps may turn
     return next(c for c in ("000000", "111111", "222222") if c not in good)
 
 
 def test_wrong_totp_code_is_refused(jump: Jump) -> None:
-    bad = wrong_code(jump.admins["asha"]["secret"])
+    bad = wrong_code(jump, "asha")
     done = jump.ssh("asha", "jump", code=bad, source="127.0.0.3")
     assert done.returncode == 255
     assert "Permission denied" in done.stderr
@@ -80,7 +79,7 @@ def test_revoking_an_admin_takes_effect_without_restart(jump: Jump) -> None:
 
 def test_lockout_after_repeated_failures(jump: Jump) -> None:
     source = "127.0.0.2"  # a source of its own, so other tests are not locked out
-    bad = wrong_code(jump.admins["lee"]["secret"])
+    bad = wrong_code(jump, "lee")
     for _ in range(3):
         done = jump.ssh("lee", "jump", code=bad, source=source)
         assert done.returncode == 255
@@ -111,3 +110,29 @@ def test_enroll_prints_uri_and_qr_and_writes_a_private_secret(jump: Jump, site_d
     assert secret_file.read_text().strip() != secret and forced.returncode == 0
     unknown = jump.corridor("jump", "enroll", "zed", "--site", str(site_dir), check=False)
     assert (unknown.returncode, unknown.stderr) == (1, "error: no admin 'zed' in access.yaml\n")
+
+
+def test_a_code_is_accepted_once_even_across_a_restart(jump: Jump) -> None:
+    source = "127.0.0.7"  # replays count towards lock-out: keep them off other tests' source
+    code = jump.fresh_code("asha")
+    assert jump.ssh("asha", "jump", code=code, source=source).returncode == 0
+    again = jump.ssh("asha", "jump", code=code, source=source)
+    assert again.returncode == 255 and "Permission denied" in again.stderr
+    refused = jump.audit_has(event="login", result="refused", reason="TOTP code already used",
+                             admin="asha", source=source)
+    assert refused and code not in (jump.data / "jump" / "audit.log").read_text()
+    # Replays are failed logins: the third locks the source out.
+    for _ in range(2):
+        assert jump.ssh("asha", "jump", code=code, source=source).returncode == 255
+    locked = wait_for(lambda: jump.audit_has(event="lockout", source=source))
+    assert locked["failures"] == 3
+    ledger = jump.data / "jump" / "totp_steps.json"
+    assert oct(ledger.stat().st_mode & 0o777) == "0o600"
+    # A restart does not reopen the window.
+    jump.stop()
+    jump.start()
+    elsewhere = "127.0.0.8"
+    assert jump.ssh("asha", "jump", code=code, source=elsewhere).returncode == 255
+    assert jump.audit_has(event="login", result="refused", reason="TOTP code already used",
+                          source=elsewhere)
+    assert jump.ssh("asha", "jump").returncode == 0  # the next code is welcome

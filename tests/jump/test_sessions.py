@@ -128,30 +128,32 @@ def test_play_of_an_unknown_session_is_a_clear_error(jump: Jump) -> None:
 
 
 def test_kick_ends_an_admins_open_sessions(jump: Jump) -> None:
-    config = str(jump.ssh_config("lee"))
-    forward = subprocess.Popen(
-        ["ssh", "-F", config, "-J", "jump", "-p", str(jump.target_port), "txn", "sleep 60"],
-        env=jump.env("lee"), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    brokered = subprocess.Popen(
-        ["ssh", "-F", config, "jump", "txn", "sleep 60"], env=jump.env("lee"),
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    asha = subprocess.Popen(
-        ["ssh", "-F", str(jump.ssh_config("asha")), "jump", "txn", "sleep 60"],
-        env=jump.env("asha"), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    def open_sessions() -> list[dict]:
+        from corridor.jump.control import call
+
+        return call(jump.data / "jump" / "control.sock", {"op": "sessions"})["sessions"]
+
+    def count(admin: str) -> int:
+        return len([s for s in open_sessions() if s["admin"] == admin])
+
+    def connect(admin: str, *args: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            ["ssh", "-F", str(jump.ssh_config(admin)), *args], env=jump.env(admin),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+
+    # One after another, as an admin typing codes would: each login spends a TOTP step,
+    # and a later step accepted first would make the earlier one a replay.
+    procs: list[subprocess.Popen] = []
     try:
-        def open_sessions() -> list[dict]:
-            from corridor.jump.control import call
-
-            return call(jump.data / "jump" / "control.sock", {"op": "sessions"})["sessions"]
-
-        wait_for(lambda: len([s for s in open_sessions() if s["admin"] == "lee"]) == 2
-                 and any(s["admin"] == "asha" for s in open_sessions()),
-                 timeout=20, what=f"three open sessions: {open_sessions()}")
+        procs.append(connect("lee", "-J", "jump", "-p", str(jump.target_port), "txn",
+                             "sleep 60"))
+        wait_for(lambda: count("lee") == 1, timeout=20, what="lee's forward")
+        procs.append(connect("lee", "jump", "txn", "sleep 60"))
+        wait_for(lambda: count("lee") == 2, timeout=20, what="lee's brokered session")
+        procs.append(connect("asha", "jump", "txn", "sleep 60"))
+        wait_for(lambda: count("asha") == 1, timeout=20, what="asha's brokered session")
+        forward, brokered, asha = procs
         done = jump.corridor("jump", "kick", "lee", "--data", str(jump.data))
         assert done.stdout.startswith("lee: closed 2 connection(s)")
         assert forward.wait(timeout=15) != 0
@@ -159,7 +161,7 @@ def test_kick_ends_an_admins_open_sessions(jump: Jump) -> None:
         assert asha.poll() is None  # another admin's session is untouched
         assert jump.audit_has(event="kick", admin="lee")
     finally:
-        for proc in (forward, brokered, asha):
+        for proc in procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()

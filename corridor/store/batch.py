@@ -162,12 +162,12 @@ def journal_rows(journal_id: str, transfer_id: str | None, kind: str, state: str
     """The entry rows of a journal and the balance moves they make. Pure, so a command
     can build them before it is queued and the writer thread only appends them."""
     legs = list(legs)
-    entries = [(journal_id, transfer_id, kind, state, leg.account, leg.currency, leg.amount, at)
-               for leg in legs]
+    entries = [(journal_id, transfer_id, kind, state, account, currency, amount, at)
+               for account, currency, amount in legs]
     if state == "posted":
-        moves = [(leg.account, leg.currency, leg.amount, 0) for leg in legs]
+        moves = [(account, currency, amount, 0) for account, currency, amount in legs]
     else:
-        moves = [(leg.account, leg.currency, 0, leg.amount) for leg in legs]
+        moves = [(account, currency, 0, amount) for account, currency, amount in legs]
     return entries, moves
 
 

@@ -21,6 +21,7 @@ EXPONENTS: dict[str, int] = {
     "XAF": 0, "XOF": 0, "ZAR": 2, "ZMW": 2,
 }
 
+_TENS = tuple(10**e for e in range(max(EXPONENTS.values()) + 1))
 _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,17})(?:\.([0-9]+))?$")
 
 
@@ -99,9 +100,14 @@ def parse_minor(text: object, currency: str) -> int:
 
 
 def format_minor(minor: int, currency: str) -> str:
-    exp = exponent(currency)
+    # Every reply and event formats a few amounts: a table lookup and padding by hand cost
+    # half of a nested format spec (`:0{exp}d`).
+    exp = EXPONENTS.get(currency)
+    if exp is None:
+        exp = exponent(currency)  # raises unknown_currency
+    if not exp:
+        return str(minor)
     sign = "-" if minor < 0 else ""
-    minor = abs(minor)
-    if exp == 0:
-        return f"{sign}{minor}"
-    return f"{sign}{minor // 10**exp}.{minor % 10**exp:0{exp}d}"
+    whole, frac = divmod(abs(minor), _TENS[exp])
+    digits = str(frac)
+    return f"{sign}{whole}.{'0' * (exp - len(digits))}{digits}"

@@ -143,6 +143,10 @@ class Prepared:
     payout: tuple[Any, ...]  # the payout outbox message an acceptance queues
 
 
+# Plain strings of the states a new transfer's rows name, formatted without the enum.
+_RECEIVED, _ACCEPTED = str(Status.RECEIVED), str(Status.ACCEPTED)
+
+
 def _restatus(event: str, status: str, previous: str) -> str:
     """A `transfer.status` event of the same transfer in another state: the data differs
     only in its first two keys (`wire.status_event` writes `status`, then `previous`), so
@@ -184,21 +188,20 @@ class CreateTransfer:
         at = rfc3339(self.now)
         # Made in its accepted state at once: the events take their status separately,
         # and the refused paths in `apply` copy it with their own status.
-        row = accepted = self._row(at, str(Status.ACCEPTED))
-        received_data = status_event(row, Status.RECEIVED, None, None, None)
-        legs = ledger.transfer_legs(self.quote)
+        row = self._row(at, _ACCEPTED)
+        tid = row.id
+        received_data = status_event(row, _RECEIVED, None, None, None)
         self.prepared = Prepared(
-            row=row, at=at,
-            received=(event_id(row.id, Status.RECEIVED), "transfer.status", row.id, at,
-                      received_data),
-            accepted=(event_id(row.id, Status.ACCEPTED), "transfer.status", row.id, at,
-                      _restatus(received_data, Status.ACCEPTED, Status.RECEIVED)),
-            accepted_row=accepted,
-            accepted_reply=encode(transfer_wire(accepted)).decode(),
-            reserve=journal_rows(event_id(row.id, "reserve"), row.id, "reserve", "pending",
-                                 legs, at),
-            payout=("payout", row.id, row.receive_partner_id,
-                    f'{{"transfer_id":"{row.id}"}}', "pending", 0, at, None, at),
+            row, at,
+            (f"{tid}/{_RECEIVED}", "transfer.status", tid, at, received_data),  # event_id
+            (f"{tid}/{_ACCEPTED}", "transfer.status", tid, at,
+             _restatus(received_data, _ACCEPTED, _RECEIVED)),
+            row,
+            encode(transfer_wire(row, beneficiary=self.request.beneficiary)).decode(),
+            journal_rows(f"{tid}/reserve", tid, "reserve", "pending",
+                         ledger.transfer_legs(self.quote), at),
+            ("payout", tid, row.receive_partner_id, f'{{"transfer_id":"{tid}"}}', "pending", 0,
+             at, None, at),
         )
 
     def apply(self, b: Batch, ch: Changes) -> Reply:
@@ -241,7 +244,7 @@ class CreateTransfer:
             final = dataclasses.replace(row, status=str(status), code=code, reason=reason)
             ch.transfer(final)
             notify(ch, final, at)
-            reply = Reply(201, encode(transfer_wire(final)).decode())
+            reply = Reply(201, encode(transfer_wire(final, beneficiary=req.beneficiary)).decode())
         ch.remember(p, self.key, self.body_hash, reply.status, reply.body, at)
         return reply
 

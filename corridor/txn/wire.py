@@ -16,6 +16,16 @@ encode = msgspec.json.Encoder().encode
 decode = msgspec.json.decode
 
 
+class _Payee(msgspec.Struct):
+    """The two fields of a stored beneficiary that a partner sees (others are skipped)."""
+
+    name: str
+    account: str
+
+
+_payee = msgspec.json.Decoder(_Payee).decode
+
+
 def quote_wire(q: Quote) -> api.Quote:
     return api.Quote(
         id=q.id, send_amount=q.send.text, send_currency=q.send.currency,
@@ -26,8 +36,12 @@ def quote_wire(q: Quote) -> api.Quote:
     )
 
 
-def transfer_wire(row: TransferRow, history: list[dict[str, Any]] | None = None) -> api.Transfer:
-    beneficiary = decode(row.beneficiary)
+def transfer_wire(row: TransferRow, history: list[dict[str, Any]] | None = None,
+                  beneficiary: api.Beneficiary | None = None) -> api.Transfer:
+    """A stored transfer as partners see it. A caller that holds the beneficiary as a
+    struct passes it, and `row.beneficiary` is not decoded again."""
+    payee: api.Beneficiary | _Payee = (
+        _payee(row.beneficiary) if beneficiary is None else beneficiary)
     return api.Transfer(
         id=row.id, reference=row.reference, status=row.status,  # type: ignore[arg-type]
         quote_id=row.quote_id,
@@ -37,7 +51,7 @@ def transfer_wire(row: TransferRow, history: list[dict[str, Any]] | None = None)
         receive_currency=row.receive_currency,
         fee=format_minor(row.fee_minor, row.send_currency), rate=row.rate,
         destination_country=row.destination_country, payout_method=row.payout_method,
-        beneficiary_name=beneficiary["name"], beneficiary_account=beneficiary["account"],
+        beneficiary_name=payee.name, beneficiary_account=payee.account,
         created_at=row.created_at, updated_at=row.updated_at, reason=row.reason,
         code=row.code,
         history=None if history is None else [api.StatusChange(**h) for h in history],

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
@@ -23,13 +24,17 @@ def check_kyc(hub: Hub, corridor: str, sender: Party, beneficiary: Party) -> Non
     ID or date and place of birth; the beneficiary's name and account. Corridor rules in
     hub.yaml may require more."""
     has_s, has_b = _filled(sender), _filled(beneficiary)
-    missing = [f"sender.{f}" for f in ("name", "account") if f not in has_s]
-    if not ("address" in has_s or {"id_type", "id_number"} <= has_s
-            or {"date_of_birth", "place_of_birth"} <= has_s):
+    rule = hub.kyc.get(corridor)
+    located = _located(has_s)
+    if (located and has_s >= _NAMED and has_b >= _NAMED
+            and (rule is None or (has_s.issuperset(rule.sender)
+                                  and has_b.issuperset(rule.beneficiary)))):
+        return  # the usual case, decided without building the list of what is missing
+    missing = [f"sender.{f}" for f in _NAMED_ORDER if f not in has_s]
+    if not located:
         missing.append("sender.address (or sender.id_type and sender.id_number, or "
                        "sender.date_of_birth and sender.place_of_birth)")
-    missing += [f"beneficiary.{f}" for f in ("name", "account") if f not in has_b]
-    rule = hub.kyc.get(corridor)
+    missing += [f"beneficiary.{f}" for f in _NAMED_ORDER if f not in has_b]
     if rule is not None:
         missing += [f"sender.{f}" for f in rule.sender if f not in has_s]
         missing += [f"beneficiary.{f}" for f in rule.beneficiary if f not in has_b]
@@ -40,6 +45,16 @@ def check_kyc(hub: Hub, corridor: str, sender: Party, beneficiary: Party) -> Non
             code="missing_kyc",
             errors=[{"field": f, "message": "required"} for f in unique],
         )
+
+
+_NAMED_ORDER = ("name", "account")  # what both parties must give, in message order
+_NAMED = frozenset(_NAMED_ORDER)
+
+
+def _located(sender: set[str]) -> bool:
+    """Does the originator give an address, or an ID, or a date and place of birth?"""
+    return ("address" in sender or {"id_type", "id_number"} <= sender
+            or {"date_of_birth", "place_of_birth"} <= sender)
 
 
 def _filled(party: Party) -> set[str]:
@@ -60,9 +75,11 @@ class Hit:
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
+@lru_cache(maxsize=65_536)
 def normalise(name: str) -> str:
     """Lowercase, strip accents and punctuation, collapse spaces: "Hasán  Al-Faridi" ->
-    "hasan al faridi"."""
+    "hasan al faridi". (Cached: each transfer normalises both names for screening and the
+    sender's name again for its key, and names recur.)"""
     if name.isascii():  # most names: nothing to decompose, no accents to strip
         text = name.lower()
     else:

@@ -161,7 +161,8 @@ class Engine:
     async def create_transfer(self, partner_id: str, key: str, body: bytes) -> c.Reply:
         partner = self.sender(partner_id)
         req = decode_body(body, api.TransferRequest)
-        quote = await self.find_quote(req.quote_id)
+        # `find_quote` without a coroutine when the writer's cache has it, as it usually does.
+        quote = self.writer.quote_cache.get(req.quote_id) or await self.find_quote(req.quote_id)
         return await self.writer.submit(self.transfer_command(partner, key, body, req, quote))
 
     def transfer_command(self, partner: Partner, key: str, body: bytes,

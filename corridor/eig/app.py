@@ -218,7 +218,8 @@ class Gateway:
     async def relay(self, call: Call, path: str, headers: dict[str, str],
                     body: bytes | None):  # type: ignore[no-untyped-def]
         try:
-            return await self.upstreams[call.upstream].relay(call.method, path, headers, body)
+            return await self.upstreams[call.upstream].relay(call.method, path, headers, body,
+                                                             batched=call.batched)
         except CorridorError:
             self.metrics.upstream_errors.inc()
             raise

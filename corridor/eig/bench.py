@@ -104,6 +104,23 @@ async def _phase(url: str, ctx: object, headers: dict[str, str], concurrency: in
     return (len(latencies) - errors) / elapsed, latencies, answers, errors
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) used so far by process `pid` and its children that
+    are still running (EIG's workers), from /proc; 0 where there is no /proc."""
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        children = []
+    for one in (pid, *map(int, children)):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 @click.command()
 @site_option
 @click.option("--seconds", default=5.0, show_default=True, help="Length of each phase.")
@@ -164,15 +181,34 @@ def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, pay_ou
                    "Content-Type": "application/json"}
         base = f"https://127.0.0.1:{eig_port}"
 
+        servers = {"eig": procs[2].pid, "txn": procs[1].pid}
+        cpu: dict[str, float] = {}
+
+        async def measured(name: str, *args: object) -> tuple[float, list[float],
+                                                               list[bytes], int]:
+            """A phase, and the CPU the servers spent per successful call in it: a figure
+            that other load on the machine disturbs less than the rates."""
+            before = {k: _cpu_s(pid) for k, pid in servers.items()}
+            got = await _phase(*args)  # type: ignore[arg-type]
+            done = max(1, len(got[1]) - got[3])
+            for k, pid in servers.items():
+                if k == "txn" and name == "hello":
+                    continue
+                cpu[f"{k}_cpu_us_per_{name}"] = round(
+                    (_cpu_s(pid) - before[k]) / done * 1e6, 1)
+            return got
+
         async def run() -> dict[str, object]:
-            hello, _, _, herr = await _phase(base + "/v1/hello", ctx, headers, concurrency,
-                                             None, seconds, "GET", "h")
-            quotes, _, answers, qerr = await _phase(base + "/v1/quotes", ctx, headers,
-                                                    concurrency, None, seconds, "POST", "q")
+            hello, _, _, herr = await measured("hello", base + "/v1/hello", ctx, headers,
+                                               concurrency, None, seconds, "GET", "h")
+            quotes, _, answers, qerr = await measured("quote", base + "/v1/quotes", ctx,
+                                                      headers, concurrency, None, seconds,
+                                                      "POST", "q")
             # A quote is good for one transfer: the transfer phase uses each once.
             bodies = [_transfer(json.loads(a)["id"], i) for i, a in enumerate(answers)]
-            transfers, lat, _, terr = await _phase(base + "/v1/transfers", ctx, headers,
-                                                   concurrency, bodies, seconds, "POST", "t")
+            transfers, lat, _, terr = await measured("transfer", base + "/v1/transfers", ctx,
+                                                     headers, concurrency, bodies, seconds,
+                                                     "POST", "t")
             lat.sort()
             return {
                 "quotes_per_s": round(quotes, 1),
@@ -182,6 +218,7 @@ def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, pay_ou
                 "hello_per_s": round(hello, 1),
                 "ratio": round(transfers / hello, 3) if hello else 0.0,
                 "errors": qerr + terr + herr,
+                **cpu,
                 "concurrency": concurrency,
                 "eig_workers": workers,
                 "txn_connector": "in-process",

@@ -35,6 +35,9 @@ class Call:
     check: Callable[[Any], None] | None = None
     query: Callable[[Any], str] | None = None  # the validated query string relayed
     upstream: str = "txn"  # the hub server that answers: "txn" or "rpt"
+    # Relayed in a batch with concurrent calls (corridor.eig.batching): the calls TXN
+    # answers from its group-commit writer, not ones that wait on a remote partner.
+    batched: bool = False
 
     @property
     def decoder(self) -> msgspec.json.Decoder | None:
@@ -65,16 +68,18 @@ def check_validation(req: schemas.AccountValidationRequest) -> None:
 
 
 CALLS = (
-    Call("create_quote", "POST", "/v1/quotes", "send", schemas.QuoteRequest, check_quote),
+    Call("create_quote", "POST", "/v1/quotes", "send", schemas.QuoteRequest, check_quote,
+         batched=True),
     Call("validate_account", "POST", "/v1/accounts/validate", "send",
          schemas.AccountValidationRequest, check_validation),
-    Call("create_transfer", "POST", "/v1/transfers", "send", schemas.TransferRequest),
+    Call("create_transfer", "POST", "/v1/transfers", "send", schemas.TransferRequest,
+         batched=True),
     Call("list_transfers", "GET", "/v1/transfers", "send", query=lambda q: list_query(q)),
     Call("get_transfer", "GET", f"/v1/transfers/{{id:{TRANSFER_ID}}}", "send"),
     Call("cancel_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/cancel", "send",
-         schemas.CancelRequest),
+         schemas.CancelRequest, batched=True),
     Call("receiver_callback", "POST", "/v1/callbacks/receiver", "receive",
-         schemas.ReceiverCallback),
+         schemas.ReceiverCallback, batched=True),
     Call("transactions_report", "GET", "/v1/reports/transactions", "any",
          query=lambda q: report_query(q, ("from", "to", "format")), upstream="rpt"),
     Call("settlement_report", "GET", "/v1/reports/settlement", "any",

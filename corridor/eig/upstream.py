@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import aiohttp
 
 from corridor.core.errors import Unavailable
+from corridor.eig.batching import Batcher
+from corridor.eig.batching import Call as BatchedCall
 from corridor.httppool import Pool, ProtocolError
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
@@ -85,10 +87,11 @@ class Upstream:
             await self._session.close()
 
     async def relay(
-        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
+        *, batched: bool = False,
     ) -> Answer:
         """Send one call; Unavailable (503 with the `unavailable` code) when the server
-        cannot answer."""
+        cannot answer. (`batched` is for TXN; here each call goes alone.)"""
         assert self._session is not None, "start() first"
         try:
             async with self._session.request(
@@ -112,13 +115,26 @@ class Txn(Upstream):
 
     async def start(self) -> None:
         self._lean = Pool(self.base_url, self._context, self._pool)
+        self._batcher = Batcher(self._lean, self._unavailable, timeout_s=TIMEOUT_S)
 
     async def close(self) -> None:
         self._lean.close()
 
+    def _unavailable(self) -> Unavailable:
+        code, detail = self.unavailable
+        return Unavailable(detail, code=code)
+
     async def relay(
-        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
+        *, batched: bool = False,
     ) -> Answer:
+        """With `batched`, the call goes to TXN in a batch with the calls made meanwhile
+        (`corridor.eig.batching`); its answer is the same."""
+        if batched:
+            got = await self._batcher.call(BatchedCall(
+                method, path, headers["Corridor-Partner"], headers.get("Idempotency-Key"),
+                headers.get("Corridor-Signature"), body or b""))
+            return Answer(got.status, got.body, {"Content-Type": got.content_type})
         try:
             async with asyncio.timeout(TIMEOUT_S):
                 got = await self._lean.request(method, path, headers, body)

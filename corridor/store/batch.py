@@ -183,6 +183,7 @@ class Batch:
         self._refs: dict[tuple[str, str], bool] = {}
         self._accounts: dict[str, list[int]] = {}
         self._daily: dict[tuple[str, str, str], int] = {}
+        self._daily_stored: set[tuple[str, str, str]] = set()  # keys with a row in the store
         self._transfers: dict[str, TransferRow | None] = {}
         self.out = Changes()
         self.new_quotes: list[Quote] = []
@@ -235,6 +236,7 @@ class Batch:
                 "AND day = ? AND partner_id = ?", (pack(senders), day, partner)
             ):
                 self._daily[(partner, s_key, day)] = int(total)
+                self._daily_stored.add((partner, s_key, day))
         self._load_transfers(needs.transfers)
 
     def _load_accounts(self, accounts: Iterable[str]) -> None:
@@ -413,8 +415,14 @@ class Batch:
         daily: dict[tuple[str, str, str], int] = {}
         for p, s, d, amount in out.daily:
             daily[(p, s, d)] = daily.get((p, s, d), 0) + amount
+        # Most senders have no row for the day yet: those are plain bulk inserts (the batch
+        # holds the write lock, so no other writer adds one meanwhile); only the others
+        # need an upsert, which SQLite runs one row per step.
+        stored = self._daily_stored
+        c.insert_many("sender_daily", ("sender_key", "day", "partner_id", "total"),
+                      [(s, d, p, v) for (p, s, d), v in daily.items() if (p, s, d) not in stored])
         c.add_many("sender_daily", ("sender_key", "day", "partner_id"), (), ("total",),
-                   [(s, d, p, v) for (p, s, d), v in daily.items()])
+                   [(s, d, p, v) for (p, s, d), v in daily.items() if (p, s, d) in stored])
         c.insert_many("idempotency",
                       ("partner_id", "key", "body_hash", "status", "response", "created_at"),
                       out.idempotency)

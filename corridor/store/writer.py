@@ -120,6 +120,15 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="txn-writer", daemon=True)
         self._thread.start()
 
+    def cpu_seconds(self) -> float:
+        """CPU time the writer thread has used (0 when it is not running): with its wall
+        time, how much of a batch went to work and how much to waiting for the GIL or
+        the disk."""
+        ident = self._thread.ident if self._thread is not None else None
+        if ident is None:
+            return 0.0
+        return time.clock_gettime(time.pthread_getcpuclockid(ident))
+
     def stop(self) -> None:
         if self._thread is not None:
             self._queue.put(None)

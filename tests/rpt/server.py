@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from corridor import processes
 from corridor.pki.tls import client_context
 from tests.support import REPO, free_port, wait_for
 
@@ -44,12 +44,7 @@ def running_rpt(site: Path, data: Path, *extra: str) -> Iterator[str]:
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
         yield url
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        processes.stop(proc, timeout=10)
 
 
 def _up(site: Path, url: str) -> bool:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import urllib.error
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from corridor import processes
 from corridor.rpt import periods
 from corridor.site import load_site
 from tests.rpt.conftest import make_pki
@@ -71,12 +71,7 @@ def txn(tmp_path: Path):  # type: ignore[no-untyped-def]
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
         yield site, data, url
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        processes.stop(proc, timeout=10)
 
 
 def make_transfers(site: Path, url: str, count: int) -> list[str]:

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 
+from corridor.api.schemas import Event, EventPage
 from corridor.core.errors import InvalidInput
 from corridor.core.ledger import Leg, funding_legs, transfer_legs
 from corridor.core.money import Money, format_minor
@@ -56,20 +57,6 @@ def _check_paths() -> None:
 
 
 _check_paths()
-
-
-class _Event(msgspec.Struct):
-    seq: int
-    id: str
-    type: str
-    transfer_id: str | None
-    at: str
-    data: dict[str, object]
-
-
-class _EventPage(msgspec.Struct):
-    events: list[_Event]
-    next: int
 
 
 @dataclass
@@ -258,12 +245,13 @@ def generate(
     raw.sort(key=lambda r: r[0])
     pages, events = [], []
     for seq, (at, kind, tid, data) in enumerate(raw, start=1):
-        events.append(_Event(seq, f"ev-{seed}-{seq:010d}", kind, tid, rfc3339(at), data))
+        events.append(Event(seq=seq, id=f"ev-{seed}-{seq:010d}", type=kind, transfer_id=tid,
+                                at=rfc3339(at), data=data))
         if len(events) == page_size:
-            pages.append(msgspec.json.encode(_EventPage(events, seq)))
+            pages.append(msgspec.json.encode(EventPage(events=events, next=seq)))
             events = []
     if events:
-        pages.append(msgspec.json.encode(_EventPage(events, len(raw))))
+        pages.append(msgspec.json.encode(EventPage(events=events, next=len(raw))))
     return History(pages, len(raw), len(plan), start, end, postings)
 
 

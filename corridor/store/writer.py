@@ -106,7 +106,8 @@ class Writer:
     def __init__(self, connect: Callable[[], Connection], max_batch: int = MAX_BATCH) -> None:
         self._connect = connect
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | list[_Item] | None] = queue.SimpleQueue()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self._thread: threading.Thread | None = None
         self.quote_cache: dict[str, Quote] = {}
         self.batches = 0
@@ -168,11 +169,24 @@ class Writer:
             conn.close()
 
     def submit(self, command: Command) -> asyncio.Future[Any]:
-        """Queue a command from the event loop; await the returned future."""
+        """Queue a command from the event loop; await the returned future.
+
+        Commands submitted in one turn of the event loop (the calls of one relayed batch,
+        say) reach the writer together, as one entry of its queue, at the end of that
+        turn: handed over one at a time, the writer thread would wake at the first and
+        could take the GIL and commit it alone while the loop was still submitting the
+        rest."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Item(command, loop, future))
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        pending.append(_Item(command, loop, future))
         return future
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._queue.put(self._pending.pop(loop))
 
     def call(self, command: Command, timeout: float | None = 60) -> Any:
         """Queue a command from a plain thread and wait for its answer."""
@@ -188,7 +202,7 @@ class Writer:
                 first = self._queue.get()
                 if first is None:
                     return
-                items = [first]
+                items = first if isinstance(first, list) else [first]
                 stop = False
                 while len(items) < self.max_batch:
                     try:
@@ -198,7 +212,10 @@ class Writer:
                     if item is None:
                         stop = True
                         break
-                    items.append(item)
+                    if isinstance(item, list):
+                        items.extend(item)
+                    else:
+                        items.append(item)
                 started = time.perf_counter()
                 outcomes = run_batch(conn, [i.command for i in items], self.quote_cache)
                 self._committed.set()

@@ -16,16 +16,19 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
 from corridor.clikit import site_option
+from corridor.httppool import Pool
 
 QUOTE = json.dumps({"send_currency": "INR", "receive_currency": "KES",
                     "destination_country": "KE", "payout_method": "wallet",
@@ -61,46 +64,50 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 20)
     raise click.ClickException(f"nothing listens on port {port}")
 
 
-async def _phase(url: str, ctx: object, headers: dict[str, str], concurrency: int,
+async def _phase(url: str, ctx: ssl.SSLContext, headers: dict[str, str], concurrency: int,
                  bodies: list[bytes] | None, seconds: float, method: str,
                  keys: str) -> tuple[float, list[float], list[bytes], int]:
-    """Drive one call with `concurrency` kept-alive connections for `seconds`."""
-    import aiohttp
+    """Drive one call with `concurrency` kept-alive connections for `seconds`.
 
+    The client is the lean pool PayFast's simulator sends with, not aiohttp's client:
+    both phases run on the same two cores as the servers, and a heavier client would
+    take from the servers' share what it spends per call."""
     latencies: list[float] = []
     answers: list[bytes] = []
     errors = 0
     counter = 0
-    connector = aiohttp.TCPConnector(ssl=ctx, limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        end = time.perf_counter() + seconds
+    target = urlsplit(url).path
+    pool = Pool(url, ctx, size=concurrency)
+    end = time.perf_counter() + seconds
 
-        async def worker() -> None:
-            nonlocal counter, errors
-            while time.perf_counter() < end:
-                i = counter
-                counter += 1
-                if bodies is not None and i >= len(bodies):
-                    return  # each quote makes one transfer; the phase ends with them
-                h = dict(headers)
-                data = None
-                if method == "POST":
-                    h["Idempotency-Key"] = f"{keys}-{i}"
-                    data = bodies[i % len(bodies)] if bodies else QUOTE
-                t0 = time.perf_counter()
-                async with session.request(method, url, data=data, headers=h) as resp:
-                    body = await resp.read()
-                latencies.append(time.perf_counter() - t0)
-                if resp.status >= 300:
-                    errors += 1
-                    if errors == 1:
-                        print(f"first error: {resp.status} {body[:300]!r}", file=sys.stderr)
-                elif keys == "q":
-                    answers.append(body)
+    async def worker() -> None:
+        nonlocal counter, errors
+        while time.perf_counter() < end:
+            i = counter
+            counter += 1
+            if bodies is not None and i >= len(bodies):
+                return  # each quote makes one transfer; the phase ends with them
+            h = headers
+            data = None
+            if method == "POST":
+                h = {**headers, "Idempotency-Key": f"{keys}-{i}"}
+                data = bodies[i] if bodies is not None else QUOTE
+            t0 = time.perf_counter()
+            resp = await pool.request(method, target, h, data)
+            latencies.append(time.perf_counter() - t0)
+            if resp.status >= 300:
+                errors += 1
+                if errors == 1:
+                    print(f"first error: {resp.status} {resp.body[:300]!r}", file=sys.stderr)
+            elif keys == "q":
+                answers.append(resp.body)
 
+    try:
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
+    finally:
+        pool.close()
     return (len(latencies) - errors) / elapsed, latencies, answers, errors
 
 
@@ -189,8 +196,11 @@ def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, pay_ou
             """A phase, and the CPU the servers spent per successful call in it: a figure
             that other load on the machine disturbs less than the rates."""
             before = {k: _cpu_s(pid) for k, pid in servers.items()}
+            client_before = time.process_time()
             got = await _phase(*args)  # type: ignore[arg-type]
             done = max(1, len(got[1]) - got[3])
+            cpu[f"client_cpu_us_per_{name}"] = round(
+                (time.process_time() - client_before) / done * 1e6, 1)
             for k, pid in servers.items():
                 if k == "txn" and name == "hello":
                     continue

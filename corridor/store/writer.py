@@ -47,12 +47,14 @@ class Outcome:
 
 
 def run_batch(conn: Connection, commands: Sequence[Command],
-              quote_cache: dict[str, Quote] | None = None) -> list[Outcome]:
+              quote_cache: dict[str, Quote] | None = None,
+              queued: set[str] | None = None) -> list[Outcome]:
     """Run `commands` in one transaction. If the transaction itself fails (a database
     error, not a refused command), it is retried one command per transaction so that one
-    bad command cannot sink the others."""
+    bad command cannot sink the others. `queued` gets the kinds of the outbox messages
+    that were committed."""
     try:
-        return _one_transaction(conn, commands, quote_cache)
+        return _one_transaction(conn, commands, quote_cache, queued)
     except Exception as exc:
         if len(commands) == 1:
             log.exception("store transaction failed")
@@ -61,11 +63,12 @@ def run_batch(conn: Connection, commands: Sequence[Command],
                                     code="store_error")
             return [out]
         log.warning("batch of %d failed (%s); retrying one by one", len(commands), exc)
-        return [run_batch(conn, [cmd], quote_cache)[0] for cmd in commands]
+        return [run_batch(conn, [cmd], quote_cache, queued)[0] for cmd in commands]
 
 
 def _one_transaction(conn: Connection, commands: Sequence[Command],
-                     quote_cache: dict[str, Quote] | None) -> list[Outcome]:
+                     quote_cache: dict[str, Quote] | None,
+                     queued: set[str] | None) -> list[Outcome]:
     outcomes = [Outcome() for _ in commands]
     with conn.write():
         batch = Batch(conn, quote_cache)
@@ -82,6 +85,8 @@ def _one_transaction(conn: Connection, commands: Sequence[Command],
                 continue
             batch.merge(ch)
         batch.flush()
+    if queued is not None:
+        queued.update(message[0] for message in batch.out.outbox)
     if quote_cache is not None:
         for quote in batch.new_quotes:
             quote_cache[quote.id] = quote
@@ -113,6 +118,9 @@ class Writer:
         self.batches = 0
         self.commands = 0
         self.on_batch: Callable[[int, float], None] | None = None  # (size, seconds)
+        # Called on the writer thread after a commit that queued outbox messages, with
+        # their kinds: the engine wakes those pumps (and only those).
+        self.on_queued: Callable[[set[str]], None] | None = None
         self._checkpointer: threading.Thread | None = None
         self._committed = threading.Event()
 
@@ -217,13 +225,17 @@ class Writer:
                     else:
                         items.append(item)
                 started = time.perf_counter()
-                outcomes = run_batch(conn, [i.command for i in items], self.quote_cache)
+                queued: set[str] = set()
+                outcomes = run_batch(conn, [i.command for i in items], self.quote_cache,
+                                     queued)
                 self._committed.set()
                 self.batches += 1
                 self.commands += len(items)
                 if self.on_batch is not None:
                     self.on_batch(len(items), time.perf_counter() - started)
                 _settle(items, outcomes)
+                if queued and self.on_queued is not None:
+                    self.on_queued(queued)
                 if stop:
                     return
         finally:

@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,15 +62,19 @@ class Engine:
         self._pool = ThreadPoolExecutor(readers, thread_name_prefix="txn-read")
         self._local = threading.local()
         self._conns: list[Connection] = []
-        self._wakers: set[asyncio.Event] = set()
+        self._wakers: dict[str, set[asyncio.Event]] = {}  # outbox kind -> pumps' events
+        self._loop: asyncio.AbstractEventLoop | None = None  # the pumps' loop
         self.wake_pipes: list[int] = []  # write ends towards pump processes
         self._poked = False
+        self.writer.on_queued = self._queued
 
     def connect(self) -> Connection:
         return open_store(self.dsn, self.data_dir)
 
     def start(self) -> None:
         self.connect().close()  # migrate once, before anything reads or writes
+        with contextlib.suppress(RuntimeError):  # no loop: a command-line tool, no pumps
+            self._loop = asyncio.get_running_loop()
         self.writer.start()
 
     def stop(self) -> None:
@@ -81,19 +85,33 @@ class Engine:
 
     # -- waking the outbox pumps -----------------------------------------------------------
 
-    def waker(self) -> asyncio.Event:
-        """An event set whenever `wake()` is called: a pump sleeps on it when idle."""
+    def waker(self, kind: str) -> asyncio.Event:
+        """An event set when outbox messages of `kind` are committed: the pump of that
+        kind sleeps on it when idle."""
+        self._loop = asyncio.get_running_loop()
         event = asyncio.Event()
-        self._wakers.add(event)
+        self._wakers.setdefault(kind, set()).add(event)
         return event
 
     def unwake(self, event: asyncio.Event) -> None:
-        self._wakers.discard(event)
+        for events in self._wakers.values():
+            events.discard(event)
 
-    def wake(self) -> None:
-        """New outbox messages were committed (a transfer accepted, a final state)."""
-        for event in self._wakers:
-            event.set()
+    def _queued(self, kinds: set[str]) -> None:
+        """On the writer thread: a commit queued outbox messages of `kinds`."""
+        loop = self._loop
+        if loop is not None:
+            # A closed loop raises RuntimeError: nobody waits there any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.wake, kinds)
+
+    def wake(self, kinds: Iterable[str] | None = None) -> None:
+        """New outbox messages were committed (of `kinds`, or of any kind): wake their
+        pumps. A new transfer wakes the payout pump; a final state, the sender callbacks;
+        a pump waiting on the other kind sleeps on."""
+        for kind in self._wakers if kinds is None else kinds:
+            for event in self._wakers.get(kind, ()):
+                event.set()
         if self.wake_pipes and not self._poked:
             # Outbox pumps in other processes hear of it too: one byte per pipe, at most
             # once per turn of the event loop however many commits there were.
@@ -112,8 +130,7 @@ class Engine:
         def drain() -> None:
             with contextlib.suppress(BlockingIOError):
                 os.read(fd, 4096)
-            for event in self._wakers:
-                event.set()
+            self.wake()
 
         os.set_blocking(fd, False)
         asyncio.get_running_loop().add_reader(fd, drain)

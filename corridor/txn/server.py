@@ -191,14 +191,12 @@ async def op_quote(engine: Engine, _c: Connectors, call: Relayed,
 async def op_transfer(engine: Engine, _c: Connectors, call: Relayed,
                       _p: dict[str, str]) -> Answered:
     r = await engine.create_transfer(call.partner_id(), call.idempotency_key(), call.body)
-    engine.wake()
     return Answered(r.status, JSON, _bytes(r.body))
 
 
 async def op_cancel(engine: Engine, _c: Connectors, call: Relayed,
                     params: dict[str, str]) -> Answered:
     r = await engine.cancel(call.partner_id(), call.idempotency_key(), params["id"], call.body)
-    engine.wake()
     return Answered(r.status, JSON, _bytes(r.body))
 
 
@@ -207,7 +205,6 @@ async def op_receiver_callback(engine: Engine, _c: Connectors, call: Relayed,
     from corridor.txn.callbacks import receiver_callback as apply
 
     ack = await apply(engine, call.partner_id(), call.body, call.signature)
-    engine.wake()
     return Answered(200, JSON, encode(ack))
 
 

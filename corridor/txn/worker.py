@@ -74,7 +74,7 @@ class Pump:
     """Claims due outbox messages of one kind and handles each in its own task, with at
     most `inflight` at once. It claims again as soon as there is room (a slow partner
     never holds up the next claim) and sleeps only when nothing is due, until `idle`
-    passes or `Engine.wake()` says new messages were committed."""
+    passes or the engine says messages of its kind were committed."""
 
     kind = ""
 
@@ -89,7 +89,7 @@ class Pump:
         self._room.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        wake = self.engine.waker()
+        wake = self.engine.waker(self.kind)
         try:
             while not stop.is_set():
                 wake.clear()
@@ -218,4 +218,3 @@ class Worker(Pump):
             partner_reference=result.partner_reference))
         if result.status == "completed":
             self.paid += 1
-        engine.wake()  # a final state wrote a sender callback

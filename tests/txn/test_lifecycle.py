@@ -266,3 +266,20 @@ def test_listing_is_paged_and_partners_see_only_their_own(engine: Engine) -> Non
             await engine.get_transfer("desertx", ids[0])
         assert err.value.code == "transfer_not_found"
     run(go())
+
+
+def test_a_commit_wakes_only_the_pumps_of_the_messages_it_queued(engine: Engine) -> None:
+    async def go() -> None:
+        payouts, callbacks = engine.waker("payout"), engine.waker("sender_callback")
+        await fund(engine)
+        quote = await new_quote(engine)
+        await create(engine, "t-1", transfer_body(quote["id"]))
+        await asyncio.wait_for(payouts.wait(), 5)
+        # Woken in the same call as the payout pump: an accepted transfer has nothing to
+        # tell its sender yet, so the sender-callback pump sleeps on.
+        assert not callbacks.is_set()
+        payouts.clear()
+        assert await worker(engine).step() == 1  # paid out: COMPLETED, a sender callback
+        await asyncio.wait_for(callbacks.wait(), 5)
+        assert not payouts.is_set()
+    run(go())

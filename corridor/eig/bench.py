@@ -16,14 +16,12 @@ import re
 import shutil
 import signal
 import socket
-import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import click
 
@@ -64,20 +62,22 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 20)
     raise click.ClickException(f"nothing listens on port {port}")
 
 
-async def _phase(url: str, ctx: ssl.SSLContext, headers: dict[str, str], concurrency: int,
+async def _warm(pool: Pool, headers: dict[str, str], concurrency: int) -> None:
+    """Open the pool's `concurrency` connections (each a full mutual-TLS handshake) before
+    anything is timed: the phases measure calls on kept-alive connections."""
+    await asyncio.gather(*(pool.request("GET", "/v1/hello", headers)
+                           for _ in range(concurrency)))
+
+
+async def _phase(pool: Pool, target: str, headers: dict[str, str], concurrency: int,
                  bodies: list[bytes] | None, seconds: float, method: str,
                  keys: str) -> tuple[float, list[float], list[bytes], int]:
-    """Drive one call with `concurrency` kept-alive connections for `seconds`.
-
-    The client is the lean pool PayFast's simulator sends with, not aiohttp's client:
-    both phases run on the same two cores as the servers, and a heavier client would
-    take from the servers' share what it spends per call."""
+    """Drive one call from `concurrency` callers for `seconds`, each on a kept-alive
+    connection of `pool`."""
     latencies: list[float] = []
     answers: list[bytes] = []
     errors = 0
     counter = 0
-    target = urlsplit(url).path
-    pool = Pool(url, ctx, size=concurrency)
     end = time.perf_counter() + seconds
 
     async def worker() -> None:
@@ -102,12 +102,9 @@ async def _phase(url: str, ctx: ssl.SSLContext, headers: dict[str, str], concurr
             elif keys == "q":
                 answers.append(resp.body)
 
-    try:
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-    finally:
-        pool.close()
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
     return (len(latencies) - errors) / elapsed, latencies, answers, errors
 
 
@@ -209,14 +206,24 @@ def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, pay_ou
             return got
 
         async def run() -> dict[str, object]:
-            hello, _, _, herr = await measured("hello", base + "/v1/hello", ctx, headers,
+            # The client is the lean pool PayFast's simulator sends with, not aiohttp's
+            # client: the phases run on the same two cores as the servers, and a heavier
+            # client would take from the servers' share what it spends per call.
+            pool = Pool(base, ctx, size=concurrency)
+            try:
+                return await phases(pool)
+            finally:
+                pool.close()
+
+        async def phases(pool: Pool) -> dict[str, object]:
+            await _warm(pool, headers, concurrency)
+            hello, _, _, herr = await measured("hello", pool, "/v1/hello", headers,
                                                concurrency, None, seconds, "GET", "h")
-            quotes, _, answers, qerr = await measured("quote", base + "/v1/quotes", ctx,
-                                                      headers, concurrency, None, seconds,
-                                                      "POST", "q")
+            quotes, _, answers, qerr = await measured("quote", pool, "/v1/quotes", headers,
+                                                      concurrency, None, seconds, "POST", "q")
             # A quote is good for one transfer: the transfer phase uses each once.
             bodies = [_transfer(json.loads(a)["id"], i) for i, a in enumerate(answers)]
-            transfers, lat, _, terr = await measured("transfer", base + "/v1/transfers", ctx,
+            transfers, lat, _, terr = await measured("transfer", pool, "/v1/transfers",
                                                      headers, concurrency, bodies, seconds,
                                                      "POST", "t")
             lat.sort()

@@ -72,10 +72,22 @@ def _first_certificate(version: object, data: bytes) -> bytes | None:
         return None
 
 
+_HANDSHAKE = 22  # TLS ContentType handshake
+_CERTIFICATE = 11  # HandshakeType certificate
+
+
 def _keep_peer_certificate(conn, direction, version, content_type, msg_type, data):  # type: ignore[no-untyped-def]
-    if (direction == "read" and content_type == ssl._TLSContentType.HANDSHAKE
-            and msg_type == ssl._TLSMessageType.CERTIFICATE):
+    if content_type == _HANDSHAKE and msg_type == _CERTIFICATE and direction == "read":
         conn.corridor_peer_der = _first_certificate(version, data)
+
+
+def _watch_certificates(ctx: ssl.SSLContext) -> None:
+    """Install `_keep_peer_certificate` as the context's TLS message callback, called with
+    the plain numbers OpenSSL gives. OpenSSL calls it for every record header too, that is
+    at least twice per request; `ssl.SSLContext._msg_callback` would first turn three of
+    its arguments into enum members each time, which costs more than the check itself."""
+    ssl_base = ssl.SSLContext.__mro__[1]  # _ssl._SSLContext, whose setter takes any callable
+    ssl_base._msg_callback.__set__(ctx, _keep_peer_certificate)  # type: ignore[attr-defined]
 
 
 def _reason(exc: BaseException) -> str:
@@ -112,7 +124,7 @@ class ContextHolder:
             # Without a CRL a revoked certificate would pass: refuse to start instead.
             raise FileNotFoundError(f"no CRL at {self.crl}; run `corridor pki bootstrap`")
         ctx = server_context(self.cert, self.key, client_ca=self.client_ca, crl=self.crl)
-        ctx._msg_callback = _keep_peer_certificate  # type: ignore[attr-defined]
+        _watch_certificates(ctx)
         self._stamp = stamp
         return ctx
 

@@ -15,7 +15,7 @@ import itertools
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 import msgspec
 
@@ -140,6 +140,15 @@ def _sender_key(partner: str, n: int) -> str:
     return hashlib.sha256(f"{partner}|sender-{n}".encode()).hexdigest()
 
 
+def _within_business_day(at: datetime, length: timedelta, cutoff: time) -> datetime:
+    """`at`, or the cut-off it would cross within `length`: the metrics count a sender's
+    transfers per business day, and a split sum is meant to fall in one."""
+    crossing = at.replace(hour=cutoff.hour, minute=cutoff.minute, second=0, microsecond=0)
+    if at < crossing <= at + length:
+        return crossing
+    return at
+
+
 def generate(
     site: Site,
     *,
@@ -194,6 +203,7 @@ def generate(
         route = splitting[k % len(splitting)]
         sk = _sender_key(route.sender.id, senders + k)
         base = start + timedelta(milliseconds=rng.randrange(max(1, span_ms - 3_600_000)))
+        base = _within_business_day(base, timedelta(minutes=21), site.hub.settlement_cutoff)
         for j in range(4):
             plan.append((route, route.large[(k * 4 + j) % len(route.large)],
                          base + timedelta(minutes=7 * j), sk, PATHS[0][1]))

@@ -170,3 +170,19 @@ def test_bad_report_periods_and_partners_are_refused(world) -> None:  # type: ig
     assert err.value.code == "unknown_partner"
     with pytest.raises(InvalidInput):
         settle(con, site, date(2026, 3, 2), periods.Period(START, NOW), partner="nobody")
+
+
+def test_generated_structuring_stays_in_one_business_day_whenever_the_history_starts() -> None:
+    """Whatever the time of day a history starts at (the tests start some at `now`), each
+    structuring sender's four transfers fall in one business day, where the metrics look."""
+    site = load_site(EXAMPLE_SITE)
+    # A sender's four transfers span 21 minutes: on a 20-minute grid of start times, every
+    # way of straddling the cut-off comes up at least once.
+    for step in range(0, 24 * 60, 20):
+        start = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(minutes=step)
+        history = generate(site, transfers=40, start=start, days=2, seed=11)
+        con = connect()
+        fill(con, history)
+        m = metrics.compliance(con, site, periods.Period(history.start, history.end),
+                               site.hub.settlement_cutoff)
+        assert [s["transfers"] for s in m["structuring"]] == [4, 4], start

@@ -143,9 +143,10 @@ def _sender_key(partner: str, n: int) -> str:
 def _within_business_day(at: datetime, length: timedelta, cutoff: time) -> datetime:
     """`at`, or the cut-off it would cross within `length`: the metrics count a sender's
     transfers per business day, and a split sum is meant to fall in one."""
-    crossing = at.replace(hour=cutoff.hour, minute=cutoff.minute, second=0, microsecond=0)
-    if at < crossing <= at + length:
-        return crossing
+    today = at.replace(hour=cutoff.hour, minute=cutoff.minute, second=0, microsecond=0)
+    for crossing in (today, today + timedelta(days=1)):
+        if at < crossing <= at + length:
+            return crossing
     return at
 
 

@@ -16,6 +16,8 @@ from typing import TypeVar
 
 import pytest
 
+from corridor.ports import free_port  # noqa: F401  (the tests take it from here)
+
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_SITE = REPO / "examples" / "site"
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -62,12 +64,6 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(interval)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def copy_site(dest: Path) -> Path:

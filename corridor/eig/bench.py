@@ -33,6 +33,7 @@ import click
 
 from corridor.clikit import site_option
 from corridor.httppool import Pool
+from corridor.ports import free_port
 
 QUOTE = json.dumps({"send_currency": "INR", "receive_currency": "KES",
                     "destination_country": "KE", "payout_method": "wallet",
@@ -47,12 +48,6 @@ def _transfer(quote_id: str, i: int) -> bytes:
         "beneficiary": {"name": "John Kamau", "account": f"2547{i:08d}",
                         "phone": "+254700000001"},
         "purpose": "family_support", "source_of_funds": "salary"}).encode()
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 20) -> None:
@@ -159,7 +154,7 @@ def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, pay_ou
     subprocess.run([*exe, "pki", "bootstrap", "--site", str(site)], check=True, **quiet)
     subprocess.run([*exe, "ledger", "fund", "payfast", "1000000000000.00", "--reference",
                     "eig-bench", "--site", str(site), "--data", str(data)], check=True, **quiet)
-    txn_port, eig_port, int_port, cb_port = _port(), _port(), _port(), _port()
+    txn_port, eig_port, int_port, cb_port = free_port(), free_port(), free_port(), free_port()
     # PayFast's callback server runs too, so that TXN delivers its sender callbacks as in
     # production (to a live partner) rather than retrying a dead address.
     payfast = site / "partners" / "payfast.yaml"

@@ -18,7 +18,8 @@ import pyotp
 import yaml
 
 from corridor.jump import totp
-from corridor.jump.sshd import StockSshd, free_port, keygen, stop, wait_port
+from corridor.jump.sshd import StockSshd, keygen, stop, wait_port
+from corridor.ports import free_port
 
 # Both jumps speak the same cipher on the outer hop, so the figures compare the relays and
 # not OpenSSH's default (chacha20) with the bastion's (AES-GCM).

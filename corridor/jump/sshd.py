@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from corridor.ports import free_port
+
 
 def keygen(path: Path, comment: str = "corridor") -> str:
     """A fresh ed25519 key pair at `path` (private 0600); returns the public key line."""
@@ -22,12 +24,6 @@ def keygen(path: Path, comment: str = "corridor") -> str:
         check=True,
     )
     return Path(f"{path}.pub").read_text().strip()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

@@ -29,6 +29,7 @@ from pathlib import Path
 import click
 
 from corridor.clikit import open_site, site_option
+from corridor.ports import free_port
 from corridor.rpt import periods, reports
 from corridor.rpt.history import generate
 from corridor.rpt.ingest import Ingestor
@@ -116,7 +117,7 @@ async def _feed_http(site: Site, workdir: Path, pages: list[bytes], events: int)
     app.router.add_get("/internal/v1/events", feed)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    port = _free_port()
+    port = free_port()
     sctx = server_context(workdir / "txn.crt", workdir / "txn.key", client_ca=workdir / "ca.crt")
     await web.TCPSite(runner, "127.0.0.1", port, ssl_context=sctx).start()
     con = connect(workdir / "feed.duckdb")
@@ -135,12 +136,6 @@ async def _feed_http(site: Site, workdir: Path, pages: list[bytes], events: int)
     return events / took
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _settlement(site: Site, workdir: Path, n: int) -> float:

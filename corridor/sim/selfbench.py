@@ -7,7 +7,6 @@ object."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from typing import Any
 
@@ -19,16 +18,11 @@ from corridor.core import signature
 from corridor.core.ids import new_id
 from corridor.pki.layout import Layout
 from corridor.pki.tls import server_context
+from corridor.ports import free_port
 from corridor.sim.identity import hub_client_tls
 from corridor.sim.receive import ReceivePartnerSim
 from corridor.sim.wallets import DEMO_WALLETS, wallet_account
 from corridor.site.model import Site
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _ack_server(site: Site, secret: bytes, acked: list[int]) -> web.AppRunner:
@@ -52,7 +46,7 @@ async def _ack_server(site: Site, secret: bytes, acked: list[int]) -> web.AppRun
 
 async def run_bench(site: Site, partner_id: str, count: int, concurrency: int) -> dict[str, Any]:
     acked = [0]
-    sim = ReceivePartnerSim(site, partner_id, listen=("127.0.0.1", _free_port()),
+    sim = ReceivePartnerSim(site, partner_id, listen=("127.0.0.1", free_port()),
                             eig_url="https://127.0.0.1:1", api_key="bench")
     runner = await _ack_server(site, sim.secret, acked)
     sim.callbacks.url = f"https://127.0.0.1:{runner.addresses[0][1]}/v1/callbacks/receiver"

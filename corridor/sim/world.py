@@ -21,20 +21,13 @@ from typing import Any
 from corridor.core.ids import new_id
 from corridor.core.money import Money
 from corridor.embedded import Stack, relocate
+from corridor.ports import free_port
 from corridor.sim.identity import hub_client_tls
 from corridor.sim.process import SimProcess, spawn_receive_partner, spawn_send_callbacks
 from corridor.site import load_site
 from corridor.site.model import Site
 
 EXAMPLE = Path(__file__).resolve().parent.parent.parent / "examples" / "site"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
 
 
 def make_site(root: Path, ports: dict[str, int] | None = None) -> Path:

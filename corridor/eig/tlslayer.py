@@ -1,11 +1,14 @@
 """The partner listener's TLS: client certificates required, the CRL reloaded without a
 restart, and failed handshakes audited.
 
-asyncio's server-side TLS hides handshake failures (they are logged at debug level, with
-no peer address), so the listener wraps each accepted connection in its own
-`SSLProtocol` subclass: it knows the peer address and the context in force when the
-connection arrived. That is also how a new CRL takes effect: new connections get the
-context built from the new file; connections already open keep theirs.
+TLS runs in the event loop's native code (uvloop's `SSLProtocol`), which hides handshake
+failures: no log line, no peer address, and the connection dropped without the alert
+OpenSSL queued for the client. So the listener accepts each connection itself and hands it
+over with `loop.connect_accepted_socket`, in a task that knows the peer address and picks
+the context in force when the connection arrived (that is how a new CRL takes effect: new
+connections get the context built from the new file; connections already open keep
+theirs). The connection's `SSLObject` is an `AuditedSSLObject`, whose handshake step
+reports a failure to that task's arrival record and lets the loop send the alert first.
 
 The peer certificate is read by the handshake itself. To audit a certificate that failed
 verification (OpenSSL drops it), a TLS message callback keeps the first certificate of the
@@ -15,13 +18,13 @@ client's Certificate message on the connection's SSLObject.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import contextvars
 import logging
 import os
+import socket
 import ssl
-from asyncio.sslproto import SSLProtocol
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
@@ -125,6 +128,7 @@ class ContextHolder:
             raise FileNotFoundError(f"no CRL at {self.crl}; run `corridor pki bootstrap`")
         ctx = server_context(self.cert, self.key, client_ca=self.client_ca, crl=self.crl)
         _watch_certificates(ctx)
+        ctx.sslobject_class = AuditedSSLObject
         self._stamp = stamp
         return ctx
 
@@ -147,32 +151,18 @@ class ContextHolder:
             self.refresh()
 
 
-class AuditedTLS(SSLProtocol):
-    """Server-side TLS for one connection that reports a failed handshake."""
+@dataclass(slots=True)
+class _Arrival:
+    """One accepted connection until its handshake is over."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        app_protocol: asyncio.Protocol,
-        context: ssl.SSLContext,
-        on_failure: Callable[[HandshakeFailure], None],
-    ) -> None:
-        super().__init__(loop, app_protocol, context, None, server_side=True,
-                         ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
-        self._on_failure = on_failure
+    source_ip: str | None
+    on_failure: Callable[[HandshakeFailure], None]
+    reported: bool = False
 
-    def _on_handshake_complete(self, handshake_exc):  # type: ignore[no-untyped-def]
-        if handshake_exc is not None:
-            self._report(handshake_exc)
-            # asyncio drops the connection without sending what OpenSSL queued: send the
-            # TLS alert first, so the client learns why (unknown CA, expired, revoked...).
-            with contextlib.suppress(Exception):
-                self._process_outgoing()
-        super()._on_handshake_complete(handshake_exc)
-
-    def _report(self, exc: BaseException) -> None:
-        peer = self._transport.get_extra_info("peername") if self._transport else None
-        der = getattr(self._sslobj, "corridor_peer_der", None)
+    def report(self, exc: BaseException, der: bytes | None) -> None:
+        if self.reported:
+            return
+        self.reported = True
         subject = print_ = None
         if der:
             try:
@@ -180,12 +170,111 @@ class AuditedTLS(SSLProtocol):
                 print_ = fingerprint(der)
             except ValueError:
                 pass
-        detail = getattr(exc, "verify_message", None) or str(exc)
+        detail = getattr(exc, "verify_message", None) or str(exc) or type(exc).__name__
         try:
-            self._on_failure(HandshakeFailure(
-                peer[0] if peer else None, _reason(exc), detail, subject, print_))
+            self.on_failure(HandshakeFailure(self.source_ip, _reason(exc), detail, subject,
+                                             print_))
         except Exception:  # auditing must never break the listener
             log.exception("could not audit a failed handshake")
+
+
+# The arrival being handshaken: the loop runs a connection's callbacks (and so its
+# handshake) in the context of the task that handed the connection over.
+_arrival: contextvars.ContextVar[_Arrival] = contextvars.ContextVar("corridor_tls_arrival")
+
+
+class AuditedSSLObject(ssl.SSLObject):
+    """A partner connection's TLS state, as the loop's native TLS drives it."""
+
+    def do_handshake(self) -> None:
+        failed: ssl.SSLError | None = getattr(self, "corridor_failed", None)
+        if failed is not None:
+            raise failed
+        try:
+            super().do_handshake()
+        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            raise
+        except ssl.SSLError as exc:
+            arrival = _arrival.get(None)
+            if arrival is not None:
+                arrival.report(exc, getattr(self, "corridor_peer_der", None))
+            # Told that the handshake wants more, the loop first sends what OpenSSL queued
+            # (the alert that tells the client why: unknown CA, expired, revoked...); the
+            # next step, when the client answers or hangs up, fails with `exc`.
+            self.corridor_failed = exc
+            raise ssl.SSLWantReadError("handshake failed; alert pending") from None
+
+
+@dataclass
+class Listener:
+    """The partner port: accepted connections are handshaken in tasks of their own."""
+
+    loop: asyncio.AbstractEventLoop
+    app_factory: Callable[[], asyncio.Protocol]
+    contexts: ContextHolder
+    on_failure: Callable[[HandshakeFailure], None]
+    sockets: list[socket.socket]
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self) -> None:
+        for sock in self.sockets:
+            self._spawn(self._accept(sock))
+
+    def _spawn(self, coro: object) -> None:
+        task = self.loop.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _accept(self, sock: socket.socket) -> None:
+        while True:
+            try:
+                conn, address = await self.loop.sock_accept(sock)
+            except OSError as exc:  # out of file descriptors, say: wait, go on
+                log.warning("accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            self._spawn(self._handshake(conn, address))
+
+    async def _handshake(self, conn: socket.socket, address: object) -> None:
+        source_ip = address[0] if isinstance(address, tuple) else None
+        arrival = _Arrival(source_ip, self.on_failure)
+        _arrival.set(arrival)
+        try:
+            await self.loop.connect_accepted_socket(  # type: ignore[call-arg]
+                self.app_factory, conn, ssl=self.contexts.current,
+                ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
+        except (OSError, ConnectionError) as exc:  # the transport is closed already
+            arrival.report(exc, None)  # not if the handshake step reported it
+
+    def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        for sock in self.sockets:
+            sock.close()
+
+
+def _bind(host: str, port: int, reuse_port: bool) -> list[socket.socket]:
+    """Listening sockets on every address `host` names, as `loop.create_server` binds."""
+    sockets = []
+    infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                               flags=socket.AI_PASSIVE)
+    try:
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if reuse_port:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+            sock.listen(1024)
+            sock.setblocking(False)
+    except OSError:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
 
 
 async def listen(
@@ -196,10 +285,8 @@ async def listen(
     host: str,
     port: int,
     reuse_port: bool = False,
-) -> asyncio.Server:
+) -> Listener:
     """A TCP listener whose connections speak TLS with the context in force on arrival."""
-
-    def factory() -> asyncio.Protocol:
-        return AuditedTLS(loop, app_factory(), contexts.current, on_failure)
-
-    return await loop.create_server(factory, host, port, reuse_port=reuse_port, backlog=1024)
+    listener = Listener(loop, app_factory, contexts, on_failure, _bind(host, port, reuse_port))
+    listener.start()
+    return listener

@@ -30,9 +30,9 @@ log = logging.getLogger("corridor.eig.batching")
 
 PATH = "/internal/v1/batch"
 MSGPACK = "application/msgpack"
-MAX_ITEMS = 256  # TXN takes up to 1024 calls and 4 MiB per batch
+MAX_ITEMS = 64  # TXN takes up to 1024 calls and 4 MiB per batch
 MAX_BYTES = 1024 * 1024
-IN_FLIGHT = 2  # batches with TXN at once: one is applied while the next one forms
+IN_FLIGHT = 4  # batches with TXN at once: TXN prepares one while its writer commits another
 
 
 class Call(msgspec.Struct, array_like=True, frozen=True):

@@ -65,7 +65,7 @@ class Changes:
     __slots__ = (
         "balances", "daily", "decisions", "entries", "events", "flags", "fundings",
         "idempotency", "outbox", "outbox_closes", "outbox_retries", "outbox_updates",
-        "payouts", "quotes", "reschedules", "transfers", "updates",
+        "payouts", "quotes", "reschedules", "resolutions", "transfers", "updates",
     )
 
     def __init__(self) -> None:
@@ -83,6 +83,7 @@ class Changes:
         self.outbox_retries: list[tuple[str, str, str | None, str | None, int]] = []
         self.reschedules: list[tuple[str, str, str]] = []
         self.flags: list[tuple[Any, ...]] = []
+        self.resolutions: list[tuple[str, str, str, int]] = []
         self.payouts: list[tuple[str, str, str]] = []
         self.fundings: list[tuple[str, str, str, int, str, str]] = []
         self.decisions: list[tuple[str, str, str, str | None, str]] = []
@@ -137,6 +138,10 @@ class Changes:
         """Record a contradiction a person must reconcile."""
         self.flags.append((transfer_id, kind, hub_status, partner_status, partner_reference,
                            detail, action, at))
+
+    def resolve(self, flag_id: int, by: str, note: str, at: str) -> None:
+        """Close a flagged contradiction: who did, what they did, when."""
+        self.resolutions.append((at, by, note, flag_id))
 
     def close_outbox(self, transfer_id: str, kind: str) -> None:
         """Mark a transfer's open outbox messages of `kind` done."""
@@ -337,6 +342,12 @@ class Batch:
             (transfer_id, kind),
         )) or any(f[0] == transfer_id and f[1] == kind for f in self.out.flags)
 
+    def open_flags(self, transfer_id: str) -> list[tuple[int, str]]:
+        """(id, kind) of the transfer's contradictions no one has resolved yet."""
+        return [(int(i), k) for i, k in self.conn.query(
+            "SELECT id, kind FROM reconciliation WHERE transfer_id = ? AND resolved_at IS NULL"
+            f" ORDER BY id{self.conn.for_update}", (transfer_id,))]
+
     def forget_idempotency(self, before: str) -> int:
         """Drop idempotency keys older than `before` (kept at least 24 h by the caller)."""
         return self.conn.execute("DELETE FROM idempotency WHERE created_at < ?", (before,))
@@ -380,6 +391,7 @@ class Batch:
         out.outbox_retries += ch.outbox_retries
         out.reschedules += ch.reschedules
         out.flags += ch.flags
+        out.resolutions += ch.resolutions
         out.payouts += ch.payouts
         out.fundings += ch.fundings
         out.decisions += ch.decisions
@@ -444,6 +456,10 @@ class Batch:
             "AND state <> 'done'", out.outbox_closes,
         )
         c.insert_many("reconciliation", RECONCILE_COLUMNS, out.flags)
+        c.executemany(
+            "UPDATE reconciliation SET resolved_at = ?, resolved_by = ?, resolution = ? "
+            "WHERE id = ? AND resolved_at IS NULL", out.resolutions,
+        )
         c.insert_many("payouts", ("transfer_id", "journal_id", "at"), out.payouts)
         c.insert_many("fundings",
                       ("partner_id", "reference", "currency", "amount", "journal_id", "at"),

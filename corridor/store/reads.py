@@ -85,9 +85,10 @@ def outbox(conn: Connection, kind: str | None = None, state: str | None = None,
 
 def reconciliation(conn: Connection, open_only: bool = True) -> list[Row]:
     """(id, transfer_id, kind, hub_status, partner_status, partner_reference, detail,
-    action, at) of flagged contradictions, oldest first."""
+    action, at, resolved_at, resolved_by, resolution) of flagged contradictions, oldest
+    first."""
     sql = ("SELECT id, transfer_id, kind, hub_status, partner_status, partner_reference, "
-           "detail, action, at FROM reconciliation")
+           "detail, action, at, resolved_at, resolved_by, resolution FROM reconciliation")
     if open_only:
         sql += " WHERE resolved_at IS NULL"
     return conn.query(sql + " ORDER BY id")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import logging
 import os
 import signal
@@ -331,24 +332,55 @@ def transfers_cancel(site_dir: Path, data_dir: Path, store: str | None, transfer
 @site_option
 @data_option
 @store_option
+@click.option("--all", "show_all", is_flag=True,
+              help="Also list the contradictions already resolved, with their notes.")
 @click.pass_context
-def reconcile(ctx: click.Context, site_dir: Path, data_dir: Path, store: str | None) -> None:
+def reconcile(ctx: click.Context, site_dir: Path, data_dir: Path, store: str | None,
+              show_all: bool) -> None:
     """What needs a person: contradictions a receive partner reported (flagged, never
-    settled by the hub), then payouts whose outcome is still unknown."""
+    settled by the hub), then payouts whose outcome is still unknown. `reconcile resolve`
+    closes a contradiction once it is dealt with."""
     if ctx.invoked_subcommand is not None:
         return
     with opened(site_dir, data_dir, store) as (_, conn):
-        flags = q.reconciliation(conn)
+        flags = q.reconciliation(conn, open_only=not show_all)
         unknown = q.transfers(conn, status="UNKNOWN", limit=10_000)
-    for (_, tid, what, hub, partner, ref, detail, action, at) in flags:
+    still_open = 0
+    for (_, tid, what, hub, partner, ref, detail, action, at, resolved_at, by,
+         note) in flags:
         click.echo(f"{tid}  {what}  flagged {at}")
         click.echo(f"  hub: {hub}; partner: {partner}" + (f" (ref {ref})" if ref else ""))
         click.echo(f"  {detail}")
-        click.echo(f"  to do: {action}")
+        if resolved_at is None:
+            still_open += 1
+            click.echo(f"  to do: {action}")
+        else:
+            click.echo(f"  resolved {resolved_at} by {by}: {note}")
     for r in unknown:
         click.echo(f"{r.id}  UNKNOWN at {r.receive_partner_id} since {r.updated_at}: the hub "
                    "is asking for its status; nothing to do unless it stays unknown")
-    click.echo(f"{len(flags)} contradiction(s) to reconcile, {len(unknown)} payout(s) unknown")
+    click.echo(f"{still_open} contradiction(s) to reconcile, {len(unknown)} payout(s) unknown")
+
+
+@reconcile.command("resolve")
+@site_option
+@data_option
+@store_option
+@click.argument("transfer_id")
+@click.option("--note", required=True,
+              help="What was done about it (the partner's answer, the correction booked).")
+@click.option("--kind", default=None, help="Only the flag of this kind (default: all open).")
+@click.option("--by", "by", default=lambda: os.environ.get("SUDO_USER") or getpass.getuser(),
+              show_default="the operator's login name", help="Who resolved it.")
+@friendly_errors
+def reconcile_resolve(site_dir: Path, data_dir: Path, store: str | None, transfer_id: str,
+                      note: str, kind: str | None, by: str) -> None:
+    """Close a transfer's flagged contradiction(s), once dealt with, with a note."""
+    if not note.strip():
+        raise click.BadParameter("say what was done", param_hint="--note")
+    with opened(site_dir, data_dir, store) as (_, conn):
+        kinds = run(conn, c.ResolveFlag(transfer_id, kind, by, note.strip(), now()))
+    click.echo(f"{transfer_id}: {', '.join(kinds)} resolved by {by}")
 
 
 @reconcile.command("pending")

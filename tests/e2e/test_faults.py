@@ -98,7 +98,24 @@ def test_success_after_failure_is_flagged_for_a_person_and_never_paid(world: Wor
     code, out = corridor(world, "reconcile")
     assert code == 0, out
     assert tid in out and "success_after_failure" in out and "to do:" in out
+    assert out.splitlines()[-1].startswith("1 contradiction(s) to reconcile")
     assert history(world, tid)[-1] == "FAILED"
+
+    # Once dealt with, an operator closes it with a note; it leaves the list, keeps the note.
+    code, out = corridor(world, "reconcile", "resolve", tid, "--by", "asha",
+                         "--note", "MobiCash reversed the payout, ref R-77")
+    assert code == 0 and out.strip() == f"{tid}: success_after_failure resolved by asha", out
+    code, out = corridor(world, "reconcile")
+    assert tid not in out and out.splitlines()[-1].startswith("0 contradiction(s)")
+    code, out = corridor(world, "reconcile", "--all")
+    assert "resolved " in out and "by asha: MobiCash reversed the payout, ref R-77" in out
+    # Nothing left to resolve, a transfer never flagged, an empty note: one clear line.
+    code, out = corridor(world, "reconcile", "resolve", tid, "--note", "again")
+    assert code == 1 and "no_open_flag" in out and "Traceback" not in out
+    code, out = corridor(world, "reconcile", "resolve", "nope", "--note", "x")
+    assert code == 1 and "no_open_flag" in out
+    code, out = corridor(world, "reconcile", "resolve", tid, "--note", " ")
+    assert code == 2 and "say what was done" in out
 
 
 def test_txn_killed_mid_payout_finishes_every_payout_once_after_restart(world: World) -> None:

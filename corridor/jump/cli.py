@@ -34,6 +34,7 @@ def serve(site_dir: Path, data_dir: Path, listen: str | None, metrics_at: str | 
     """Run the SSH bastion in the foreground."""
     import uvloop
 
+    from corridor.jump.lockout import LockoutsUnreadable
     from corridor.jump.replay import LedgerUnreadable
     from corridor.jump.server import Bastion, serve_forever
 
@@ -45,7 +46,7 @@ def serve(site_dir: Path, data_dir: Path, listen: str | None, metrics_at: str | 
         address = (site.hub.listen["jump"].host, site.hub.listen["jump"].port)
     try:
         bastion = Bastion(site_dir, JumpState.under(data_dir))
-    except LedgerUnreadable as exc:
+    except (LedgerUnreadable, LockoutsUnreadable) as exc:
         fail(str(exc))
     if metrics_at:
         from prometheus_client import start_http_server

@@ -2,20 +2,48 @@
 
 Counted per source address, not per admin name, so that guessing cannot lock a real
 admin out from their own workstation and a guesser cannot move on to another name.
+
+A lock-out outlives a restart of the bastion: when a source is locked out, the deadline
+(wall-clock time) is written to a file under the jump server's state, which the next start
+reads. Failures that have not yet added up to a lock-out are counted in memory only.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
+
+from corridor.jump.state import write_private
 
 
 class Lockout:
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, path: Path | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self._path = path
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
-        self._locked_until: dict[str, float] = {}
+        self._locked_until: dict[str, float] = self._load(path) if path else {}
+
+    def _load(self, path: Path) -> dict[str, float]:
+        try:
+            raw = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError):
+            # Starting empty would lift every lock-out in force: stop instead.
+            raise LockoutsUnreadable(path) from None
+        if not isinstance(raw, dict) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in raw.values()):
+            raise LockoutsUnreadable(path)
+        now = self._clock()
+        return {str(k): float(v) for k, v in raw.items() if v > now}
+
+    def _save(self) -> None:
+        if self._path is not None:
+            write_private(self._path, json.dumps(self._locked_until, sort_keys=True).encode())
 
     def locked(self, source: str) -> float:
         """Seconds the source stays locked out (0 when it is not)."""
@@ -34,10 +62,19 @@ class Lockout:
         while seen and seen[0] < now - window:
             seen.popleft()
         if len(seen) >= limit:
+            self._locked_until = {s: t for s, t in self._locked_until.items() if t > now}
             self._locked_until[source] = now + lock
             seen.clear()
+            self._save()
             return True
         return False
 
     def success(self, source: str) -> None:
         self._failures.pop(source, None)
+
+
+class LockoutsUnreadable(Exception):
+    """The lock-out file exists but is not the JSON object the bastion writes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} is not a lock-out list; move it aside to start afresh")

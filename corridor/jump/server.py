@@ -37,11 +37,11 @@ class Bastion:
     def __init__(self, site_root: Path, state: JumpState,
                  clock: Callable[[], float] = time.time) -> None:
         state.prepare()
-        self.clock = clock  # wall clock for TOTP steps
+        self.clock = clock  # wall clock for TOTP steps and lock-out deadlines
         self.state = state
         self.policies = PolicySource(site_root)
         self.policies.current()  # a faulty site at start-up is an error, not an open door
-        self.lockout = Lockout()
+        self.lockout = Lockout(state.lockouts, clock)
         self.totp_steps = StepLedger(state.totp_steps)
         self.audit = AuditLog(state.audit_log)
         self.metrics = Metrics()

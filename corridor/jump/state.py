@@ -39,6 +39,10 @@ class JumpState:
         return self.root / "totp_steps.json"
 
     @property
+    def lockouts(self) -> Path:
+        return self.root / "lockouts.json"
+
+    @property
     def known_hosts(self) -> Path:
         return self.root / "known_hosts.json"
 

@@ -91,6 +91,14 @@ def test_lockout_after_repeated_failures(jump: Jump) -> None:
     assert jump.audit_has(event="login", result="refused", reason="source locked out",
                           source=source)
     assert jump.ssh("lee", "jump").returncode == 0
+    # Restarting the bastion does not lift it.
+    jump.stop()
+    jump.start()
+    assert jump.ssh("lee", "jump", source=source).returncode == 255
+    refusals = [e for e in jump.audit() if e.get("event") == "login" and e.get("source") == source
+                and e.get("reason") == "source locked out"]
+    assert len(refusals) == 2
+    assert jump.ssh("lee", "jump").returncode == 0
 
 
 def test_enroll_prints_uri_and_qr_and_writes_a_private_secret(jump: Jump, site_dir) -> None:

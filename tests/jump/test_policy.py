@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corridor.jump.lockout import Lockout
+import pytest
+
+from corridor.jump.lockout import Lockout, LockoutsUnreadable
 from corridor.jump.policy import Policy, PolicySource
 from corridor.jump.recording import LineTracker
 from corridor.site import check_site, load_site
@@ -81,6 +83,23 @@ def test_a_faulty_access_yaml_keeps_the_last_good_policy(site_dir: Path) -> None
     write_access(site_dir, "roles: {ops: {hosts: {txn: [22]}}}\nadmins: []\n")
     fresh, faults = source.current()
     assert faults is None and fresh.admin("asha") is None
+
+
+def test_a_lockout_outlives_a_restart_and_ends_on_time(tmp_path: Path) -> None:
+    now = [1_800_000_000.0]
+    path = tmp_path / "lockouts.json"
+    lock = Lockout(path, clock=lambda: now[0])
+    for _ in range(3):
+        lock.failure("10.0.0.1", 3, 60, 300)
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    now[0] += 100
+    restarted = Lockout(path, clock=lambda: now[0])
+    assert restarted.locked("10.0.0.1") == 200 and restarted.locked("10.0.0.2") == 0
+    now[0] += 201
+    assert Lockout(path, clock=lambda: now[0]).locked("10.0.0.1") == 0
+    path.write_text("[1, 2]")
+    with pytest.raises(LockoutsUnreadable, match="move it aside"):
+        Lockout(path)
 
 
 def test_lockout_counts_failures_per_source_within_the_window() -> None:

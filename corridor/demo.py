@@ -34,7 +34,10 @@ class DemoFailed(Exception):
 
 
 def _busy(host: str, port: int) -> bool:
+    """Whether a server could not listen on the port. Bound as the servers bind it
+    (SO_REUSEADDR): the connections a previous run left in TIME_WAIT do not count."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError:
@@ -102,6 +105,7 @@ class Journey:
         site = world.site
         account = wallet_account("KE", 1)  # the driver's first transfer goes to slot 1
         before = world.wallet(account)
+        self.hop("PayFast", _knock(site, "payfast"))
         async with SendDriver(site, "payfast", destination="KE", timeout=15, seed=1) as driver:
             quote = await driver.quote(SEND_AMOUNT)
             self.hop("PayFast", f"POST /v1/quotes -> quote {quote.id[:13]}..: send "
@@ -158,6 +162,24 @@ class Journey:
         if found:
             raise DemoFailed("ledger verify: " + "; ".join(found))
         self.hop("ledger", "every currency sums to zero; `ledger verify` OK: ledger verified")
+
+
+def _knock(site: Any, partner_id: str) -> str:
+    """How a partner's calls reach the hub: EIG, its client certificate and its pin."""
+    from cryptography import x509
+
+    from corridor.pki.issue import fingerprint
+    from corridor.pki.layout import Layout
+
+    cert_path, _ = Layout(site.root).partner(partner_id)
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    print_ = fingerprint(cert)
+    partner = site.partners[partner_id]
+    pinned = "matches its pin" if print_ == partner.cert_pin_sha256 else "NOT its pin"
+    eig = site.hub.listen["eig"]
+    return (f"calls EIG https://{eig.host}:{eig.port} from 127.0.0.1 (in its allowlist) with "
+            f"its client certificate {cert.subject.rfc4514_string()}, SHA-256 "
+            f"{print_[:16]}.. ({pinned}), and its API key")
 
 
 @click.command()

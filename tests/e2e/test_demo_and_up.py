@@ -19,7 +19,8 @@ def test_the_demo_prints_every_hop_and_exits_cleanly(tmp_path: Path) -> None:
                             cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    for hop in ("POST /v1/quotes", "ACCEPTED", "payout submitted to MobiCash",
+    for hop in ("with its client certificate CN=payfast,O=PayFast Remittances,C=IN",
+                "(matches its pin)", "POST /v1/quotes", "ACCEPTED", "payout submitted to MobiCash",
                 "credited 15180.82 KES", "receiver callback SUCCESS", "COMPLETED",
                 "sender callback COMPLETED received, signature verified", "ledger verified",
                 "demo complete"):

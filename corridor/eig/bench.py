@@ -11,7 +11,12 @@ e2e` measures, do not compete for TXN's core; `--pay-out` runs them too.
 e2e` keeps 512 in flight). Group commit shares each fsync, and EIG's batches to TXN share
 each exchange, among the calls in flight, so the rates depend on that number: with 32 the
 transfer rate is about two thirds of what it is with 256, while hello's rises. The hello
-phase always runs at the same concurrency as the others."""
+phase always runs at the same concurrency as the others.
+
+The phases take turns (hello, quotes, transfers, three rounds by default) and each rate is
+taken over all its rounds: a shared machine's speed drifts by a third and more within a
+minute, and hello measured only at the start would set the ratio by a different machine
+than the transfers."""
 
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
@@ -40,9 +46,9 @@ QUOTE = json.dumps({"send_currency": "INR", "receive_currency": "KES",
                     "send_amount": "1000.00"}).encode()
 
 
-def _transfer(quote_id: str, i: int) -> bytes:
+def _transfer(quote_id: str, i: int, round_: int) -> bytes:
     return json.dumps({
-        "quote_id": quote_id, "reference": f"eig-bench-{i}",
+        "quote_id": quote_id, "reference": f"eig-bench-{round_}-{i}",
         "sender": {"name": "Asha Rao", "account": f"AC{i}", "address": "Mumbai",
                    "id_type": "passport", "id_number": f"P{i:08d}"},
         "beneficiary": {"name": "John Kamau", "account": f"2547{i:08d}",
@@ -70,19 +76,35 @@ async def _warm(pool: Pool, headers: dict[str, str], concurrency: int) -> None:
                            for _ in range(concurrency)))
 
 
+@dataclass
+class Tally:
+    """One kind of call over every round: successes, failures, time and latencies, and the
+    CPU seconds each process spent meanwhile."""
+
+    ok: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+    def rate(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def cpu_us_per_call(self, process: str) -> float:
+        return round(self.cpu_s.get(process, 0.0) / max(1, self.ok) * 1e6, 1)
+
+
 async def _phase(pool: Pool, target: str, headers: dict[str, str], concurrency: int,
-                 bodies: list[bytes] | None, seconds: float, method: str,
-                 keys: str) -> tuple[float, list[float], list[bytes], int]:
+                 bodies: list[bytes] | None, seconds: float, method: str, keys: str,
+                 tally: Tally) -> list[bytes]:
     """Drive one call from `concurrency` callers for `seconds`, each on a kept-alive
-    connection of `pool`."""
-    latencies: list[float] = []
+    connection of `pool`, into `tally`; the bodies of the successful answers."""
     answers: list[bytes] = []
-    errors = 0
     counter = 0
     end = time.perf_counter() + seconds
 
     async def worker() -> None:
-        nonlocal counter, errors
+        nonlocal counter
         while time.perf_counter() < end:
             i = counter
             counter += 1
@@ -95,18 +117,19 @@ async def _phase(pool: Pool, target: str, headers: dict[str, str], concurrency: 
                 data = bodies[i] if bodies is not None else QUOTE
             t0 = time.perf_counter()
             resp = await pool.request(method, target, h, data)
-            latencies.append(time.perf_counter() - t0)
+            tally.latencies.append(time.perf_counter() - t0)
             if resp.status >= 300:
-                errors += 1
-                if errors == 1:
+                tally.errors += 1
+                if tally.errors == 1:
                     print(f"first error: {resp.status} {resp.body[:300]!r}", file=sys.stderr)
-            elif keys == "q":
+            else:
+                tally.ok += 1
                 answers.append(resp.body)
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - start
-    return (len(latencies) - errors) / elapsed, latencies, answers, errors
+    tally.seconds += time.perf_counter() - start
+    return answers
 
 
 def _cpu_s(pid: int) -> float:
@@ -128,7 +151,10 @@ def _cpu_s(pid: int) -> float:
 
 @click.command()
 @site_option
-@click.option("--seconds", default=5.0, show_default=True, help="Length of each phase.")
+@click.option("--seconds", default=6.0, show_default=True,
+              help="Time given to each call (hello, quote, transfer), over all rounds.")
+@click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True,
+              help="The three phases take turns this many times.")
 @click.option("--concurrency", default=256, show_default=True,
               help="Calls in flight, each on its own kept-alive connection.")
 @click.option("--workers", type=click.IntRange(1, 8), default=1, show_default=True,
@@ -136,8 +162,8 @@ def _cpu_s(pid: int) -> float:
 @click.option("--pay-out", is_flag=True,
               help="Let TXN pay out and deliver sender callbacks during the run.")
 @click.option("--keep", is_flag=True, help="Keep the scratch site and logs.")
-def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, pay_out: bool,
-          keep: bool) -> None:
+def bench(site_dir: Path, seconds: float, rounds: int, concurrency: int, workers: int,
+          pay_out: bool, keep: bool) -> None:
     """quotes_per_s, transfers_per_s, p50_ms, p99_ms (transfers), hello_per_s, ratio."""
     import uvloop
 
@@ -188,24 +214,22 @@ def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, pay_ou
         base = f"https://127.0.0.1:{eig_port}"
 
         servers = {"eig": procs[2].pid, "txn": procs[1].pid}
-        cpu: dict[str, float] = {}
+        tallies = {name: Tally() for name in ("hello", "quote", "transfer")}
 
-        async def measured(name: str, *args: object) -> tuple[float, list[float],
-                                                               list[bytes], int]:
-            """A phase, and the CPU the servers spent per successful call in it: a figure
-            that other load on the machine disturbs less than the rates."""
+        async def measured(name: str, target: str, bodies: list[bytes] | None, method: str,
+                           keys: str, pool: Pool) -> list[bytes]:
+            """A phase, and the CPU each process spent in it: per successful call, a
+            figure that other load on the machine disturbs less than the rates."""
+            tally = tallies[name]
             before = {k: _cpu_s(pid) for k, pid in servers.items()}
             client_before = time.process_time()
-            got = await _phase(*args)  # type: ignore[arg-type]
-            done = max(1, len(got[1]) - got[3])
-            cpu[f"client_cpu_us_per_{name}"] = round(
-                (time.process_time() - client_before) / done * 1e6, 1)
-            for k, pid in servers.items():
-                if k == "txn" and name == "hello":
-                    continue
-                cpu[f"{k}_cpu_us_per_{name}"] = round(
-                    (_cpu_s(pid) - before[k]) / done * 1e6, 1)
-            return got
+            answers = await _phase(pool, target, headers, concurrency, bodies,
+                                   seconds / rounds, method, keys, tally)
+            spent = {k: _cpu_s(pid) - before[k] for k, pid in servers.items()}
+            spent["client"] = time.process_time() - client_before
+            for k, v in spent.items():
+                tally.cpu_s[k] = tally.cpu_s.get(k, 0.0) + v
+            return answers
 
         async def run() -> dict[str, object]:
             # The client is the lean pool PayFast's simulator sends with, not aiohttp's
@@ -213,38 +237,38 @@ def bench(site_dir: Path, seconds: float, concurrency: int, workers: int, pay_ou
             # client would take from the servers' share what it spends per call.
             pool = Pool(base, ctx, size=concurrency)
             try:
-                return await phases(pool)
+                await _warm(pool, headers, concurrency)
+                for r in range(rounds):
+                    await measured("hello", "/v1/hello", None, "GET", f"h{r}", pool)
+                    answers = await measured("quote", "/v1/quotes", None, "POST", f"q{r}",
+                                             pool)
+                    # A quote is good for one transfer: the transfer phase uses each once.
+                    bodies = [_transfer(json.loads(a)["id"], i, r) for i, a in enumerate(answers)]
+                    await measured("transfer", "/v1/transfers", bodies, "POST", f"t{r}", pool)
             finally:
                 pool.close()
-
-        async def phases(pool: Pool) -> dict[str, object]:
-            await _warm(pool, headers, concurrency)
-            hello, _, _, herr = await measured("hello", pool, "/v1/hello", headers,
-                                               concurrency, None, seconds, "GET", "h")
-            quotes, _, answers, qerr = await measured("quote", pool, "/v1/quotes", headers,
-                                                      concurrency, None, seconds, "POST", "q")
-            # A quote is good for one transfer: the transfer phase uses each once.
-            bodies = [_transfer(json.loads(a)["id"], i) for i, a in enumerate(answers)]
-            transfers, lat, _, terr = await measured("transfer", pool, "/v1/transfers",
-                                                     headers, concurrency, bodies, seconds,
-                                                     "POST", "t")
-            lat.sort()
+            hello, quotes, transfers = (tallies[n] for n in ("hello", "quote", "transfer"))
+            lat = sorted(transfers.latencies)
+            cpu = {f"{k}_cpu_us_per_{name}": tally.cpu_us_per_call(k)
+                   for name, tally in tallies.items() for k in ("client", *servers)
+                   if not (k == "txn" and name == "hello")}
             return {
-                "quotes_per_s": round(quotes, 1),
-                "transfers_per_s": round(transfers, 1),
+                "quotes_per_s": round(quotes.rate(), 1),
+                "transfers_per_s": round(transfers.rate(), 1),
                 "p50_ms": round(statistics.median(lat) * 1000, 2),
                 "p99_ms": round(lat[int(len(lat) * 0.99) - 1] * 1000, 2),
-                "hello_per_s": round(hello, 1),
-                "ratio": round(transfers / hello, 3) if hello else 0.0,
-                "errors": qerr + terr + herr,
+                "hello_per_s": round(hello.rate(), 1),
+                "ratio": round(transfers.rate() / hello.rate(), 3) if hello.ok else 0.0,
+                "errors": sum(t.errors for t in tallies.values()),
                 **cpu,
                 "concurrency": concurrency,
+                "rounds": rounds,
                 "eig_workers": workers,
                 "txn_connector": "in-process",
                 "txn_payouts": "paid out during the run" if pay_out else
                                "held (accepted transfers wait in the outbox)",
                 "sender_callbacks": "delivered to PayFast's callback server",
-                "seconds_per_phase": seconds,
+                "seconds_per_call": seconds,
                 "store": "sqlite (durable, group commit)",
             }
 

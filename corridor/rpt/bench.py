@@ -31,6 +31,7 @@ import click
 from corridor.clikit import open_site, site_option
 from corridor.ports import free_port
 from corridor.rpt import periods, reports
+from corridor.rpt.feed import PAGES_PER_COMMIT
 from corridor.rpt.history import generate
 from corridor.rpt.ingest import Ingestor
 from corridor.rpt.settlement import settle
@@ -75,8 +76,10 @@ def _ingest(site: Site, workdir: Path, transfers: int) -> tuple[float, int, floa
     con = connect(workdir / "ingest.duckdb")
     with Ingestor(con, workdir) as ing:
         began = time.perf_counter()
-        for page in history.pages:
-            ing.apply(page)
+        # As the feed follower applies them while catching up: several pages a commit.
+        pages = history.pages
+        for i in range(0, len(pages), PAGES_PER_COMMIT):
+            ing.apply_many(pages[i:i + PAGES_PER_COMMIT])
         took = time.perf_counter() - began
     period = periods.Period(history.start, history.end)
     began = time.perf_counter()

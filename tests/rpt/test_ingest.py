@@ -108,3 +108,23 @@ def test_bad_page_is_refused_and_changes_nothing(history) -> None:  # type: igno
             ing.apply(msgspec.json.encode(page))
         assert snapshot(con) == before
         assert ing.apply(history.pages[1]).counted == len(page["events"])
+
+
+def test_pages_applied_together_count_as_one_by_one(history) -> None:  # type: ignore[no-untyped-def]
+    """A follower catching up commits several pages at once: the store ends the same, a
+    group seen before adds nothing, and one bad page refuses its whole group."""
+    one_by_one = connect()
+    with Ingestor(one_by_one) as ing:
+        for page in history.pages:
+            ing.apply(page)
+    together = connect()
+    pages = history.pages
+    with Ingestor(together) as ing:
+        assert ing.apply_many(pages[:3]).counted > 0
+        assert ing.apply_many(pages[:3]).counted == 0
+        before = snapshot(together)
+        with pytest.raises(InvalidInput):
+            ing.apply_many([pages[3], b'{"events": [{"seq": "x"}], "next": 5'])
+        assert snapshot(together) == before
+        assert ing.apply_many(pages[2:]).counted > 0  # overlapping the last group: the rest
+    assert snapshot(together) == snapshot(one_by_one)

@@ -1,11 +1,11 @@
 """Counting TXN's events into the store, exactly once.
 
-A page of the feed (`EventPage` JSON, as TXN serves it) is applied in one DuckDB
-transaction together with the new cursor: after a crash either the whole page and its
-cursor are in the store or neither is, and events at or below the cursor are skipped, so
-a page fetched twice is counted once. The page's events are bulk-loaded by DuckDB's own
-JSON reader (newline-delimited, parallel), not row by row from Python; Python only splits
-the page into raw events and checks its envelope.
+A page of the feed (`EventPage` JSON, as TXN serves it), or several consecutive ones, is
+applied in one DuckDB transaction together with the new cursor: after a crash either the
+whole of it and its cursor are in the store or neither is, and events at or below the
+cursor are skipped, so a page fetched twice is counted once. The events are bulk-loaded by
+DuckDB's own JSON reader (newline-delimited, parallel), not row by row from Python; Python
+only splits the pages into raw events and checks their envelopes.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from corridor.jump.state import write_private
+from corridor.jump.state import read_object, write_private
 
 
 class Lockout:
@@ -28,15 +28,15 @@ class Lockout:
         self._locked_until: dict[str, float] = self._load(path) if path else {}
 
     def _load(self, path: Path) -> dict[str, float]:
+        # Starting empty would lift every lock-out in force: stop instead.
         try:
-            raw = json.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError):
-            # Starting empty would lift every lock-out in force: stop instead.
+            raw = read_object(path)
+        except ValueError:
             raise LockoutsUnreadable(path) from None
-        if not isinstance(raw, dict) or not all(
-                isinstance(v, int | float) and not isinstance(v, bool) for v in raw.values()):
+        if raw is None:
+            return {}
+        if not all(isinstance(v, int | float) and not isinstance(v, bool)
+                   for v in raw.values()):
             raise LockoutsUnreadable(path)
         now = self._clock()
         return {str(k): float(v) for k, v in raw.items() if v > now}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from corridor.jump.state import write_private
+from corridor.jump.state import read_object, write_private
 
 
 class StepLedger:
@@ -24,19 +24,17 @@ class StepLedger:
 
     @staticmethod
     def _load(path: Path) -> dict[str, int]:
+        # Starting empty would silently accept codes already used: an unreadable ledger
+        # stops the bastion instead and lets the operator decide.
         try:
-            raw = json.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError):
-            # Starting empty would silently accept codes already used: stop instead and
-            # let the operator decide.
+            raw = read_object(path)
+        except ValueError:
             raise LedgerUnreadable(path) from None
-        if not isinstance(raw, dict):
-            raise LedgerUnreadable(path)
+        if raw is None:
+            return {}
         if not all(isinstance(v, int) for v in raw.values()):
             raise LedgerUnreadable(path)
-        return {str(k): v for k, v in raw.items()}
+        return {str(k): v for k, v in raw.items()}  # type: ignore[misc]
 
     def last(self, admin: str) -> int | None:
         return self._last.get(admin)

@@ -3,6 +3,7 @@ owns: its persistent host key and the client key only the bastion holds for targ
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,20 @@ def ensure_key(path: Path) -> asyncssh.SSHKey:
     write_private(path, key.export_private_key())
     path.with_suffix(".pub").write_bytes(key.export_public_key())
     return key
+
+
+def read_object(path: Path) -> dict[str, object] | None:
+    """A JSON object the bastion wrote under its state, or None when there is none yet.
+    ValueError when the file is there but cannot be read as such an object."""
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path} does not hold a JSON object")
+    return raw
 
 
 def write_private(path: Path, data: bytes) -> None:

@@ -111,7 +111,9 @@ class Writer:
     def __init__(self, connect: Callable[[], Connection], max_batch: int = MAX_BATCH) -> None:
         self._connect = connect
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Item | list[_Item] | None] = queue.SimpleQueue()
+        # Entries are lists of commands: those one turn of an event loop submitted, or one
+        # from a plain thread; None stops the writer.
+        self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self._thread: threading.Thread | None = None
         self.quote_cache: dict[str, Quote] = {}
@@ -199,7 +201,7 @@ class Writer:
     def call(self, command: Command, timeout: float | None = 60) -> Any:
         """Queue a command from a plain thread and wait for its answer."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        self._queue.put(_Item(command, None, future))
+        self._queue.put([_Item(command, None, future)])
         return future.result(timeout)
 
     def _run(self) -> None:
@@ -210,7 +212,7 @@ class Writer:
                 first = self._queue.get()
                 if first is None:
                     return
-                items = first if isinstance(first, list) else [first]
+                items = first
                 stop = False
                 while len(items) < self.max_batch:
                     try:
@@ -220,10 +222,7 @@ class Writer:
                     if item is None:
                         stop = True
                         break
-                    if isinstance(item, list):
-                        items.extend(item)
-                    else:
-                        items.append(item)
+                    items.extend(item)
                 started = time.perf_counter()
                 queued: set[str] = set()
                 outcomes = run_batch(conn, [i.command for i in items], self.quote_cache,

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from corridor.clikit import data_option, fail, open_site, site_option
-from corridor.jump.state import JumpState
+from corridor.jump.state import JumpState, StateUnreadable
 
 
 def _address(value: str | None, what: str) -> tuple[str, int] | None:
@@ -34,8 +34,6 @@ def serve(site_dir: Path, data_dir: Path, listen: str | None, metrics_at: str | 
     """Run the SSH bastion in the foreground."""
     import uvloop
 
-    from corridor.jump.lockout import LockoutsUnreadable
-    from corridor.jump.replay import LedgerUnreadable
     from corridor.jump.server import Bastion, serve_forever
 
     site = open_site(site_dir)
@@ -46,7 +44,7 @@ def serve(site_dir: Path, data_dir: Path, listen: str | None, metrics_at: str | 
         address = (site.hub.listen["jump"].host, site.hub.listen["jump"].port)
     try:
         bastion = Bastion(site_dir, JumpState.under(data_dir))
-    except (LedgerUnreadable, LockoutsUnreadable) as exc:
+    except StateUnreadable as exc:
         fail(str(exc))
     if metrics_at:
         from prometheus_client import start_http_server

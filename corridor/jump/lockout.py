@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from corridor.jump.state import read_object, write_private
+from corridor.jump.state import StateUnreadable, read_object, write_private
 
 
 class Lockout:
@@ -29,15 +29,8 @@ class Lockout:
 
     def _load(self, path: Path) -> dict[str, float]:
         # Starting empty would lift every lock-out in force: stop instead.
-        try:
-            raw = read_object(path)
-        except ValueError:
-            raise LockoutsUnreadable(path) from None
-        if raw is None:
-            return {}
-        if not all(isinstance(v, int | float) and not isinstance(v, bool)
-                   for v in raw.values()):
-            raise LockoutsUnreadable(path)
+        raw = read_object(path, LockoutsUnreadable,
+                          lambda v: isinstance(v, int | float) and not isinstance(v, bool))
         now = self._clock()
         return {str(k): float(v) for k, v in raw.items() if v > now}
 
@@ -73,8 +66,7 @@ class Lockout:
         self._failures.pop(source, None)
 
 
-class LockoutsUnreadable(Exception):
+class LockoutsUnreadable(StateUnreadable):
     """The lock-out file exists but is not the JSON object the bastion writes."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"{path} is not a lock-out list; move it aside to start afresh")
+    what = "a lock-out list"

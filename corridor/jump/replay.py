@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from corridor.jump.state import read_object, write_private
+from corridor.jump.state import StateUnreadable, read_object, write_private
 
 
 class StepLedger:
@@ -26,15 +26,8 @@ class StepLedger:
     def _load(path: Path) -> dict[str, int]:
         # Starting empty would silently accept codes already used: an unreadable ledger
         # stops the bastion instead and lets the operator decide.
-        try:
-            raw = read_object(path)
-        except ValueError:
-            raise LedgerUnreadable(path) from None
-        if raw is None:
-            return {}
-        if not all(isinstance(v, int) for v in raw.values()):
-            raise LedgerUnreadable(path)
-        return {str(k): v for k, v in raw.items()}  # type: ignore[misc]
+        raw = read_object(path, LedgerUnreadable, lambda v: isinstance(v, int))
+        return {str(k): v for k, v in raw.items()}
 
     def last(self, admin: str) -> int | None:
         return self._last.get(admin)
@@ -50,8 +43,7 @@ class StepLedger:
         return True
 
 
-class LedgerUnreadable(Exception):
+class LedgerUnreadable(StateUnreadable):
     """The ledger file exists but is not the JSON object the bastion writes."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(f"{path} is not a TOTP step ledger; move it aside to start afresh")
+    what = "a TOTP step ledger"

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 
@@ -69,17 +71,28 @@ def ensure_key(path: Path) -> asyncssh.SSHKey:
     return key
 
 
-def read_object(path: Path) -> dict[str, object] | None:
-    """A JSON object the bastion wrote under its state, or None when there is none yet.
-    ValueError when the file is there but cannot be read as such an object."""
+class StateUnreadable(Exception):
+    """A state file exists but is not the JSON object the bastion writes. The bastion
+    stops rather than start without what the file holds (used TOTP steps, lock-outs)."""
+
+    what = "a state file of the jump server"
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path} is not {self.what}; move it aside to start afresh")
+
+
+def read_object(path: Path, unreadable: type[StateUnreadable],
+                valid: Callable[[object], bool]) -> dict[str, Any]:
+    """The JSON object the bastion wrote at `path` ({} when there is none yet), every
+    value of which is `valid`; else `unreadable`."""
     try:
         raw = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise ValueError(str(exc)) from None
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path} does not hold a JSON object")
+        return {}
+    except (OSError, ValueError):
+        raise unreadable(path) from None
+    if not isinstance(raw, dict) or not all(valid(v) for v in raw.values()):
+        raise unreadable(path)
     return raw
 
 

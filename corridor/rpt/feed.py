@@ -15,21 +15,13 @@ import msgspec
 
 from corridor.core.errors import CorridorError
 from corridor.pki.tls import client_context
-from corridor.rpt.ingest import Ingestor
+from corridor.rpt.ingest import Ingestor, decode_page
 from corridor.rpt.store import cursor
 from corridor.site.model import Site
 
 log = logging.getLogger("corridor.rpt.feed")
 PAGE = 5_000  # events asked for per call (TXN serves at most 5,000)
 PAGES_PER_COMMIT = 8  # while catching up, pages fetched before they are applied together
-
-
-class _PageHead(msgspec.Struct):
-    events: list[msgspec.Raw]
-    next: int
-
-
-_head = msgspec.json.Decoder(_PageHead).decode
 
 
 @dataclass
@@ -96,7 +88,7 @@ class Feed:
                     )
             bodies.append(body)
             try:
-                head = _head(body)
+                head = decode_page(body)
             except msgspec.DecodeError:
                 break  # the ingestor refuses it, with the reason
             if len(head.events) < PAGE or head.next <= after:

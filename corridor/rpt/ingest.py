@@ -100,7 +100,9 @@ ON CONFLICT (id) DO UPDATE SET
 """
 
 
-class _Page(msgspec.Struct):
+class Page(msgspec.Struct):
+    """A feed page as far as ingest reads it: its events still raw, and the cursor after."""
+
     events: list[msgspec.Raw]
     next: int
 
@@ -109,7 +111,7 @@ class _Seq(msgspec.Struct):
     seq: int
 
 
-_page_decoder = msgspec.json.Decoder(_Page)
+decode_page = msgspec.json.Decoder(Page).decode
 _seq_decoder = msgspec.json.Decoder(_Seq)
 
 
@@ -150,7 +152,7 @@ class Ingestor:
         pages = []
         for body in bodies:
             try:
-                pages.append(_page_decoder.decode(body))
+                pages.append(decode_page(body))
             except msgspec.DecodeError as exc:
                 raise InvalidInput(f"malformed event page: {exc}",
                                    code="invalid_feed") from None

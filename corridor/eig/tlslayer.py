@@ -243,7 +243,7 @@ class Listener:
             await self.loop.connect_accepted_socket(  # type: ignore[call-arg]
                 self.app_factory, conn, ssl=self.contexts.current,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
-        except (OSError, ConnectionError) as exc:  # the transport is closed already
+        except OSError as exc:  # the transport is closed already
             arrival.report(exc, None)  # not if the handshake step reported it
 
     def close(self) -> None:

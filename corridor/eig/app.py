@@ -4,7 +4,8 @@ Every `/v1/` request passes, in order: the identity check (certificate pin read 
 TLS connection itself, source address, API key: `identity.identify`), the partner's rate
 limit, the call's role, the Idempotency-Key on POSTs, the content type and size, and the
 wire schema. Only then is it relayed to TXN with the partner named by EIG. Any refusal is
-problem+json with a stable `code`; refusals of identity also go to the audit log.
+problem+json with a stable `code`; refusals of identity, and partner calls refused for who
+made them (`REFUSED`), whether by EIG, TXN or RPT, also go to the audit log.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from aiohttp import web
 
+from corridor.api.schemas import Problem
 from corridor.core.errors import CorridorError, Refused, Unauthenticated
 from corridor.eig.audit import AuditLog
 from corridor.eig.errors import (
@@ -31,7 +34,7 @@ from corridor.eig.openapi import document_bytes
 from corridor.eig.partners import PartnerDirectory
 from corridor.eig.ratelimit import RateLimiter
 from corridor.eig.requests import CALLS, IDEMPOTENCY_KEY, Call, decode
-from corridor.eig.upstream import Upstream
+from corridor.eig.upstream import Answer, Upstream
 from corridor.pki.issue import fingerprint
 from corridor.site.model import Partner
 
@@ -41,6 +44,13 @@ MAX_BODY = 64 * 1024
 PROBLEM = "application/problem+json"
 PARTNER = web.AppKey("partner", Partner)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# The statuses of a partner call refused for who made it, not for what it said (that is
+# 400, 404, 409, 422): a bad, stale or missing callback signature, a payout or report of
+# another partner, a call outside the partner's role. Each is audited with its problem
+# `code` as the reason, whichever server refused it; any other answer costs nothing more.
+REFUSED = frozenset({401, 403})
+_PROBLEM = msgspec.json.Decoder(Problem)
 
 
 def problem(exc: CorridorError) -> web.Response:
@@ -133,11 +143,21 @@ class Gateway:
 
     def refused(self, reason: str, source_ip: str | None, subject: str | None,
                 print_: str | None, claimed: str | None, request: str | None = None,
-                detail: str | None = None) -> None:
+                detail: str | None = None, *, partner: str | None = None,
+                transfer_id: str | None = None) -> None:
         self.metrics.refusals.labels(reason).inc()
         self.audit.refusal(source_ip=source_ip, reason=reason, subject=subject,
-                           fingerprint=print_, partner_claimed=claimed, request=request,
-                           detail=detail)
+                           fingerprint=print_, partner_claimed=claimed, partner=partner,
+                           transfer_id=transfer_id, request=request, detail=detail)
+
+    def refused_call(self, request: web.Request, reason: str, detail: str | None,
+                     transfer_id: str | None) -> None:
+        """Audit a call of an authenticated partner refused for who made it. The line names
+        the partner and its certificate; never the signature, API key or body."""
+        print_, _, source_ip = self.peer(request)
+        self.refused(reason, source_ip, None, print_, None,
+                     f"{request.method} {request.path}", detail,
+                     partner=request[PARTNER].id, transfer_id=transfer_id)
 
     # -- the pipeline -----------------------------------------------------------------
 
@@ -174,38 +194,60 @@ class Gateway:
     def relay_handler(self, call: Call) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
             partner = request[PARTNER]
-            allowed = {"send": partner.sends, "receive": partner.receives}.get(call.role, True)
-            if not allowed:
-                raise Refused(f"{partner.id} is not a {call.role} partner: "
-                              f"{call.method} {request.path} is not for it",
-                              code="role_not_allowed")
-            headers = {"Corridor-Partner": partner.id}
-            body: bytes | None = None
-            path = "/internal" + request.path
-            if call.method == "POST":
-                key = request.headers.get("Idempotency-Key")
-                if key is None:
-                    raise BadRequest("every POST needs an Idempotency-Key header",
-                                     code="idempotency_key_missing")
-                if not IDEMPOTENCY_KEY.match(key):
-                    raise BadRequest("Idempotency-Key is 1-128 of A-Z a-z 0-9 . _ : -",
-                                     code="idempotency_key_invalid")
-                headers["Idempotency-Key"] = key
-                body = await self.read_body(request)
-                decode(call, body)
-                headers["Content-Type"] = "application/json"
-                if call.name == "receiver_callback":
-                    signature = request.headers.get("Corridor-Signature")
-                    if not signature:
-                        raise Unauthenticated("the callback is not signed",
-                                              code="signature_missing")
-                    headers["Corridor-Signature"] = signature
-            elif call.query is not None:
-                path += call.query(request.query)
-            answer = await self.relay(call, path, headers, body)
+            # The transfer the call is about, for the audit line if it is refused: the
+            # path's, or a receiver callback's once its body is decoded (the body of a call
+            # refused on role is not read).
+            transfer_id = request.match_info.get("id")
+            try:
+                roles = {"send": partner.sends, "receive": partner.receives}
+                if not roles.get(call.role, True):
+                    raise Refused(f"{partner.id} is not a {call.role} partner: "
+                                  f"{call.method} {request.path} is not for it",
+                                  code="role_not_allowed")
+                headers = {"Corridor-Partner": partner.id}
+                body: bytes | None = None
+                path = "/internal" + request.path
+                if call.method == "POST":
+                    key = request.headers.get("Idempotency-Key")
+                    if key is None:
+                        raise BadRequest("every POST needs an Idempotency-Key header",
+                                         code="idempotency_key_missing")
+                    if not IDEMPOTENCY_KEY.match(key):
+                        raise BadRequest("Idempotency-Key is 1-128 of A-Z a-z 0-9 . _ : -",
+                                         code="idempotency_key_invalid")
+                    headers["Idempotency-Key"] = key
+                    body = await self.read_body(request)
+                    value = decode(call, body)
+                    headers["Content-Type"] = "application/json"
+                    if call.name == "receiver_callback":
+                        transfer_id = value.transfer_id
+                        signature = request.headers.get("Corridor-Signature")
+                        if not signature:
+                            raise Unauthenticated("the callback is not signed",
+                                                  code="signature_missing")
+                        headers["Corridor-Signature"] = signature
+                elif call.query is not None:
+                    path += call.query(request.query)
+                answer = await self.relay(call, path, headers, body)
+            except CorridorError as exc:
+                if exc.status in REFUSED:
+                    self.refused_call(request, exc.code, exc.detail, transfer_id)
+                raise
+            if answer.status in REFUSED:
+                self.refused_answer(request, call, answer, transfer_id)
             return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
 
         return handle
+
+    def refused_answer(self, request: web.Request, call: Call, answer: Answer,
+                       transfer_id: str | None) -> None:
+        """Audit a refusal TXN or RPT answered, with its problem `code` as the reason."""
+        try:
+            found = _PROBLEM.decode(answer.body)
+            reason, detail = found.code, (found.detail or "")[:200]
+        except msgspec.DecodeError:  # not problem+json: still a refusal to audit
+            reason, detail = f"{call.upstream}_refused", None
+        self.refused_call(request, reason, detail, transfer_id)
 
     async def read_body(self, request: web.Request) -> bytes:
         ctype = request.headers.get("Content-Type", "")

@@ -1,9 +1,11 @@
 """The security audit log: one JSON line per refused caller, at DATA/eig/security-audit.jsonl.
 
 Each line holds the time, source IP, certificate subject and fingerprint (when the client
-sent one), the partner claimed and the reason, and never a secret: API keys are not logged,
-not even in part. Several EIG processes may append to the same file: each line is written
-with a single `write` on an O_APPEND descriptor, which the kernel keeps whole.
+sent one), the partner claimed (identity refusals) or the authenticated partner and the
+transfer id (a partner call refused afterwards, by EIG, TXN or RPT), the reason, and never a
+secret: API keys, callback signatures and bodies are not logged, not even in part.
+Several EIG processes may append to the same file: each line is written with a single
+`write` on an O_APPEND descriptor, which the kernel keeps whole.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class AuditLog:
         subject: str | None = None,
         fingerprint: str | None = None,
         partner_claimed: str | None = None,
+        partner: str | None = None,
+        transfer_id: str | None = None,
         detail: str | None = None,
         request: str | None = None,
     ) -> None:
@@ -40,6 +44,8 @@ class AuditLog:
             "subject": subject,
             "fingerprint": fingerprint,
             "partner_claimed": partner_claimed,
+            "partner": partner,
+            "transfer_id": transfer_id,
             "reason": reason,
             "request": request,
             "detail": detail,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -115,7 +116,7 @@ class AdminConnection(asyncssh.SSHServer):
         self.key_proven = ""  # fingerprint of the key that passed, once it has
         self._offered = ""  # fingerprint of the key the client offers right now
         self.authenticated = False
-        self.counted_failure = False
+        self.refused = False  # this attempt has its audited refusal already
         self.sessions: dict[str, dict[str, Any]] = {}
 
     # -- connection -----------------------------------------------------------------------
@@ -124,11 +125,6 @@ class AdminConnection(asyncssh.SSHServer):
         peer = conn.get_extra_info("peername") or ("?", 0)
         self.source = str(peer[0])
         conn.set_extra_info(corridor_admin_connection=self)
-        left = self.bastion.lockout.locked(self.source)
-        if left:
-            self._refuse_login("source locked out", locked_for_s=round(left))
-            conn.close()
-            return
         # Two factors in sequence (see the module docstring): wrap the connection's own
         # key check and failure reply rather than fork asyncssh's authentication code.
         check_key = conn.validate_public_key
@@ -154,14 +150,37 @@ class AdminConnection(asyncssh.SSHServer):
             self.bastion.audit.write(
                 "logout", admin=self.username, source=self.source, connection=self.id
             )
-        elif self.username and not self.counted_failure:
+        elif self.username and not self.refused:
             self._failure("disconnected before completing authentication")
 
     # -- authentication -------------------------------------------------------------------
     def begin_auth(self, username: str) -> bool:
         self.username = username
+        left = self.bastion.lockout.locked(self.source)
+        if left:
+            self._refuse_locked_out(left)
+            return True
         self.admin = self.bastion.policy().admin(username)
         return True
+
+    def _refuse_locked_out(self, left: float) -> None:
+        """Hang up on a locked-out source, telling it why and for about how long.
+
+        Refused here, once keys are exchanged and the client waits for an answer, rather
+        than as the connection opens: a disconnect sent before asyncssh's version string
+        is read by OpenSSH as a broken banner, and one sent in clear right after it races
+        the client's own key exchange message, so the client reports a broken pipe
+        instead of the reason. The remaining time is the source's own and anyone can
+        measure it by retrying; it is given in whole minutes to help an admin wait it out.
+        """
+        self.refused = True  # not a failed attempt of its own: it neither counts nor extends
+        self._refuse_login("source locked out", locked_for_s=round(left))
+        minutes = math.ceil(left / 60)
+        self.conn.disconnect(
+            asyncssh.DISC_HOST_NOT_ALLOWED_TO_CONNECT,
+            "this address is locked out after too many failed logins; "
+            f"try again in about {minutes} minute{'s' if minutes > 1 else ''}",
+        )
 
     def public_key_auth_supported(self) -> bool:
         # Once a key is proven, only the code is left to ask for (as sshd does with
@@ -237,7 +256,7 @@ class AdminConnection(asyncssh.SSHServer):
 
     def _failure(self, reason: str) -> None:
         """A failed login attempt: audited and counted towards the source's lock-out."""
-        self.counted_failure = True
+        self.refused = True
         self._refuse_login(reason)
         access = self.bastion.policy().access
         if self.bastion.lockout.failure(

@@ -3,6 +3,8 @@ and then a TOTP code; wrong codes, unknown keys, revoked admins and lock-out."""
 
 from __future__ import annotations
 
+import re
+
 import pyotp
 
 from corridor.jump.sshd import keygen
@@ -99,6 +101,32 @@ def test_lockout_after_repeated_failures(jump: Jump) -> None:
                 and e.get("reason") == "source locked out"]
     assert len(refusals) == 2
     assert jump.ssh("lee", "jump").returncode == 0
+
+
+def test_a_locked_out_source_is_told_why_after_the_version_exchange(jump: Jump) -> None:
+    source = "127.0.0.9"
+    bad = wrong_code(jump, "asha")
+    for _ in range(3):
+        assert jump.ssh("asha", "jump", code=bad, source=source).returncode == 255
+    wait_for(lambda: jump.audit_has(event="lockout", source=source))
+    # With the right code: the bastion speaks SSH first, then says why it hangs up.
+    done = jump.ssh("asha", "-v", "jump", source=source)
+    assert done.returncode == 255
+    assert "kex_exchange_identification" not in done.stderr
+    assert "banner line contains invalid characters" not in done.stderr
+    assert "remote software version AsyncSSH" in done.stderr
+    assert re.search(r"Received disconnect from 127\.0\.0\.1 port \d+:1: this address is "
+                     r"locked out after too many failed logins; try again in about \d+ "
+                     r"minutes?\n", done.stderr), done.stderr
+    assert "Authenticated to" not in done.stderr
+    refused = wait_for(lambda: jump.audit_has(event="login", result="refused",
+                                              reason="source locked out", source=source))
+    assert refused["admin"] == "asha" and 0 < refused["locked_for_s"] <= 120
+    # The refusal is not one more failure: the lock-out is not counted or set again.
+    mine = [e for e in jump.audit() if e.get("source") == source]
+    assert [e["event"] for e in mine].count("lockout") == 1
+    assert not [e for e in mine if e.get("reason") == "disconnected before completing "
+                "authentication"]
 
 
 def test_enroll_prints_uri_and_qr_and_writes_a_private_secret(jump: Jump, site_dir) -> None:

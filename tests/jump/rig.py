@@ -5,8 +5,9 @@ OpenSSH client configured to go through it (TOTP codes supplied by SSH_ASKPASS).
 The bastion accepts each admin's TOTP time step once, so every login here answers with the
 code of the next step not yet used. Tests log the same admin in many times, far more than
 the three steps of the window allow per 30 s, so the bastion runs under libfaketime with
-a wall-clock offset the rig moves forward instead of waiting (its monotonic clock, which
-lock-out and timeouts use, is left alone).
+a wall-clock offset the rig moves forward instead of waiting. Lock-out deadlines are wall-clock
+times too (they outlive a restart), so moving the clock also shortens a lock-out; timeouts use
+the monotonic clock, which is left alone.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from corridor.site import Site, SiteInvalid, load_site
+from corridor.site import Site, SiteInvalid, demo_site, load_site
 
 
 def default_site() -> str:
@@ -26,6 +26,18 @@ site_option = click.option(
     default=default_site,
     show_default="$CORRIDOR_SITE, else ./site, else examples/site",
     help="The site directory (the source of truth).",
+)
+
+# A bench builds its own world, so it starts from the demo site shipped with the package
+# wherever it runs (not from $CORRIDOR_SITE or ./site: figures compare across hosts). It
+# only reads the site, or copies it first to change anything.
+bench_site_option = click.option(
+    "--site",
+    "site_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=lambda: str(demo_site()),
+    show_default="the demo site shipped with corridor",
+    help="The site to base the run on (read, or copied; never changed).",
 )
 
 data_option = click.option(

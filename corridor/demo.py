@@ -47,10 +47,9 @@ def _busy(host: str, port: int) -> bool:
 
 def _site_ports_free() -> bool:
     """Whether the demo site's own ports are free on this host."""
-    from corridor.sim.world import EXAMPLE
-    from corridor.site import load_site
+    from corridor.site import demo_site, load_site
 
-    site = load_site(EXAMPLE)
+    site = load_site(demo_site())
     listens = [(v.host, v.port) for v in site.hub.listen.values()]
     from corridor.sim.identity import host_port
 

@@ -16,10 +16,12 @@ from typing import TypeVar
 
 import pytest
 
+import corridor.site
 from corridor.ports import free_port  # noqa: F401  (the tests take it from here)
+from corridor.site import demo_site
 
 REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_SITE = REPO / "examples" / "site"
+EXAMPLE_SITE = demo_site()  # the demo site shipped with the package; read it, never write
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_DSN = os.environ.get("CORRIDOR_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -67,7 +69,5 @@ def wait_for(
 
 
 def copy_site(dest: Path) -> Path:
-    """A writable copy of the demo site (tests never touch the committed one)."""
-    target = dest / "site"
-    shutil.copytree(EXAMPLE_SITE, target, ignore=shutil.ignore_patterns("pki", "secrets"))
-    return target
+    """A writable copy of the demo site at dest/site (tests never touch the shipped one)."""
+    return corridor.site.copy_site(dest / "site")

@@ -37,9 +37,10 @@ from pathlib import Path
 
 import click
 
-from corridor.clikit import site_option
+from corridor.clikit import bench_site_option
 from corridor.httppool import Pool
 from corridor.ports import free_port
+from corridor.site import copy_site
 
 QUOTE = json.dumps({"send_currency": "INR", "receive_currency": "KES",
                     "destination_country": "KE", "payout_method": "wallet",
@@ -150,7 +151,7 @@ def _cpu_s(pid: int) -> float:
 
 
 @click.command()
-@site_option
+@bench_site_option
 @click.option("--seconds", default=6.0, show_default=True,
               help="Time given to each call (hello, quote, transfer), over all rounds.")
 @click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True,
@@ -172,8 +173,7 @@ def bench(site_dir: Path, seconds: float, rounds: int, concurrency: int, workers
     from corridor.pki.tls import client_context
 
     scratch = Path(tempfile.mkdtemp(prefix="corridor-eig-bench-"))
-    site = scratch / "site"
-    shutil.copytree(site_dir, site, ignore=shutil.ignore_patterns("pki", "secrets"))
+    site = copy_site(scratch / "site", site_dir)
     data = scratch / "var"
     exe = [sys.executable, "-m", "corridor"]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}

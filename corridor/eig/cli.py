@@ -82,7 +82,7 @@ def add(site_dir: Path, partner_id: str, name: str, country: str, role: str,
     doc: dict[str, object] = {
         "id": partner_id, "name": name, "country": country, "role": role,
         "currencies": list(currencies), "allowed_ips": list(allowed_ips),
-        "certificate": {"subject": f"CN={partner_id},O={name},C={country}", "pin_sha256": ""},
+        "certificate": {"subject": f"CN={partner_id},O={name},C={country}"},
         "api_key": f"secrets/{partner_id}.apikey.hash",
         "callback_secret": f"secrets/{partner_id}.hmac",
     }

@@ -1,5 +1,6 @@
 """The partner directory the gateway checks callers against, kept in step with the site:
-a `partner disable`, `partner key rotate` or `pki issue` takes effect within a second,
+a `partner disable`, `partner key rotate` or `pki issue`/`pki rotate` (a new certificate in
+pki/partners/, hence a new pin) takes effect within a second,
 without a restart. A site that no longer loads leaves the previous directory in force."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from corridor.eig.identity import Directory
 from corridor.pki.credentials import read_api_key_hash
+from corridor.pki.layout import Layout
 from corridor.site import Site, SiteInvalid, load_site
 
 log = logging.getLogger("corridor.eig.partners")
@@ -22,8 +24,10 @@ class PartnerDirectory:
         self.site, self.directory = self._load()
 
     def _watched(self) -> list[Path]:
+        issued = Layout(self.root).pki / "partners"  # the certificates the pins come from
         return [self.root / "hub.yaml",
                 *sorted((self.root / "partners").glob("*.yaml")),
+                *sorted(issued.glob("*.crt")),
                 *sorted((self.root / "secrets").glob("*.apikey.hash"))]
 
     def _read_stamp(self) -> tuple[tuple[str, int, int], ...]:

@@ -17,9 +17,11 @@ import click
 import pyotp
 import yaml
 
+from corridor.clikit import bench_site_option
 from corridor.jump import totp
 from corridor.jump.sshd import StockSshd, keygen, stop, wait_port
 from corridor.ports import free_port
+from corridor.site import copy_site
 
 # Both jumps speak the same cipher on the outer hop, so the figures compare the relays and
 # not OpenSSH's default (chacha20) with the bastion's (AES-GCM).
@@ -27,7 +29,7 @@ JUMP_CIPHER = "aes128-gcm@openssh.com"
 
 
 def _site(root: Path, src: Path, public: str, target_port: int) -> None:
-    shutil.copytree(src, root, ignore=shutil.ignore_patterns("pki", "secrets"))
+    copy_site(root, src)
     hub = yaml.safe_load((root / "hub.yaml").read_text())
     for host in hub["hosts"]:
         if host["name"] == "txn":
@@ -65,8 +67,7 @@ def _scp(config: Path, env: dict[str, str], source: Path, dest: Path, size: int)
               help="Size of the file copied.")
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 10),
               help="Copies through each jump; the best of each is reported.")
-@click.option("--site", "site_dir", type=click.Path(file_okay=False, path_type=Path),
-              default="examples/site", show_default=True, help="Site to base the run on.")
+@bench_site_option
 def bench(megabytes: int, rounds: int, site_dir: Path) -> None:
     """Bastion vs stock sshd as ProxyJump for the same scp."""
     for tool in ("sshd", "ssh", "scp", "ssh-keygen"):

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import click
 
-from corridor.clikit import fail, friendly_errors, site_option
+from corridor.clikit import bench_site_option, fail, friendly_errors, open_site
 from corridor.net import firewall as rules
 from corridor.net import nft
 from corridor.net.runner import run
-from corridor.site import load_site
 from corridor.site.model import Site
 
 
@@ -37,7 +36,7 @@ def synthetic_site(site: Site, cidrs: int, partners: int) -> Site:
 
 
 @click.command("bench")
-@site_option
+@bench_site_option
 @click.option("--cidrs", type=int, default=100_000, show_default=True)
 @click.option("--partners", type=int, default=500, show_default=True)
 @friendly_errors
@@ -47,7 +46,7 @@ def bench(site_dir: Path, cidrs: int, partners: int) -> None:
         fail("the firewall bench applies rules in a network namespace: run it as root")
     if not 0 < cidrs <= 2**22 or partners < 1:
         fail("--cidrs must be 1..4194304 and --partners at least 1")
-    site = synthetic_site(load_site(site_dir), cidrs, partners)
+    site = synthetic_site(open_site(site_dir), cidrs, partners)
     started = time.perf_counter()
     allow = rules.allowlist(site)
     script = rules.render(allow)

@@ -1,6 +1,8 @@
 """What the hub's operators do with the PKI: issue, rotate and revoke a partner's client
-certificate (keeping its pin in the site in step), and issue the hub servers' certificates.
-Functions take the loaded `Site`; the CLI is a thin shell over them."""
+certificate, and issue the hub servers' certificates. A partner's pin is the fingerprint
+of the certificate written to pki/partners/<id>.crt (the site loader reads it there), so
+writing the certificate moves the pin. Functions take the loaded `Site`; the CLI is a thin
+shell over them."""
 
 from __future__ import annotations
 
@@ -13,14 +15,12 @@ from corridor.pki.issue import (
     Issued,
     create_ca,
     csr_public_key,
-    fingerprint,
     issue,
     load_issued,
     subject_name,
     write_issued,
 )
 from corridor.pki.layout import Layout
-from corridor.pki.siteedit import set_field
 from corridor.site.model import Partner, Site
 
 CA_DAYS = 3650
@@ -50,11 +50,6 @@ def ensure_ca(pair: tuple[Path, Path], common_name: str, force: bool) -> bool:
     return True
 
 
-def set_pin(site: Site, partner: Partner, pin: str) -> None:
-    """Write the certificate pin into partners/<id>.yaml (one line; comments kept)."""
-    set_field(site.root / partner.source, ("certificate", "pin_sha256"), f'"{pin}"')
-
-
 def _partner(site: Site, partner_id: str) -> Partner:
     partner = site.partner(partner_id)
     if partner is None:
@@ -66,7 +61,7 @@ def issue_partner(
     site: Site, partner_id: str, csr_pem: bytes | None = None, days: int = LEAF_DAYS
 ) -> Issued:
     """Issue the partner's client certificate (from its CSR, or with a new key pair as the
-    demo does), write it and pin it. The subject is the one the site names."""
+    demo does) and write it, which pins it. The subject is the one the site names."""
     partner = _partner(site, partner_id)
     layout = layout_of(site)
     ca = load_ca(layout.partner_ca, "partner CA")
@@ -80,7 +75,6 @@ def issue_partner(
     if public_key is not None:
         key_path.unlink(missing_ok=True)  # the partner holds its key; a stale one must go
     write_issued(issued, cert_path, key_path)
-    set_pin(site, partner, fingerprint(issued.cert))
     return issued
 
 

@@ -1,7 +1,8 @@
 """`corridor pki bootstrap`: everything a fresh site needs to run, in one idempotent step.
 
 Creates the hub CA and the partner CA, an (empty) partner CRL, the hub servers'
-certificates, every partner's client certificate (pinned in its YAML), for receive
+certificates, every partner's client certificate (its pin is that certificate's
+fingerprint, read from pki/partners/ by the site loader), for receive
 partners the simulator's server certificate, and every partner's API-key hash, callback
 HMAC secret and IPsec PSK (when its tunnel uses one). Existing material is kept unless
 `force`; a new CA re-issues everything it signs. New demo API keys are returned and merged
@@ -23,7 +24,6 @@ from corridor.pki.credentials import (
 )
 from corridor.pki.crl import write_crl
 from corridor.pki.files import write_secret
-from corridor.pki.issue import fingerprint, load_issued
 from corridor.pki.layout import HUB_SERVERS, Layout
 from corridor.site.model import Site
 
@@ -60,10 +60,6 @@ def bootstrap(site: Site, force: bool = False) -> Report:
         if force or new_partner_ca or not cert.exists():
             authority.issue_partner(site, partner.id)
             note(cert)
-        else:
-            pin = fingerprint(load_issued(cert).cert)
-            if pin != partner.cert_pin_sha256:
-                authority.set_pin(site, partner, pin)
         if partner.receives:
             scert, skey = layout.partner_server(partner.id)
             if force or new_partner_ca or not (scert.exists() and skey.exists()):

@@ -64,7 +64,7 @@ csr_option = click.option(
 @csr_option
 @click.option("--days", type=click.IntRange(1, 825), default=authority.LEAF_DAYS, show_default=True)
 def issue(site_dir: Path, partner_id: str, csr: Path | None, days: int) -> None:
-    """Issue PARTNER's client certificate and pin it in partners/PARTNER.yaml."""
+    """Issue PARTNER's client certificate (pki/partners/PARTNER.crt), which pins it."""
     site = open_site(site_dir)
     issued = _run(lambda: authority.issue_partner(site, partner_id, _csr(csr), days))
     cert, _ = Layout(site.root).partner(partner_id)

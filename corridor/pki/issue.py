@@ -132,7 +132,7 @@ def load_issued(cert_path: Path, key_path: Path | None = None) -> Issued:
 
 
 def fingerprint(cert: x509.Certificate | bytes) -> str:
-    """SHA-256 of the DER certificate, lowercase hex: what a partner's pin_sha256 holds."""
+    """SHA-256 of the DER certificate, lowercase hex: a partner's pin (Partner.cert_pin_sha256)."""
     if isinstance(cert, bytes):
         cert = x509.load_der_x509_certificate(cert)
     return cert.fingerprint(hashes.SHA256()).hex()

@@ -1,6 +1,6 @@
 """Line-level edits of site YAML files: set one scalar and leave every other line, and the
-operators' comments, exactly as they were. Used to write a partner's certificate pin
-(`pki issue`) and its `disabled` flag (`partner disable`)."""
+operators' comments, exactly as they were. Used to write a partner's `disabled` flag
+(`partner disable`) and to move a copy of a site onto other ports (`embedded.relocate`)."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import click
 
-from corridor.clikit import open_site, site_option
+from corridor.clikit import bench_site_option, open_site
 from corridor.ports import free_port
 from corridor.rpt import periods, reports
 from corridor.rpt.feed import PAGES_PER_COMMIT
@@ -162,7 +162,7 @@ def _settlement(site: Site, workdir: Path, n: int) -> float:
 
 
 @click.command()
-@site_option
+@bench_site_option
 @click.option("--transfers", default=10_000_000, show_default=True,
               help="Transfers in the settlement day.")
 @click.option("--ingest-transfers", default=100_000, show_default=True,

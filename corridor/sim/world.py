@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,10 +23,8 @@ from corridor.embedded import Stack, relocate
 from corridor.ports import free_port
 from corridor.sim.identity import hub_client_tls
 from corridor.sim.process import SimProcess, spawn_receive_partner, spawn_send_callbacks
-from corridor.site import load_site
+from corridor.site import copy_site, load_site
 from corridor.site.model import Site
-
-EXAMPLE = Path(__file__).resolve().parent.parent.parent / "examples" / "site"
 
 
 def make_site(root: Path, ports: dict[str, int] | None = None) -> Path:
@@ -35,10 +32,7 @@ def make_site(root: Path, ports: dict[str, int] | None = None) -> Path:
     `ports` (see `corridor.embedded.relocate`) when given."""
     from corridor.pki.bootstrap import bootstrap
 
-    site_dir = root / "site"
-    if site_dir.exists():
-        shutil.rmtree(site_dir)
-    shutil.copytree(EXAMPLE, site_dir, ignore=shutil.ignore_patterns("pki", "secrets"))
+    site_dir = copy_site(root / "site")
     if ports:
         relocate(site_dir, ports)
     bootstrap(load_site(site_dir))

@@ -12,6 +12,8 @@ from datetime import time
 from pathlib import Path
 
 from corridor.core.money import is_currency
+from corridor.pki.issue import fingerprint, load_issued
+from corridor.pki.layout import Layout
 from corridor.site.access import read_access
 from corridor.site.faults import Fault, Faults, SiteInvalid
 from corridor.site.fields import Reader, parse_cidr
@@ -247,12 +249,13 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
     currencies = r.currencies("currencies")
     allowed = r.networks("allowed_ips")
     cert = r.sub("certificate")
-    subject = pin = None
+    subject = None
     if cert is not None:
+        if "pin_sha256" in cert.data:
+            faults.add(cert.at("pin_sha256"), "certificate.pin_sha256 is not read from here: "
+                       f"the pin is taken from pki/partners/{pid or '<id>'}.crt; delete this line")
         cert.allow_only("subject", "pin_sha256")
-        subject, pin = cert.str("subject"), cert.str("pin_sha256", required=False) or ""
-        if pin and not re.match(r"^[0-9a-f]{64}$", pin):
-            faults.add(cert.at("pin_sha256"), "pin_sha256 must be 64 lowercase hex digits")
+        subject = cert.str("subject")
     api_key = r.ref("api_key", root)
     sends = role in ("send", "both")
     receives = role in ("receive", "both")
@@ -287,15 +290,30 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         return None
     if receives and (endpoint is None or connector is None):
         return None
+    pin = _issued_pin(root, pid, faults)  # type: ignore[arg-type]
     return Partner(
         id=pid, name=name, country=country, role=role,  # type: ignore[arg-type]
         currencies=currencies, allowed_ips=allowed, cert_subject=subject,  # type: ignore[arg-type]
-        cert_pin_sha256=pin or "", api_key_file=api_key,  # type: ignore[arg-type]
+        cert_pin_sha256=pin, api_key_file=api_key,  # type: ignore[arg-type]
         callback_url=callback_url, callback_secret_file=callback_secret,
         endpoint=endpoint, connector=connector, payout_methods=methods,
         float_floor=floor, limits=limits, tunnel=tunnel, disabled=disabled,
         source=where.file, lines={k: r.at(k).line for k in r.data},
     )
+
+
+def _issued_pin(root: Path, partner_id: str, faults: Faults) -> str:
+    """The partner's pin: the fingerprint of the client certificate `corridor pki` issued it
+    (pki/partners/<id>.crt), "" until there is one. The tools write the certificate, never
+    the operator's partner file, so the pin cannot drift from it and a checkout stays clean."""
+    path = Layout(root).partner(partner_id)[0]
+    try:
+        return fingerprint(load_issued(path).cert)
+    except FileNotFoundError:
+        return ""
+    except ValueError:
+        faults.add(Node(str(path.relative_to(root)), 1), "not a PEM certificate")
+        return ""
 
 
 def _check_corridors(

@@ -95,7 +95,8 @@ class Partner:
     currencies: tuple[str, ...]
     allowed_ips: tuple[IPNetwork, ...]
     cert_subject: str
-    cert_pin_sha256: str  # lowercase hex of the client certificate's DER; "" until issued
+    # SHA-256 (lowercase hex) of the DER of pki/partners/<id>.crt; "" until one is issued
+    cert_pin_sha256: str
     api_key_file: Path  # holds the key's hash, never the key
     callback_url: str | None
     callback_secret_file: Path | None

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import msgspec
 
-from corridor.clikit import open_site, site_option
+from corridor.clikit import bench_site_option, open_site
 from corridor.core.money import Money
 from corridor.txn import commands as c
 
@@ -157,7 +157,7 @@ def _durable(conn: object) -> bool:
 
 
 @click.command()
-@site_option
+@bench_site_option
 @click.option("--store", "store", type=click.Choice(["sqlite", "postgresql"]), default="sqlite",
               show_default=True)
 @click.option("--transfers", "n", default=20_000, show_default=True)

@@ -8,6 +8,7 @@ allowlist, but named as the jump host, so it may reach SSH and nothing else.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -116,14 +117,17 @@ def test_site_change_applies_and_failed_apply_keeps_previous_rules(world, tmp_pa
     assert can_connect(stranger, "10.77.0.1", 8443)
 
 
-def test_bench_prints_one_json_object() -> None:
+def test_bench_prints_one_json_object_wherever_it_is_started(tmp_path: Path) -> None:
+    # A bench builds its own world from the demo site shipped with the package: it runs
+    # from any directory and writes nothing there.
     need_root()
     need_tool("nft", "ip")
-    from corridor.net.bench import bench
-
-    result = CliRunner().invoke(bench, ["--cidrs", "3000", "--partners", "30"],
-                                catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    figures = json.loads(result.output)
+    env = {k: v for k, v in os.environ.items() if k != "CORRIDOR_SITE"}
+    result = subprocess.run(
+        [sys.executable, "-m", "corridor", "bench", "firewall", "--cidrs", "3000",
+         "--partners", "30"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
     assert figures["cidrs"] == 3000 and figures["loaded"] >= 3000
     assert {"render_s", "apply_s", "check_s"} <= set(figures)
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import stat
 import subprocess
 from pathlib import Path
@@ -18,7 +19,7 @@ from corridor.pki.issue import fingerprint, issue, load_issued, write_issued
 from corridor.pki.layout import Layout
 from corridor.pki.watch import ExpiryCollector
 from corridor.site import load_site
-from tests.support import need_tool
+from tests.support import EXAMPLE_SITE, REPO, need_tool
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -53,9 +54,28 @@ def test_bootstrap_creates_a_complete_pinned_site(booted: Path) -> None:
     assert mode(layout.hub_ca[1]) == 0o600 and mode(layout.partner_ca[1]) == 0o600
     keys = json.loads(layout.demo_keys.read_text())
     assert set(keys) == set(site.partners) and mode(layout.demo_keys) == 0o600
-    # The comment operators wrote next to the pin survives the edit.
-    text = (booted / "partners/payfast.yaml").read_text()
-    assert "# filled by `corridor pki issue payfast`" in text
+
+
+def test_bootstrap_in_a_checkout_leaves_git_status_clean(tmp_path: Path) -> None:
+    """The README's steps bootstrap the demo site where it is checked out: the tools write
+    only what .gitignore covers, never a tracked file."""
+    need_tool("git")
+    clone = tmp_path / "clone"
+    site = clone / EXAMPLE_SITE.relative_to(REPO)
+    shutil.copytree(EXAMPLE_SITE, site, ignore=shutil.ignore_patterns("pki", "secrets"))
+    shutil.copy(REPO / ".gitignore", clone / ".gitignore")
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-c", "user.name=op", "-c", "user.email=op@hub", *args],
+                              cwd=clone, capture_output=True, text=True, check=True).stdout
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "demo site")
+    code, out = run("bootstrap", "--site", str(site))
+    assert code == 0, out
+    assert (site / "pki" / "partner-ca.crt").exists() and (site / "secrets").is_dir()
+    assert git("status", "--porcelain", "--untracked-files=all") == ""
 
 
 def test_bootstrap_is_idempotent(booted: Path) -> None:

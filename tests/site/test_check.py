@@ -100,6 +100,22 @@ def test_corridor_without_rate(site_dir: Path) -> None:
     assert any("no FX rate INR/PHP" in f for f in faults(site_dir))
 
 
+def test_a_pin_written_into_a_partner_file_is_refused(site_dir: Path) -> None:
+    # The pin is the fingerprint of pki/partners/<id>.crt; a second copy could only drift.
+    p = site_dir / "partners/payfast.yaml"
+    subject = "  subject: CN=payfast,O=PayFast Remittances,C=IN\n"
+    edit(p, subject, subject + f'  pin_sha256: "{"ab" * 32}"\n')
+    line = line_of(p, "pin_sha256")
+    assert (f"partners/payfast.yaml:{line}: certificate.pin_sha256 is not read from here: "
+            "the pin is taken from pki/partners/payfast.crt; delete this line") in faults(site_dir)
+
+
+def test_a_partner_certificate_that_does_not_parse(site_dir: Path) -> None:
+    (site_dir / "pki/partners").mkdir(parents=True)
+    (site_dir / "pki/partners/payfast.crt").write_text("not a certificate\n")
+    assert "pki/partners/payfast.crt:1: not a PEM certificate" in faults(site_dir)
+
+
 def test_faulty_site_does_not_load(site_dir: Path) -> None:
     edit(site_dir / "partners/payfast.yaml", "role: send", "role: sender")
     with pytest.raises(SiteInvalid) as err:

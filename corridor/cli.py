@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "up": "corridor.serve:up",
     "demo": "corridor.demo:demo",
     "bench": "corridor.bench:bench",
+    "store": "corridor.txn.cli:store_group",
     "ledger": "corridor.txn.cli:ledger",
     "compliance": "corridor.txn.cli:compliance",
     "transfers": "corridor.txn.cli:transfers",

@@ -11,7 +11,11 @@ verifies, and a balanced ledger. It prints each hop, then stops everything and e
 from __future__ import annotations
 
 import asyncio
+import os
+import shlex
+import shutil
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,9 +27,11 @@ from rich.table import Table
 
 from corridor.clikit import data_option, fail
 from corridor.core.money import format_minor
+from corridor.store.dsn import ENV as STORE_ENV
 
 T = TypeVar("T")
 SEND_AMOUNT = "10000.00"
+STORE = "sqlite:///txn.db"  # the demo always runs on SQLite, under its data directory
 PORT_NAMES = ("eig", "eig_internal", "txn", "rpt", "jump", "mobicash", "payfast")
 
 
@@ -83,7 +89,7 @@ class Journey:
 
         root = self.data_dir / "demo"
         fixed = _site_ports_free()
-        world = World.create(root, fixed_ports=fixed, store="sqlite:///txn.db")
+        world = World.create(root, fixed_ports=fixed, store=STORE)
         self.out.print("[bold]Corridor demo[/]: PayFast (India, INR) -> MobiCash (Kenya, KES)")
         self.out.print(f"site {world.site_dir}" + ("" if fixed else
                        " (the demo ports are busy here: moved to free ones)"))
@@ -96,6 +102,20 @@ class Journey:
             self.hop("PayFast", "prefunds its float: 1,000,000.00 INR")
             asyncio.run(self._transfer(world))
         self.out.print("[bold green]demo complete[/]: every server stopped")
+        self._afterwards(world.site_dir, world.data_dir)
+
+    def _afterwards(self, site_dir: Path, data_dir: Path) -> None:
+        """Where the demo left its site and data, and commands that read them."""
+        site, data = site_dir.absolute(), data_dir.absolute()
+        self.out.print(f"site  {site}", markup=False)
+        self.out.print(f"data  {data} (TXN's store {STORE.removeprefix('sqlite:///')}, "
+                       "the servers' logs)", markup=False)
+        self.out.print("to look at them afterwards:")
+        where = f"--site {shlex.quote(str(site))} --data {shlex.quote(str(data))}"
+        if os.environ.get(STORE_ENV, STORE) != STORE:  # it would take the other store
+            where += f" --store {STORE}"
+        for command in ("ledger verify", "ledger balances", "transfers list"):
+            self.out.print(f"  {_program()} {command} {where}", markup=False)
 
     async def _transfer(self, world: Any) -> None:
         from corridor.sim.driver import SendDriver
@@ -161,6 +181,19 @@ class Journey:
         if found:
             raise DemoFailed("ledger verify: " + "; ".join(found))
         self.hop("ledger", "every currency sums to zero; `ledger verify` OK: ledger verified")
+
+
+def _program() -> str:
+    """How to run this Corridor from a shell: `corridor` if that is the one on the PATH,
+    else the path it was started by (`make demo` runs .venv/bin/corridor), else through
+    this Python (`python -m corridor`)."""
+    started = Path(sys.argv[0])
+    if started.name != "corridor":
+        return f"{shlex.quote(sys.executable)} -m corridor"
+    on_path = shutil.which("corridor")
+    if on_path and Path(on_path).resolve() == started.resolve():
+        return "corridor"
+    return shlex.quote(str(started.absolute()))
 
 
 def _knock(site: Any, partner_id: str) -> str:

@@ -178,6 +178,8 @@ def bench(site_dir: Path, seconds: float, rounds: int, concurrency: int, workers
     exe = [sys.executable, "-m", "corridor"]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     subprocess.run([*exe, "pki", "bootstrap", "--site", str(site)], check=True, **quiet)
+    subprocess.run([*exe, "store", "init", "--site", str(site), "--data", str(data)],
+                   check=True, **quiet)
     subprocess.run([*exe, "ledger", "fund", "payfast", "1000000000000.00", "--reference",
                     "eig-bench", "--site", str(site), "--data", str(data)], check=True, **quiet)
     txn_port, eig_port, int_port, cb_port = free_port(), free_port(), free_port(), free_port()

@@ -21,13 +21,18 @@ from corridor.site.model import Site
 
 def _open_store(site: Site, data_dir: Path, *, write: bool = False
                 ) -> duckdb.DuckDBPyConnection | None:
-    """The store, or None when a running `corridor serve rpt` holds it (ask the server)."""
+    """The store, or None when a running `corridor serve rpt` holds it (ask the server).
+    Only `write` (`serve rpt`, `rpt ingest`) creates it; the readers refuse a place that
+    holds none, so that a mistyped --data is not answered with empty reports."""
     path = store_path(site, data_dir)
-    if not write and not path.exists():
-        fail(f"no RPT store at {path}: run `corridor serve rpt` or `corridor rpt ingest` first")
     try:
         return connect(path, read_only=not write)
     except duckdb.IOException as exc:
+        if not write and not path.exists():
+            where = ("--data (or CORRIDOR_DATA) at the data directory"
+                     if not Path(site.hub.store_rpt).is_absolute()
+                     else "--site (or CORRIDOR_SITE) at the site")
+            fail(f"no RPT store at {path}; point {where} of a running hub")
         if "lock" in str(exc).lower() and not write:
             return None
         if "lock" in str(exc).lower():

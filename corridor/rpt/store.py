@@ -20,8 +20,9 @@ def store_path(site: Site, data_dir: Path) -> Path:
 
 
 def connect(path: Path | str = ":memory:", *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """Open (creating if needed) the store with its schema; every time reads as UTC."""
-    if path != ":memory:":
+    """Open the store with its schema, creating it if needed unless `read_only` (DuckDB
+    then refuses a file that is not there); every time reads as UTC."""
+    if path != ":memory:" and not read_only:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("SET TimeZone = 'UTC'")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from corridor.store.adapter import Connection, connect
+from corridor.store.adapter import Connection, NoStore, connect
 from corridor.store.batch import Batch, Changes, Needs
 from corridor.store.dsn import choose_dsn, kind
 from corridor.store.migrate import migrate
@@ -14,13 +14,28 @@ from corridor.store.writer import Command, Writer, run_batch
 
 
 def open_store(dsn: str, data_dir: Path) -> Connection:
-    """Connect and bring the schema up to date."""
+    """Connect and bring the schema up to date, creating the store if there is none: for
+    `serve txn` and `store init`."""
     conn = connect(dsn, data_dir)
     migrate(conn)
     return conn
 
 
+def open_existing(dsn: str, data_dir: Path) -> Connection:
+    """Connect to the store that is there and bring its schema up to date; `NoStore` if
+    there is none. Operator commands open the store this way, so that a mistyped data
+    directory or DSN is refused instead of becoming a new, empty store."""
+    conn = connect(dsn, data_dir, existing=True)
+    try:
+        migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 __all__ = [
-    "Batch", "Changes", "Command", "Connection", "Needs", "Stored", "TransferRow", "Writer",
-    "choose_dsn", "connect", "kind", "migrate", "open_store", "run_batch",
+    "Batch", "Changes", "Command", "Connection", "Needs", "NoStore", "Stored", "TransferRow",
+    "Writer", "choose_dsn", "connect", "kind", "migrate", "open_existing", "open_store",
+    "run_batch",
 ]

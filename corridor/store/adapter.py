@@ -29,6 +29,15 @@ STATEMENTS = 512  # prepared statements kept per SQLite connection (inserts come
 _json = msgspec.json.Encoder().encode
 
 
+class NoStore(Exception):
+    """No TXN store where a connection for an existing one looked: no database file, or
+    a database without the schema. `where` is the file, or the DSN without its password."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"no TXN store at {where}")
+        self.where = where
+
+
 class Connection:
     """A connection with the small surface the store needs."""
 
@@ -96,12 +105,26 @@ class SqliteConnection(Connection):
     kind = "sqlite"
     identity = "INTEGER PRIMARY KEY AUTOINCREMENT"
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000,
-            cached_statements=STATEMENTS,
-        )
+    def __init__(self, path: Path, *, existing: bool = False) -> None:
+        if not existing:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # mode=rw opens the file only if it is there: SQLite itself refuses to create
+            # it, so nothing can appear between a check and the open.
+            self.db = sqlite3.connect(
+                f"{path.absolute().as_uri()}?mode=rw" if existing else path, uri=existing,
+                isolation_level=None, check_same_thread=False,
+                timeout=BUSY_TIMEOUT_MS / 1000, cached_statements=STATEMENTS,
+            )
+        except sqlite3.OperationalError:
+            if existing and not path.exists():
+                raise NoStore(str(path)) from None
+            raise
+        # Before the pragmas below, which would write to a file that holds no store.
+        if existing and not self.query(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"):
+            self.db.close()
+            raise NoStore(str(path))
         self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self.db.execute("PRAGMA journal_mode = WAL")
         # FULL: the WAL is fsynced at every commit, so an acknowledged commit survives a
@@ -193,10 +216,13 @@ class PostgresConnection(Connection):
     for_update = " FOR UPDATE"
     skip_locked = " FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, *, existing: bool = False) -> None:
         import psycopg
 
         self.db = psycopg.connect(dsn, autocommit=True)
+        if existing and self.query("SELECT to_regclass('schema_version')") == [(None,)]:
+            self.db.close()
+            raise NoStore(dsns.shown(dsn))
         self._selects: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -263,10 +289,11 @@ class PostgresConnection(Connection):
         self.db.close()
 
 
-def connect(dsn: str, data_dir: Path) -> Connection:
-    """Open a connection for `dsn` (see `corridor.store.dsn`)."""
+def connect(dsn: str, data_dir: Path, *, existing: bool = False) -> Connection:
+    """Open a connection for `dsn` (see `corridor.store.dsn`). With `existing`, only to a
+    store that is there (`NoStore` otherwise), and nothing is created on the way."""
     if dsns.kind(dsn) == "sqlite":
         path = dsns.sqlite_path(dsn, data_dir)
         assert path is not None
-        return SqliteConnection(path)
-    return PostgresConnection(dsn)
+        return SqliteConnection(path, existing=existing)
+    return PostgresConnection(dsn, existing=existing)

@@ -8,6 +8,7 @@ handed to psycopg unchanged.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from corridor.core.errors import InvalidInput
@@ -26,9 +27,14 @@ def sqlite_path(dsn: str, data_dir: Path) -> Path | None:
         return None
     rest = dsn.removeprefix("sqlite://")
     if not rest.startswith("/") or rest == "/":
-        raise InvalidInput(f"store DSN {dsn!r} names no file", code="bad_store")
+        raise InvalidInput(f"store DSN {shown(dsn)!r} names no file", code="bad_store")
     path = Path(rest[1:])  # "/txn.db" -> relative; "//abs/txn.db" -> "/abs/txn.db"
     return path if path.is_absolute() else data_dir / path
+
+
+def location(dsn: str, data_dir: Path) -> str:
+    """What a message names as the store: its file, or the DSN without its password."""
+    return str(sqlite_path(dsn, data_dir) or shown(dsn))
 
 
 def kind(dsn: str) -> str:
@@ -38,5 +44,25 @@ def kind(dsn: str) -> str:
     if dsn.startswith(("postgresql://", "postgres://")):
         return "postgresql"
     raise InvalidInput(
-        f"store DSN {dsn!r} is neither sqlite:///FILE nor postgresql://...", code="bad_store"
+        f"store DSN {shown(dsn)!r} is neither sqlite:///FILE nor postgresql://...",
+        code="bad_store",
     )
+
+
+def in_data_dir(dsn: str) -> bool:
+    """Whether the store lives under the data directory (a relative sqlite DSN), so that
+    `--data` chooses which one is opened."""
+    path = sqlite_path(dsn, Path())
+    return path is not None and not path.is_absolute()
+
+
+# The password in a URL's user part (`//user:PASSWORD@host`) and as a `password=` parameter.
+_PASSWORDS = re.compile(r"(//[^/@:]*:)[^/]*(@)|(password\s*=\s*)('[^']*'|[^&\s]*)",
+                        re.IGNORECASE)
+
+
+def shown(dsn: str) -> str:
+    """`dsn` fit for a message, its password replaced by ***. (psycopg's conninfo parser
+    hides it only in DSNs that libpq accepts, and rewrites them as key=value; a message
+    shows the DSN as it was given, an invalid one included.)"""
+    return _PASSWORDS.sub(lambda m: f"{m[1]}***{m[2]}" if m[1] else f"{m[3]}***", dsn)

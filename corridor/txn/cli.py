@@ -1,6 +1,7 @@
-"""TXN's commands: `serve txn`, and the operator groups `ledger`, `compliance`,
-`transfers`, `reconcile` and `callbacks`. Operator commands write through the same
-commands as the server, in their own transaction, so they can run beside it."""
+"""TXN's commands: `serve txn`, `store init`, and the operator groups `ledger`,
+`compliance`, `transfers`, `reconcile` and `callbacks`. Operator commands write through the
+same commands as the server, in their own transaction, so they can run beside it; they open
+only a store that is there (`serve txn` and `store init` make it)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,18 @@ import click
 from corridor.clikit import data_option, fail, friendly_errors, open_site, site_option
 from corridor.core.money import Money, format_minor
 from corridor.site.model import Site
-from corridor.store import Command, Connection, choose_dsn, kind, open_store, run_batch
+from corridor.store import (
+    Command,
+    Connection,
+    NoStore,
+    choose_dsn,
+    kind,
+    open_existing,
+    open_store,
+    run_batch,
+)
 from corridor.store import reads as q
+from corridor.store.dsn import in_data_dir, location
 from corridor.txn import commands as c
 
 store_option = click.option(
@@ -33,12 +44,19 @@ store_option = click.option(
 
 
 @contextmanager
-def opened(site_dir: Path, data_dir: Path, store: str | None) -> Iterator[tuple[Site, Connection]]:
+def opened(site_dir: Path, data_dir: Path, store: str | None, *, create: bool = False
+           ) -> Iterator[tuple[Site, Connection]]:
+    """The site and its TXN store, which must be there unless `create`."""
     site = open_site(site_dir)
     dsn = choose_dsn(site.hub.store_txn, store)
     try:
         kind(dsn)
-        conn = open_store(dsn, data_dir)
+        conn = (open_store if create else open_existing)(dsn, data_dir)
+    except NoStore as exc:
+        where = ("--data (or CORRIDOR_DATA) at the data directory" if in_data_dir(dsn)
+                 else "--store (or CORRIDOR_TXN_STORE) at the store")
+        fail(f"{exc}; point {where} of a running hub")
+        raise
     except Exception as exc:  # a bad DSN or an unreachable server: one line, no traceback
         fail(f"cannot open the TXN store: {exc}")
         raise
@@ -151,6 +169,27 @@ def _die_with_parent(parent: int) -> None:
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
+
+
+# -- store ------------------------------------------------------------------------------------
+
+@click.group("store")
+def store_group() -> None:
+    """TXN's store."""
+
+
+@store_group.command("init")
+@site_option
+@data_option
+@store_option
+@friendly_errors
+def store_init(site_dir: Path, data_dir: Path, store: str | None) -> None:
+    """Create TXN's store where `serve txn` would (or bring its schema up to date), e.g. to
+    fund floats before the hub first runs. No other operator command creates one."""
+    with opened(site_dir, data_dir, store, create=True) as (site, conn):
+        version = conn.query("SELECT max(version) FROM schema_version")[0][0]
+    where = location(choose_dsn(site.hub.store_txn, store), data_dir)
+    click.echo(f"TXN store ready at {where} (schema version {version})")
 
 
 # -- ledger -----------------------------------------------------------------------------------

@@ -4,6 +4,8 @@ SIGTERM and then stops every one of them."""
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -27,6 +29,22 @@ def test_the_demo_prints_every_hop_and_exits_cleanly(tmp_path: Path) -> None:
         assert hop in out, hop
     assert (tmp_path / "demo" / "site" / "pki" / "hub" / "txn.key").stat().st_mode & 0o077 == 0
     assert "Traceback" not in result.stderr
+    # It says where its site and data are, and how to look at them afterwards: the commands
+    # as printed read the demo's store, from any directory.
+    lines = out.splitlines()
+    assert f"site  {tmp_path / 'demo' / 'site'}" in lines
+    assert any(line.startswith(f"data  {tmp_path / 'demo' / 'data'} ") for line in lines)
+    later = lines[lines.index("to look at them afterwards:") + 1:]
+    assert len(later) == 3
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("CORRIDOR_DATA", "CORRIDOR_SITE")}
+    got = [subprocess.run(shlex.split(line), cwd=elsewhere, env=env, capture_output=True,
+                          text=True, timeout=60) for line in later]
+    assert [r.returncode for r in got] == [0, 0, 0], [r.stderr for r in got]
+    assert got[0].stdout == "ledger ok\n" and "float:payfast" in got[1].stdout
+    tid = re.search(r"POST /v1/transfers -> (\S+) ACCEPTED", out)
+    assert tid and tid[1] in got[2].stdout and "COMPLETED" in got[2].stdout
 
 
 def test_up_runs_the_servers_until_sigterm(tmp_path: Path) -> None:

@@ -166,6 +166,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("hub")
     site, data = boot_site(root), root / "var"
     data.mkdir()
+    subprocess.run([CORRIDOR, "store", "init", "--site", str(site), "--data", str(data)],
+                   check=True, capture_output=True)
     subprocess.run([CORRIDOR, "ledger", "fund", "payfast", "100000000.00", "--reference",
                     "eig-tests", "--site", str(site), "--data", str(data)], check=True,
                    capture_output=True)

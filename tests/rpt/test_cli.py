@@ -76,7 +76,17 @@ def test_bad_input_is_one_clear_line(store, args, message) -> None:  # type: ign
     assert sorted((p.name, p.stat().st_size) for p in data.rglob("*")) == before
 
 
-def test_missing_store_is_explained(site_dir: Path, tmp_path: Path) -> None:
-    code, _, err = run("rpt", "settle", "--date", "2026-01-01", "--site", str(site_dir),
-                       "--data", str(tmp_path / "empty"))
-    assert code == 1 and err.startswith("error: no RPT store at ")
+@pytest.mark.parametrize("args", [
+    ("settle", "--date", "2026-01-01"),
+    ("report", "--partner", "payfast", "--from", "2026-01-01", "--to", "2026-01-02"),
+    ("compliance", "--from", "2026-01-01", "--to", "2026-01-02"),
+    ("verify", "--date", "2026-01-01"),
+], ids=lambda args: args[0])
+def test_missing_store_is_refused_and_nothing_made(site_dir: Path, tmp_path: Path,
+                                                    args: tuple[str, ...]) -> None:
+    typo = tmp_path / "typo"
+    code, out, err = run("rpt", *args, "--site", str(site_dir), "--data", str(typo))
+    assert code == 1 and out == ""
+    assert err == (f"error: no RPT store at {typo / 'rpt.duckdb'}; point --data (or "
+                   "CORRIDOR_DATA) at the data directory of a running hub\n")
+    assert not typo.exists()

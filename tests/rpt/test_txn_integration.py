@@ -50,6 +50,7 @@ def txn(tmp_path: Path):  # type: ignore[no-untyped-def]
     data = tmp_path / "var"
     port = free_port()
     set_listen(site, "txn", port)
+    assert corridor("store", "init", "--site", str(site), "--data", str(data)).returncode == 0
     funded = corridor("ledger", "fund", "payfast", "5000000.00", "--reference", "dep-rpt-1",
                       "--site", str(site), "--data", str(data))
     assert funded.returncode == 0, funded.stderr

@@ -91,12 +91,12 @@ class Supervisor:
     stack: Stack
     say: Callable[[str], None]  # one line for the terminal
     policy: RestartPolicy = field(default_factory=RestartPolicy)
-    watches: dict[str, _Watch] = field(default_factory=dict)
+    _watches: dict[str, _Watch] = field(default_factory=dict, init=False, repr=False)
 
     def check(self, now: float) -> None:
         """Restart what crashed and is due; raises GaveUp for a server that keeps crashing."""
         for name, service in list(self.stack.services.items()):
-            watch = self.watches.setdefault(name, _Watch())
+            watch = self._watches.setdefault(name, _Watch())
             if watch.restart_at is not None:
                 if now >= watch.restart_at:
                     self.stack.restart(name)

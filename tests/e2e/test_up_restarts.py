@@ -44,10 +44,6 @@ def test_crashes_older_than_the_window_are_forgotten() -> None:
     assert policy.delay([0.0, 1.0, 2.0, 500.0]) == 0.5  # a long healthy run: start afresh
 
 
-def test_the_policy_reads_as_a_line() -> None:
-    assert RestartPolicy().crash_count([1.0, 2.0]) == "crash 2 of 5 within 60s"
-
-
 # -- `corridor up` as an operator runs it ----------------------------------------------------
 
 

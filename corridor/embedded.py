@@ -4,7 +4,8 @@
 `corridor serve rpt` from one site directory, waits until each answers its health check,
 and stops them all, last started first. The demo, the end-to-end tests and `corridor bench
 e2e` use it too, with the partner simulators beside it. `run_all()` is `corridor up`: it
-keeps the servers up until Ctrl-C or SIGTERM.
+keeps the servers up until Ctrl-C or SIGTERM, restarting one that crashes
+(`corridor.supervise`).
 
 `relocate` moves a copy of a site onto other ports (listeners, a receive partner's
 endpoint, a send partner's callback URL), so that several stacks can run side by side.
@@ -137,6 +138,13 @@ class Stack:
             return None
         return self._spawn("rpt", ["serve", "rpt"], lambda: _tcp_open(self.site, "rpt"))
 
+    def restart(self, name: str) -> Service:
+        """Start a server of the stack again (after it exited), in its place."""
+        start = {"txn": self.start_txn, "eig": self.start_eig, "rpt": self.start_rpt}[name]
+        service = start()
+        assert service is not None, name
+        return service
+
     def up(self, *, rpt: bool = False, timeout: float = 30.0) -> Stack:
         """TXN, then EIG (and RPT): each waited for before the next starts."""
         try:
@@ -204,10 +212,12 @@ def _tcp_open(site: Site, name: str) -> bool:
 
 def run_all(site_dir: Path | None = None, data_dir: Path | None = None,
             store: str | None = None) -> int:
-    """`corridor up`: TXN, EIG and RPT until Ctrl-C or SIGTERM; then stop them all.
+    """`corridor up`: TXN, EIG and RPT until Ctrl-C or SIGTERM; then stop them all. A server
+    that crashes is restarted with backoff; one that keeps crashing stops them all, exit 1.
     Without arguments, the site and data directory are $CORRIDOR_SITE and $CORRIDOR_DATA
     (else ./site or examples/site, and ./var), as for every other command."""
     from corridor.clikit import default_site, fail, open_site
+    from corridor.supervise import GaveUp, Supervisor
 
     site_dir = Path(site_dir or default_site())
     data_dir = Path(data_dir or os.environ.get("CORRIDOR_DATA", "var"))
@@ -232,10 +242,12 @@ def run_all(site_dir: Path | None = None, data_dir: Path | None = None,
         for name, service in stack.services.items():
             print(f"{name}: up (pid {service.process.pid}, log {service.log})", flush=True)
         print("corridor: all servers up; Ctrl-C stops them", flush=True)
+        supervisor = Supervisor(stack, lambda line: print(line, flush=True))
         while not stopping:
-            for name, service in stack.services.items():
-                if service.process.poll() is not None:
-                    fail(f"{name} exited with {service.process.returncode}; see {service.log}")
+            try:
+                supervisor.check(time.monotonic())
+            except GaveUp as exc:
+                fail(str(exc))
             time.sleep(0.2)
         return 0
     finally:

@@ -2,12 +2,14 @@
 
 `check_site` returns every fault (`file:line: message`); `load_site` returns a `Site` or
 raises `SiteInvalid` with all of them. Nothing is derived from a site with faults.
+`check_site` also checks a site as an edit would leave it, from the edit's new texts.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from corridor.site.model import (
     Site,
 )
 from corridor.site.tunnels import check_tunnel_overlaps, read_tunnel
-from corridor.site.yamlines import Node, YamlFault, load_yaml
+from corridor.site.yamlines import Node, SiteYaml, YamlFault
 
 CONNECTORS = ("https-json", "in-process")
 PAYOUT_METHODS = ("wallet", "bank", "cash")
@@ -42,42 +44,45 @@ _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
 def load_site(root: str | Path) -> Site:
-    site, faults = _read(Path(root))
+    site, faults = _read(SiteYaml(Path(root)))
     if faults or site is None:
         raise SiteInvalid(faults)
     return site
 
 
-def check_site(root: str | Path) -> list[Fault]:
-    return _read(Path(root))[1]
+def check_site(root: str | Path, pending: Mapping[str, str] | None = None) -> list[Fault]:
+    """Every fault of the site; with `pending` (site-relative name -> text), of the site as
+    it would be with those files written."""
+    return _read(SiteYaml(Path(root), pending))[1]
 
 
-def _read(root: Path) -> tuple[Site | None, list[Fault]]:
+def _read(files: SiteYaml) -> tuple[Site | None, list[Fault]]:
+    root = files.root
     faults = Faults()
-    if not (root / "hub.yaml").is_file():
+    if not files.exists("hub.yaml"):
         faults.add(Node("hub.yaml", 1), f"no hub.yaml in {root}")
         return None, faults
     fee_lines: dict[str, Node] = {}
-    hub = _load(root, "hub.yaml", faults, lambda d, w: _read_hub(d, w, faults, fee_lines))
-    partners = _read_partners(root, faults)
+    hub = _load(files, "hub.yaml", faults, lambda d, w: _read_hub(d, w, faults, fee_lines))
+    partners = _read_partners(files, faults)
     access = Access()
-    if (root / "access.yaml").is_file():
+    if files.exists("access.yaml"):
         access = _load(
-            root, "access.yaml", faults, lambda d, w: read_access(d, w, root, hub, faults)
+            files, "access.yaml", faults, lambda d, w: read_access(d, w, root, hub, faults)
         ) or Access()
     sanctions = _read_sanctions(root, faults)
     if hub is not None:
         _check_corridors(hub, partners, fee_lines, faults)
     _check_allowlists(partners, faults)
-    check_tunnel_overlaps(root, partners, faults)
+    check_tunnel_overlaps(files, partners, faults)
     if faults or hub is None:
         return None, faults
     return Site(root=root, hub=hub, partners=partners, access=access, sanctions=sanctions), faults
 
 
-def _load(root: Path, label: str, faults: Faults, read):  # type: ignore[no-untyped-def]
+def _load(files: SiteYaml, label: str, faults: Faults, read):  # type: ignore[no-untyped-def]
     try:
-        data = load_yaml(root / label, label)
+        data = files.load(label)
     except YamlFault as exc:
         faults.add(exc.where, exc.message)
         return None
@@ -214,15 +219,14 @@ def _corridor(r: Reader, key: str) -> str | None:
     return value
 
 
-def _read_partners(root: Path, faults: Faults) -> dict[str, Partner]:
+def _read_partners(files: SiteYaml, faults: Faults) -> dict[str, Partner]:
     partners: dict[str, Partner] = {}
-    folder = root / "partners"
-    if not folder.is_dir():
+    if not (files.root / "partners").is_dir():
         faults.add(Node("partners/", 1), "no partners/ directory")
         return partners
-    for path in sorted(folder.glob("*.yaml")):
-        label = f"partners/{path.name}"
-        partner = _load(root, label, faults, lambda d, w: _read_partner(d, w, root, faults))
+    for label in files.labels("partners"):
+        partner = _load(files, label, faults,
+                        lambda d, w: _read_partner(d, w, files.root, faults))
         if partner is None:
             continue
         if partner.id in partners:
@@ -231,7 +235,7 @@ def _read_partners(root: Path, faults: Faults) -> dict[str, Partner]:
                 f"duplicate partner id {partner.id!r} (also in {partners[partner.id].source})",
             )
             continue
-        if path.stem != partner.id:
+        if label != f"partners/{partner.id}.yaml":
             faults.add(Node(label, 1), f"file name should be {partner.id}.yaml")
         partners[partner.id] = partner
     return partners

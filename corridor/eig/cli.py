@@ -4,17 +4,14 @@ EIG picks the change up within a second."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 import click
-import yaml
 
 from corridor.clikit import data_option, fail, open_site, site_option
 from corridor.pki.credentials import new_api_key, write_api_key_hash, write_hmac_secret
-from corridor.pki.siteedit import set_field
-from corridor.site import check_site
+from corridor.site import SiteInvalid
+from corridor.site.edit import SiteEdit, partner_document
 
 
 @click.command()
@@ -75,10 +72,10 @@ def add(site_dir: Path, partner_id: str, name: str, country: str, role: str,
         float_floor: str) -> None:
     """Add PARTNER_ID: writes partners/PARTNER_ID.yaml and its secrets, prints the API key
     once (only its hash is kept). Issue its certificate next with `corridor pki issue`."""
-    open_site(site_dir)
-    target = site_dir / "partners" / f"{partner_id}.yaml"
-    if target.exists():
-        fail(f"{target} exists already")
+    site = open_site(site_dir)
+    target = f"partners/{partner_id}.yaml"
+    if (site_dir / target).exists():
+        fail(f"{site_dir / target} exists already")
     doc: dict[str, object] = {
         "id": partner_id, "name": name, "country": country, "role": role,
         "currencies": list(currencies), "allowed_ips": list(allowed_ips),
@@ -92,27 +89,33 @@ def add(site_dir: Path, partner_id: str, name: str, country: str, role: str,
     if role in ("receive", "both"):
         doc.update(endpoint=endpoint, connector=connector,
                    payout_methods=list(payout_methods))
-    text = f"# Added with `corridor partner add`.\n{yaml.safe_dump(doc, sort_keys=False)}"
-    # Check the site with the new file in a scratch copy first: nothing changes on a fault.
-    with tempfile.TemporaryDirectory() as scratch:
-        trial = Path(scratch) / "site"
-        shutil.copytree(site_dir, trial, ignore=shutil.ignore_patterns("pki", "secrets"))
-        (trial / "partners" / target.name).write_text(text)
-        faults = check_site(trial)
-    if faults:
-        for fault in faults:
-            click.echo(f"{site_dir}/{fault}", err=True)
-        fail(f"{partner_id} not added", code=2)
-    site = open_site(site_dir)
+    edit = SiteEdit(site_dir)
+    edit.create(target, partner_document(doc))
+    # Checked before the secrets are written, so that a refused partner leaves nothing;
+    # the file is written last, once what it names is there.
+    _apply(edit, site_dir, f"{partner_id} not added", check_only=True)
     key = new_api_key()
     write_api_key_hash(site.path(f"secrets/{partner_id}.apikey.hash"), key)
     hmac_path = site.path(f"secrets/{partner_id}.hmac")
     if not hmac_path.exists():
         write_hmac_secret(hmac_path)
-    target.write_text(text)
-    click.echo(f"added {target}")
+    _apply(edit, site_dir, f"{partner_id} not added")
+    click.echo(f"added {site_dir / target}")
     click.echo(f"api key {partner_id}: {key}")
     click.echo("(shown once; only its hash is stored)")
+
+
+def _apply(edit: SiteEdit, site_dir: Path, refused: str, check_only: bool = False) -> None:
+    """Check (and unless `check_only`, write) a site edit; on a fault or a file that cannot
+    be written, say so and exit, with the site as it was."""
+    try:
+        edit.check() if check_only else edit.commit()
+    except SiteInvalid as exc:
+        for fault in exc.faults:
+            click.echo(f"{site_dir}/{fault}", err=True)
+        fail(refused, code=2)
+    except OSError as exc:
+        fail(f"{refused}: cannot write {exc.filename or site_dir}: {exc.strerror or exc}")
 
 
 def _partner_or_fail(site_dir: Path, partner_id: str):  # type: ignore[no-untyped-def]
@@ -172,6 +175,8 @@ def rotate(site_dir: Path, partner_id: str) -> None:
 @click.argument("partner_id")
 def disable(site_dir: Path, partner_id: str) -> None:
     """Refuse every request of PARTNER_ID (sets `disabled: true` in its YAML)."""
-    site, p = _partner_or_fail(site_dir, partner_id)
-    set_field(site.root / p.source, ("disabled",), "true")
+    _, p = _partner_or_fail(site_dir, partner_id)
+    edit = SiteEdit(site_dir)
+    edit.set(p.source, ("disabled",), True)
+    _apply(edit, site_dir, f"{partner_id} not disabled")
     click.echo(f"disabled {partner_id}")

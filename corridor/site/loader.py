@@ -112,6 +112,7 @@ def _read_hub(
             host, port = lr.str("host"), lr.int("port", 1, 65535)
             if host is not None and port is not None:
                 listen[name] = Listen(host, port)
+        _check_listeners(listen, listen_r)
     for i, body in enumerate(r.list("hosts") or ()):
         hr = Reader(body, r.data["hosts"].at(i), faults, "hosts[]")
         hr.allow_only("name", "zone", "address", "ssh_port")
@@ -209,6 +210,23 @@ def _read_hub(
         fx_margin_bps=margin, fx_rates=rates, fees=fees,  # type: ignore[arg-type]
         sanctions_threshold=threshold, kyc=kyc, settlement_cutoff=cutoff,  # type: ignore[arg-type]
     )
+
+
+def _check_listeners(listen: dict[str, Listen], r: Reader) -> None:
+    """Two servers cannot listen on one port of one address; `::` takes the port on every
+    address, `0.0.0.0` on every IPv4 one."""
+    names = list(listen)
+    for i, name in enumerate(names):
+        a = listen[name]
+        for other in names[:i]:
+            b = listen[other]
+            hosts = {a.host, b.host}
+            if a.port == b.port and (
+                len(hosts) == 1 or "::" in hosts
+                or ("0.0.0.0" in hosts and not any(":" in h for h in hosts))
+            ):
+                r.faults.add(r.at(name), f"listen.{name} {a.host}:{a.port} is taken by "
+                                         f"listen.{other} {b.host}:{b.port}")
 
 
 def _corridor(r: Reader, key: str) -> str | None:

@@ -122,9 +122,10 @@ class SiteYaml:
     def labels(self, folder: str) -> list[str]:
         """The `*.yaml` files of `folder`, sorted."""
         on_disk = {f"{folder}/{p.name}" for p in (self.root / folder).glob("*.yaml")}
+        # A pending name that is no plain file of the folder (`partners/../x.yaml`) is
+        # listed too, for the check to refuse it by its name.
         added = {label for label in self.pending
-                 if label.startswith(f"{folder}/") and label.endswith(".yaml")
-                 and "/" not in label[len(folder) + 1:]}
+                 if label.startswith(f"{folder}/") and label.endswith(".yaml")}
         return sorted(on_disk | added)
 
     def load(self, label: str) -> Any:

@@ -58,7 +58,8 @@ class SiteEdit:
             except MarkedYAMLError as exc:
                 mark = exc.problem_mark or exc.context_mark
                 line = mark.line + 1 if mark else 1
-                raise SiteInvalid([Fault(Node(file, line), f"YAML: {exc.problem}")]) from None
+                problem = exc.problem or exc.context
+                raise SiteInvalid([Fault(Node(file, line), f"YAML: {problem}")]) from None
             # How far block sequences are indented is the one thing ruamel.yaml does not
             # keep by itself: take it from the file so that it is written back as it was.
             emitter.indent(mapping=2, sequence=indent or 2, offset=offset or 0)
@@ -95,19 +96,18 @@ class SiteEdit:
             out[file] = buffer.getvalue()
         return out
 
-    def check(self) -> None:
-        """Raise `SiteInvalid` unless the site as this edit leaves it has no faults."""
-        faults = check_site(self.root, self.texts())
-        if faults:
-            raise SiteInvalid(faults)
-
-    def commit(self) -> None:
-        """Check, then write each changed file atomically, keeping its permissions."""
+    def check(self) -> dict[str, str]:
+        """The new texts, once the site as this edit leaves it has no faults; `SiteInvalid`
+        with all of them otherwise."""
         texts = self.texts()
         faults = check_site(self.root, texts)
         if faults:
             raise SiteInvalid(faults)
-        for file, text in texts.items():
+        return texts
+
+    def commit(self) -> None:
+        """Check, then write each changed file atomically, keeping its permissions."""
+        for file, text in self.check().items():
             path = self.root / file
             mode = 0o644 if file in self._created else path.stat().st_mode & 0o777
             try:

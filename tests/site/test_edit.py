@@ -115,3 +115,13 @@ def test_a_missing_key_is_added_at_the_end_of_its_mapping(site_dir: Path) -> Non
         '  per_transfer: "500000.00"\n',
         '  per_transfer: "500000.00"\n  per_sender_daily: "900000.00"\n')
     assert check_site(site_dir) == []
+
+
+def test_a_file_that_does_not_parse_is_reported_at_its_line(site_dir: Path) -> None:
+    file = site_dir / "partners" / "mobicash.yaml"
+    file.write_text(file.read_text().replace("payout_methods: [wallet]", "payout_methods: [wallet"))
+    before = snapshot(site_dir)
+    with pytest.raises(SiteInvalid) as refused:
+        relocate(site_dir, {"mobicash": 41006})
+    assert str(refused.value).startswith("partners/mobicash.yaml:13: YAML: ")
+    assert snapshot(site_dir) == before

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from corridor.clikit import data_option, fail, friendly_errors, open_site, site_option
+from corridor.clikit import data_option, fail, friendly_errors, open_site, settings, site_option
 from corridor.core.money import Money, format_minor
 from corridor.site.model import Site
 from corridor.store import (
@@ -38,7 +38,7 @@ from corridor.store.dsn import in_data_dir, location
 from corridor.txn import commands as c
 
 store_option = click.option(
-    "--store", "store", default=None, metavar="DSN",
+    "--store", "store", default=lambda: settings().txn_store, metavar="DSN",
     help="TXN store DSN (default: $CORRIDOR_TXN_STORE, else hub.yaml store.txn).",
 )
 

@@ -98,3 +98,47 @@ def test_the_cli_stops_on_a_bad_value_with_one_line(args: tuple[str, ...], knobs
     run = run_corridor(*args, "--site", str(site), "--data", str(tmp_path / "var"), **knobs)
     assert (run.returncode, run.stdout, run.stderr) == (2, "", line)
     assert not (tmp_path / "var").exists()
+
+
+# Imports every module of corridor with an environment that fails the test on any read of a
+# CORRIDOR_ variable, then runs a command: only then is the (bad) knob read and refused.
+IMPORT_ALL = """
+import importlib, os, pkgutil, sys
+
+import corridor
+
+class Poisoned(dict):
+    def _check(self, key):
+        if str(key).startswith("CORRIDOR_"):
+            raise AssertionError(f"{key} read while importing")
+    def __getitem__(self, key):
+        self._check(key)
+        return super().__getitem__(key)
+    def get(self, key, default=None):
+        self._check(key)
+        return super().get(key, default)
+    def __contains__(self, key):
+        self._check(key)
+        return super().__contains__(key)
+
+real, os.environ = os.environ, Poisoned(os.environ)
+for module in pkgutil.walk_packages(corridor.__path__, "corridor."):
+    if module.name != "corridor.__main__":
+        importlib.import_module(module.name)
+os.environ = real
+print("imported", flush=True)
+from corridor.cli import main
+sys.argv = ["corridor", *sys.argv[1:]]
+main()
+"""
+
+
+def test_importing_corridor_reads_no_knob_until_a_command_runs(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRIDOR_")}
+    run = subprocess.run(
+        [sys.executable, "-c", IMPORT_ALL, "site", "check", "--site", str(copy_site(tmp_path))],
+        cwd=REPO, env={**env, "CORRIDOR_TXN_LEASE_S": "abc"}, capture_output=True, text=True,
+        timeout=60)
+    assert run.stdout == "imported\n", run.stderr
+    assert (run.returncode, run.stderr) == (
+        2, "error: CORRIDOR_TXN_LEASE_S='abc': expected a number\n")

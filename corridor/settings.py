@@ -66,14 +66,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     connector_backoff_s: Annotated[float, _knob(
         "first pause before such a retry; doubles each retry", "s", ge=0)] = 0.2
     payout_poll_s: Annotated[float, _knob(
-        "first status query of a PENDING payout whose callback has not come; doubles",
+        "pause before asking again about a payout still PENDING (no callback); doubles",
         "s", gt=0)] = 30.0
+    payout_retry_s: Annotated[float, _knob(
+        "pause before asking about a payout left UNKNOWN (no usable answer); doubles", "s",
+        gt=0)] = 5.0
     payout_poll_max_s: Annotated[float, _knob(
         "longest pause between status queries of a PENDING or UNKNOWN payout", "s",
         gt=0)] = 600.0
-    payout_retry_s: Annotated[float, _knob(
-        "first status query of an UNKNOWN payout (no usable answer); doubles", "s",
-        gt=0)] = 5.0
     callback_retry_for_s: Annotated[float, _knob(
         "how long a sender callback is retried before it is parked for replay", "s",
         gt=0)] = 86400.0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from corridor.settings import Settings, SettingsInvalid
+from corridor.settings import Settings, SettingsInvalid, env_name
 from tests.support import REPO, copy_site
 
 
@@ -142,3 +142,15 @@ def test_importing_corridor_reads_no_knob_until_a_command_runs(tmp_path: Path) -
     assert run.stdout == "imported\n", run.stderr
     assert (run.returncode, run.stderr) == (
         2, "error: CORRIDOR_TXN_LEASE_S='abc': expected a number\n")
+
+
+def test_docs_list_every_knob_with_its_default() -> None:
+    rows = {}
+    for line in (REPO / "docs" / "DEVELOPING.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if line.startswith("| `CORRIDOR_") and len(cells) == 4:
+            rows[cells[0].strip("`")] = cells[1]
+    assert list(rows) == [env_name(name) for name in Settings.__struct_fields__]
+    for variable, default in rows.items():
+        if not default.startswith("unset"):  # a default that has a value parses to it
+            assert Settings.from_env({variable: default.strip("`")}) == Settings(), variable

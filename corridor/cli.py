@@ -62,8 +62,14 @@ def _importable(target: str) -> bool:
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="corridor")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Corridor: a cross-border remittance hub (EIG, TXN, RPT, VPN, firewall, jump)."""
+    from corridor.clikit import read_settings
+
+    # The environment's knobs, read once before any subcommand parses its options (their
+    # defaults come from here); a bad value stops every command with one line.
+    ctx.obj = read_settings()
 
 
 def main() -> None:

@@ -183,17 +183,12 @@ def _tcp_open(site: Site, name: str) -> bool:
         return False
 
 
-def run_all(site_dir: Path | None = None, data_dir: Path | None = None,
-            store: str | None = None) -> int:
+def run_all(site_dir: Path, data_dir: Path, store: str | None = None) -> int:
     """`corridor up`: TXN, EIG and RPT until Ctrl-C or SIGTERM; then stop them all. A server
-    that crashes is restarted with backoff; one that keeps crashing stops them all, exit 1.
-    Without arguments, the site and data directory are $CORRIDOR_SITE and $CORRIDOR_DATA
-    (else ./site or examples/site, and ./var), as for every other command."""
-    from corridor.clikit import default_site, fail, open_site
+    that crashes is restarted with backoff; one that keeps crashing stops them all, exit 1."""
+    from corridor.clikit import fail, open_site
     from corridor.supervise import GaveUp, Supervisor
 
-    site_dir = Path(site_dir or default_site())
-    data_dir = Path(data_dir or os.environ.get("CORRIDOR_DATA", "var"))
     site = open_site(site_dir)  # faults as file:line, exit 2
     layout = Layout(site.root)
     for path in (layout.hub_ca[0], *layout.hub("txn"), *layout.hub("eig"), layout.partner_crl):

@@ -1,4 +1,5 @@
-"""Where TXN's store is: a DSN from hub.yaml `store.txn`, `--store` or $CORRIDOR_TXN_STORE.
+"""Where TXN's store is: a DSN from hub.yaml `store.txn`, or `--store` (whose default is
+$CORRIDOR_TXN_STORE, `corridor.settings`).
 
 `sqlite:///txn.db` is relative to the data directory, `sqlite:////abs/txn.db` absolute;
 `postgresql://user@host:port/db` (with `?options=-csearch_path%3Dschema` if wanted) is
@@ -7,18 +8,15 @@ handed to psycopg unchanged.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from corridor.core.errors import InvalidInput
 
-ENV = "CORRIDOR_TXN_STORE"
-
 
 def choose_dsn(configured: str, override: str | None = None) -> str:
-    """The DSN to use: an explicit override, else the environment, else the site's."""
-    return override or os.environ.get(ENV) or configured
+    """The DSN to use: an explicit override, else the site's."""
+    return override or configured
 
 
 def sqlite_path(dsn: str, data_dir: Path) -> Path | None:

@@ -20,7 +20,7 @@ from typing import Any
 
 import click
 
-from corridor.clikit import data_option, fail, friendly_errors, open_site, site_option
+from corridor.clikit import data_option, fail, friendly_errors, open_site, settings, site_option
 from corridor.core.money import Money, format_minor
 from corridor.site.model import Site
 from corridor.store import (
@@ -38,7 +38,7 @@ from corridor.store.dsn import in_data_dir, location
 from corridor.txn import commands as c
 
 store_option = click.option(
-    "--store", "store", default=None, metavar="DSN",
+    "--store", "store", default=lambda: settings().txn_store, metavar="DSN",
     help="TXN store DSN (default: $CORRIDOR_TXN_STORE, else hub.yaml store.txn).",
 )
 
@@ -85,13 +85,13 @@ def now() -> datetime:
 @store_option
 @click.option("--listen", default=None, metavar="HOST:PORT",
               help="Override hub.yaml listen.txn.")
-@click.option("--workers", type=click.IntRange(0, 16), default=0, show_default=True,
-              envvar="CORRIDOR_TXN_WORKERS",
+@click.option("--workers", type=click.IntRange(0, 16), default=lambda: settings().txn_workers,
+              show_default="$CORRIDOR_TXN_WORKERS, else 0",
               help="Run the payout worker and sender-callback delivery in this many processes "
                    "of their own beside the API process (0: inside it).")
-@click.option("--hold-payouts", is_flag=True, envvar="CORRIDOR_TXN_HOLD_PAYOUTS",
+@click.option("--hold-payouts", is_flag=True, default=lambda: settings().txn_hold_payouts,
               help="Accept transfers but submit no payouts (they wait in the outbox until "
-                   "TXN runs without this flag).")
+                   "TXN runs without this flag; default: $CORRIDOR_TXN_HOLD_PAYOUTS).")
 @friendly_errors
 def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
           workers: int, hold_payouts: bool) -> None:
@@ -102,6 +102,7 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
     from corridor.txn.server import serve_pumps
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    knobs = settings()
     site = open_site(site_dir)
     dsn = choose_dsn(site.hub.store_txn, store)
     kind(dsn)
@@ -126,7 +127,7 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
         uvloop.run(main())
 
     if not workers:
-        until_signal(lambda stop: run_server(site, dsn, data_dir, host, port, stop,
+        until_signal(lambda stop: run_server(site, dsn, data_dir, host, port, stop, knobs,
                                              hold_payouts=hold_payouts))
         return
     open_store(dsn, data_dir).close()  # migrate once, before any process opens the store
@@ -141,7 +142,7 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
             _die_with_parent(parent)
             try:
                 until_signal(lambda stop, fd=read_end: serve_pumps(  # type: ignore[misc]
-                    site, dsn, data_dir, stop, wake_pipe=fd, hold_payouts=hold_payouts))
+                    site, dsn, data_dir, stop, knobs, wake_pipe=fd, hold_payouts=hold_payouts))
             finally:
                 os._exit(0)
         os.close(read_end)
@@ -149,7 +150,7 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
         children.append(pid)
         pipes.append(write_end)
     try:
-        until_signal(lambda stop: run_server(site, dsn, data_dir, host, port, stop,
+        until_signal(lambda stop: run_server(site, dsn, data_dir, host, port, stop, knobs,
                                              run_pumps=False, wake_pipes=pipes))
     finally:
         for pid in children:

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from corridor.core import signature
 from corridor.httppool import Pool, ProtocolError
 from corridor.pki.credentials import read_hmac_secret
+from corridor.settings import Settings
 from corridor.store.rows import OutboxRow
 from corridor.txn import commands as c
 from corridor.txn.engine import Engine
@@ -35,21 +35,19 @@ KIND = "sender_callback"
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """How sender callbacks are retried; from the environment, so tests can shorten it."""
+    """How sender callbacks are retried; from the settings, so tests can shorten it."""
 
-    retry_for: timedelta = timedelta(hours=24)
-    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 300.0))
-    timeout: float = 10.0
+    retry_for: timedelta
+    backoff: Backoff
+    timeout: float
     concurrency: int = 64
 
     @classmethod
-    def from_env(cls) -> Policy:
-        env = os.environ.get
+    def of(cls, settings: Settings) -> Policy:
         return cls(
-            retry_for=timedelta(seconds=float(env("CORRIDOR_CALLBACK_RETRY_FOR_S", "86400"))),
-            backoff=Backoff(float(env("CORRIDOR_CALLBACK_BACKOFF_S", "1")),
-                            float(env("CORRIDOR_CALLBACK_BACKOFF_MAX_S", "300"))),
-            timeout=float(env("CORRIDOR_CALLBACK_TIMEOUT_S", "10")),
+            retry_for=timedelta(seconds=settings.callback_retry_for_s),
+            backoff=Backoff(settings.callback_backoff_s, settings.callback_backoff_max_s),
+            timeout=settings.callback_timeout_s,
         )
 
 
@@ -58,9 +56,9 @@ class SenderCallbacks(Pump):
 
     kind = KIND
 
-    def __init__(self, engine: Engine, policy: Policy | None = None, *, idle: float = 0.05,
+    def __init__(self, engine: Engine, policy: Policy, *, idle: float = 0.05,
                  tls: ssl.SSLContext | None = None) -> None:
-        self.policy = policy or Policy.from_env()
+        self.policy = policy
         # The lease outlasts an attempt that times out, so a message is never sent twice
         # at once; the pool bounds what is in flight.
         super().__init__(engine, idle=idle, inflight=self.policy.concurrency * 4,

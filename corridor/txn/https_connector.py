@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl
 import time
 from dataclasses import dataclass
@@ -41,6 +40,7 @@ from corridor.httppool import Pool, ProtocolError
 from corridor.pki.credentials import read_hmac_secret
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
+from corridor.settings import Settings
 from corridor.site.model import Partner, Site
 from corridor.txn.connectors import AccountCheck, Payout, PayoutResult, register
 
@@ -54,16 +54,14 @@ NOT_DEFINITE = frozenset({408, 409, 425, 429})
 class Timing:
     """How long one call may take and how often a failed call is tried again."""
 
-    timeout: float = 10.0  # seconds per attempt
-    retries: int = 2  # extra attempts after connection errors and 5xx
-    backoff: float = 0.2  # first pause; doubles each retry
+    timeout: float  # seconds per attempt
+    retries: int  # extra attempts after connection errors and 5xx
+    backoff: float  # first pause; doubles each retry
 
     @classmethod
-    def from_env(cls) -> Timing:
-        env = os.environ.get
-        return cls(timeout=float(env("CORRIDOR_CONNECTOR_TIMEOUT_S", "10")),
-                   retries=int(env("CORRIDOR_CONNECTOR_RETRIES", "2")),
-                   backoff=float(env("CORRIDOR_CONNECTOR_BACKOFF_S", "0.2")))
+    def of(cls, settings: Settings) -> Timing:
+        return cls(timeout=settings.connector_timeout_s, retries=settings.connector_retries,
+                   backoff=settings.connector_backoff_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +80,7 @@ def partner_tls(site: Site) -> ssl.SSLContext:
 
 
 class HttpsJsonConnector:
-    def __init__(self, site: Site, partner: Partner, timing: Timing | None = None,
+    def __init__(self, site: Site, partner: Partner, timing: Timing,
                  tls: ssl.SSLContext | None = None, pool: int = 64) -> None:
         if not partner.endpoint:
             raise ValueError(f"receive partner {partner.id} has no endpoint")
@@ -91,7 +89,7 @@ class HttpsJsonConnector:
         self.partner = partner
         self.base = partner.endpoint.rstrip("/")
         self.secret = read_hmac_secret(partner.callback_secret_file)
-        self.timing = timing or Timing.from_env()
+        self.timing = timing
         self.tls = tls or partner_tls(site)
         self.pool = pool
         self._prefix = urlsplit(self.base).path
@@ -206,4 +204,5 @@ def _detail(body: bytes) -> str:
     return ""
 
 
-register("https-json", lambda site, partner: HttpsJsonConnector(site, partner))
+register("https-json",
+         lambda site, partner, settings: HttpsJsonConnector(site, partner, Timing.of(settings)))

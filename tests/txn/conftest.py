@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from corridor.settings import Settings
 from corridor.site import Site, load_site
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine
@@ -50,7 +51,8 @@ def engine(site: Site, dsn: str, tmp_path: Path, clock: Clock) -> Iterator[Engin
 
 
 def worker(engine: Engine) -> Worker:
-    return Worker(engine, Connectors(engine.site, override="in-process"))
+    settings = Settings(connector="in-process")
+    return Worker(engine, Connectors(engine.site, settings), settings)
 
 
 def quote_body(amount: str = "1000.00", **over: Any) -> bytes:

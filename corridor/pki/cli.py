@@ -88,7 +88,12 @@ def rotate(site_dir: Path, partner_id: str, csr: Path | None) -> None:
 @site_option
 @click.argument("partner_id")
 def revoke(site_dir: Path, partner_id: str) -> None:
-    """Revoke PARTNER's current certificate (EIG reloads the CRL without restart)."""
+    """Revoke PARTNER's current certificate.
+
+    Within a second, without a restart, EIG refuses it: a new connection fails the TLS
+    handshake, and a connection already open gets 403 certificate_revoked at its next
+    request and is closed. Both are written to EIG's security audit log.
+    """
     site = open_site(site_dir)
     serial = _run(lambda: authority.revoke_partner(site, partner_id))
     click.echo(f"revoked {partner_id} serial {serial:x}")

@@ -113,16 +113,16 @@ def server(site_dir: Path, name: str) -> None:
 @pki.command()
 @site_option
 def crl(site_dir: Path) -> None:
-    """Re-sign the partner CRL with a fresh nextUpdate."""
+    """Re-sign the partner CRL (EIG) and the hub CRL (RPT) with a fresh nextUpdate."""
     site = open_site(site_dir)
-    _run(lambda: authority.refresh_crl(site))
-    click.echo(f"signed {Layout(site.root).partner_crl}")
+    for path in _run(lambda: authority.refresh_crls(site)):
+        click.echo(f"signed {path}")
 
 
 @pki.command("list")
 @site_option
 def list_(site_dir: Path) -> None:
-    """Every certificate (and the CRL) with its expiry."""
+    """Every certificate (and the CRLs) with its expiry."""
     now = dt.datetime.now(dt.UTC)
     for e in scan(Layout(site_dir)):
         days = e.seconds_left(now) / 86400

@@ -5,7 +5,6 @@ opened before it, as it refuses a new connection."""
 from __future__ import annotations
 
 import datetime as dt
-import http.client
 import json
 import ssl
 from pathlib import Path
@@ -21,32 +20,21 @@ from corridor.pki.tls import client_context
 from corridor.site import load_site
 from tests.eig.conftest import Gateway
 from tests.eig.test_refusals import PAYFAST, audited
-from tests.support import wait_for
+from tests.support import KeptAlive, wait_for
 
 
-class Held:
+class Held(KeptAlive):
     """One kept-alive partner connection, reused for every request as a busy partner does."""
 
-    def __init__(self, gw: Gateway, cert: tuple[Path, Path] | None = None,
-                 key: str | None = None) -> None:
-        ctx = client_context(gw.layout.hub_ca[0], *(cert or gw.layout.partner("payfast")))
-        self.conn = http.client.HTTPSConnection("127.0.0.1", gw.port, context=ctx, timeout=10)
-        self.key = key or gw.keys["payfast"]
-        self.sock: object = None
-
-    def get(self, path: str = "/v1/transfers") -> tuple[int, dict, http.client.HTTPResponse]:
-        if self.sock is not None:
-            assert self.conn.sock is self.sock, "the connection was closed and reopened"
-        self.conn.request("GET", path, headers={"Authorization": f"Bearer {self.key}"})
-        self.sock = self.sock or self.conn.sock
-        resp = self.conn.getresponse()
-        body = resp.read()
-        return resp.status, json.loads(body) if body else {}, resp
+    def __init__(self, gw: Gateway, cert: tuple[Path, Path] | None = None) -> None:
+        super().__init__(gw.port, client_context(gw.layout.hub_ca[0],
+                                                 *(cert or gw.layout.partner("payfast"))))
+        self.key = gw.keys["payfast"]
 
     def code(self) -> str | None:
         """The problem code of the next request on this connection (None when served)."""
-        status, body, _ = self.get()
-        return None if status == 200 else body.get("code")
+        status, body, _ = self.get("/v1/transfers", {"Authorization": f"Bearer {self.key}"})
+        return None if status == 200 else json.loads(body).get("code")
 
 
 def revoke(gw: Gateway, partner_id: str) -> None:
@@ -59,12 +47,12 @@ def test_a_revoked_certificate_is_refused_on_the_connection_it_already_holds(
     gw = fresh_gw
     held = Held(gw)
     for _ in range(3):
-        assert held.get()[0] == 200
+        assert held.code() is None
     revoke(gw, "payfast")
     # The connection keeps asking; within a second its next request is refused.
     wait_for(lambda: held.code() == "certificate_revoked", timeout=1.0,
              what="certificate_revoked on the open connection")
-    assert held.conn.sock is None  # the gateway closed the connection after its answer
+    assert held.closed  # the gateway closed the connection after its answer
     line = audited(gw, "certificate_revoked", request="GET /v1/transfers")
     assert line["partner_claimed"] == "payfast" and line["source_ip"] == "127.0.0.1"
     assert line["subject"] == PAYFAST
@@ -72,8 +60,8 @@ def test_a_revoked_certificate_is_refused_on_the_connection_it_already_holds(
     assert 'corridor_eig_refusals_total{reason="certificate_revoked"}' in gw.internal("/metrics")
     # A new connection with that certificate does not get past the handshake.
     with pytest.raises((ssl.SSLError, ConnectionError)):
-        Held(gw).get()
-    # Everyone else is still served, on connections old and new.
+        Held(gw).code()
+    # Every other partner is still served.
     assert gw.curl("GET", "/v1/transfers", partner="desertx", interface="127.0.0.4")[0] == 200
 
 
@@ -95,13 +83,13 @@ def test_a_certificate_that_expires_on_an_open_connection_is_refused(fresh_gw: G
             holder[0].conn.close()
         held = Held(gw, cert)
         holder[:] = [held]
-        return held.get()[0] == 200
+        return held.code() is None
 
     wait_for(admitted, timeout=5, what="the new pin in force")
     held = holder[0]
-    expired = wait_for(lambda: held.code() == "certificate_expired", timeout=15,
-                       what="certificate_expired on the open connection")
-    assert expired and held.conn.sock is None
+    wait_for(lambda: held.code() == "certificate_expired", timeout=15,
+             what="certificate_expired on the open connection")
+    assert held.closed
     line = audited(gw, "certificate_expired", request="GET /v1/transfers")
     assert line["partner_claimed"] == "payfast" and line["subject"] == PAYFAST
 
@@ -110,7 +98,7 @@ def test_a_moved_pin_refuses_the_open_connection_of_the_old_certificate(fresh_gw
                                                                          ) -> None:
     gw = fresh_gw
     held = Held(gw)
-    assert held.get()[0] == 200
+    assert held.code() is None
     old = fingerprint(load_issued(gw.layout.partner("payfast")[0]).cert)
     result = CliRunner().invoke(pki_cli, ["issue", "payfast", "--site", str(gw.site)])
     assert result.exit_code == 0, result.output
@@ -122,14 +110,14 @@ def test_a_moved_pin_refuses_the_open_connection_of_the_old_certificate(fresh_gw
 def test_a_rotated_key_and_a_disable_refuse_the_open_connection(fresh_gw: Gateway) -> None:
     gw = fresh_gw
     held = Held(gw)
-    assert held.get()[0] == 200
+    assert held.code() is None
     runner = CliRunner()
     result = runner.invoke(partner_cli, ["key", "rotate", "payfast", "--site", str(gw.site)])
     assert result.exit_code == 0
     wait_for(lambda: held.code() == "api_key_invalid", timeout=5,
              what="the old key refused on the open connection")
     held.key = result.output.split("api key payfast: ")[1].split()[0]
-    assert held.get()[0] == 200  # the same connection, with the new key
+    assert held.code() is None  # the same connection, with the new key
     result = runner.invoke(partner_cli, ["disable", "payfast", "--site", str(gw.site)])
     assert result.exit_code == 0
     wait_for(lambda: held.code() == "partner_disabled", timeout=5,

@@ -18,7 +18,7 @@ from corridor.pki.watch import due, parse_duration, scan
 
 @click.group()
 def pki() -> None:
-    """The hub PKI: CAs, server and partner certificates, CRL, expiry watch."""
+    """The hub PKI: CAs, server and partner certificates, CRLs, expiry watch."""
 
 
 def _run(action):  # type: ignore[no-untyped-def]

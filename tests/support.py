@@ -6,9 +6,11 @@ lacks it the test skips and says why; under CI=true a missing capability fails t
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -71,3 +73,25 @@ def wait_for(
 def copy_site(dest: Path) -> Path:
     """A writable copy of the demo site at dest/site (tests never touch the shipped one)."""
     return corridor.site.copy_site(dest / "site")
+
+
+class KeptAlive:
+    """One HTTPS connection reused for every request, as a busy client holds it: a request
+    after the server closed it fails the test instead of quietly opening another."""
+
+    def __init__(self, port: int, context: ssl.SSLContext, host: str = "127.0.0.1") -> None:
+        self.conn = http.client.HTTPSConnection(host, port, context=context, timeout=10)
+        self.sock: object = None
+
+    def get(self, path: str, headers: dict[str, str] | None = None
+            ) -> tuple[int, bytes, http.client.HTTPResponse]:
+        if self.sock is not None:
+            assert self.conn.sock is self.sock, "the connection was closed and reopened"
+        self.conn.request("GET", path, headers=headers or {})
+        self.sock = self.sock or self.conn.sock
+        resp = self.conn.getresponse()
+        return resp.status, resp.read(), resp
+
+    @property
+    def closed(self) -> bool:
+        return self.conn.sock is None

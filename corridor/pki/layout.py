@@ -36,6 +36,15 @@ class Layout:
     def partner_crl(self) -> Path:
         return self.pki / "partner-ca.crl"
 
+    @property
+    def hub_crl(self) -> Path:
+        """The hub CA's CRL: operators' certificates revoked (RPT checks it)."""
+        return self.pki / "hub-ca.crl"
+
+    def crls(self) -> tuple[tuple[Path, tuple[Path, Path]], ...]:
+        """Each CRL with the CA (certificate, key) that signs it."""
+        return (self.partner_crl, self.partner_ca), (self.hub_crl, self.hub_ca)
+
     def hub(self, name: str) -> tuple[Path, Path]:
         """A hub server's certificate and key (pki/hub/<name>.crt|key)."""
         return self.pki / "hub" / f"{name}.crt", self.pki / "hub" / f"{name}.key"
@@ -48,6 +57,11 @@ class Layout:
     def partner_server(self, partner_id: str) -> tuple[Path, Path]:
         """Demo only: the partner simulator's HTTPS server certificate and key."""
         return self.partner(f"{partner_id}-server")
+
+    def operator(self, name: str) -> tuple[Path, Path, Path]:
+        """An operator's client certificate, key and PKCS#12 bundle (for a browser)."""
+        folder = self.pki / "operators"
+        return folder / f"{name}.crt", folder / f"{name}.key", folder / f"{name}.p12"
 
     @property
     def demo_keys(self) -> Path:

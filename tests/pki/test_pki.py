@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography import x509
 from prometheus_client import CollectorRegistry, generate_latest
 
 from corridor.pki.cli import pki
@@ -146,6 +147,39 @@ def test_revoke_lands_in_the_crl_openssl_reads(booted: Path) -> None:
     assert code == 0, out
     result = verify()
     assert result.returncode != 0 and "revoked" in (result.stdout + result.stderr)
+
+
+def test_bootstrap_gives_the_hub_ca_a_crl_even_on_an_older_site(booted: Path) -> None:
+    need_tool("openssl")
+    layout = Layout(booted)
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["openssl", "verify", "-crl_check", "-CAfile", str(layout.hub_ca[0]),
+             "-CRLfile", str(layout.hub_crl), str(layout.hub("rpt")[0])],
+            capture_output=True, text=True)
+
+    assert verify().returncode == 0, verify().stderr
+    # A site bootstrapped before the hub CA had a CRL gets one on the next run.
+    layout.hub_crl.unlink()
+    code, out = run("bootstrap", "--site", str(booted))
+    assert code == 0 and out.splitlines() == ["created pki/hub-ca.crl"]
+    assert verify().returncode == 0
+
+
+def test_crl_re_signs_both_crls_and_watch_sees_both(booted: Path) -> None:
+    from corridor.pki.crl import load_crl
+
+    layout = Layout(booted)
+    code, out = run("crl", "--site", str(booted))
+    assert code == 0
+    assert out.splitlines() == [f"signed {layout.partner_crl}", f"signed {layout.hub_crl}"]
+    for path in (layout.partner_crl, layout.hub_crl):
+        crl = load_crl(path)
+        assert crl is not None
+        assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 2
+    code, out = run("list", "--site", str(booted))
+    assert "pki/hub-ca.crl" in out and "pki/partner-ca.crl" in out
 
 
 def test_rotate_moves_the_pin_and_revokes_the_old(booted: Path) -> None:

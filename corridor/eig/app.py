@@ -166,8 +166,8 @@ class Gateway:
                      transfer_id: str | None) -> None:
         """Audit a call of an authenticated partner refused for who made it. The line names
         the partner and its certificate; never the signature, API key or body."""
-        print_, _, source_ip = self.peer(request)
-        self.refused(reason, source_ip, None, print_, None,
+        peer = self.peer(request)
+        self.refused(reason, peer.source_ip, None, peer.fingerprint, None,
                      f"{request.method} {request.path}", detail,
                      partner=request[PARTNER].id, transfer_id=transfer_id)
 

@@ -15,10 +15,12 @@ from pathlib import Path
 import duckdb
 import msgspec
 from aiohttp import web
+from prometheus_client import generate_latest
 
 from corridor.core.errors import CorridorError, InvalidInput, NotFound
 from corridor.pki.tls import peer_common_name, server_context
 from corridor.rpt import access, metrics, ops, periods, reports, settlement, verify
+from corridor.rpt.exporter import FeedCollector, registry_for
 from corridor.rpt.feed import Feed
 from corridor.rpt.store import cursor
 from corridor.site.model import Site
@@ -62,6 +64,8 @@ class Rpt:
     def __init__(self, site: Site, con: duckdb.DuckDBPyConnection, data_dir: Path,
                  feed: Feed | None = None) -> None:
         self.site, self.con, self.data_dir, self.feed = site, con, data_dir, feed
+        self.exporter = FeedCollector(feed.status if feed else None)
+        self.registry = registry_for(self.exporter)
 
     async def query(self, fn: Callable[..., object], *args: object) -> object:
         """Run a store query off the event loop on its own cursor."""
@@ -77,6 +81,7 @@ class Rpt:
         app = web.Application(middlewares=[problems])
         app.add_routes([
             web.get("/healthz", self.healthz),
+            web.get("/metrics", self.metrics),
             web.get("/internal/v1/reports/transactions", self.transactions),
             web.get("/internal/v1/reports/settlement", self.settlement),
             web.get("/internal/v1/reports/compliance", self.compliance),
@@ -100,6 +105,12 @@ class Rpt:
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus metrics, for any hub-CA certificate (as TXN's `/metrics`)."""
+        self.exporter.position = await self.query(cursor)  # type: ignore[assignment]
+        return web.Response(body=generate_latest(self.registry), content_type="text/plain",
+                            charset="utf-8")
 
     async def transactions(self, request: web.Request) -> web.Response:
         cn = peer_cn(request)

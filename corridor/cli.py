@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "jump": "corridor.jump.cli:jump",
     "rpt": "corridor.rpt.cli:rpt",
     "sim": "corridor.sim.cli:sim",
+    "alerts": "corridor.monitoring.cli:alerts",
 }
 
 

@@ -157,7 +157,7 @@ class Gateway:
                 print_: str | None, claimed: str | None, request: str | None = None,
                 detail: str | None = None, *, partner: str | None = None,
                 transfer_id: str | None = None) -> None:
-        self.metrics.refusals.labels(reason).inc()
+        self.metrics.refusals.labels(reason, partner or claimed or "").inc()
         self.audit.refusal(source_ip=source_ip, reason=reason, subject=subject,
                            fingerprint=print_, partner_claimed=claimed, partner=partner,
                            transfer_id=transfer_id, request=request, detail=detail)

@@ -329,5 +329,35 @@ def fw_show(netns: str | None, as_json: bool) -> None:
             click.echo(f"{c.rule:<24} {c.packets:>12} packets {c.bytes:>14} bytes")
 
 
+@firewall_group.command("metrics")
+@netns_option
+@click.option("--listen", default="127.0.0.1:9109", show_default=True,
+              help="HOST:PORT to serve Prometheus /metrics on.")
+@click.option("--once", is_flag=True,
+              help="Print the metrics once and exit (for node_exporter's textfile collector).")
+@friendly_errors
+def fw_metrics(netns: str | None, listen: str, once: bool) -> None:
+    """Serve the table's counters, and what it drops per source, as Prometheus metrics."""
+    from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+
+    from corridor.net.fwmetrics import FirewallCollector
+
+    registry = CollectorRegistry()
+    registry.register(FirewallCollector(netns))
+    if once:
+        click.echo(generate_latest(registry).decode(), nl=False)
+        return
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        fail(f"--listen {listen!r} is not HOST:PORT")
+    try:
+        start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+    except OSError as exc:
+        fail(f"cannot serve metrics on {listen}: {exc.strerror}")
+    click.echo(f"firewall metrics on http://{host or '127.0.0.1'}:{port}/metrics")
+    while True:
+        time.sleep(3600)
+
+
 # corridor/cli.py looks the group up as `firewall`.
 firewall = firewall_group

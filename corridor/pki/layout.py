@@ -69,8 +69,9 @@ class Layout:
         return self.secrets / "demo-keys.json"
 
     def certificates(self) -> list[Path]:
-        """Every certificate file of the site, CAs first."""
+        """Every certificate file of the site, CAs first (operators' too: the dashboard's
+        and Prometheus's client certificates expire like the rest)."""
         found = sorted(self.pki.glob("*.crt"))
-        for sub in ("hub", "partners"):
+        for sub in ("hub", "partners", "operators"):
             found += sorted((self.pki / sub).glob("*.crt"))
         return found

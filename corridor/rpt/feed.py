@@ -7,7 +7,7 @@ import asyncio
 import logging
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -31,6 +31,14 @@ class FeedState:
     state: str = "starting"  # following | caught up | unreachable | refused
     error: str | None = None
     last_ok: float | None = None  # unix time of the last successful fetch
+    started: float = field(default_factory=time.time)
+    # Unix time of the last fetch that found nothing more waiting, applied since: RPT then
+    # held every event TXN had. Now minus this is how far the feed lags.
+    caught_up_at: float | None = None
+
+    def lag(self, now: float) -> float:
+        """Seconds since RPT last held every event TXN had (since start if never)."""
+        return max(0.0, now - (self.caught_up_at or self.started))
 
 
 def txn_url(site: Site) -> str:
@@ -77,7 +85,10 @@ class Feed:
         session = await self._client()
         url = f"{self.base_url}/internal/v1/events"
         bodies: list[bytes] = []
+        last_asked = time.time()
+        caught_up = False
         while len(bodies) < PAGES_PER_COMMIT:
+            last_asked = time.time()
             async with session.get(url, params={"after": str(after),
                                                 "limit": str(PAGE)}) as resp:
                 body = await resp.read()
@@ -92,10 +103,13 @@ class Feed:
             except msgspec.DecodeError:
                 break  # the ingestor refuses it, with the reason
             if len(head.events) < PAGE or head.next <= after:
+                caught_up = True
                 break
             after = head.next
         applied = await asyncio.to_thread(self.ingestor.apply_many, bodies)
         self.status.last_ok = time.time()
+        if caught_up:
+            self.status.caught_up_at = last_asked
         return applied.counted
 
     async def catch_up(self) -> int:

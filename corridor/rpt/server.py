@@ -18,11 +18,13 @@ from pathlib import Path
 import duckdb
 import msgspec
 from aiohttp import web
+from prometheus_client import generate_latest
 
 from corridor.core.errors import CorridorError, InvalidInput, NotFound, Refused
 from corridor.pki.layout import Layout
 from corridor.pki.tls import ContextHolder, peer_certificate, peer_common_name
 from corridor.rpt import access, metrics, ops, periods, reports, settlement, verify
+from corridor.rpt.exporter import FeedCollector, registry_for
 from corridor.rpt.feed import Feed
 from corridor.rpt.store import cursor
 from corridor.site.model import Site
@@ -72,6 +74,8 @@ class Rpt:
                  feed: Feed | None = None, *, contexts: ContextHolder) -> None:
         self.site, self.con, self.data_dir, self.feed = site, con, data_dir, feed
         self.contexts = contexts
+        self.exporter = FeedCollector(feed.status if feed else None)
+        self.registry = registry_for(self.exporter)
 
     async def query(self, fn: Callable[..., object], *args: object) -> object:
         """Run a store query off the event loop on its own cursor."""
@@ -87,6 +91,7 @@ class Rpt:
         app = web.Application(middlewares=[problems, self.admit])
         app.add_routes([
             web.get("/healthz", self.healthz),
+            web.get("/metrics", self.metrics),
             web.get("/internal/v1/reports/transactions", self.transactions),
             web.get("/internal/v1/reports/settlement", self.settlement),
             web.get("/internal/v1/reports/compliance", self.compliance),
@@ -133,6 +138,12 @@ class Rpt:
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus metrics, for any hub-CA certificate (as TXN's `/metrics`)."""
+        self.exporter.position = await self.query(cursor)  # type: ignore[assignment]
+        return web.Response(body=generate_latest(self.registry), content_type="text/plain",
+                            charset="utf-8")
 
     async def transactions(self, request: web.Request) -> web.Response:
         cn = peer_cn(request)

@@ -94,6 +94,40 @@ def reconciliation(conn: Connection, open_only: bool = True) -> list[Row]:
     return conn.query(sql + " ORDER BY id")
 
 
+# -- facts for TXN's Prometheus gauges (read at scrape time; each is an indexed or small read) --
+
+def unknown_payouts(conn: Connection) -> list[Row]:
+    """(receive partner, count, oldest updated_at) of the transfers in UNKNOWN."""
+    return conn.query(
+        "SELECT receive_partner_id, COUNT(*), MIN(updated_at) FROM transfers "
+        "WHERE status = 'UNKNOWN' GROUP BY receive_partner_id ORDER BY receive_partner_id"
+    )
+
+
+def parked_messages(conn: Connection, kind: str) -> list[Row]:
+    """(partner, count) of outbox messages of `kind` parked after failing (`dead`). The
+    kind lets the (kind, state, due_at) index answer: delivered messages are kept, so the
+    table only grows."""
+    return conn.query(
+        "SELECT partner_id, COUNT(*) FROM outbox WHERE kind = ? AND state = 'dead' "
+        "GROUP BY partner_id ORDER BY partner_id", (kind,)
+    )
+
+
+def open_flags(conn: Connection) -> list[Row]:
+    """(kind, count) of the flagged contradictions nobody has resolved yet."""
+    return conn.query(
+        "SELECT kind, COUNT(*) FROM reconciliation WHERE resolved_at IS NULL "
+        "GROUP BY kind ORDER BY kind"
+    )
+
+
+def last_event_seq(conn: Connection) -> int:
+    """The seq of the newest event of the feed (0 when there is none)."""
+    rows = conn.query("SELECT MAX(seq) FROM events")
+    return int(rows[0][0] or 0)
+
+
 # -- facts for `corridor ledger verify` ----------------------------------------------------
 
 def unbalanced_journals(conn: Connection) -> list[Row]:

@@ -31,6 +31,7 @@ from corridor.core.errors import (
 from corridor.pki.tls import peer_common_name, server_context
 from corridor.settings import Settings
 from corridor.site.model import Site
+from corridor.txn import gauges
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine, bounded_int
 from corridor.txn.wire import encode
@@ -345,6 +346,7 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
+    await gauges.refresh(request.app)
     return web.Response(body=generate_latest(request.app[REGISTRY]),
                         content_type="text/plain", charset="utf-8")
 
@@ -361,6 +363,7 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     registry = CollectorRegistry()
     app[REGISTRY] = registry
     app[METRICS] = Metrics(registry)
+    gauges.install(app, engine, registry)
 
     def on_batch(size: int, seconds: float) -> None:
         app[METRICS]["batches"].observe(size)

@@ -221,3 +221,15 @@ def test_expiry_gauges_carry_exporter_names(booted: Path) -> None:
     assert 'subject_CN="payfast"' in line
     assert 364 * 86400 < float(line.rsplit(" ", 1)[1]) <= 365 * 86400
     assert "x509_cert_expired{" in text and "x509_crl_expires_in_seconds{" in text
+
+
+def test_operators_certificates_are_watched_too(booted: Path) -> None:
+    # Prometheus scrapes TXN and RPT with an operator certificate: its expiry must alert.
+    from corridor.rpt.operators import issue_operator
+
+    issue_operator(booted, "prometheus", days=10)
+    code, out = run("watch", "--site", str(booted), "--within", "30d")
+    assert code == 1 and "pki/operators/prometheus.crt: operator-prometheus expires in" in out
+    registry = CollectorRegistry()
+    registry.register(ExpiryCollector(booted))
+    assert 'filepath="pki/operators/prometheus.crt"' in generate_latest(registry).decode()

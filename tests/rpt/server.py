@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from corridor import processes
 from corridor.pki.tls import client_context
 from tests.support import REPO, free_port, wait_for
@@ -75,3 +77,15 @@ def get(site: Path, cn: str, url: str, headers: dict[str, str] | None = None
 
 def problem(body: bytes) -> str:
     return json.loads(body)["code"]
+
+
+def scrape(site: Path, url: str) -> dict[str, float]:
+    """Sample name (with its labels, if any) -> value, read with RPT's client certificate."""
+    status, _, body = get(site, "rpt", f"{url}/metrics")
+    assert status == 200
+    found = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for s in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+            found[s.name + (f"{{{labels}}}" if labels else "")] = s.value
+    return found

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -20,7 +21,7 @@ from corridor import processes
 from corridor.rpt import periods
 from corridor.site import load_site
 from tests.rpt.conftest import make_pki
-from tests.rpt.server import context, get, running_rpt, set_listen
+from tests.rpt.server import context, get, running_rpt, scrape, set_listen
 from tests.support import REPO, free_port, wait_for
 
 ENV = {**os.environ, "CORRIDOR_CONNECTOR": "in-process", "PYTHONUNBUFFERED": "1"}
@@ -121,6 +122,12 @@ def test_rpt_follows_txn_and_matches_its_ledger(txn) -> None:  # type: ignore[no
             _, _, body = get(site, "rpt", f"{rpt_url}/api/dashboard")
             return json.loads(body)["feed"]["events"] == total_events
         wait_for(caught_up, timeout=30, interval=0.2, what="RPT following TXN's feed")
+        # Caught up: RPT's cursor is TXN's newest event and the lag is a poll or two.
+        _, _, body = get(site, "eig", f"{url}/metrics")
+        head = re.search(r"^corridor_txn_event_seq ([0-9.e+]+)$", body.decode(), re.M)
+        figures = scrape(site, rpt_url)
+        assert head and figures["corridor_rpt_feed_cursor"] == float(head[1])
+        assert figures["corridor_rpt_feed_lag_seconds"] < 10
         status, _, body = get(site, "rpt", f"{rpt_url}/internal/v1/reports/settlement"
                               f"?date={today}&partner=payfast")
         assert status == 200

@@ -64,6 +64,7 @@ def test_eig_creates_a_transfer_and_the_worker_completes_it(txn: TxnProcess) -> 
             "pending": 0} in balances
     status, text = eig.get("/metrics")
     assert status == 200 and "corridor_txn_requests_total" in text
+    assert 'corridor_txn_float_available{currency="INR",partner="payfast"}' in text
 
 
 def test_only_eig_and_rpt_are_let_in(txn: TxnProcess) -> None:

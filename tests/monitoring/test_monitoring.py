@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 
 from corridor.monitoring import DASHBOARDS, dashboard_text, rules_text
 from corridor.monitoring.cli import alerts
+from corridor.settings import Settings
 from tests.support import REPO, copy_site, need_tool
 
 HERE = Path(__file__).parent
@@ -136,7 +137,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     from corridor.jump.audit import Metrics as JumpMetrics
     from corridor.net.fwmetrics import FirewallCollector
     from corridor.net.monitor import Monitor, TunnelCollector
-    from corridor.rpt.server import Rpt
+    from corridor.rpt.exporter import FeedCollector, registry_for
     from corridor.site import load_site
     from corridor.txn.connectors import Connectors
     from corridor.txn.engine import Engine
@@ -145,9 +146,9 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     tmp = tmp_path_factory.mktemp("registries")
     site = load_site(copy_site(tmp))
     names = _exported(EigMetrics(site.root).registry)  # with the x509 gauges
-    names |= _exported(make_app(Engine(site, "sqlite:///txn.db", tmp), Connectors(site))
+    names |= _exported(make_app(Engine(site, "sqlite:///txn.db", tmp), Connectors(site, Settings()))
                        [REGISTRY])
-    names |= _exported(Rpt(site, None, tmp).registry)  # type: ignore[arg-type]
+    names |= _exported(registry_for(FeedCollector(None)))  # what RPT's /metrics serves
     edge = CollectorRegistry()  # `vpn monitor` and `firewall metrics` on the edge host
     edge.register(TunnelCollector(Monitor(dict, tmp / "tunnels.log")))
     edge.register(FirewallCollector())

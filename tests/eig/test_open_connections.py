@@ -56,7 +56,8 @@ def test_a_revoked_certificate_is_refused_on_the_connection_it_already_holds(
     assert line["partner_claimed"] == "payfast" and line["source_ip"] == "127.0.0.1"
     assert line["subject"] == PAYFAST
     assert line["fingerprint"] == fingerprint(load_issued(gw.layout.partner("payfast")[0]).cert)
-    assert 'corridor_eig_refusals_total{reason="certificate_revoked"}' in gw.internal("/metrics")
+    assert ('corridor_eig_refusals_total{partner="payfast",reason="certificate_revoked"}'
+            in gw.internal("/metrics"))
     # A new connection with that certificate does not get past the handshake.
     with pytest.raises((ssl.SSLError, ConnectionError)):
         Held(gw).code()

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "partner": "corridor.eig.cli:partner",
     "vpn": "corridor.net.cli:vpn",
     "firewall": "corridor.net.cli:firewall",
+    "capture": "corridor.net.cli:capture",
     "jump": "corridor.jump.cli:jump",
     "rpt": "corridor.rpt.cli:rpt",
     "sim": "corridor.sim.cli:sim",

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests with real parts drive (nftables, Libreswan,
-# OpenSSH, Chromium, TLS auditors, promtool). Only as root; elsewhere the tests that need
-# them skip and say why (under CI=true they fail instead).
+# tcpdump, OpenSSH, Chromium, TLS auditors, promtool). Only as root; elsewhere the tests that
+# need them skip and say why (under CI=true they fail instead).
 set -euo pipefail
-packages=(nftables libreswan iproute2 iputils-ping openssh-server openssh-client
+packages=(nftables libreswan iproute2 iputils-ping openssh-server openssh-client tcpdump
           chromium sslscan curl openssl tmux libnss3-tools procps asciinema faketime
           prometheus)
 [ "$(id -u)" = 0 ] || { echo "system-deps: not root, skipping apt"; exit 0; }

@@ -84,9 +84,9 @@ def test_a_callback_before_the_submit_answer_completes_and_stays_completed(
     world.faults(callback_first=True)
     ids = send(world, 3)
     settled(world, ids, "COMPLETED")
-    # MobiCash sends each late PENDING answer as soon as the hub has acknowledged the
-    # callback; a transfer sent after that is paid only after those answers reached the hub,
-    # so once it has completed they have been applied.
+    # MobiCash answers each submit (PENDING) right after the hub has acknowledged its
+    # callback. A transfer sent now completes only after a payout round trip of its own to
+    # MobiCash, by which time those late answers have reached the hub and been applied.
     settled(world, send(world, 1), "COMPLETED")
     for tid in ids:
         assert history(world, tid) == ["RECEIVED", "ACCEPTED", "SUBMITTED", "COMPLETED"]

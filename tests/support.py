@@ -12,7 +12,9 @@ import shutil
 import socket
 import ssl
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,6 +56,24 @@ def postgres_available() -> bool:
             return True
     except OSError:
         return False
+
+
+@contextmanager
+def pg_schema(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema named `prefix`_<random>, as a DSN whose search_path is that
+    schema; dropped with everything in it on the way out."""
+    need(postgres_available(), "needs PostgreSQL on 127.0.0.1:5432")
+    import psycopg  # only the tests that run on PostgreSQL need the driver
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in POSTGRES_DSN else "?"
+    try:
+        yield f"{POSTGRES_DSN}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def wait_for(

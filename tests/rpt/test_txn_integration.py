@@ -20,7 +20,7 @@ import pytest
 from corridor import processes
 from corridor.rpt import periods
 from corridor.site import load_site
-from tests.rpt.conftest import make_pki
+from tests.rpt.rig import make_pki
 from tests.rpt.server import context, get, running_rpt, scrape, set_listen
 from tests.support import REPO, free_port, wait_for
 

@@ -15,7 +15,7 @@ from corridor.store import reads as q
 from corridor.txn import commands as c
 from corridor.txn.engine import Engine
 from corridor.txn.verify import violations
-from tests.txn.conftest import quote_body, transfer_body, worker
+from tests.txn.rig import quote_body, transfer_body, worker
 
 
 def run(coro: Any) -> Any:

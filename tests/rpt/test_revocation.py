@@ -16,7 +16,7 @@ from corridor.cli import cli
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
 from corridor.rpt.operators import issue_operator
-from tests.rpt.conftest import make_pki
+from tests.rpt.rig import make_pki
 from tests.rpt.server import running_rpt
 from tests.support import KeptAlive, copy_site, wait_for
 

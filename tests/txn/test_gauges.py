@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from corridor.txn import commands as c
 from corridor.txn.engine import Engine
 from corridor.txn.gauges import StoreGauges
-from tests.txn.conftest import Clock, transfer_body
+from tests.txn.rig import Clock, transfer_body
 from tests.txn.test_lifecycle import create, fund, new_quote
 
 

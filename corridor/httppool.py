@@ -212,11 +212,13 @@ class _Connection(asyncio.Protocol):
 class Pool:
     """Up to `size` kept-alive connections to one HTTP(S) origin (`base_url`'s scheme,
     host and port; its path is ignored). `timeout` bounds each request from its wait for
-    a connection to the end of its answer; `max_body` the size of an answer's body (None:
+    a connection to the end of its answer (None: no bound, for a load generator that
+    should not pay for a timer per call: asyncio.timeout costs about a quarter of the
+    pool's CPU per request); `max_body` the size of an answer's body (None:
     no bound); `local_addr` is the address to connect from."""
 
     def __init__(self, base_url: str, context: ssl.SSLContext | None, size: int = 256, *,
-                 timeout: float = 30.0, max_body: int | None = MAX_BODY,
+                 timeout: float | None = 30.0, max_body: int | None = MAX_BODY,
                  local_addr: str | None = None) -> None:
         url = urlsplit(base_url)
         self.host = url.hostname or "127.0.0.1"
@@ -250,14 +252,17 @@ class Pool:
         head.append(payload)
         if replayable is None:
             replayable = method in IDEMPOTENT or "Idempotency-Key" in headers
+        raw = b"".join(head)
         try:
+            if self.timeout is None:
+                return await self._send(raw, method == "HEAD", replayable)
             async with asyncio.timeout(self.timeout):
-                return await self._send(b"".join(head), method == "HEAD", replayable)
+                return await self._send(raw, method == "HEAD", replayable)
         except TransportError:
             raise
         except TimeoutError as exc:  # the pool's own, or the system's on connect
             raise TransportTimeout(
-                f"no answer from {self.authority.decode()} within {self.timeout:g} s") from exc
+                f"no answer from {self.authority.decode()} within {self.timeout} s") from exc
         except OSError as exc:  # connecting, TLS, a reset (ssl.SSLError is an OSError)
             raise TransportError(
                 f"{self.authority.decode()}: {type(exc).__name__}: {exc}") from exc

@@ -8,11 +8,12 @@ keeps TLS connections to one origin alive (the running loop's TLS, uvloop's in t
 writes each request as one buffer and hands what comes back to httptools, the binding of
 Node's llhttp that uvicorn parses with: status line, headers, Content-Length, chunked
 transfer coding (extensions and trailers), interim 1xx answers and bodiless 204/304 are
-llhttp's. h11 (pure Python) parses the same but costs more per answer on these hops;
-httptools kept `corridor bench eig`'s figures (see the commit that brought it in). What
-llhttp leaves to its caller is written below: the answer whose body runs until the server
-closes (httptools has no call for the end of the stream), a HEAD's answer (it cannot be
-told the request was HEAD), and a bound on the head's size.
+llhttp's. Measured on a typical TXN answer (five headers, 300 bytes): httptools takes no
+more CPU per answer than the hand-written parser it replaced, and `corridor bench eig`
+and `corridor bench e2e` kept their figures; h11, pure Python, took about eight times as
+long per answer. What llhttp leaves to its caller is written below: the answer whose body
+runs until the server closes (httptools has no call for the end of the stream), a HEAD's
+answer (it cannot be told the request was HEAD), and a bound on the head's size.
 
 Every failure to get an answer - connecting, TLS, a broken or refused connection, an
 answer that is not HTTP/1.1, one too large, or the pool's time running out - is raised as

@@ -52,6 +52,7 @@ def rpt() -> None:
 @friendly_errors
 def ingest(site_dir: Path, data_dir: Path) -> None:
     """Catch up with TXN's event feed once, then exit."""
+    from corridor.httppool import TransportError
     from corridor.rpt.feed import Feed, open_ingestor
 
     site = open_site(site_dir)
@@ -68,7 +69,7 @@ def ingest(site_dir: Path, data_dir: Path) -> None:
 
     try:
         counted = asyncio.run(run())
-    except OSError as exc:
+    except TransportError as exc:
         fail(f"cannot reach TXN's event feed: {exc}")
     from corridor.rpt.store import cursor
 

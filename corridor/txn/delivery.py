@@ -11,7 +11,6 @@ least once: a partner recognises a repeat by the payload's `event_id`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import ssl
 import time
@@ -20,7 +19,7 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from corridor.core import signature
-from corridor.httppool import Pool, ProtocolError
+from corridor.httppool import Pool, TransportError, TransportTimeout
 from corridor.pki.credentials import read_hmac_secret
 from corridor.settings import Settings
 from corridor.store.rows import OutboxRow
@@ -76,7 +75,8 @@ class SenderCallbacks(Pump):
                 self._tls = partner_tls(self.engine.site)
             parts = urlsplit(url)
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            found = self._pools[url] = (Pool(url, self._tls, self.policy.concurrency), path)
+            found = self._pools[url] = (
+                Pool(url, self._tls, self.policy.concurrency, timeout=self.policy.timeout), path)
         return found
 
     async def close(self) -> None:
@@ -121,12 +121,15 @@ class SenderCallbacks(Pump):
                    signature.HEADER: signature.sign(secret, body, int(time.time()))}
         try:
             pool, path = self._pool(partner.callback_url)
-            async with asyncio.timeout(self.policy.timeout):
-                resp = await pool.request("POST", path, headers, body)
-            if 200 <= resp.status < 300:
-                return None
-            return f"HTTP {resp.status}"
-        except TimeoutError:
-            return "timed out"
-        except (ssl.SSLError, OSError, ProtocolError, ValueError) as exc:
+        except (ValueError, OSError) as exc:  # a URL's bad port; the TLS files unreadable
             return f"{type(exc).__name__}: {exc}"[:300]
+        try:
+            # Delivered at least once: the partner knows a repeat by its event id.
+            resp = await pool.request("POST", path, headers, body, replayable=True)
+        except TransportTimeout:
+            return "timed out"
+        except TransportError as exc:
+            return str(exc)[:300]
+        if 200 <= resp.status < 300:
+            return None
+        return f"HTTP {resp.status}"

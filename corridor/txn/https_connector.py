@@ -36,7 +36,7 @@ from corridor.api.receive_partner import (
 from corridor.core import signature
 from corridor.core.errors import Unavailable
 from corridor.core.money import format_minor
-from corridor.httppool import Pool, ProtocolError
+from corridor.httppool import Pool, TransportError, TransportTimeout
 from corridor.pki.credentials import read_hmac_secret
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
@@ -98,7 +98,7 @@ class HttpsJsonConnector:
 
     def _open(self) -> Pool:
         if self._pool is None:
-            self._pool = Pool(self.base, self.tls, self.pool)
+            self._pool = Pool(self.base, self.tls, self.pool, timeout=self.timing.timeout)
         return self._pool
 
     async def close(self) -> None:
@@ -121,14 +121,16 @@ class HttpsJsonConnector:
             if key is not None:
                 headers["Idempotency-Key"] = key
             try:
-                async with asyncio.timeout(self.timing.timeout):
-                    got = await pool.request(method, self._prefix + path, headers, body)
+                # Every call here may be sent twice: a read, an account check, or a
+                # submission under its Idempotency-Key.
+                got = await pool.request(method, self._prefix + path, headers, body,
+                                         replayable=True)
                 answer = Answer(got.status, got.body)
-            except TimeoutError:
+            except TransportTimeout:
                 answer = Answer(None, timed_out=True)
                 if not retry_timeouts:
                     return answer
-            except (ssl.SSLError, OSError, ProtocolError) as exc:
+            except TransportError as exc:
                 log.debug("%s %s%s failed: %s", method, self.base, path, exc)
                 answer = Answer(None)
             if answer.status is not None and answer.status < 500:

@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "rpt": "corridor.rpt.cli:rpt",
     "sim": "corridor.sim.cli:sim",
     "alerts": "corridor.monitoring.cli:alerts",
+    "deploy": "corridor.deploy.cli:deploy",
 }
 
 

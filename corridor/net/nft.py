@@ -56,7 +56,11 @@ def _expected(script: str, table: str) -> tuple[dict[str, Any], str]:
         f"nft -f - && nft -j list table inet {table} && echo '%%%' "
         f"&& nft -s -t list table inet {table}"
     )
-    proc = run(["unshare", "--net", "sh", "-c", listing], stdin=script, check=False)
+    # A user namespace of its own makes the throwaway network namespace without
+    # CAP_SYS_ADMIN: the firewall's unit holds CAP_NET_ADMIN alone (corridor.deploy), and
+    # --keep-caps leaves nft that capability over the new namespace.
+    proc = run(["unshare", "--user", "--keep-caps", "--net", "sh", "-c", listing],
+               stdin=script, check=False)
     if proc.returncode != 0:
         raise NotApplied(f"nft refused the ruleset: {_nft_error(proc.stderr)}")
     data, _, text = proc.stdout.partition("%%%\n")

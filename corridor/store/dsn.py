@@ -59,6 +59,25 @@ _PASSWORDS = re.compile(r"(//[^/@:]*:)[^/]*(@)|(password\s*=\s*)('[^']*'|[^&\s]*
                         re.IGNORECASE)
 
 
+def without_password(dsn: str) -> str:
+    """`dsn` with its password left out (the user part's and any `password=` parameter),
+    everything else as written: what a host that must not hold the credentials may read."""
+    scheme, sep, rest = dsn.partition("://")
+    if not sep:
+        return dsn
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if at:
+        user = userinfo.partition(":")[0]
+        authority = f"{user}@{hosts}" if user else hosts
+    path, question, query = tail.partition("?")
+    if question:
+        kept = [item for item in query.split("&")
+                if item.partition("=")[0].strip().lower() != "password"]
+        tail = f"{path}?{'&'.join(kept)}" if kept else path
+    return f"{scheme}://{authority}{slash}{tail}"
+
+
 def shown(dsn: str) -> str:
     """`dsn` fit for a message, its password replaced by ***. (psycopg's conninfo parser
     hides it only in DSNs that libpq accepts, and rewrites them as key=value; a message

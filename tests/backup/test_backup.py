@@ -223,7 +223,7 @@ def test_a_backup_refuses_a_non_empty_target_a_missing_store_and_an_unreadable_o
     assert tree(target) == ["notes.txt"]
 
 
-def test_a_postgresql_restore_refuses_a_dsn_that_would_not_read_the_restored_schema(
+def test_a_postgresql_restore_refuses_a_dsn_that_reads_another_schema_or_holds_a_store(
         pg_dsn: str, pg_database: str, tmp_path: Path) -> None:
     import psycopg
 
@@ -243,3 +243,11 @@ def test_a_postgresql_restore_refuses_a_dsn_that_would_not_read_the_restored_sch
                             (schema,)).fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
                             ).fetchone() == (0,)
+
+    into = f"{pg_database}?options=-csearch_path%3D{schema}"
+    assert invoke("restore", "--site", site_dir, "--store", into, "--from", backup
+                  ).exit_code == 0
+    line = one_line_error(invoke("restore", "--site", site_dir, "--store", into,
+                                 "--from", backup))
+    assert line == (f"error: restore_target_not_empty: {into} already holds a TXN store: "
+                    "restore into an empty database or schema")

@@ -48,7 +48,7 @@ def _restore_postgres(manifest: m.Manifest, dsn: str, data_dir: Path, source: Pa
     if not schema:
         raise BackupError("the manifest of this PostgreSQL backup names no schema",
                           code="backup_damaged")
-    manifest.file(postgres.FILE)
+    manifest.file(postgres.FILE)  # listed, so read_checked has checked it
     conn = connect(dsn, data_dir)
     try:
         postgres.check_target(conn, schema, location(dsn, data_dir))

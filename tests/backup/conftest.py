@@ -4,6 +4,9 @@ directory, or a fresh PostgreSQL database."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.store.conftest import dsn, pg_dsn  # noqa: F401  (fixtures)
-from tests.support import POSTGRES_DSN, need, postgres_available
+from tests.support import POSTGRES_DSN, REPO, need, postgres_available
 
 
 def schema_of(pg: str) -> str:
@@ -49,3 +52,9 @@ def restore_dsn(request: pytest.FixtureRequest, dsn: str) -> str:  # noqa: F811
 def tree(path: Path) -> list[str]:
     """What is under `path` (empty if it does not exist), to show that nothing was written."""
     return sorted(str(p.relative_to(path)) for p in path.rglob("*")) if path.exists() else []
+
+
+def corridor(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """The command in a process of its own, as an operator runs it beside the hub."""
+    return subprocess.run([sys.executable, "-m", "corridor", *map(str, args)], cwd=REPO,
+                          env=os.environ, capture_output=True, text=True, timeout=120)

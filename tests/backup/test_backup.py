@@ -5,9 +5,6 @@ with one line and nothing written."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,14 +18,8 @@ from corridor.site import load_site
 from corridor.store import connect, open_store, run_batch
 from corridor.store import reads as q
 from corridor.txn.commands import Fund
-from tests.backup.conftest import schema_of, tree
-from tests.support import REPO, copy_site, wait_for
-
-
-def corridor(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """The command in a process of its own, as an operator runs it beside the hub."""
-    return subprocess.run([sys.executable, "-m", "corridor", *map(str, args)], cwd=REPO,
-                          env=os.environ, capture_output=True, text=True, timeout=120)
+from tests.backup.conftest import corridor, schema_of, tree
+from tests.support import copy_site, wait_for
 
 
 def invoke(*args: str | Path) -> Result:

@@ -5,68 +5,29 @@ and `rpt verify` agrees with its ledger."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from corridor import processes
 from corridor.store import connect
 from corridor.store import reads as q
+from tests.backup.conftest import corridor
 from tests.rpt.conftest import make_pki
-from tests.rpt.server import get, set_listen
+from tests.rpt.server import get, running_txn
 from tests.rpt.test_txn_integration import make_transfers
-from tests.support import REPO, copy_site, free_port, wait_for
-
-ENV = {**os.environ, "CORRIDOR_CONNECTOR": "in-process", "PYTHONUNBUFFERED": "1"}
-
-
-def corridor(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "corridor", *map(str, args)], cwd=REPO,
-                          env=ENV, capture_output=True, text=True, timeout=120)
-
-
-@contextmanager
-def serving_txn(site: Path, data: Path, dsn: str, log: Path) -> Iterator[str]:
-    """`corridor serve txn` on `dsn`, at the site's listen.txn; its log goes to `log`."""
-    port = site.joinpath("hub.yaml").read_text().split("txn: {host: 127.0.0.1, port: ")[1]
-    url = f"https://127.0.0.1:{port.split('}')[0]}"
-    with log.open("ab") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "corridor", "serve", "txn", "--site",
-                                 str(site), "--data", str(data), "--store", dsn],
-                                cwd=REPO, env=ENV, stdout=out, stderr=subprocess.STDOUT)
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            return True
-        try:
-            return get(site, "eig", url + "/healthz")[0] == 200
-        except OSError:
-            return False
-
-    try:
-        wait_for(up, timeout=30, what="txn listening")
-        assert proc.poll() is None, log.read_text()[-2000:]
-        yield url
-    finally:
-        processes.stop(proc, timeout=10)
+from tests.support import copy_site, wait_for
 
 
 def test_restore_drill_ledger_verify_then_rpt_rebuilds_and_agrees(
         dsn: str, restore_dsn: str, tmp_path: Path) -> None:
     site = copy_site(tmp_path)
     make_pki(site)
-    set_listen(site, "txn", free_port())
     data, backup, restored = tmp_path / "var", tmp_path / "backup", tmp_path / "restored"
     on = ("--site", site, "--data", data, "--store", dsn)
     assert corridor("store", "init", *on).returncode == 0
     funded = corridor("ledger", "fund", "payfast", "5000000.00", "--reference", "dep-1", *on)
     assert funded.returncode == 0, funded.stderr
 
-    with serving_txn(site, data, dsn, tmp_path / "txn.log") as url:
+    with running_txn(site, data, "--store", dsn) as url:
         ids = make_transfers(site, url, 8)
 
         def all_completed() -> bool:
@@ -94,7 +55,7 @@ def test_restore_drill_ledger_verify_then_rpt_rebuilds_and_agrees(
     finally:
         conn.close()
 
-    with serving_txn(site, restored, restore_dsn, tmp_path / "restored-txn.log"):
+    with running_txn(site, restored, "--store", restore_dsn):
         # RPT's store is not in the backup: it is built afresh from the restored feed.
         assert not (restored / "rpt.duckdb").exists()
         ingest = corridor("rpt", "ingest", "--site", site, "--data", restored)

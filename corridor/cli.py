@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "compliance": "corridor.txn.cli:compliance",
     "transfers": "corridor.txn.cli:transfers",
     "reconcile": "corridor.txn.cli:reconcile",
+    "backup": "corridor.backup.cli:backup",
+    "restore": "corridor.backup.cli:restore",
     "callbacks": "corridor.txn.cli:callbacks",
     "pki": "corridor.pki.cli:pki",
     "partner": "corridor.eig.cli:partner",

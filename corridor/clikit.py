@@ -9,12 +9,15 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from corridor.settings import Settings, SettingsInvalid
 from corridor.site import Site, SiteInvalid, demo_site, load_site
+
+if TYPE_CHECKING:
+    from corridor.store.adapter import NoStore
 
 
 def read_settings() -> Settings:
@@ -71,6 +74,22 @@ data_option = click.option(
     show_default="$CORRIDOR_DATA, else ./var",
     help="Where stores, logs and runtime state live.",
 )
+
+
+store_option = click.option(
+    "--store", "store", default=lambda: settings().txn_store, metavar="DSN",
+    help="TXN store DSN (default: $CORRIDOR_TXN_STORE, else hub.yaml store.txn).",
+)
+
+
+def no_store_line(exc: NoStore, dsn: str) -> str:
+    """What an operator command says when there is no TXN store where it looked: the place,
+    and which option chooses another."""
+    from corridor.store.dsn import in_data_dir
+
+    where = ("--data (or CORRIDOR_DATA) at the data directory" if in_data_dir(dsn)
+             else "--store (or CORRIDOR_TXN_STORE) at the store")
+    return f"{exc}; point {where} of a running hub"
 
 
 def open_site(site_dir: Path) -> Site:

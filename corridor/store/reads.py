@@ -1,5 +1,6 @@
-"""Read-side queries: a transfer and its history, listings, the event feed, balances, and
-the facts `corridor ledger verify` judges. Portable SQL only."""
+"""Read-side queries: a transfer and its history, listings, the event feed, balances, the
+facts `corridor ledger verify` judges and the figures a backup's manifest records. Portable
+SQL only."""
 
 from __future__ import annotations
 
@@ -126,6 +127,22 @@ def last_event_seq(conn: Connection) -> int:
     """The seq of the newest event of the feed (0 when there is none)."""
     rows = conn.query("SELECT MAX(seq) FROM events")
     return int(rows[0][0] or 0)
+
+
+# -- what a backup's manifest records --------------------------------------------------------
+
+def event_count(conn: Connection) -> int:
+    """How many events the feed holds (its seqs may have gaps on PostgreSQL)."""
+    return int(conn.query("SELECT COUNT(*) FROM events")[0][0])
+
+
+def transfer_count(conn: Connection) -> int:
+    return int(conn.query("SELECT COUNT(*) FROM transfers")[0][0])
+
+
+def schema_version(conn: Connection) -> int:
+    """The newest migration applied to the store."""
+    return int(conn.query("SELECT MAX(version) FROM schema_version")[0][0] or 0)
 
 
 # -- facts for `corridor ledger verify` ----------------------------------------------------

@@ -20,7 +20,16 @@ from typing import Any
 
 import click
 
-from corridor.clikit import data_option, fail, friendly_errors, open_site, settings, site_option
+from corridor.clikit import (
+    data_option,
+    fail,
+    friendly_errors,
+    no_store_line,
+    open_site,
+    settings,
+    site_option,
+    store_option,
+)
 from corridor.core.money import Money, format_minor
 from corridor.site.model import Site
 from corridor.store import (
@@ -34,13 +43,8 @@ from corridor.store import (
     run_batch,
 )
 from corridor.store import reads as q
-from corridor.store.dsn import in_data_dir, location
+from corridor.store.dsn import location
 from corridor.txn import commands as c
-
-store_option = click.option(
-    "--store", "store", default=lambda: settings().txn_store, metavar="DSN",
-    help="TXN store DSN (default: $CORRIDOR_TXN_STORE, else hub.yaml store.txn).",
-)
 
 
 @contextmanager
@@ -53,9 +57,7 @@ def opened(site_dir: Path, data_dir: Path, store: str | None, *, create: bool = 
         kind(dsn)
         conn = (open_store if create else open_existing)(dsn, data_dir)
     except NoStore as exc:
-        where = ("--data (or CORRIDOR_DATA) at the data directory" if in_data_dir(dsn)
-                 else "--store (or CORRIDOR_TXN_STORE) at the store")
-        fail(f"{exc}; point {where} of a running hub")
+        fail(no_store_line(exc, dsn))
         raise
     except Exception as exc:  # a bad DSN or an unreachable server: one line, no traceback
         fail(f"cannot open the TXN store: {exc}")

@@ -26,10 +26,11 @@ checks the VM's own host key. Why not the others:
   authenticate; SSH does that, streams output, carries stdin and exit codes, and needs no
   Python on the guest's side of each command (Python runs ~7x slower under emulation).
 
-QEMU runs with KVM when /dev/kvm is usable, and falls back to software emulation when
-that attempt dies before answering (nested KVM here aborts at once: "failed to set MSR
-0x10a"). Every wait is on a condition (the VM answers, or its process is gone) under a
-deadline that only bounds a hang.
+QEMU runs with KVM when a bare QEMU can start a vCPU with it (`kvm_refusal`: nested KVM
+here aborts at once with "failed to set MSR 0x10a"), and falls back to software emulation
+when that is refused or when the KVM boot dies before answering. Every wait is on a
+condition (the VM answers, or its process is gone) under a deadline that only bounds a
+hang.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ _SSH_FAILURES = ("ssh:", "connection refused", "connection reset", "connection c
                  "kex_exchange_identification", "permission denied (publickey",
                  "host key verification failed", "timed out")
 
+# A UNIX socket's path holds 107 bytes, and ssh first binds a name 17 longer.
+_CONTROL_PATH_MAX = 107 - 17
 # Answers after which asking again is pointless.
 _REFUSALS = ("permission denied", "host key verification failed")
 
@@ -115,6 +118,9 @@ class LabVM:
         shared = [self.state_dir, *(Path(os.path.abspath(d)) for d in share)]
         for path in shared:
             _check_plain(path)
+        for path in shared[1:]:
+            if not path.is_dir():
+                raise LabError(f"the lab VM cannot share {path}: not a directory")
         image = kernel or kernel_image()
         if not image.is_file():
             raise LabError(f"no kernel image at {image}")
@@ -129,8 +135,8 @@ class LabVM:
         self._write_boot_script()
         started = time.monotonic()
         end = started + deadline
-        refused: str | None = None
-        for kvm in (True, False) if kvm_usable() else (False,):
+        refused = kvm_refusal()
+        for kvm in (True, False) if refused is None else (False,):
             port = free_port()
             # QEMU reopens its stdout and stderr by path, truncating: one console per try.
             with self.console.open("wb") as log:
@@ -208,6 +214,7 @@ class LabVM:
 # The lab VM's init command, written by corridor.lab.vm for {self.state_dir}.
 set -eu
 exec >>{self.guest_log} 2>&1
+echo "corridor-lab: init command at $(cut -d' ' -f1 /proc/uptime)s"
 run={RUN_DIR}
 mkdir -p "$run" /run/netns
 mountpoint -q "$run" || mount -t tmpfs -o mode=0755 corridor-lab "$run"
@@ -227,11 +234,12 @@ ip addr add {GUEST_IP}/24 dev "$dev"
 mkdir -p -m 0700 "$run/root"
 sed -i "s#^root:\\([^:]*:[^:]*:[^:]*:[^:]*\\):.*#root:\\1:$run/root:/bin/sh#" /etc/passwd
 mkdir -p -m 0755 /run/sshd
+rm -f /run/nologin  # PAM would print "System is booting up" into every command's stderr
 mkdir -m 0700 "$run/ssh"
 cp {self.state_dir}/ssh_host_ed25519_key {self.state_dir}/authorized_keys \\
    {self.state_dir}/sshd_config "$run/ssh/"
 chmod 0600 "$run/ssh/ssh_host_ed25519_key"
-echo "corridor-lab: ready"
+echo "corridor-lab: ready, $(cut -d' ' -f1 /proc/uptime)s after the kernel started"
 exec {SSHD} -D -e -f "$run/ssh/sshd_config"
 """
         (self.state_dir / "boot.sh").write_text(script)
@@ -242,24 +250,27 @@ exec {SSHD} -D -e -f "$run/ssh/sshd_config"
         record = _read_json(self._record)
         pid = _read_pid(self._pidfile)
         alive = pid is not None and self._ours(pid)
-        return Status(alive, pid if alive else None, record.get("port"), record.get("kvm"),
-                      self.console)
+        port, kvm = record.get("port"), record.get("kvm")
+        return Status(alive, pid if alive else None, port if isinstance(port, int) else None,
+                      kvm if isinstance(kvm, bool) else None, self.console)
 
     def ssh_argv(self, command: str | None = None, *, tty: bool = False) -> list[str]:
         """The host's `ssh` into the VM, as root, running `command` (a shell line) or, with
         none, a login shell; `tty` asks for a terminal (for an interactive shell)."""
-        port = _read_json(self._record).get("port")
+        port = self.status().port
         if port is None:
             raise LabError(f"no lab VM here ({self.state_dir}); `corridor lab up` starts it")
         opts = {"IdentitiesOnly": "yes", "BatchMode": "yes", "StrictHostKeyChecking": "yes",
                 "UserKnownHostsFile": str(self._known_hosts), "GlobalKnownHostsFile": "/dev/null",
                 "HostKeyAlias": HOST_ALIAS, "LogLevel": "ERROR", "ConnectTimeout": "60",
-                # one SSH connection carries every command until `down`: a handshake costs
-                # seconds under emulation. The socket is on the host's own filesystem.
-                "ControlMaster": "auto", "ControlPath": str(self.state_dir / "ssh.ctl"),
-                "ControlPersist": "yes",
                 # a VM that stops answering ends the command instead of hanging it
                 "ServerAliveInterval": "15", "ServerAliveCountMax": "8"}
+        control = self.state_dir / "ssh.ctl"
+        if len(str(control)) <= _CONTROL_PATH_MAX:
+            # One SSH connection carries every command until `down`: a handshake costs
+            # seconds under emulation. The socket is on the host's own filesystem.
+            opts |= {"ControlMaster": "auto", "ControlPath": str(control),
+                     "ControlPersist": "yes"}
         argv = ["ssh", "-F", "/dev/null", "-i", str(self._key), "-p", str(port),
                 "-tt" if tty else "-T"]
         for key, value in opts.items():
@@ -351,8 +362,20 @@ def kernel_image() -> Path:
     return max(found, key=lambda p: [int(n) for n in re.findall(r"\d+", p.name)])
 
 
-def kvm_usable() -> bool:
-    return os.access("/dev/kvm", os.R_OK | os.W_OK)
+def kvm_refusal() -> str | None:
+    """None when QEMU can start a vCPU under KVM here, else why not. QEMU itself answers,
+    in a fraction of a second, with the machine and CPU virtme-ng asks for: nested KVM
+    can abort there ("failed to set MSR 0x10a") though /dev/kvm is present."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return "no usable /dev/kvm"
+    try:
+        proc = subprocess.run(
+            [QEMU, "-accel", "kvm", "-machine", "q35", "-cpu", "max", "-m", "64",
+             "-nodefaults", "-display", "none", "-S", "-monitor", "stdio"],
+            input="quit\n", capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"QEMU could not be asked: {exc}"
+    return None if proc.returncode == 0 else _complaint(proc.stderr)
 
 
 def _check_tools() -> None:

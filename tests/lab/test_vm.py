@@ -126,7 +126,8 @@ def test_two_pluto_peers_carry_ping_between_their_subnets_through_esp(
         loaded = vm.run(["/usr/libexec/ipsec/addconn", "--ctlsocket", ctl(end),
                          "--config", str(work / end / f"{conn}.conf"), conn])
         assert loaded.returncode == 0, loaded.stderr
-        whack(end, "--initiate", "--asynchronous", "--name", conn)
+    # The partner dials, as partners do; from both ends at once the SAs would cross.
+    whack("payfast", "--initiate", "--asynchronous", "--name", "corridor-hub")
     wait_for(lambda: all("type=ESP" in whack(end, "--trafficstatus") for end in ends), 300, 1,
              what="the Child SA (ESP) at both ends")
     print(f"\ntunnel up {time.monotonic() - started:.1f}s after the namespaces were asked for")
@@ -157,12 +158,18 @@ def test_down_stops_the_vm_and_leaves_nothing_even_from_another_process(vm: LabV
         vm.run(["true"])
 
 
-def test_boot_refuses_in_one_line_what_it_cannot_do(tmp_path: Path) -> None:
+def test_boot_refuses_in_one_line_what_it_cannot_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     machine = LabVM(tmp_path / "vm")
     with pytest.raises(LabError, match=r"^no kernel image at /nonexistent/vmlinuz$"):
         machine.boot(kernel=Path("/nonexistent/vmlinuz"))
-    with pytest.raises(LabError, match=r"cannot share /tmp/has space"):
+    with pytest.raises(LabError, match=r"^the lab VM cannot share /tmp/has space: use a path"):
         machine.boot(share=[Path("/tmp/has space")])
+    with pytest.raises(LabError, match=rf"^the lab VM cannot share {tmp_path}/gone: not a dir"):
+        machine.boot(share=[tmp_path / "gone"])
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(LabError, match=r"^qemu-system-x86_64 is not installed \(make system-d"):
+        machine.boot(kernel=Path(sys.executable))  # any file: QEMU is missing first
     assert not (tmp_path / "vm").exists()
 
 

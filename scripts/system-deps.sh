@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests with real parts drive (nftables, Libreswan,
-# tcpdump, OpenSSH, Chromium, TLS auditors, promtool). Only as root; elsewhere the tests that
-# need them skip and say why (under CI=true they fail instead).
+# tcpdump, OpenSSH, Chromium, TLS auditors, promtool, and QEMU with Debian's stock kernel for
+# the lab VM that `corridor lab` boots when the running kernel has no ESP). Only as root;
+# elsewhere the tests that need them skip and say why (under CI=true they fail instead).
 set -euo pipefail
 packages=(nftables libreswan iproute2 iputils-ping openssh-server openssh-client tcpdump
           chromium sslscan curl openssl tmux libnss3-tools procps asciinema faketime
-          prometheus)
+          prometheus qemu-system-x86 linux-image-amd64 busybox-static)
 [ "$(id -u)" = 0 ] || { echo "system-deps: not root, skipping apt"; exit 0; }
 missing=()
 for p in "${packages[@]}"; do

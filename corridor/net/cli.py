@@ -272,7 +272,7 @@ def fw_apply(site_dir: Path, data_dir: Path, netns: str | None) -> None:
     if before.clean:
         click.echo("no change")
         return
-    changed = _drift_summary(before)
+    changed = before.summary()
     try:
         nft.apply(script, netns)
     except NetError as exc:
@@ -281,16 +281,6 @@ def fw_apply(site_dir: Path, data_dir: Path, netns: str | None) -> None:
     applylog.record(data_dir, "firewall", target, changed, ok=True)
     for line in changed:
         click.echo(line)
-
-
-def _drift_summary(d: nft.Drift) -> list[str]:
-    if d.absent:
-        return ["table created"]
-    lines = [f"{name}: +{len(v)}" for name, v in d.missing.items()]
-    lines += [f"{name}: -{len(v)}" for name, v in d.extra.items()]
-    if d.rules:
-        lines.append("rules changed")
-    return lines
 
 
 @firewall_group.command("diff")

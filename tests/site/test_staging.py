@@ -68,7 +68,7 @@ def test_a_file_changed_by_someone_else_meanwhile_stops_the_commit(site_dir: Pat
         (tx.root / "partners" / "new.txt").write_text("new")
         theirs = (site_dir / "hub.yaml").read_text() + "# theirs\n"
         (site_dir / "hub.yaml").write_text(theirs)
-        with pytest.raises(SiteChanged, match="hub.yaml changed while"):
+        with pytest.raises(SiteChanged, match=r"hub\.yaml changed while"):
             tx.commit()
     assert (site_dir / "hub.yaml").read_text() == theirs
     assert not (site_dir / "partners" / "new.txt").exists()

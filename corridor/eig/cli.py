@@ -1,5 +1,5 @@
 """`corridor serve eig` and `corridor partner ...` (add, show, key rotate, disable; the
-one-step `onboard` comes from `corridor.partners`). Partner commands edit the
+one-step `onboard` and `offboard` come from `corridor.partners`). Partner commands edit the
 site directory, the one source of truth; a running EIG picks the change up within a second."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from corridor.clikit import data_option, fail, open_site, site_option
-from corridor.partners.cli import onboard, partner_options
+from corridor.partners.cli import offboard, onboard, partner_options
 from corridor.partners.spec import PartnerSpec, api_key_ref, callback_secret_ref
 from corridor.pki.credentials import new_api_key, write_api_key_hash, write_hmac_secret
 from corridor.site import SiteInvalid
@@ -53,10 +53,11 @@ def serve(site_dir: Path, data_dir: Path, host: str | None, port: int | None,
 
 @click.group()
 def partner() -> None:
-    """Onboard and manage partners: onboard, add, show, key rotate, disable."""
+    """Onboard and manage partners: onboard, offboard, add, show, key rotate, disable."""
 
 
 partner.add_command(onboard)
+partner.add_command(offboard)
 
 
 @partner.command()

@@ -1,6 +1,6 @@
-"""`corridor partner onboard` (in the `partner` group of
+"""`corridor partner onboard` and `corridor partner offboard` (in the `partner` group of
 `corridor/eig/cli.py`), and the options that describe a partner, which `partner add`
-shares. Thin: the steps are in `corridor.partners.onboard`."""
+shares. Thin: the steps are in `corridor.partners.onboard` and `.offboard`."""
 
 from __future__ import annotations
 
@@ -183,3 +183,45 @@ def onboard(site_dir: Path, data_dir: Path, partner_id: str, peer_ip: str | None
                "quote.")
     if not applied:
         fail("the site is onboarded but the perimeter is not applied everywhere (above)")
+
+
+@click.command()
+@site_option
+@data_option
+@click.option("--store", default=None, metavar="DSN",
+              help="TXN store DSN (default: $CORRIDOR_TXN_STORE, else hub.yaml store.txn).")
+@click.argument("partner_id")
+@click.option("--in-flight", type=click.Choice(["refuse", "cancel", "wait"]), default="refuse",
+              show_default=True,
+              help="Transfers not yet final: refuse to offboard; cancel those not yet "
+                   "submitted and wait for the rest; or wait for all.")
+@click.option("--wait", "wait_s", type=click.FloatRange(0), default=300.0, show_default=True,
+              help="cancel, wait: seconds the transfers in flight may take to end.")
+@click.option("--reason", default="partner offboarded", show_default=True,
+              help="Recorded on each transfer cancelled.")
+@perimeter_options
+@friendly_errors
+@_site_refused("partner not offboarded; the site is unchanged")
+def offboard(site_dir: Path, data_dir: Path, store: str | None, partner_id: str,
+             in_flight: str, wait_s: float, reason: str, netns: str | None, ipsec_dir: Path,
+             ctlsocket: Path, hub_cert: str | None, no_apply: bool) -> None:
+    """Offboard PARTNER_ID: revoke its certificate, delete its API key and PSK, mark it
+    offboarded (its history and reports stay readable), and remove its tunnel and
+    allowlist, applied where they run. Refused while it has transfers in flight, unless
+    --in-flight says how to treat them."""
+    from corridor.clikit import settings
+    from corridor.partners import offboard as offboarding
+    from corridor.txn.cli import opened
+
+    request = offboarding.Offboarding(partner_id, offboarding.InFlightPolicy(in_flight),
+                                      wait_s, reason)
+    target = _target(netns, ipsec_dir, ctlsocket, hub_cert)
+    with opened(site_dir, data_dir, store or settings().txn_store) as (_, conn):
+        done = offboarding.offboard(site_dir, request, conn, target, data_dir,
+                                    apply=not no_apply)
+    for transfer_id in done.cancelled:
+        click.echo(f"{transfer_id}: CANCELLED")
+    revoked = f"certificate serial {done.serial:x} revoked" if done.serial else "no certificate"
+    click.echo(f"offboarded {partner_id} ({revoked}): {', '.join(done.changed)}")
+    if not _report(done.applied):
+        fail("the site is offboarded but the perimeter is not applied everywhere (above)")

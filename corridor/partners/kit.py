@@ -35,6 +35,7 @@ from corridor.site.model import Partner, Site
 EXAMPLE_SECRET = bytes(range(32))
 EXAMPLE_TIME = 1767225600  # 2026-01-01T00:00:00Z
 EXAMPLE_BODY = b'{"event_id":"evt_example","transfer":{"id":"01JEXAMPLE","status":"COMPLETED"}}'
+EXAMPLE_RECEIVER_BODY = b'{"transfer_id":"01JEXAMPLE","status":"SUCCESS"}'
 TEST_WALLETS = 3  # demo wallets listed per receive country, besides the frozen one
 
 
@@ -128,7 +129,8 @@ def _readme(site: Site, partner: Partner, url: str, own_key: bool, with_secrets:
         f"mutual TLS with your client certificate {pid}.crt ({partner.cert_subject}), issued "
         f"by partner-ca.crt. {key_line}", width=88, initial_indent="   - ",
         subsequent_indent="     ")
-    example = signature.sign(EXAMPLE_SECRET, EXAMPLE_BODY, EXAMPLE_TIME)
+    body = EXAMPLE_BODY if partner.sends else EXAMPLE_RECEIVER_BODY
+    example = signature.sign(EXAMPLE_SECRET, body, EXAMPLE_TIME)
     secret_source = ("secrets/callback-secret.hex in this kit" if with_secrets else
                      "sent to you separately")
     parts = [
@@ -156,7 +158,8 @@ def _readme(site: Site, partner: Partner, url: str, own_key: bool, with_secrets:
                   f"   {partner.callback_url}; answer 2xx once stored. We retry with backoff."]
     if partner.receives:
         parts += ["   Report each payout's outcome with POST /v1/callbacks/receiver, signed.",
-                  "   Our payout requests to your endpoint are signed the same way."]
+                  f"   Our payout requests to your endpoint {partner.endpoint} are signed the",
+                  "   same way; Corridor's docs/receive-partner-api.md describes them."]
     parts += [
         f"   Every body is signed with your callback secret ({secret_source}, hex):",
         "     Corridor-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, \"<t>.<body>\")>",
@@ -165,7 +168,7 @@ def _readme(site: Site, partner: Partner, url: str, own_key: bool, with_secrets:
         f"{signature.TOLERANCE_S} s away.",
         "   Example to check an implementation against (an example secret, not yours):",
         f"     secret  {EXAMPLE_SECRET.hex()}",
-        f"     body    {EXAMPLE_BODY.decode()}",
+        f"     body    {body.decode()}",
         f"     header  {signature.HEADER}: {example}",
         "",
         "3. The tunnel",

@@ -50,14 +50,6 @@ class PartnerSpec:
     tunnel: TunnelSpec | None = None
 
     @property
-    def sends(self) -> bool:
-        return self.role in ("send", "both")
-
-    @property
-    def receives(self) -> bool:
-        return self.role in ("receive", "both")
-
-    @property
     def subject(self) -> str:
         """The client certificate's subject (RFC 4514), which the site pins it by."""
         return f"CN={self.id},O={_rdn(self.name)},C={self.country}"
@@ -72,10 +64,10 @@ class PartnerSpec:
             "api_key": api_key_ref(self.id),
             "callback_secret": callback_secret_ref(self.id),
         }
-        if self.sends:
+        if self.role in ("send", "both"):
             doc["callback_url"] = self.callback_url
             doc["float"] = {"floor": self.float_floor}
-        if self.receives:
+        if self.role in ("receive", "both"):
             doc.update(endpoint=self.endpoint, connector=self.connector,
                        payout_methods=list(self.payout_methods))
         t = self.tunnel

@@ -123,6 +123,9 @@ def run_scenario(gw: Gateway, txn: TxnProcess, data: Path, perimeter: list[str],
             assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
             assert site_snapshot(site) == before
         assert '"eig zamzam"' in ruleset(fw_ns)
+        out = corridor("partner", "offboard", "mobicash", *live, *perimeter)  # it pays it out
+        assert "mobicash has 1 transfer(s) in flight (ACCEPTED 1)" in out.stderr
+        assert site_snapshot(site) == before
 
         out = corridor("partner", "offboard", PARTNER, *live, *perimeter, "--in-flight", "cancel")
         assert out.returncode == 0, out.stderr

@@ -86,9 +86,10 @@ def _firewall(site: Site, target: Target, data_dir: Path) -> Applied:
             return Applied("firewall", True, f"{where}: no change")
         changed = before.summary()
         nft.apply(script, target.netns)
-    except NetError as exc:
-        applylog.record(data_dir, "firewall", where, [], ok=False, error=exc.detail)
-        return Applied("firewall", False, f"{where}: not applied: {exc.detail}")
+    except (NetError, OSError) as exc:
+        why = _why(exc)
+        applylog.record(data_dir, "firewall", where, [], ok=False, error=why)
+        return Applied("firewall", False, f"{where}: not applied: {why}")
     applylog.record(data_dir, "firewall", where, changed, ok=True)
     return Applied("firewall", True, f"{where}: applied ({', '.join(changed)})")
 
@@ -100,14 +101,23 @@ def _vpn(site: Site, target: Target, data_dir: Path) -> Applied:
                        "holds no conn of ours: nothing applied (`corridor vpn apply` does it)")
     try:
         plan = vpnfiles.apply(site, target.conns(site), out, pluto)
-    except NetError as exc:
-        applylog.record(data_dir, "vpn", str(out), [], ok=False, error=exc.detail)
-        return Applied("vpn", False, f"{out}: not applied: {exc.detail}")
+    except (NetError, OSError) as exc:
+        why = _why(exc)
+        applylog.record(data_dir, "vpn", str(out), [], ok=False, error=why)
+        return Applied("vpn", False, f"{out}: not applied: {why}")
     if not plan.changed:
         return Applied("vpn", True, f"{out}: no change")
     applylog.record(data_dir, "vpn", str(out), plan.changed, ok=True)
     loaded = "loaded in pluto" if pluto.running() else "files only, pluto is not running"
     return Applied("vpn", True, f"{out}: applied ({', '.join(plan.changed)}; {loaded})")
+
+
+def _why(exc: NetError | OSError) -> str:
+    """One line for the operator: the tool's complaint, or the file that could not be
+    written (this runs after the site changed, so it must report, not raise)."""
+    if isinstance(exc, NetError):
+        return exc.detail
+    return f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")
 
 
 def _has_our_conns(folder: Path) -> bool:

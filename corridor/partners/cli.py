@@ -7,12 +7,16 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from corridor.clikit import data_option, fail, friendly_errors, site_option
 from corridor.partners.spec import DEFAULT_ESP, DEFAULT_IKE, PartnerSpec, TunnelSpec
+from corridor.pki.authority import LEAF_DAYS
+
+if TYPE_CHECKING:  # imported when a command runs, not when `corridor partner --help` does
+    from corridor.net.perimeter import Applied, Target
 
 Decorator = Callable[[Callable[..., None]], Callable[..., None]]
 
@@ -72,7 +76,7 @@ perimeter_options = _stack(
 
 
 def _target(netns: str | None, ipsec_dir: Path, ctlsocket: Path, hub_cert: str | None
-            ) -> Any:
+            ) -> Target:
     from corridor.net.perimeter import Target
 
     return Target(netns, ipsec_dir, ctlsocket, hub_cert)
@@ -120,7 +124,7 @@ def _site_refused(refused: str) -> Decorator:
     return wrap
 
 
-def _report(applied: list[Any]) -> bool:
+def _report(applied: list[Applied]) -> bool:
     for outcome in applied:
         click.echo(str(outcome), err=not outcome.ok)
     return all(outcome.ok for outcome in applied)
@@ -135,7 +139,7 @@ def _report(applied: list[Any]) -> bool:
 @click.option("--csr", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="The partner's certificate signing request (PEM). Without it the hub makes "
                    "the key pair (test partners) and puts the key in the kit.")
-@click.option("--days", type=click.IntRange(1, 825), default=365, show_default=True,
+@click.option("--days", type=click.IntRange(1, 825), default=LEAF_DAYS, show_default=True,
               help="The client certificate's validity.")
 @click.option("--kit", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="A new directory for the partner's kit.")

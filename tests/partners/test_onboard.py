@@ -20,6 +20,7 @@ from corridor.eig.openapi import document_bytes
 from corridor.partners import log
 from corridor.pki.layout import Layout
 from corridor.site import check_site, load_site
+from tests.net.netns import lab
 from tests.partners.support import DESCRIBED, PARTNER, api_key, booted_site, corridor, onboard
 from tests.support import need_root, need_tool, site_snapshot
 
@@ -195,3 +196,23 @@ def test_a_partner_that_sent_a_csr_keeps_its_key(site: Path, tmp_path: Path) -> 
     readme = " ".join(files["README.txt"].decode().split())
     assert "the one you made the certificate signing request with" in readme
     assert "secrets/callback-secret.hex in this kit" in readme
+
+
+def test_a_perimeter_that_cannot_be_applied_is_said_and_the_partner_stays(site: Path,
+                                                                          tmp_path: Path) -> None:
+    need_root()
+    need_tool("ip", "nft", "ipsec")
+    (tmp_path / "etc").write_text("a file where the conns' directory should be\n")
+    not_a_dir = tmp_path / "etc" / "ipsec.d"
+    pluto_ctl = tmp_path / "pluto.ctl"  # as if pluto ran: its control socket is there
+    pluto_ctl.write_text("")
+    with lab() as world:
+        out = onboard(site, tmp_path / "var", tmp_path / "kit", "--netns", world.ns("fw"),
+                      "--ipsec-dir", str(not_a_dir), "--ctlsocket", str(pluto_ctl))
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert "table inet corridor is not loaded on netns" in out.stdout
+    assert f"vpn: {not_a_dir}: not applied: {not_a_dir}: Not a directory" in out.stderr
+    assert out.stderr.strip().splitlines()[-1] == (
+        "error: the site is onboarded but the perimeter is not applied everywhere (above)")
+    assert load_site(site).partner(PARTNER) is not None and (tmp_path / "kit").is_dir()
+    assert f"api key {PARTNER}: " in out.stdout  # shown once: also when the apply failed

@@ -10,12 +10,13 @@ writes each file that differs from the copy atomically (keeping the copy's mode)
 removes those the copy no longer has, after making sure that nobody else changed one of
 them since the copy was taken; if any write fails, every file already written is put back
 as it was. Leaving the `with` block without a commit discards the copy, and the real site
-was never touched.
+was never touched. One staged change runs at a time per site (a lock on its directory).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
@@ -29,7 +30,8 @@ from corridor.site.model import Site
 
 
 class SiteChanged(Exception):
-    """The real site changed while the copy was staged: committing would undo that."""
+    """The real site changed while the copy was staged (committing would undo that), or
+    another staged change of it is under way."""
 
 
 class SiteTransaction:
@@ -38,10 +40,11 @@ class SiteTransaction:
 
     def __init__(self, site_dir: Path) -> None:
         self.site_dir = site_dir
+        self._lock: int | None = _lock(site_dir)
         self._tmp = Path(tempfile.mkdtemp(prefix="corridor-stage-"))  # mode 0700
         self.root = self._tmp / "site"
         try:
-            shutil.copytree(site_dir, self.root)
+            shutil.copytree(site_dir, self.root, ignore=shutil.ignore_patterns(".git"))
             self._before = _digests(self.root)
         except BaseException:
             self.discard()
@@ -108,10 +111,27 @@ class SiteTransaction:
 
     def discard(self) -> None:
         shutil.rmtree(self._tmp, ignore_errors=True)
+        if self._lock is not None:
+            os.close(self._lock)  # releases the lock
+            self._lock = None
 
     def unstaged(self, text: str) -> str:
         """A message about the copy, naming the real site's paths instead."""
         return text.replace(str(self.root), str(self.site_dir))
+
+
+def _lock(site_dir: Path) -> int:
+    """An exclusive lock on the site directory itself (no lock file to add to the site),
+    held until the transaction ends: two staged changes at once would each be checked
+    without the other (two partners given one address) and both be written."""
+    fd = os.open(site_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SiteChanged(f"another change to {site_dir} is being made; run the command "
+                          "again once it is done") from None
+    return fd
 
 
 def _digests(root: Path) -> dict[str, str]:

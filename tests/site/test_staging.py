@@ -72,3 +72,11 @@ def test_a_file_changed_by_someone_else_meanwhile_stops_the_commit(site_dir: Pat
             tx.commit()
     assert (site_dir / "hub.yaml").read_text() == theirs
     assert not (site_dir / "partners" / "new.txt").exists()
+
+
+def test_one_staged_change_at_a_time(site_dir: Path) -> None:
+    with SiteTransaction(site_dir), pytest.raises(SiteChanged,
+                                                  match=r"another change to .* is being made"):
+        SiteTransaction(site_dir)
+    with SiteTransaction(site_dir) as tx:  # free again once the first is done
+        tx.commit()

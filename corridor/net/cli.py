@@ -21,11 +21,12 @@ from corridor.net import applylog, libreswan, nft, status, tcpdump, vpnfiles
 from corridor.net import firewall as rules
 from corridor.net.capture import Side, capture_filter
 from corridor.net.errors import NetError
+from corridor.net.perimeter import DEFAULT_IPSEC_DIR
 from corridor.net.pluto import DEFAULT_CTL, Pluto
 from corridor.site.model import Site
 
 out_option = click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("/etc/ipsec.d"),
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_IPSEC_DIR,
     show_default=True, help="Directory of the Libreswan conn and secrets files.")
 cert_option = click.option(
     "--hub-cert", default=None, help="NSS nickname of the hub's certificate [default: hub id].")

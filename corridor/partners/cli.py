@@ -7,16 +7,15 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from corridor.clikit import data_option, fail, friendly_errors, site_option
+from corridor.net.perimeter import DEFAULT_IPSEC_DIR, Applied, Target
+from corridor.net.pluto import DEFAULT_CTL
 from corridor.partners.spec import DEFAULT_ESP, DEFAULT_IKE, PartnerSpec, TunnelSpec
 from corridor.pki.authority import LEAF_DAYS
-
-if TYPE_CHECKING:  # imported when a command runs, not when `corridor partner --help` does
-    from corridor.net.perimeter import Applied, Target
 
 Decorator = Callable[[Callable[..., None]], Callable[..., None]]
 
@@ -62,10 +61,10 @@ perimeter_options = _stack(
     click.option("--netns", default=None, help="The firewall's network namespace [default: "
                                                "the host's]."),
     click.option("--ipsec-dir", type=click.Path(file_okay=False, path_type=Path),
-                 default=Path("/etc/ipsec.d"), show_default=True,
+                 default=DEFAULT_IPSEC_DIR, show_default=True,
                  help="Where the hub's Libreswan conns are."),
     click.option("--ctlsocket", type=click.Path(dir_okay=False, path_type=Path),
-                 default=Path("/run/pluto/pluto.ctl"), show_default=True,
+                 default=DEFAULT_CTL, show_default=True,
                  help="pluto's control socket."),
     click.option("--hub-cert", default=None,
                  help="NSS nickname of the hub's certificate [default: hub id]."),
@@ -73,13 +72,6 @@ perimeter_options = _stack(
                  help="Change the site only; apply the perimeter later with `corridor "
                       "firewall apply` and `corridor vpn apply`."),
 )
-
-
-def _target(netns: str | None, ipsec_dir: Path, ctlsocket: Path, hub_cert: str | None
-            ) -> Target:
-    from corridor.net.perimeter import Target
-
-    return Target(netns, ipsec_dir, ctlsocket, hub_cert)
 
 
 def _tunnel(peer_ip: str | None, peer_id: str | None,
@@ -173,7 +165,7 @@ def onboard(site_dir: Path, data_dir: Path, partner_id: str, peer_ip: str | None
         csr=csr.read_bytes() if csr else None, psk=psk_file.read_bytes() if psk_file else None,
         days=days, api_url=api_url, archive=archive, with_secrets=with_secrets,
         test_accounts=test_accounts)
-    target = _target(netns, ipsec_dir, ctlsocket, hub_cert)
+    target = Target(netns, ipsec_dir, ctlsocket, hub_cert)
     done = onboarding.onboard(site_dir, request, target, data_dir, apply=not no_apply)
     click.echo(f"onboarded {partner_id}: {', '.join(done.changed)}")
     click.echo(f"certificate serial {done.serial:x} pin {done.pin}")
@@ -183,8 +175,8 @@ def onboard(site_dir: Path, data_dir: Path, partner_id: str, peer_ip: str | None
     applied = _report(done.applied)
     click.echo(f"api key {partner_id}: {done.api_key}")
     click.echo("(shown once; only its hash is stored: send it to the partner apart from the kit)")
-    click.echo(f"TXN reads the partners when it starts: restart it before {partner_id}'s first "
-               "quote.")
+    click.echo(f"TXN and RPT read the partners when they start: restart them before "
+               f"{partner_id}'s first quote.")
     if not applied:
         fail("the site is onboarded but the perimeter is not applied everywhere (above)")
 
@@ -219,7 +211,7 @@ def offboard(site_dir: Path, data_dir: Path, store: str | None, partner_id: str,
 
     request = offboarding.Offboarding(partner_id, offboarding.InFlightPolicy(in_flight),
                                       wait_s, reason)
-    target = _target(netns, ipsec_dir, ctlsocket, hub_cert)
+    target = Target(netns, ipsec_dir, ctlsocket, hub_cert)
     with opened(site_dir, data_dir, store or settings().txn_store) as (_, conn):
         done = offboarding.offboard(site_dir, request, conn, target, data_dir,
                                     apply=not no_apply)

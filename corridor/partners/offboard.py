@@ -37,8 +37,8 @@ from corridor.core.errors import Conflict
 from corridor.core.states import CANCELLABLE, Status
 from corridor.core.times import rfc3339
 from corridor.net import perimeter
-from corridor.partners import log
 from corridor.partners.errors import InFlight, PartnerChangeRefused
+from corridor.partners.log import PartnerLog
 from corridor.pki.authority import revoke_partner
 from corridor.pki.layout import Layout
 from corridor.site.edit import SiteEdit
@@ -82,7 +82,29 @@ def offboard(site_dir: Path, request: Offboarding, conn: Connection,
         raise PartnerChangeRefused(f"no partner {pid!r} in {site_dir}/partners")
     if partner.offboarded:
         raise PartnerChangeRefused(f"{pid} was offboarded at {partner.offboarded}")
-    cancelled = settle_in_flight(conn, pid, request)
+    with PartnerLog(data_dir) as journal:
+        try:
+            cancelled = settle_in_flight(conn, pid, request)
+        except InFlight as exc:
+            if exc.extra["cancelled"]:  # what was done before the refusal is recorded
+                journal.record("offboard refused", pid, reason=exc.detail,
+                               cancelled=exc.extra["cancelled"])
+            raise
+        serial, changed = _stage_and_commit(site_dir, pid, target)
+        done = Offboarded(pid, serial, changed, cancelled)
+        if apply:
+            done.applied = perimeter.apply(load_site(site_dir), target, data_dir)
+        journal.record("offboard", pid, changed=changed,
+                       serial=None if serial is None else f"{serial:x}",
+                       in_flight=str(request.in_flight), cancelled=cancelled,
+                       perimeter=[str(a) for a in done.applied])
+    return done
+
+
+def _stage_and_commit(site_dir: Path, pid: str, target: perimeter.Target
+                      ) -> tuple[int | None, list[str]]:
+    """Revoke, delete and mark on a staged copy, check it, commit it: (the serial revoked,
+    the files changed)."""
     with SiteTransaction(site_dir) as tx:
         staged = tx.check()
         partner = staged.partners[pid]
@@ -99,15 +121,7 @@ def offboard(site_dir: Path, request: Offboarding, conn: Connection,
         problems = perimeter.check(tx.check(), target)
         if problems:
             raise PartnerChangeRefused(tx.unstaged("; ".join(problems)))
-        changed = tx.commit()
-    done = Offboarded(pid, serial, changed, cancelled)
-    if apply:
-        done.applied = perimeter.apply(load_site(site_dir), target, data_dir)
-    log.record(data_dir, "offboard", pid, changed=changed,
-               serial=None if serial is None else f"{serial:x}",
-               in_flight=str(request.in_flight), cancelled=cancelled,
-               perimeter=[str(a) for a in done.applied])
-    return done
+        return serial, tx.commit()
 
 
 def settle_in_flight(conn: Connection, partner_id: str, request: Offboarding,
@@ -128,7 +142,7 @@ def settle_in_flight(conn: Connection, partner_id: str, request: Offboarding,
             return cancelled
         left = deadline - clock()
         if request.in_flight is InFlightPolicy.REFUSE or left <= 0:
-            raise InFlight(_refusal(partner_id, rows, request, cancelled))
+            raise InFlight(_refusal(partner_id, rows, request, cancelled), cancelled=cancelled)
         pause(min(1.0, left))
 
 

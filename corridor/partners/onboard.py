@@ -16,16 +16,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from corridor.net import perimeter
-from corridor.partners import log
 from corridor.partners.errors import PartnerChangeRefused
 from corridor.partners.kit import write_archive, write_kit
+from corridor.partners.log import PartnerLog
 from corridor.partners.spec import PartnerSpec, api_key_ref, callback_secret_ref, psk_ref
 from corridor.pki.authority import LEAF_DAYS, PkiError, issue_partner
 from corridor.pki.credentials import new_api_key, write_api_key_hash, write_hmac_secret, write_psk
 from corridor.pki.files import write_secret
-from corridor.pki.issue import csr_subject, fingerprint, same_name, subject_name
+from corridor.pki.issue import Issued, csr_subject, fingerprint, same_name, subject_name
 from corridor.site.edit import SiteEdit, partner_document
 from corridor.site.loader import load_site
+from corridor.site.model import Site
 from corridor.site.staging import SiteTransaction
 
 
@@ -68,48 +69,59 @@ def onboard(site_dir: Path, request: Onboarding, target: perimeter.Target,
     if (site_dir / "partners" / f"{spec.id}.yaml").exists():
         raise PartnerChangeRefused(f"{site_dir}/partners/{spec.id}.yaml exists already")
     key = new_api_key()
-    with SiteTransaction(site_dir) as tx:
-        edit = SiteEdit(tx.root)
-        edit.create(f"partners/{spec.id}.yaml", partner_document(spec.fields()))
-        edit.commit()  # the file alone checks first: its faults name what the operator gave
-        write_api_key_hash(tx.root / api_key_ref(spec.id), key)
-        write_hmac_secret(tx.root / callback_secret_ref(spec.id))
-        if spec.tunnel is not None and spec.tunnel.auth == "psk":
-            if request.psk is None:
-                write_psk(tx.root / psk_ref(spec.id))
-            else:
-                write_secret(tx.root / psk_ref(spec.id), request.psk.strip() + b"\n")
-        staged = tx.check()  # the secrets as written: a short PSK is a fault here
-        partner = staged.partners[spec.id]
-        if request.csr is not None:
-            _check_csr(request.csr, partner.cert_subject)
-        try:
-            issued = issue_partner(staged, spec.id, request.csr, request.days)
-        except PkiError as exc:
-            raise PartnerChangeRefused(tx.unstaged(str(exc))) from None
-        staged = tx.check()
-        problems = perimeter.check(staged, target)
-        if problems:
-            raise PartnerChangeRefused(tx.unstaged("; ".join(problems)))
-        built = tx.scratch / request.kit.name
-        files = write_kit(staged, staged.partners[spec.id], built, url=request.api_url,
-                          with_secrets=request.with_secrets, test_accounts=request.test_accounts)
-        if archive is not None:
-            write_archive(built, tx.scratch / archive.name)
-        placed = _place(tx.scratch, request.kit, archive)
-        try:
-            changed = tx.commit()
-        except BaseException:
-            _remove(placed)
-            raise
-    done = Onboarded(spec.id, key, issued.cert.serial_number, fingerprint(issued.cert),
-                     changed, request.kit, files, archive)
-    if apply:
-        done.applied = perimeter.apply(load_site(site_dir), target, data_dir)
-    log.record(data_dir, "onboard", spec.id, changed=changed, api_key="new",
-               serial=f"{done.serial:x}", pin=done.pin, kit=str(request.kit),
-               csr=request.csr is not None, perimeter=[str(a) for a in done.applied])
+    with PartnerLog(data_dir) as journal:
+        with SiteTransaction(site_dir) as tx:
+            issued, staged = _stage(tx, request, key, target)
+            built = tx.scratch / request.kit.name
+            files = write_kit(staged, staged.partners[spec.id], built, url=request.api_url,
+                              with_secrets=request.with_secrets,
+                              test_accounts=request.test_accounts)
+            if archive is not None:
+                write_archive(built, tx.scratch / archive.name)
+            placed = _place(tx.scratch, request.kit, archive)
+            try:
+                changed = tx.commit()
+            except BaseException:
+                _remove(placed)
+                raise
+        done = Onboarded(spec.id, key, issued.cert.serial_number, fingerprint(issued.cert),
+                         changed, request.kit, files, archive)
+        if apply:
+            done.applied = perimeter.apply(load_site(site_dir), target, data_dir)
+        journal.record("onboard", spec.id, changed=changed, api_key="new",
+                       serial=f"{done.serial:x}", pin=done.pin, kit=str(request.kit),
+                       csr=request.csr is not None, perimeter=[str(a) for a in done.applied])
     return done
+
+
+def _stage(tx: SiteTransaction, request: Onboarding, key: str, target: perimeter.Target
+           ) -> tuple[Issued, Site]:
+    """The partner's file, secrets and certificate on the staged copy, which must then
+    load and render a perimeter Libreswan and nftables accept; returns the certificate and
+    the staged site."""
+    spec = request.spec
+    edit = SiteEdit(tx.root)
+    edit.create(f"partners/{spec.id}.yaml", partner_document(spec.fields()))
+    edit.commit()  # the file alone checks first: its faults name what the operator gave
+    write_api_key_hash(tx.root / api_key_ref(spec.id), key)
+    write_hmac_secret(tx.root / callback_secret_ref(spec.id))
+    if spec.tunnel is not None and spec.tunnel.auth == "psk":
+        if request.psk is None:
+            write_psk(tx.root / psk_ref(spec.id))
+        else:
+            write_secret(tx.root / psk_ref(spec.id), request.psk.strip() + b"\n")
+    staged = tx.check()  # the secrets as written: a short PSK is a fault here
+    if request.csr is not None:
+        _check_csr(request.csr, staged.partners[spec.id].cert_subject)
+    try:
+        issued = issue_partner(staged, spec.id, request.csr, request.days)
+    except PkiError as exc:
+        raise PartnerChangeRefused(tx.unstaged(str(exc))) from None
+    staged = tx.check()
+    problems = perimeter.check(staged, target)
+    if problems:
+        raise PartnerChangeRefused(tx.unstaged("; ".join(problems)))
+    return issued, staged
 
 
 def _check_csr(pem: bytes, subject: str) -> None:

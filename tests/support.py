@@ -6,6 +6,7 @@ lacks it the test skips and says why; under CI=true a missing capability fails t
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import os
 import shutil
@@ -88,6 +89,14 @@ def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition}")
         time.sleep(interval)
+
+
+def site_snapshot(site: Path) -> dict[str, str]:
+    """Every file of a site with its mode and a hash of its content: equal snapshots mean
+    a byte-identical tree."""
+    return {str(p.relative_to(site)): f"{p.stat().st_mode & 0o777:o} "
+                                      f"{hashlib.sha256(p.read_bytes()).hexdigest()}"
+            for p in sorted(site.rglob("*")) if p.is_file()}
 
 
 def copy_site(dest: Path) -> Path:

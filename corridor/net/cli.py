@@ -21,11 +21,12 @@ from corridor.net import applylog, libreswan, nft, status, tcpdump, vpnfiles
 from corridor.net import firewall as rules
 from corridor.net.capture import Side, capture_filter
 from corridor.net.errors import NetError
+from corridor.net.perimeter import DEFAULT_IPSEC_DIR
 from corridor.net.pluto import DEFAULT_CTL, Pluto
 from corridor.site.model import Site
 
 out_option = click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("/etc/ipsec.d"),
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_IPSEC_DIR,
     show_default=True, help="Directory of the Libreswan conn and secrets files.")
 cert_option = click.option(
     "--hub-cert", default=None, help="NSS nickname of the hub's certificate [default: hub id].")
@@ -272,7 +273,7 @@ def fw_apply(site_dir: Path, data_dir: Path, netns: str | None) -> None:
     if before.clean:
         click.echo("no change")
         return
-    changed = _drift_summary(before)
+    changed = before.summary()
     try:
         nft.apply(script, netns)
     except NetError as exc:
@@ -281,16 +282,6 @@ def fw_apply(site_dir: Path, data_dir: Path, netns: str | None) -> None:
     applylog.record(data_dir, "firewall", target, changed, ok=True)
     for line in changed:
         click.echo(line)
-
-
-def _drift_summary(d: nft.Drift) -> list[str]:
-    if d.absent:
-        return ["table created"]
-    lines = [f"{name}: +{len(v)}" for name, v in d.missing.items()]
-    lines += [f"{name}: -{len(v)}" for name, v in d.extra.items()]
-    if d.rules:
-        lines.append("rules changed")
-    return lines
 
 
 @firewall_group.command("diff")

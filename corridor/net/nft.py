@@ -78,6 +78,16 @@ class Drift:
     def clean(self) -> bool:
         return not (self.missing or self.extra or self.rules or self.absent)
 
+    def summary(self) -> list[str]:
+        """What applying the site changes, one short line per set (for the apply log)."""
+        if self.absent:
+            return ["table created"]
+        lines = [f"{name}: +{len(v)}" for name, v in self.missing.items()]
+        lines += [f"{name}: -{len(v)}" for name, v in self.extra.items()]
+        if self.rules:
+            lines.append("rules changed")
+        return lines
+
 
 def drift(script: str, netns: str | None = None, table: str = TABLE) -> Drift:
     """How the live table differs from what the site says it should be."""

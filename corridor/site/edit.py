@@ -34,7 +34,7 @@ from corridor.site.yamlines import Node
 PARTNER_KEYS = (
     "id", "name", "country", "role", "currencies", "allowed_ips", "certificate", "api_key",
     "callback_url", "endpoint", "connector", "payout_methods", "callback_secret", "float",
-    "limits", "tunnel", "disabled",
+    "limits", "tunnel", "disabled", "offboarded",
 )
 
 

@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 
+from corridor.core.errors import InvalidInput
 from corridor.core.money import is_currency
+from corridor.core.times import parse_time
 from corridor.pki.issue import fingerprint, load_issued
 from corridor.pki.layout import Layout
 from corridor.site.access import read_access
@@ -264,7 +266,7 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
     r.allow_only(
         "id", "name", "country", "role", "currencies", "allowed_ips", "certificate", "api_key",
         "callback_url", "callback_secret", "endpoint", "connector", "payout_methods", "float",
-        "limits", "tunnel", "disabled",
+        "limits", "tunnel", "disabled", "offboarded",
     )
     pid, name, country = r.ident("id"), r.str("name"), r.country("country")
     role = r.choice("role", ("send", "receive", "both"))
@@ -306,6 +308,7 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
     tunnel_r = r.sub("tunnel", required=False)
     tunnel = read_tunnel(tunnel_r, root) if tunnel_r is not None else None
     disabled = r.bool("disabled")
+    offboarded = _offboarded(r, disabled)
     if None in (pid, name, country, role, subject, api_key, callback_secret) or not currencies:
         return None
     if sends and (callback_url is None or floor is None):
@@ -320,8 +323,26 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         callback_url=callback_url, callback_secret_file=callback_secret,
         endpoint=endpoint, connector=connector, payout_methods=methods,
         float_floor=floor, limits=limits, tunnel=tunnel, disabled=disabled,
-        source=where.file, lines={k: r.at(k).line for k in r.data},
+        offboarded=offboarded, source=where.file, lines={k: r.at(k).line for k in r.data},
     )
+
+
+def _offboarded(r: Reader, disabled: bool) -> str | None:
+    """When `corridor partner offboard` closed the partner (RFC 3339, UTC). Its certificate
+    is revoked and its key and PSK are gone: it cannot be enabled again by editing a flag."""
+    value = r.str("offboarded", required=False)
+    if value is None:
+        return None
+    try:
+        parse_time(value)
+    except InvalidInput:
+        r.faults.add(r.at("offboarded"), f"offboarded {value!r} must be an RFC 3339 time "
+                                         "with its offset, e.g. 2025-01-31T09:00:00Z")
+        return None
+    if not disabled:
+        r.faults.add(r.at("offboarded"), "an offboarded partner must stay `disabled: true`; "
+                                         "onboard it again under a new id instead")
+    return value
 
 
 def _issued_pin(root: Path, partner_id: str, faults: Faults) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from corridor.core.states import FINAL, Status
 from corridor.store.adapter import Connection, Row
 from corridor.store.rows import TRANSFER_SELECT, TransferRow
 
@@ -44,6 +45,19 @@ def transfers(conn: Connection, *, partner_id: str | None = None, status: str | 
             params.append(value)
     sql = TRANSFER_SELECT + (" WHERE " + " AND ".join(where) if where else "")
     rows = conn.query(sql + " ORDER BY id LIMIT ?", (*params, limit))
+    return [TransferRow(*r) for r in rows]
+
+
+def in_flight(conn: Connection, partner_id: str) -> list[TransferRow]:
+    """Transfers not yet in a final state that `partner_id` sent or is paying out, oldest
+    first: what stops the partner from being offboarded."""
+    states = sorted(s.value for s in Status if s not in FINAL)
+    marks = ", ".join("?" * len(states))
+    rows = conn.query(
+        f"{TRANSFER_SELECT} WHERE status IN ({marks}) AND "
+        "(partner_id = ? OR receive_partner_id = ?) ORDER BY id",
+        (*states, partner_id, partner_id),
+    )
     return [TransferRow(*r) for r in rows]
 
 

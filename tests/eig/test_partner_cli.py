@@ -4,7 +4,6 @@ the running gateway within a second, without a restart. Bad options change nothi
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import pytest
 
 from corridor.site import check_site, demo_site, load_site
 from tests.eig.conftest import CORRIDOR, Gateway, Stack
-from tests.support import copy_site, need, need_root, need_tool, wait_for
+from tests.support import copy_site, need, need_root, need_tool, site_snapshot, wait_for
 
 ADD = ["--name", "ZamZam Pay", "--country", "AE", "--role", "send", "--currency", "AED",
        "--allowed-ip", "127.0.0.5/32", "--callback-url", "https://127.0.0.1:9/callbacks"]
@@ -22,12 +21,6 @@ ADD = ["--name", "ZamZam Pay", "--country", "AE", "--role", "send", "--currency"
 
 def corridor(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([CORRIDOR, *args], capture_output=True, text=True, timeout=60)
-
-
-def snapshot(site: Path) -> dict[str, str]:
-    """Every file of the site and a hash of its content."""
-    return {str(p.relative_to(site)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(site.rglob("*")) if p.is_file()}
 
 
 def test_added_partner_is_served_without_restart(fresh_gw: Gateway) -> None:
@@ -70,7 +63,7 @@ def test_bad_options_change_nothing(stack: Stack, tmp_path: Path, partner_id: st
                                     change: dict[str, str | None], message: str) -> None:
     site = tmp_path / "site"
     shutil.copytree(stack.site, site)
-    before = snapshot(site)
+    before = site_snapshot(site)
     args: list[str] = []
     for i in range(0, len(ADD), 2):
         name, value = ADD[i], ADD[i + 1]
@@ -81,7 +74,7 @@ def test_bad_options_change_nothing(stack: Stack, tmp_path: Path, partner_id: st
     assert out.returncode != 0 and message in out.stderr
     assert "Traceback" not in out.stderr and "api key" not in out.stdout
     assert out.stderr.strip().splitlines()[-1].startswith(("error:", "Error:"))
-    assert snapshot(site) == before
+    assert site_snapshot(site) == before
 
 
 def demo_partner(pid: str, until: str = "limits:") -> str:
@@ -143,9 +136,9 @@ def frozen_partners(tmp_path: Path) -> Iterator[Path]:
 
 def test_an_edit_that_cannot_be_written_says_so_and_keeps_the_file(frozen_partners: Path) -> None:
     site = frozen_partners
-    before = snapshot(site)
+    before = site_snapshot(site)
     out = corridor("partner", "disable", "payfast", "--site", str(site))
     assert out.returncode == 1
     assert out.stderr == (f"error: payfast not disabled: cannot write "
                           f"{site}/partners/payfast.yaml: Operation not permitted\n")
-    assert snapshot(site) == before
+    assert site_snapshot(site) == before

@@ -4,7 +4,6 @@ refused with every fault as file:line and changes no file."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from pathlib import Path
 
@@ -12,14 +11,10 @@ import pytest
 
 from corridor.site import SiteInvalid, check_site, demo_site, load_site
 from corridor.site.edit import relocate, set_value
+from tests.support import site_snapshot
 
 PORTS = {"eig": 41001, "eig_internal": 41002, "txn": 41003, "rpt": 41004, "jump": 41005,
          "mobicash": 41006, "payfast": 41007, "islapay": 41008, "desertx": 41009}
-
-
-def snapshot(site: Path) -> dict[str, str]:
-    return {str(p.relative_to(site)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(site.rglob("*")) if p.is_file()}
 
 
 def changed(line: str, old: str, new: str) -> str:
@@ -75,20 +70,20 @@ def test_relocate_moves_a_listener_written_in_block_style(site_dir: Path) -> Non
 
 
 def test_a_port_that_collides_is_refused_and_changes_nothing(site_dir: Path) -> None:
-    before = snapshot(site_dir)
+    before = site_snapshot(site_dir)
     with pytest.raises(SiteInvalid) as refused:
         relocate(site_dir, {"mobicash": 41006, "txn": 8443})
     assert [str(f) for f in refused.value.faults] == [
         "hub.yaml:12: listen.txn 127.0.0.1:8443 is taken by listen.eig 127.0.0.1:8443"]
-    assert snapshot(site_dir) == before
+    assert site_snapshot(site_dir) == before
 
 
 def test_a_bad_value_is_refused_at_its_line_and_changes_nothing(site_dir: Path) -> None:
-    before = snapshot(site_dir)
+    before = site_snapshot(site_dir)
     with pytest.raises(SiteInvalid) as refused:
         set_value(site_dir, "partners/payfast.yaml", ("float", "floor"), "0.001")
     assert str(refused.value).startswith("partners/payfast.yaml:14: float.floor: amount ")
-    assert snapshot(site_dir) == before
+    assert site_snapshot(site_dir) == before
 
 
 def test_a_value_keeps_its_quotes_and_its_comment(site_dir: Path) -> None:
@@ -120,8 +115,8 @@ def test_a_missing_key_is_added_at_the_end_of_its_mapping(site_dir: Path) -> Non
 def test_a_file_that_does_not_parse_is_reported_at_its_line(site_dir: Path) -> None:
     file = site_dir / "partners" / "mobicash.yaml"
     file.write_text(file.read_text().replace("payout_methods: [wallet]", "payout_methods: [wallet"))
-    before = snapshot(site_dir)
+    before = site_snapshot(site_dir)
     with pytest.raises(SiteInvalid) as refused:
         relocate(site_dir, {"mobicash": 41006})
     assert str(refused.value).startswith("partners/mobicash.yaml:13: YAML: ")
-    assert snapshot(site_dir) == before
+    assert site_snapshot(site_dir) == before

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from corridor import processes
 from corridor.pki.layout import Layout
-from corridor.pki.tls import client_context
+from corridor.pki.tls import MissingCredentials, hub_client, hub_server, partner_listener
 from corridor.site import load_site
 from corridor.site.model import Site
 
@@ -148,9 +148,7 @@ class Stack:
     def _txn_healthy(self) -> bool:
         site = self.site
         listen = site.hub.listen["txn"]
-        layout = Layout(site.root)
-        ctx = client_context(layout.hub_ca[0], *layout.hub("eig"))
-        return _get(listen.host, listen.port, "/healthz", ctx)
+        return _get(listen.host, listen.port, "/healthz", hub_client(Layout(site.root), "eig"))
 
     def _eig_healthy(self) -> bool:
         listen = self.site.hub.listen.get("eig_internal")
@@ -191,9 +189,12 @@ def run_all(site_dir: Path, data_dir: Path, store: str | None = None) -> int:
 
     site = open_site(site_dir)  # faults as file:line, exit 2
     layout = Layout(site.root)
-    for path in (layout.hub_ca[0], *layout.hub("txn"), *layout.hub("eig"), layout.partner_crl):
-        if not path.exists():
-            fail(f"{path} is missing; run `corridor pki bootstrap --site {site_dir}`")
+    try:  # the servers build the same contexts
+        hub_server(layout, "txn")
+        partner_listener(layout)
+        hub_client(layout, "eig")
+    except MissingCredentials as exc:
+        fail(str(exc))
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:

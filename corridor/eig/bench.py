@@ -170,7 +170,7 @@ def bench(site_dir: Path, seconds: float, rounds: int, concurrency: int, workers
 
     from corridor.pki.bootstrap import demo_keys
     from corridor.pki.layout import Layout
-    from corridor.pki.tls import client_context
+    from corridor.pki.tls import partner_client
 
     scratch = Path(tempfile.mkdtemp(prefix="corridor-eig-bench-"))
     site = copy_site(scratch / "site", site_dir)
@@ -210,7 +210,7 @@ def bench(site_dir: Path, seconds: float, rounds: int, concurrency: int, workers
              "--hello", "--workers", str(workers)], stderr=logs[1], stdout=logs[1]))
         _wait_port(eig_port, procs[2])
         layout = Layout(site)
-        ctx = client_context(layout.hub_ca[0], *layout.partner("payfast"))
+        ctx = partner_client(layout, "payfast")
         headers = {"Authorization": f"Bearer {demo_keys(layout)['payfast']}",
                    "Content-Type": "application/json"}
         base = f"https://127.0.0.1:{eig_port}"

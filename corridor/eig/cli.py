@@ -40,12 +40,15 @@ def serve(site_dir: Path, data_dir: Path, host: str | None, port: int | None,
     from corridor.eig.ratelimit import DEFAULT_BURST, DEFAULT_RATE
     from corridor.eig.server import Options, run
     from corridor.pki.layout import Layout
+    from corridor.pki.tls import MissingCredentials, hub_client, partner_listener
 
     open_site(site_dir)  # faults as file:line before anything starts
     layout = Layout(site_dir)
-    for path in (*layout.hub("eig"), layout.partner_ca[0], layout.partner_crl):
-        if not path.exists():
-            fail(f"{path} is missing; run `corridor pki bootstrap --site {site_dir}`")
+    try:  # the workers build the same contexts
+        partner_listener(layout)
+        hub_client(layout, "eig")
+    except MissingCredentials as exc:
+        fail(str(exc))
     run(Options(site_dir=site_dir, data_dir=data_dir, host=host, port=port,
                 internal_port=internal_port, txn_url=txn_url, rpt_url=rpt_url,
                 rate=rate or DEFAULT_RATE, burst=burst or DEFAULT_BURST, hello=hello), workers)

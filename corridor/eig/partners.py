@@ -24,11 +24,11 @@ class PartnerDirectory:
         self.site, self.directory = self._load()
 
     def _watched(self) -> list[Path]:
-        issued = Layout(self.root).pki / "partners"  # the certificates the pins come from
+        layout = Layout(self.root)
         return [self.root / "hub.yaml",
                 *sorted((self.root / "partners").glob("*.yaml")),
-                *sorted(issued.glob("*.crt")),
-                *sorted((self.root / "secrets").glob("*.apikey.hash"))]
+                *layout.partner_certificates(),  # the certificates the pins come from
+                *sorted(layout.secrets.glob("*.apikey.hash"))]
 
     def _read_stamp(self) -> tuple[tuple[str, int, int], ...]:
         out = []

@@ -29,9 +29,9 @@ from corridor.eig.metrics import Metrics
 from corridor.eig.partners import PartnerDirectory
 from corridor.eig.ratelimit import DEFAULT_BURST, DEFAULT_RATE, RateLimiter
 from corridor.eig.tlslayer import HandshakeFailure, audit_handshakes, listen
-from corridor.eig.upstream import Rpt, Txn, rpt_url, txn_tls, txn_url
+from corridor.eig.upstream import Rpt, Txn, rpt_url, txn_url
 from corridor.pki.layout import Layout
-from corridor.pki.tls import ContextHolder
+from corridor.pki.tls import hub_client, partner_listener
 
 log = logging.getLogger("corridor.eig")
 
@@ -60,12 +60,10 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
     partners = PartnerDirectory(opts.site_dir)
     site = partners.site
     layout = Layout(opts.site_dir)
-    cert, key = layout.hub("eig")
-    contexts = ContextHolder(cert, key, layout.partner_ca[0], layout.partner_crl,
-                             prepare=audit_handshakes)
+    contexts = partner_listener(layout, prepare=audit_handshakes)
     audit = AuditLog(audit_path(opts.data_dir))
     metrics = Metrics(opts.site_dir)
-    tls = txn_tls(opts.site_dir)
+    tls = hub_client(layout, "eig")
     txn = Txn(opts.txn_url or txn_url(site), tls)
     rpt = Rpt(opts.rpt_url or rpt_url(site), tls, pool=16)
     await txn.start()

@@ -54,6 +54,10 @@ class Layout:
         folder = self.pki / "partners"
         return folder / f"{partner_id}.crt", folder / f"{partner_id}.key"
 
+    def partner_certificates(self) -> list[Path]:
+        """Every certificate in pki/partners (clients' and demo servers'), sorted."""
+        return sorted((self.pki / "partners").glob("*.crt"))
+
     def partner_server(self, partner_id: str) -> tuple[Path, Path]:
         """Demo only: the partner simulator's HTTPS server certificate and key."""
         return self.partner(f"{partner_id}-server")
@@ -72,6 +76,7 @@ class Layout:
         """Every certificate file of the site, CAs first (operators' too: the dashboard's
         and Prometheus's client certificates expire like the rest)."""
         found = sorted(self.pki.glob("*.crt"))
-        for sub in ("hub", "partners", "operators"):
-            found += sorted((self.pki / sub).glob("*.crt"))
+        found += sorted((self.pki / "hub").glob("*.crt"))
+        found += self.partner_certificates()
+        found += sorted((self.pki / "operators").glob("*.crt"))
         return found

@@ -1,5 +1,16 @@
-"""TLS contexts for every hop: TLS 1.2+ with modern AEAD ciphers only, client certificates
-required where a server says so, and the servers' contexts kept in step with their CRL."""
+"""The hub's TLS contexts, one builder per role, every path taken from the site's
+`Layout`: TLS 1.2+ with modern AEAD ciphers only, client certificates required where a
+server says so, and the listeners that follow a CRL kept in step with it.
+
+    hub_server(layout, name)            a hub server for the hub's own clients (TXN)
+    hub_listener(layout, name)          the same, following the hub CA's CRL (RPT)
+    partner_listener(layout, prepare)   EIG's partner port: partner CA and its CRL
+    hub_client(layout, name)            a hub server calling another (EIG -> TXN, RPT -> TXN)
+    hub_client_to_partner(layout, name) a hub server calling partners' servers (TXN)
+    partner_client(layout, partner_id)  a partner calling EIG (the simulators)
+    partner_server(layout, partner_id)  a partner's HTTPS server (the simulators)
+
+A builder whose files are missing raises `MissingCredentials`, which names the file."""
 
 from __future__ import annotations
 
@@ -11,9 +22,10 @@ import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from corridor.pki.crl import revoked_serials
+from corridor.pki.layout import Layout
 
 log = logging.getLogger("corridor.pki.tls")
 
@@ -21,32 +33,111 @@ log = logging.getLogger("corridor.pki.tls")
 CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!DSS:!SHA1"
 
 
-def server_context(
-    cert: Path, key: Path, client_ca: Path | None = None, crl: Path | None = None
-) -> ssl.SSLContext:
-    """A server context; with `client_ca` a client certificate is required and chained to it.
-    With `crl` revoked client certificates are refused during the handshake."""
+class MissingCredentials(FileNotFoundError):
+    """A certificate, key or CRL a context needs is not where the layout puts it."""
+
+    def __init__(self, path: Path, layout: Layout) -> None:
+        super().__init__(f"{path} is missing; run `corridor pki bootstrap --site {layout.root}`")
+        self.path = path
+
+
+def _need(layout: Layout, *paths: Path) -> None:
+    for path in paths:
+        if not path.exists():
+            raise MissingCredentials(path, layout)
+
+
+def _server(cert: Path, key: Path, client_ca: Path, crl: Path | None = None
+            ) -> ssl.SSLContext:
+    """A server context requiring a client certificate chained to `client_ca`; with `crl`
+    revoked client certificates are refused during the handshake."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers(CIPHERS)
     ctx.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
     ctx.load_cert_chain(cert, key)
-    if client_ca is not None:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_verify_locations(client_ca)
-        if crl is not None and crl.exists():
-            ctx.load_verify_locations(crl)
-            ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(client_ca)
+    if crl is not None:
+        ctx.load_verify_locations(crl)
+        ctx.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF
     return ctx
 
 
-def client_context(ca: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
-    """A client context that verifies the server against `ca` and presents `cert` if given."""
+def _client(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
+    """A client context that verifies the server (name included) against `ca` and
+    presents `cert`."""
     ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca))
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers(CIPHERS)
-    if cert is not None:
-        ctx.load_cert_chain(cert, key)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def hub_server(layout: Layout, name: str) -> ssl.SSLContext:
+    """Hub server `name` (pki/hub/<name>) for the hub's own clients: their certificates
+    must chain to the hub CA. No CRL: only the hub's servers hold such certificates."""
+    cert, key = layout.hub(name)
+    _need(layout, cert, key, layout.hub_ca[0])
+    return _server(cert, key, layout.hub_ca[0])
+
+
+def hub_listener(layout: Layout, name: str) -> ContextHolder:
+    """Hub server `name` for the hub's clients and operators, following the hub CA's CRL.
+    A site bootstrapped before that CRL existed has none: the server then refuses no
+    certificate (and logs it) until `corridor pki bootstrap` or `corridor rpt
+    operator-revoke` writes it, and loads it then."""
+    cert, key = layout.hub(name)
+    _need(layout, cert, key, layout.hub_ca[0])
+    return ContextHolder(layout, cert, key, layout.hub_ca[0], layout.hub_crl,
+                         crl_required=False)
+
+
+def partner_listener(layout: Layout,
+                     prepare: Callable[[ssl.SSLContext], None] | None = None) -> ContextHolder:
+    """EIG's partner port: EIG's certificate, partners' certificates chained to the partner
+    CA and checked against its CRL, which must exist. `prepare` adjusts every context built
+    (EIG installs its handshake audit)."""
+    cert, key = layout.hub("eig")
+    _need(layout, cert, key, layout.partner_ca[0])
+    return ContextHolder(layout, cert, key, layout.partner_ca[0], layout.partner_crl,
+                         prepare=prepare)
+
+
+def hub_client(layout: Layout, name: str) -> ssl.SSLContext:
+    """Hub server `name` calling another hub server: its pki/hub/<name> certificate, and
+    the other's certificate chained to the hub CA."""
+    cert, key = layout.hub(name)
+    _need(layout, layout.hub_ca[0], cert, key)
+    return _client(layout.hub_ca[0], cert, key)
+
+
+def hub_client_to_partner(layout: Layout, name: str = "txn") -> ssl.SSLContext:
+    """Hub server `name` calling a partner's server (payouts, sender callbacks, the
+    simulators' control API): its hub certificate, and trust in the partner CA, which
+    issues the partners' server certificates in the demo."""
+    cert, key = layout.hub(name)
+    _need(layout, layout.partner_ca[0], cert, key)
+    return _client(layout.partner_ca[0], cert, key)
+
+
+def partner_client(layout: Layout, partner_id: str) -> ssl.SSLContext:
+    """A partner calling EIG: its client certificate; EIG's certificate chains to the
+    hub CA."""
+    cert, key = layout.partner(partner_id)
+    _need(layout, layout.hub_ca[0], cert, key)
+    return _client(layout.hub_ca[0], cert, key)
+
+
+def partner_server(layout: Layout, partner_id: str,
+                   client_certs: Literal["required", "optional"] = "required") -> ssl.SSLContext:
+    """A partner's HTTPS server (its `<id>-server` certificate); the hub's clients (hub CA)
+    are `required` to present a certificate, or verified when they do (`optional`)."""
+    cert, key = layout.partner_server(partner_id)
+    _need(layout, cert, key, layout.hub_ca[0])
+    ctx = _server(cert, key, layout.hub_ca[0])
+    if client_certs == "optional":
+        ctx.verify_mode = ssl.CERT_OPTIONAL
     return ctx
 
 
@@ -59,7 +150,7 @@ def _file_stamp(path: Path) -> tuple[int, int, int] | None:
 
 
 class ContextHolder:
-    """A server's context in force, rebuilt when its CRL file changes, and the serial
+    """A listener's context in force, rebuilt when its CRL file changes, and the serial
     numbers that CRL revokes. A new context reaches only new connections: one opened
     before was verified against the CRL of its day, so the server checks `revoked` on each
     of its requests (a set lookup).
@@ -69,7 +160,7 @@ class ContextHolder:
     without revocations, logged, until the file appears. A CRL that later does not load,
     or disappears, leaves the previous one in force (and is logged once)."""
 
-    def __init__(self, cert: Path, key: Path, client_ca: Path, crl: Path, *,
+    def __init__(self, layout: Layout, cert: Path, key: Path, client_ca: Path, crl: Path, *,
                  crl_required: bool = True,
                  prepare: Callable[[ssl.SSLContext], None] | None = None) -> None:
         self.cert, self.key, self.client_ca, self.crl = cert, key, client_ca, crl
@@ -78,14 +169,13 @@ class ContextHolder:
         if self._stamp is None:
             if crl_required:
                 # Without a CRL a revoked certificate would pass: refuse to start instead.
-                raise FileNotFoundError(f"no CRL at {crl}; run `corridor pki bootstrap`")
+                raise MissingCredentials(crl, layout)
             log.warning("no CRL at %s: no certificate counts as revoked until it appears", crl)
         self.current, self.revoked = self._build(with_crl=self._stamp is not None)
 
     def _build(self, with_crl: bool) -> tuple[ssl.SSLContext, frozenset[int]]:
         revoked = revoked_serials(self.crl, self.client_ca) if with_crl else frozenset()
-        ctx = server_context(self.cert, self.key, client_ca=self.client_ca,
-                             crl=self.crl if with_crl else None)
+        ctx = _server(self.cert, self.key, self.client_ca, self.crl if with_crl else None)
         if self.prepare is not None:
             self.prepare(ctx)
         return ctx, revoked

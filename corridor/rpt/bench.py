@@ -97,15 +97,17 @@ async def _feed_http(site: Site, workdir: Path, pages: list[bytes], events: int)
     from aiohttp import web
 
     from corridor.pki.issue import create_ca, issue, write_issued
-    from corridor.pki.tls import client_context, server_context
+    from corridor.pki.layout import Layout
+    from corridor.pki.tls import hub_client, hub_server
     from corridor.rpt.feed import Feed
 
+    layout = Layout(workdir / "site")  # a hub CA of the bench's own
     ca = create_ca("bench hub CA")
     for cn, server in (("txn", True), ("rpt", False)):
         leaf = issue(ca, cn, server_names=("127.0.0.1",) if server else (), client=not server,
                      server=server)
-        write_issued(leaf, workdir / f"{cn}.crt", workdir / f"{cn}.key")
-    write_issued(ca, workdir / "ca.crt")
+        write_issued(leaf, *layout.hub(cn))
+    write_issued(ca, layout.hub_ca[0])
     by_cursor, after = {}, 0
     for page in pages:
         by_cursor[after] = page
@@ -121,13 +123,12 @@ async def _feed_http(site: Site, workdir: Path, pages: list[bytes], events: int)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     port = free_port()
-    sctx = server_context(workdir / "txn.crt", workdir / "txn.key", client_ca=workdir / "ca.crt")
-    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=sctx).start()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=hub_server(layout, "txn")).start()
     con = connect(workdir / "feed.duckdb")
     try:
         with Ingestor(con, workdir) as ing:
-            follower = Feed(site, ing, f"https://127.0.0.1:{port}", ssl_context=client_context(
-                workdir / "ca.crt", workdir / "rpt.crt", workdir / "rpt.key"))
+            follower = Feed(site, ing, f"https://127.0.0.1:{port}",
+                            ssl_context=hub_client(layout, "rpt"))
             began = time.perf_counter()
             counted = await follower.catch_up()
             took = time.perf_counter() - began

@@ -263,8 +263,10 @@ def operator_revoke(site_dir: Path, name: str) -> None:
 @friendly_errors
 def serve(site_dir: Path, data_dir: Path, no_feed: bool) -> None:
     """Run RPT: follow TXN's feed and serve reports and the dashboard on listen.rpt."""
+    from corridor.pki.layout import Layout
+    from corridor.pki.tls import MissingCredentials, hub_listener
     from corridor.rpt.feed import Feed, open_ingestor
-    from corridor.rpt.server import Rpt, rpt_server_contexts
+    from corridor.rpt.server import Rpt
     from corridor.rpt.server import serve as start
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -273,7 +275,9 @@ def serve(site_dir: Path, data_dir: Path, no_feed: bool) -> None:
     if listen is None:
         fail("hub.yaml has no listen.rpt")
     try:
-        contexts = rpt_server_contexts(site)
+        contexts = hub_listener(Layout(site.root), "rpt")
+    except MissingCredentials as exc:
+        fail(str(exc))
     except (OSError, ValueError) as exc:
         fail(f"RPT's certificate is missing or unreadable, or the hub CRL does not load "
              f"({exc}); run `corridor pki bootstrap`")

@@ -15,7 +15,8 @@ import msgspec
 
 from corridor.core.errors import CorridorError
 from corridor.httppool import Pool, TransportError
-from corridor.pki.tls import client_context
+from corridor.pki.layout import Layout
+from corridor.pki.tls import hub_client
 from corridor.rpt.ingest import Ingestor, decode_page
 from corridor.rpt.store import cursor
 from corridor.site.model import Site
@@ -47,11 +48,6 @@ def txn_url(site: Site) -> str:
     return f"https://{listen.host}:{listen.port}"
 
 
-def rpt_client_context(site: Site) -> ssl.SSLContext:
-    pki = site.root / "pki"
-    return client_context(pki / "hub-ca.crt", pki / "hub" / "rpt.crt", pki / "hub" / "rpt.key")
-
-
 class Feed:
     """Fetches pages after the stored cursor and applies them, one at a time, in order."""
 
@@ -67,7 +63,7 @@ class Feed:
 
     def _client(self) -> Pool:
         if self._pool is None:
-            ctx = self.ssl_context or rpt_client_context(self.site)
+            ctx = self.ssl_context or hub_client(Layout(self.site.root), "rpt")
             # One connection: pages are fetched one after the other. A page of 5,000
             # events is bounded by TXN, the hub's own server: no bound on the body here.
             self._pool = Pool(self.base_url, ctx, 1, timeout=30, max_body=None)

@@ -11,6 +11,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from corridor.pki.layout import Layout
+
 
 def tunnels(data_dir: Path) -> list[dict[str, str]] | None:
     """The latest state of each tunnel, or None when no monitor has run here."""
@@ -35,8 +37,7 @@ def certificates(site_root: Path, now: datetime | None = None) -> list[dict[str,
     """Every certificate under pki/, soonest expiry first."""
     now = now or datetime.now(UTC)
     out = []
-    pki = site_root / "pki"
-    for path in sorted(pki.rglob("*.crt")) if pki.is_dir() else ():
+    for path in Layout(site_root).certificates():
         try:
             cert = x509.load_pem_x509_certificate(path.read_bytes())
         except (ValueError, OSError):

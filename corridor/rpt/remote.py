@@ -11,7 +11,8 @@ import urllib.parse
 
 from corridor.core.errors import CorridorError, Unavailable
 from corridor.httppool import Pool, Response, TransportError
-from corridor.pki.tls import client_context
+from corridor.pki.layout import Layout
+from corridor.pki.tls import hub_client
 from corridor.site.model import Site
 
 
@@ -28,8 +29,7 @@ def ask(site: Site, path: str, params: dict[str, str | None]) -> bytes:
     listen = site.hub.listen["rpt"]
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
     base = f"https://{listen.host}:{listen.port}"
-    pki = site.root / "pki"
-    ctx = client_context(pki / "hub-ca.crt", pki / "hub" / "rpt.crt", pki / "hub" / "rpt.key")
+    ctx = hub_client(Layout(site.root), "rpt")
     try:
         resp = asyncio.run(_get(base, f"{path}?{query}", ctx))
     except TransportError as exc:

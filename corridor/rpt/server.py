@@ -21,7 +21,6 @@ from aiohttp import web
 from prometheus_client import generate_latest
 
 from corridor.core.errors import CorridorError, InvalidInput, NotFound, Refused
-from corridor.pki.layout import Layout
 from corridor.pki.tls import ContextHolder, peer_certificate, peer_common_name
 from corridor.rpt import access, metrics, ops, periods, reports, settlement, verify
 from corridor.rpt.exporter import FeedCollector, registry_for
@@ -33,15 +32,6 @@ STATIC = resources.files("corridor.rpt").joinpath("static")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 log = logging.getLogger("corridor.rpt")
-
-
-def rpt_server_contexts(site: Site) -> ContextHolder:
-    """RPT's TLS, following the hub CA's CRL. A site bootstrapped before that CRL existed
-    has none: RPT then serves without revocations (and logs it) until `corridor pki
-    bootstrap` or `corridor rpt operator-revoke` writes it, and loads it then."""
-    layout = Layout(site.root)
-    return ContextHolder(*layout.hub("rpt"), layout.hub_ca[0], layout.hub_crl,
-                         crl_required=False)
 
 
 def _problem(exc: CorridorError) -> web.Response:

@@ -30,7 +30,9 @@ from corridor.core.ledger import (
 )
 from corridor.core.money import format_minor
 from corridor.httppool import Pool, TransportError
-from corridor.rpt.feed import rpt_client_context, txn_url
+from corridor.pki.layout import Layout
+from corridor.pki.tls import hub_client
+from corridor.rpt.feed import txn_url
 from corridor.rpt.periods import Period
 from corridor.site.model import Site
 
@@ -114,7 +116,7 @@ async def _fetch(context: ssl.SSLContext, period: Period, base_url: str) -> Acti
 def txn_activity(site: Site, period: Period, base_url: str | None = None) -> Activity:
     """TXN's posted ledger movement in the period, over its internal mTLS API."""
     try:
-        context = rpt_client_context(site)
+        context = hub_client(Layout(site.root), "rpt")
     except OSError as exc:  # ssl.SSLError too
         raise Unavailable(f"cannot read RPT's client certificate: {exc}",
                           code="txn_unavailable") from None

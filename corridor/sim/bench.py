@@ -62,13 +62,12 @@ def txn_writer(world: Any) -> dict[str, float]:
     import http.client
 
     from corridor.pki.layout import Layout
-    from corridor.pki.tls import client_context
+    from corridor.pki.tls import hub_client
 
     site = world.site
-    layout = Layout(site.root)
     listen = site.hub.listen["txn"]
-    conn = http.client.HTTPSConnection(listen.host, listen.port, timeout=10, context=client_context(
-        layout.hub_ca[0], *layout.hub("eig")))
+    conn = http.client.HTTPSConnection(listen.host, listen.port, timeout=10,
+                                       context=hub_client(Layout(site.root), "eig"))
     try:
         conn.request("GET", "/metrics")
         text = conn.getresponse().read().decode()

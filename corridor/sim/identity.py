@@ -11,12 +11,13 @@ import json
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from corridor.pki.credentials import read_hmac_secret
 from corridor.pki.issue import issue, load_issued, write_issued
 from corridor.pki.layout import Layout
-from corridor.pki.tls import client_context, server_context
+from corridor.pki.tls import MissingCredentials, partner_client, partner_server
 from corridor.site.model import Partner, Site
 
 
@@ -69,24 +70,20 @@ class PartnerIdentity:
                     f"missing {path}; run `corridor pki bootstrap --site {self.site.root}`"
                 )
 
-    def server_tls(self, client_certs: str = "required") -> ssl.SSLContext:
-        """The partner's HTTPS server context: its `<id>-server` certificate; hub clients
-        (hub CA) are `required` or `optional` (verified when presented)."""
-        cert, key = self.layout.partner_server(self.partner.id)
-        hub_ca = self.layout.hub_ca[0]
-        self._need(cert, key, hub_ca)
-        ctx = server_context(cert, key, client_ca=hub_ca)
-        if client_certs == "optional":
-            ctx.verify_mode = ssl.CERT_OPTIONAL
-        return ctx
+    def server_tls(self, client_certs: Literal["required", "optional"] = "required"
+                   ) -> ssl.SSLContext:
+        """The partner's HTTPS server context (`corridor.pki.tls.partner_server`)."""
+        try:
+            return partner_server(self.layout, self.partner.id, client_certs)
+        except MissingCredentials as exc:
+            raise SimError(str(exc)) from None
 
     def client_tls(self) -> ssl.SSLContext:
-        """The partner's client context towards EIG: its client certificate; EIG's server
-        certificate chains to the hub CA."""
-        cert, key = self.layout.partner(self.partner.id)
-        hub_ca = self.layout.hub_ca[0]
-        self._need(cert, key, hub_ca)
-        return client_context(hub_ca, cert, key)
+        """The partner's client context towards EIG (`corridor.pki.tls.partner_client`)."""
+        try:
+            return partner_client(self.layout, self.partner.id)
+        except MissingCredentials as exc:
+            raise SimError(str(exc)) from None
 
     def api_key(self, key: str | None = None, key_file: Path | None = None) -> str:
         """The partner's API key: given, read from a file, or from the demo's key list."""
@@ -122,19 +119,6 @@ class PartnerIdentity:
         names = tuple(dict.fromkeys((host, "localhost", "127.0.0.1")))
         write_issued(issue(ca, f"{self.partner.id}-server", server_names=names, server=True),
                      cert, key)
-
-
-def hub_client_tls(site: Site, name: str = "txn") -> ssl.SSLContext:
-    """A hub server's client context (its pki/hub/<name> certificate) towards partner
-    servers, whose certificates chain to the partner CA. Used to reach the simulators'
-    control API and by tests that play the hub."""
-    layout = Layout(site.root)
-    cert, key = layout.hub(name)
-    ca = layout.partner_ca[0]
-    for path in (cert, key, ca):
-        if not path.exists():
-            raise SimError(f"missing {path}; run `corridor pki bootstrap --site {site.root}`")
-    return client_context(ca, cert, key)
 
 
 def loopback_source(partner: Partner) -> str | None:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from corridor import processes
-from corridor.sim.identity import SimError, hub_client_tls
+from corridor.pki.layout import Layout
+from corridor.pki.tls import hub_client_to_partner
+from corridor.sim.identity import SimError
 from corridor.site.model import Site
 
 
@@ -33,7 +35,7 @@ class SimProcess:
     def healthy(self) -> bool:
         """One health probe with the hub's client certificate."""
         conn = http.client.HTTPSConnection(self.host, self.port, timeout=1,
-                                           context=hub_client_tls(self.site))
+                                           context=hub_client_to_partner(Layout(self.site.root)))
         try:
             conn.request("GET", "/sim/health")
             return conn.getresponse().status == 200

@@ -17,9 +17,8 @@ from corridor.core import signature
 from corridor.core.ids import new_id
 from corridor.httppool import Pool
 from corridor.pki.layout import Layout
-from corridor.pki.tls import server_context
+from corridor.pki.tls import hub_client_to_partner, partner_listener
 from corridor.ports import free_port
-from corridor.sim.identity import hub_client_tls
 from corridor.sim.receive import ReceivePartnerSim
 from corridor.sim.wallets import DEMO_WALLETS, wallet_account
 from corridor.site.model import Site
@@ -39,7 +38,7 @@ async def _ack_server(site: Site, secret: bytes, acked: list[int]) -> web.AppRun
     app.router.add_post("/v1/callbacks/receiver", receive)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    tls = server_context(*layout.hub("eig"), client_ca=layout.partner_ca[0])
+    tls = partner_listener(layout).current  # EIG's own, CRL included
     await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls).start()
     return runner
 
@@ -52,7 +51,7 @@ async def run_bench(site: Site, partner_id: str, count: int, concurrency: int) -
     sim.callbacks.url = f"https://127.0.0.1:{runner.addresses[0][1]}/v1/callbacks/receiver"
     await sim.start()
     encode = msgspec.json.Encoder().encode
-    pool = Pool(sim.url, hub_client_tls(site), concurrency, timeout=300)
+    pool = Pool(sim.url, hub_client_to_partner(Layout(site.root)), concurrency, timeout=300)
     todo = iter(range(count))
     statuses: dict[int, int] = {}
 

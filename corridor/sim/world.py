@@ -20,8 +20,9 @@ from typing import Any
 from corridor.core.ids import new_id
 from corridor.core.money import Money
 from corridor.embedded import Stack
+from corridor.pki.layout import Layout
+from corridor.pki.tls import hub_client_to_partner
 from corridor.ports import free_port
-from corridor.sim.identity import hub_client_tls
 from corridor.sim.process import SimProcess, spawn_receive_partner, spawn_send_callbacks
 from corridor.site import copy_site, load_site
 from corridor.site.edit import relocate
@@ -140,7 +141,7 @@ class World:
         """Call a simulator's control API with the hub's client certificate."""
         assert sim is not None
         conn = http.client.HTTPSConnection(sim.host, sim.port, timeout=10,
-                                           context=hub_client_tls(self.site))
+                                           context=hub_client_to_partner(Layout(self.site.root)))
         try:
             data = json.dumps(body).encode() if body is not None else None
             conn.request(method, path, body=data,

@@ -100,6 +100,8 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
     """Run TXN: the internal mTLS API for EIG and RPT, and the payout worker."""
     import uvloop
 
+    from corridor.pki.layout import Layout
+    from corridor.pki.tls import MissingCredentials, hub_server
     from corridor.txn.server import serve as run_server
     from corridor.txn.server import serve_pumps
 
@@ -112,9 +114,10 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
     if listen:
         host, _, port_text = listen.rpartition(":")
         port = int(port_text)
-    for needed in ("hub-ca.crt", "hub/txn.crt", "hub/txn.key"):
-        if not (site.root / "pki" / needed).exists():
-            fail(f"{site.root}/pki/{needed} is missing (run `corridor pki bootstrap`)")
+    try:
+        hub_server(Layout(site.root), "txn")
+    except MissingCredentials as exc:
+        fail(str(exc))
     if hold_payouts:
         logging.getLogger("corridor.txn").warning("payouts are held: none will be submitted")
 

@@ -21,11 +21,12 @@ from urllib.parse import urlsplit
 from corridor.core import signature
 from corridor.httppool import Pool, TransportError, TransportTimeout
 from corridor.pki.credentials import read_hmac_secret
+from corridor.pki.layout import Layout
+from corridor.pki.tls import hub_client_to_partner
 from corridor.settings import Settings
 from corridor.store.rows import OutboxRow
 from corridor.txn import commands as c
 from corridor.txn.engine import Engine
-from corridor.txn.https_connector import partner_tls
 from corridor.txn.worker import Backoff, Pump
 
 log = logging.getLogger("corridor.txn.delivery")
@@ -72,7 +73,7 @@ class SenderCallbacks(Pump):
         found = self._pools.get(url)
         if found is None:
             if self._tls is None:  # every send partner shares the trust anchors
-                self._tls = partner_tls(self.engine.site)
+                self._tls = hub_client_to_partner(Layout(self.engine.site.root))
             parts = urlsplit(url)
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             found = self._pools[url] = (

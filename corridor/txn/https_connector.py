@@ -39,7 +39,7 @@ from corridor.core.money import format_minor
 from corridor.httppool import Pool, TransportError, TransportTimeout
 from corridor.pki.credentials import read_hmac_secret
 from corridor.pki.layout import Layout
-from corridor.pki.tls import client_context
+from corridor.pki.tls import hub_client_to_partner
 from corridor.settings import Settings
 from corridor.site.model import Partner, Site
 from corridor.txn.connectors import AccountCheck, Payout, PayoutResult, register
@@ -71,14 +71,6 @@ class Answer:
     timed_out: bool = False
 
 
-def partner_tls(site: Site) -> ssl.SSLContext:
-    """TXN's client context towards receive partners: its hub certificate, and trust in
-    the partner CA (which issues the partners' server certificates in the demo)."""
-    layout = Layout(site.root)
-    cert, key = layout.hub("txn")
-    return client_context(layout.partner_ca[0], cert, key)
-
-
 class HttpsJsonConnector:
     def __init__(self, site: Site, partner: Partner, timing: Timing,
                  tls: ssl.SSLContext | None = None, pool: int = 64) -> None:
@@ -90,7 +82,7 @@ class HttpsJsonConnector:
         self.base = partner.endpoint.rstrip("/")
         self.secret = read_hmac_secret(partner.callback_secret_file)
         self.timing = timing
-        self.tls = tls or partner_tls(site)
+        self.tls = tls or hub_client_to_partner(Layout(site.root))
         self.pool = pool
         self._prefix = urlsplit(self.base).path
         self._pool: Pool | None = None

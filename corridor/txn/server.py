@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import ssl
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -28,7 +27,8 @@ from corridor.core.errors import (
     Refused,
     Unauthenticated,
 )
-from corridor.pki.tls import peer_common_name, server_context
+from corridor.pki.layout import Layout
+from corridor.pki.tls import hub_server, peer_common_name
 from corridor.settings import Settings
 from corridor.site.model import Site
 from corridor.txn import gauges
@@ -384,13 +384,6 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     return app
 
 
-def tls_context(site: Site) -> ssl.SSLContext:
-    """TXN's server certificate; clients must chain to the hub CA."""
-    pki = site.root / "pki"
-    return server_context(pki / "hub" / "txn.crt", pki / "hub" / "txn.key",
-                          client_ca=pki / "hub-ca.crt")
-
-
 def pumps(engine: Engine, connectors: Connectors, stop: asyncio.Event, settings: Settings, *,
           hold_payouts: bool = False) -> list[asyncio.Task[None]]:
     """The outbox pumps as tasks: sender-callback delivery, and the payout worker unless
@@ -417,7 +410,8 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
     app = make_app(engine, connectors)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, host, port, ssl_context=tls_context(site), backlog=1024).start()
+    tls = hub_server(Layout(site.root), "txn")
+    await web.TCPSite(runner, host, port, ssl_context=tls, backlog=1024).start()
     log.info("TXN listening on https://%s:%d (store %s)", host, port, dsn.split("?")[0])
     tasks = (pumps(engine, connectors, stop, settings, hold_payouts=hold_payouts)
              if run_pumps else [])

@@ -13,7 +13,8 @@ from pathlib import Path
 import aiohttp
 import msgspec
 
-from corridor.pki.tls import client_context
+from corridor.pki.layout import Layout
+from corridor.pki.tls import hub_client, partner_client
 from tests.eig.conftest import QUOTE, Gateway, Stack, start_gateway, stop_gateway, transfer_body
 from tests.support import free_port
 
@@ -22,7 +23,7 @@ Reply = tuple[int, dict]
 
 async def _post_all(gw: Gateway, calls: list[tuple[str, str, bytes]]) -> list[Reply]:
     """POST every (path, Idempotency-Key, body) at once, on as many connections."""
-    ctx = client_context(gw.layout.hub_ca[0], *gw.layout.partner("payfast"))
+    ctx = partner_client(gw.layout, "payfast")
     headers = {"Authorization": f"Bearer {gw.keys['payfast']}",
                "Content-Type": "application/json"}
     connector = aiohttp.TCPConnector(ssl=ctx, limit=len(calls))
@@ -89,9 +90,7 @@ def test_txn_outage_gives_each_caller_503(stack: Stack, tmp_path: Path) -> None:
 
 def post_batch(stack: Stack, caller: str, body: bytes) -> tuple[int, str, bytes]:
     """POST a raw batch to TXN as the hub server `caller`: (status, Content-Type, body)."""
-    pki = stack.site / "pki"
-    ctx = client_context(pki / "hub-ca.crt", pki / "hub" / f"{caller}.crt",
-                         pki / "hub" / f"{caller}.key")
+    ctx = hub_client(Layout(stack.site), caller)
     conn = http.client.HTTPSConnection("127.0.0.1", stack.txn.port, context=ctx, timeout=10)
     try:
         conn.request("POST", "/internal/v1/batch", body=body,

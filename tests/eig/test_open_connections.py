@@ -16,18 +16,18 @@ from click.testing import CliRunner
 from corridor.eig.cli import partner as partner_cli
 from corridor.pki.cli import pki as pki_cli
 from corridor.pki.issue import fingerprint, issue, load_issued, subject_name, write_issued
-from corridor.pki.tls import client_context
 from tests.eig.conftest import Gateway
 from tests.eig.test_refusals import PAYFAST, audited
 from tests.support import KeptAlive, wait_for
+from tests.tlsclients import presenting
 
 
 class Held(KeptAlive):
     """One kept-alive partner connection, reused for every request as a busy partner does."""
 
     def __init__(self, gw: Gateway, cert: tuple[Path, Path] | None = None) -> None:
-        super().__init__(gw.port, client_context(gw.layout.hub_ca[0],
-                                                 *(cert or gw.layout.partner("payfast"))))
+        super().__init__(gw.port, presenting(gw.layout.hub_ca[0],
+                                             *(cert or gw.layout.partner("payfast"))))
         self.key = gw.keys["payfast"]
 
     def code(self) -> str | None:

@@ -24,7 +24,7 @@ from corridor.net.cli import capture
 from corridor.net.pcapsummary import summarise
 from corridor.pki.bootstrap import bootstrap
 from corridor.pki.layout import Layout
-from corridor.pki.tls import client_context, server_context
+from corridor.pki.tls import partner_client, partner_listener
 from corridor.site import load_site
 from corridor.site.edit import relocate
 from tests.net.netns import lab, sh
@@ -111,9 +111,9 @@ def test_inner_capture_counts_payfasts_tls_resets_and_alerts(site_dir: Path,
     relocate(site_dir, {"eig": eig, "payfast": callbacks})
     bootstrap(load_site(site_dir))
     pki = Layout(site_dir)
-    eig_tls = server_context(*pki.hub("eig"), client_ca=pki.partner_ca[0])
-    payfast = client_context(pki.hub_ca[0], *pki.partner("payfast"))
-    anonymous_tls12 = client_context(pki.hub_ca[0])
+    eig_tls = partner_listener(pki).current
+    payfast = partner_client(pki, "payfast")
+    anonymous_tls12 = ssl.create_default_context(cafile=pki.hub_ca[0])
     anonymous_tls12.maximum_version = ssl.TLSVersion.TLSv1_2
 
     with server(eig, eig_tls), server(callbacks), server(elsewhere):

@@ -7,22 +7,23 @@ from pathlib import Path
 import duckdb
 
 from corridor.pki.issue import create_ca, issue, write_issued
+from corridor.pki.layout import Layout
 from corridor.rpt.history import History
 from corridor.rpt.ingest import Ingestor
 
 
 def make_pki(site: Path) -> None:
     """The PKI layout `corridor pki bootstrap` creates, as far as RPT uses it."""
-    pki = site / "pki"
+    layout = Layout(site)
     ca = create_ca("Corridor hub CA")
-    write_issued(ca, pki / "hub-ca.crt", pki / "hub-ca.key")
+    write_issued(ca, *layout.hub_ca)
     for cn, server in (("rpt", True), ("eig", False), ("txn", True)):
         leaf = issue(ca, cn, server_names=("127.0.0.1", "localhost") if server else (),
                      client=True, server=server)
-        write_issued(leaf, pki / "hub" / f"{cn}.crt", pki / "hub" / f"{cn}.key")
+        write_issued(leaf, *layout.hub(cn))
     other = create_ca("Some other CA")
     stranger = issue(other, "eig", client=True)
-    write_issued(stranger, pki / "stranger.pem", pki / "stranger.key")
+    write_issued(stranger, layout.pki / "stranger.pem", layout.pki / "stranger.key")
 
 
 def fill(con: duckdb.DuckDBPyConnection, history: History) -> None:

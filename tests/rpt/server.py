@@ -17,8 +17,10 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from corridor import processes
-from corridor.pki.tls import client_context
+from corridor.pki.layout import Layout
+from corridor.pki.tls import hub_client
 from tests.support import REPO, free_port, wait_for
+from tests.tlsclients import presenting
 
 
 def set_listen(site: Path, name: str, port: int) -> None:
@@ -90,10 +92,11 @@ def _up(site: Path, url: str) -> bool:
 
 
 def context(site: Path, cn: str) -> ssl.SSLContext:
-    pki = site / "pki"
-    if cn == "stranger":
-        return client_context(pki / "hub-ca.crt", pki / "stranger.pem", pki / "stranger.key")
-    return client_context(pki / "hub-ca.crt", pki / "hub" / f"{cn}.crt", pki / "hub" / f"{cn}.key")
+    layout = Layout(site)
+    if cn == "stranger":  # tests/rpt/rig.py's certificate from another CA
+        return presenting(layout.hub_ca[0], layout.pki / "stranger.pem",
+                          layout.pki / "stranger.key")
+    return hub_client(layout, cn)
 
 
 def get(site: Path, cn: str, url: str, headers: dict[str, str] | None = None

@@ -14,11 +14,12 @@ from click.testing import CliRunner
 
 from corridor.cli import cli
 from corridor.pki.layout import Layout
-from corridor.pki.tls import client_context
+from corridor.pki.tls import hub_client
 from corridor.rpt.operators import issue_operator
 from tests.rpt.rig import make_pki
 from tests.rpt.server import running_rpt
 from tests.support import KeptAlive, copy_site, wait_for
+from tests.tlsclients import presenting
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def rpt(tmp_path: Path) -> Iterator[tuple[Path, int]]:
 
 def operator(site: Path, port: int, name: str) -> KeptAlive:
     crt, key, _ = Layout(site).operator(name)
-    return KeptAlive(port, client_context(Layout(site).hub_ca[0], crt, key))
+    return KeptAlive(port, presenting(Layout(site).hub_ca[0], crt, key))
 
 
 def code(conn: KeptAlive) -> str | None:
@@ -60,7 +61,7 @@ def test_a_revoked_operator_is_refused_on_its_open_connection_and_at_the_handsha
     # Other operators, and RPT's other callers, are still served.
     assert code(operator(site, port, "bob")) is None
     hub = Layout(site)
-    rpt_cert = KeptAlive(port, client_context(hub.hub_ca[0], *hub.hub("rpt")))
+    rpt_cert = KeptAlive(port, hub_client(hub, "rpt"))
     assert code(rpt_cert) is None
 
 

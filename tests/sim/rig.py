@@ -23,10 +23,11 @@ from aiohttp import web
 from corridor.core import signature
 from corridor.core.ids import new_id
 from corridor.pki.credentials import hash_api_key
+from corridor.pki.crl import write_crl
 from corridor.pki.files import write_secret
 from corridor.pki.issue import create_ca, issue, write_issued
 from corridor.pki.layout import Layout
-from corridor.pki.tls import client_context, server_context
+from corridor.pki.tls import hub_client_to_partner, partner_listener
 from corridor.sim.identity import read_signing_secret
 from corridor.sim.receive import ReceivePartnerSim
 from corridor.site import Site, load_site
@@ -43,6 +44,7 @@ def make_pki(site_dir: Path) -> tuple[Site, dict[str, str]]:
     hub_ca, partner_ca = create_ca("Test Hub CA"), create_ca("Test Partner CA")
     write_issued(hub_ca, *layout.hub_ca)
     write_issued(partner_ca, *layout.partner_ca)
+    write_crl(partner_ca, layout.partner_crl)
     for name in ("eig", "txn"):
         write_issued(issue(hub_ca, name, server_names=LOCAL, client=True, server=True),
                      *layout.hub(name))
@@ -87,7 +89,7 @@ class HubClient:
 
     def __init__(self, site: Site, base: str, partner_id: str = "mobicash") -> None:
         layout = Layout(site.root)
-        self.tls = client_context(layout.partner_ca[0], *layout.hub("txn"))
+        self.tls = hub_client_to_partner(layout)
         self.base = base
         self.secret = read_signing_secret(site.partner(partner_id).callback_secret_file)
         self.session: aiohttp.ClientSession | None = None
@@ -135,7 +137,7 @@ class StandInEig:
 
     async def start(self) -> str:
         layout = Layout(self.site.root)
-        tls = server_context(*layout.hub("eig"), client_ca=layout.partner_ca[0])
+        tls = partner_listener(layout).current
         secret = read_signing_secret(self.site.partner(self.partner_id).callback_secret_file)
 
         async def receive(request: web.Request) -> web.Response:

@@ -17,7 +17,7 @@ from aiohttp import web
 from corridor.core import signature
 from corridor.core.ids import new_id
 from corridor.pki.layout import Layout
-from corridor.pki.tls import client_context, server_context
+from corridor.pki.tls import hub_client_to_partner, partner_listener
 from corridor.sim.identity import read_signing_secret
 from corridor.site import Site
 
@@ -35,9 +35,9 @@ class StandInGateway:
 
     async def start(self) -> str:
         layout = Layout(self.site.root)
-        tls = server_context(*layout.hub("eig"), client_ca=layout.partner_ca[0])
+        tls = partner_listener(layout).current
         self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(
-            ssl=client_context(layout.partner_ca[0], *layout.hub("txn"))))
+            ssl=hub_client_to_partner(layout)))
         secret = read_signing_secret(self.site.partner(self.partner_id).callback_secret_file)
 
         def authorised(request: web.Request) -> bool:

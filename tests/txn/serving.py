@@ -15,7 +15,8 @@ from typing import Any
 
 from corridor.core.money import Money
 from corridor.pki.bootstrap import bootstrap
-from corridor.pki.tls import client_context
+from corridor.pki.layout import Layout
+from corridor.pki.tls import hub_client, partner_client
 from corridor.site import load_site
 from corridor.store import open_store, run_batch
 from corridor.txn.commands import Fund
@@ -62,15 +63,13 @@ class TxnProcess:
         self.proc = None
 
     def client(self, name: str = "eig") -> Client:
-        pki = self.site_dir / "pki"
+        layout = Layout(self.site_dir)
         if name in ("eig", "rpt", "txn"):
-            ctx = client_context(pki / "hub-ca.crt", pki / "hub" / f"{name}.crt",
-                                 pki / "hub" / f"{name}.key")
-        elif name == "none":
-            ctx = client_context(pki / "hub-ca.crt")
+            ctx = hub_client(layout, name)
+        elif name == "none":  # no client certificate at all
+            ctx = ssl.create_default_context(cafile=layout.hub_ca[0])
         else:
-            ctx = client_context(pki / "hub-ca.crt", pki / "partners" / f"{name}.crt",
-                                 pki / "partners" / f"{name}.key")
+            ctx = partner_client(layout, name)
         return Client(self.port, ctx)
 
 

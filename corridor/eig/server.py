@@ -24,12 +24,12 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from corridor import processes
 from corridor.eig.app import Gateway, openapi_handler
 from corridor.eig.audit import AuditLog
-from corridor.eig.httpproto import handler_factory
 from corridor.eig.metrics import Metrics
 from corridor.eig.partners import PartnerDirectory
 from corridor.eig.ratelimit import DEFAULT_BURST, DEFAULT_RATE, RateLimiter
 from corridor.eig.tlslayer import HandshakeFailure, audit_handshakes, listen
 from corridor.eig.upstream import Rpt, Txn, rpt_url, txn_url
+from corridor.patches.aiohttp_request_handler import handler_factory
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client, partner_listener
 

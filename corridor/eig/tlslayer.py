@@ -8,18 +8,15 @@ over with `loop.connect_accepted_socket`, in a task that knows the peer address 
 the context in force when the connection arrived (that is how a new CRL takes effect: new
 connections get the context built from the new file; on connections already open the
 gateway checks each request against the serials it revokes). The connection's `SSLObject`
-is an `AuditedSSLObject`, whose handshake step reports a failure to that task's arrival
-record and lets the loop send the alert first.
-
-The peer certificate is read by the handshake itself. To audit a certificate that failed
+reports a failed handshake to that task's arrival record and lets the loop send the alert
+first (`corridor.patches.uvloop_sslobject`). To audit a certificate that failed
 verification (OpenSSL drops it), a TLS message callback keeps the first certificate of the
-client's Certificate message on the connection's SSLObject.
+client's Certificate message (`corridor.patches.ssl_msg_callback`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import socket
 import ssl
@@ -28,6 +25,8 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 
+from corridor.patches.ssl_msg_callback import keep_peer_certificates
+from corridor.patches.uvloop_sslobject import audit_failures, report_failures_to
 from corridor.pki.issue import fingerprint
 from corridor.pki.tls import ContextHolder
 
@@ -59,39 +58,6 @@ class HandshakeFailure:
     fingerprint: str | None
 
 
-def _first_certificate(version: object, data: bytes) -> bytes | None:
-    """The leaf certificate (DER) of a TLS Certificate handshake message."""
-    try:
-        pos = 4  # handshake header: type and 24-bit length
-        if version == ssl.TLSVersion.TLSv1_3:
-            pos += 1 + data[pos]  # certificate_request_context
-        pos += 3  # certificate_list length
-        length = int.from_bytes(data[pos:pos + 3], "big")
-        pos += 3
-        der = data[pos:pos + length]
-        return der if length and len(der) == length else None
-    except IndexError:
-        return None
-
-
-_HANDSHAKE = 22  # TLS ContentType handshake
-_CERTIFICATE = 11  # HandshakeType certificate
-
-
-def _keep_peer_certificate(conn, direction, version, content_type, msg_type, data):  # type: ignore[no-untyped-def]
-    if content_type == _HANDSHAKE and msg_type == _CERTIFICATE and direction == "read":
-        conn.corridor_peer_der = _first_certificate(version, data)
-
-
-def _watch_certificates(ctx: ssl.SSLContext) -> None:
-    """Install `_keep_peer_certificate` as the context's TLS message callback, called with
-    the plain numbers OpenSSL gives. OpenSSL calls it for every record header too, that is
-    at least twice per request; `ssl.SSLContext._msg_callback` would first turn three of
-    its arguments into enum members each time, which costs more than the check itself."""
-    ssl_base = ssl.SSLContext.__mro__[1]  # _ssl._SSLContext, whose setter takes any callable
-    ssl_base._msg_callback.__set__(ctx, _keep_peer_certificate)  # type: ignore[attr-defined]
-
-
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, ssl.SSLCertVerificationError):
         return _VERIFY_REASONS.get(exc.verify_code, "certificate_invalid")
@@ -108,8 +74,8 @@ def _reason(exc: BaseException) -> str:
 def audit_handshakes(ctx: ssl.SSLContext) -> None:
     """Make `ctx` report failed handshakes: the `prepare` of the partner listener's
     `ContextHolder`, so that every context rebuilt for a new CRL audits too."""
-    _watch_certificates(ctx)
-    ctx.sslobject_class = AuditedSSLObject
+    keep_peer_certificates(ctx)
+    audit_failures(ctx)
 
 
 @dataclass(slots=True)
@@ -137,33 +103,6 @@ class _Arrival:
                                              print_))
         except Exception:  # auditing must never break the listener
             log.exception("could not audit a failed handshake")
-
-
-# The arrival being handshaken: the loop runs a connection's callbacks (and so its
-# handshake) in the context of the task that handed the connection over.
-_arrival: contextvars.ContextVar[_Arrival] = contextvars.ContextVar("corridor_tls_arrival")
-
-
-class AuditedSSLObject(ssl.SSLObject):
-    """A partner connection's TLS state, as the loop's native TLS drives it."""
-
-    def do_handshake(self) -> None:
-        failed: ssl.SSLError | None = getattr(self, "corridor_failed", None)
-        if failed is not None:
-            raise failed
-        try:
-            super().do_handshake()
-        except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
-            raise
-        except ssl.SSLError as exc:
-            arrival = _arrival.get(None)
-            if arrival is not None:
-                arrival.report(exc, getattr(self, "corridor_peer_der", None))
-            # Told that the handshake wants more, the loop first sends what OpenSSL queued
-            # (the alert that tells the client why: unknown CA, expired, revoked...); the
-            # next step, when the client answers or hangs up, fails with `exc`.
-            self.corridor_failed = exc
-            raise ssl.SSLWantReadError("handshake failed; alert pending") from None
 
 
 @dataclass
@@ -199,7 +138,7 @@ class Listener:
     async def _handshake(self, conn: socket.socket, address: object) -> None:
         source_ip = address[0] if isinstance(address, tuple) else None
         arrival = _Arrival(source_ip, self.on_failure)
-        _arrival.set(arrival)
+        report_failures_to(arrival.report)
         try:
             await self.loop.connect_accepted_socket(  # type: ignore[call-arg]
                 self.app_factory, conn, ssl=self.contexts.current,

@@ -36,7 +36,7 @@ async def _broker(bastion: Any, owner: Any, process: asyncssh.SSHServerProcess) 
     policy = bastion.policy()
     if process.subsystem or admin is None:
         why = "admin revoked" if admin is None else f"subsystem {process.subsystem}"
-        owner._refuse_channel("session", why)
+        owner.refuse_channel("session", why)
         process.stderr.write(f"jump: refused: {why}\r\n".encode())
         return 1
     name, _, rest = (process.command or "").strip().partition(" ")

@@ -5,7 +5,7 @@ Authentication is two factors in sequence: a public key from access.yaml, then a
 by keyboard-interactive. asyncssh's server hooks have no "partial success", so the proven
 key is noted on the connection and the key step answered with a partial-success failure,
 which moves the OpenSSH client on to keyboard-interactive exactly as `AuthenticationMethods
-publickey,keyboard-interactive` does on sshd.
+publickey,keyboard-interactive` does on sshd (`corridor.patches.asyncssh_two_factor`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from corridor.jump.lockout import Lockout
 from corridor.jump.policy import Policy, PolicySource
 from corridor.jump.replay import StepLedger
 from corridor.jump.state import JumpState, ensure_key
+from corridor.patches.asyncssh_two_factor import key_then_code
 from corridor.site.model import Admin
 
 # Ciphers asyncssh runs fastest (one OpenSSL AEAD call per packet); every current OpenSSH
@@ -125,24 +126,11 @@ class AdminConnection(asyncssh.SSHServer):
         peer = conn.get_extra_info("peername") or ("?", 0)
         self.source = str(peer[0])
         conn.set_extra_info(corridor_admin_connection=self)
-        # Two factors in sequence (see the module docstring): wrap the connection's own
-        # key check and failure reply rather than fork asyncssh's authentication code.
-        check_key = conn.validate_public_key
-        send_failure = conn.send_userauth_failure
+        # Two factors in sequence (see the module docstring).
+        key_then_code(conn, self._key_proven, lambda: bool(self.key_proven))
 
-        async def validate_public_key(username: str, key_data: bytes, msg: bytes,
-                                      signature: bytes) -> bool:
-            ok = await check_key(username, key_data, msg, signature)
-            if ok and msg:
-                self.key_proven = self._offered  # set by our hook for this very key
-                return False  # the key is proven; the code is still to come
-            return ok
-
-        def send_userauth_failure(partial_success: bool) -> None:
-            send_failure(partial_success or bool(self.key_proven))
-
-        conn.validate_public_key = validate_public_key
-        conn.send_userauth_failure = send_userauth_failure
+    def _key_proven(self) -> None:
+        self.key_proven = self._offered  # set by our hook for this very key
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.bastion.connections.discard(self)
@@ -308,18 +296,18 @@ class AdminConnection(asyncssh.SSHServer):
         )
 
     def server_requested(self, listen_host: str, listen_port: int) -> bool:
-        self._refuse_channel("remote_forward", f"{listen_host}:{listen_port}")
+        self.refuse_channel("remote_forward", f"{listen_host}:{listen_port}")
         return False
 
     def unix_connection_requested(self, dest_path: str) -> bool:
-        self._refuse_channel("unix_forward", dest_path)
+        self.refuse_channel("unix_forward", dest_path)
         return False
 
     def unix_server_requested(self, listen_path: str) -> bool:
-        self._refuse_channel("unix_listen", listen_path)
+        self.refuse_channel("unix_listen", listen_path)
         return False
 
-    def _refuse_channel(self, kind: str, target: str) -> None:
+    def refuse_channel(self, kind: str, target: str) -> None:
         self.bastion.metrics.refusals.labels(kind).inc()
         self.bastion.audit.write(
             kind, decision="refused", reason="not offered by the jump server",

@@ -19,7 +19,7 @@ from corridor.pki.issue import fingerprint, issue, load_issued, subject_name, wr
 from tests.eig.conftest import Gateway
 from tests.eig.test_refusals import PAYFAST, audited
 from tests.support import KeptAlive, wait_for
-from tests.tlsclients import presenting
+from tests.tlskit import presenting
 
 
 class Held(KeptAlive):

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from corridor.pki.bootstrap import bootstrap
 from corridor.pki.crl import write_crl
 from corridor.pki.issue import load_issued
 from corridor.pki.layout import Layout
@@ -25,49 +24,14 @@ from corridor.pki.tls import (
     partner_listener,
     partner_server,
 )
-from corridor.site import load_site
+from tests.tlskit import booted_layout, handshake
 
 HUB_CA, PARTNER_CA = "Corridor Remittance Hub Hub CA", "Corridor Remittance Hub Partner CA"
 
 
 @pytest.fixture(scope="module")
 def layout(tmp_path_factory: pytest.TempPathFactory) -> Layout:
-    from tests.support import EXAMPLE_SITE
-
-    site = tmp_path_factory.mktemp("tls") / "site"
-    shutil.copytree(EXAMPLE_SITE, site, ignore=shutil.ignore_patterns("pki", "secrets"))
-    bootstrap(load_site(site))
-    return Layout(site)
-
-
-def handshake(server: ssl.SSLContext, client: ssl.SSLContext, name: str = "127.0.0.1"
-              ) -> tuple[str | None, str | None]:
-    """A TLS handshake in memory: (the CN the client saw, the CN the server saw or None)."""
-    c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
-    c = client.wrap_bio(c_in, c_out, server_hostname=name)
-    s = server.wrap_bio(s_in, s_out, server_side=True)
-    done = {c: False, s: False}
-    for _ in range(10):
-        for obj in (c, s):
-            if not done[obj]:
-                try:
-                    obj.do_handshake()
-                    done[obj] = True
-                except ssl.SSLWantReadError:
-                    pass
-            s_in.write(c_out.read())
-            c_in.write(s_out.read())
-        if all(done.values()):
-            c.write(b"x")  # TLS 1.3: the server learns of a refused certificate here
-            s_in.write(c_out.read())
-            s.read(1)
-            break
-
-    def cn(cert: dict | None) -> str | None:
-        subject = dict(pair[0] for pair in (cert or {}).get("subject", ()))
-        return subject.get("commonName")
-
-    return cn(c.getpeercert()), cn(s.getpeercert())
+    return booted_layout(tmp_path_factory.mktemp("tls"))
 
 
 def ca_names(ctx: ssl.SSLContext) -> set[str]:
@@ -131,7 +95,7 @@ def test_partner_listener_needs_and_checks_the_partner_crl(layout: Layout, tmp_p
     shutil.copytree(layout.root, tmp_path / "site")
     copy = Layout(tmp_path / "site")
     copy.partner_crl.unlink()
-    with pytest.raises(MissingCredentials, match="partner-ca.crl is missing; run `corridor pki"):
+    with pytest.raises(MissingCredentials, match=r"partner-ca\.crl is missing; run `corridor pki"):
         partner_listener(copy)
 
 

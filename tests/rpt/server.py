@@ -20,7 +20,7 @@ from corridor import processes
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client
 from tests.support import REPO, free_port, wait_for
-from tests.tlsclients import presenting
+from tests.tlskit import presenting
 
 
 def set_listen(site: Path, name: str, port: int) -> None:

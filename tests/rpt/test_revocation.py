@@ -19,7 +19,7 @@ from corridor.rpt.operators import issue_operator
 from tests.rpt.rig import make_pki
 from tests.rpt.server import running_rpt
 from tests.support import KeptAlive, copy_site, wait_for
-from tests.tlsclients import presenting
+from tests.tlskit import presenting
 
 
 @pytest.fixture

@@ -1,16 +1,36 @@
-"""aiohttp's connection handler, with its own error pages replaced by problem+json: a
+"""aiohttp's connection handler with its own error pages replaced by problem+json: a
 request the HTTP parser refuses (a malformed or injected header, a bad request line) gets
-400 `bad_http_request`, never a text page and never a traceback."""
+400 `bad_http_request`, never a text page and never a traceback; and a slot per
+connection for what its TLS connection presents (EIG's `corridor_peer`).
+
+Private API: `RequestHandler.handle_error` (undocumented; aiohttp calls it for parser
+errors and unhandled exceptions, before any middleware sees the request), a subclass of
+`RequestHandler` given extra `__slots__`, and `web.Server`'s `_kwargs` and `_loop`, the
+handler options `AppRunner` configured, to make the subclass as `Server.__call__` makes
+its own.
+
+Why: a request the parser refuses never reaches the application, so no middleware can
+answer it; `handle_error` is the one place aiohttp builds that answer, and it builds
+text/plain or HTML. `web.Server` offers no public way to choose the handler class.
+
+Written for aiohttp 3.14.5 (tests/patches/test_aiohttp_request_handler.py).
+"""
 
 from __future__ import annotations
 
 from http import HTTPStatus
+from typing import TYPE_CHECKING
 
 import msgspec
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
-from corridor.eig.identity import Peer
+from corridor.patches import require
+
+if TYPE_CHECKING:
+    from corridor.eig.identity import Peer
+
+require(__name__, "aiohttp", "3.14.5")
 
 
 class ProblemRequestHandler(RequestHandler):

@@ -10,7 +10,7 @@ import pytest
 
 from tests.jump.rig import Jump
 from tests.patches.guard import import_refused, pretend_installed
-from tests.support import need_root, need_tool
+from tests.support import need_root, need_tool, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +41,9 @@ def test_a_key_alone_is_not_enough(jump: Jump) -> None:
     done = jump.ssh("asha", "-o", "PreferredAuthentications=publickey", "jump",
                     source="127.0.0.7")
     assert done.returncode == 255 and "Permission denied" in done.stderr
-    assert jump.audit_has(event="login", result="refused", source="127.0.0.7",
-                          reason="disconnected before completing authentication")
+    wait_for(lambda: jump.audit_has(event="login", result="refused", source="127.0.0.7",
+                                    reason="disconnected before completing authentication"),
+             what="the refusal audited once the client hung up")
 
 
 def test_another_asyncssh_refuses_to_load_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -180,14 +180,14 @@ class World:
     def fund(self, amount: str = "100000000.00", partner: str = "payfast") -> None:
         """Record a prefunding deposit directly in TXN's store (as `ledger fund` does)."""
         from corridor.store import open_store, run_batch
-        from corridor.txn import commands as c
+        from corridor.txn.commands.floats import Fund
 
         site = self.site
         p = site.partners[partner]
         conn = open_store(self.dsn(), self.data_dir)
         try:
-            out = run_batch(conn, [c.Fund(p, Money.parse(amount, p.currency),
-                                          f"DEP-{new_id()}", datetime.now(UTC))])[0]
+            out = run_batch(conn, [Fund(p, Money.parse(amount, p.currency),
+                                        f"DEP-{new_id()}", datetime.now(UTC))])[0]
         finally:
             conn.close()
         if out.error is not None:

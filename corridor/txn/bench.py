@@ -18,7 +18,7 @@ import msgspec
 
 from corridor.clikit import bench_site_option, open_site
 from corridor.core.money import Money
-from corridor.txn import commands as c
+from corridor.txn.commands.floats import Fund
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 NAMES = ["Asha Rao", "Vikram Nair", "Priya Menon", "Rahul Gupta", "Meera Iyer", "Arjun Das",
@@ -53,8 +53,8 @@ async def _run(site_dir: Path, dsn: str, data_dir: Path, n: int, concurrency: in
     try:
         payfast = site.partner("payfast")
         assert payfast is not None
-        await engine.writer.submit(c.Fund(payfast, Money(10**15, "INR"), "bench-deposit",
-                                          datetime.now(UTC)))
+        await engine.writer.submit(Fund(payfast, Money(10**15, "INR"), "bench-deposit",
+                                        datetime.now(UTC)))
         quotes = await asyncio.gather(*(engine.quote("payfast", f"q{i}", QUOTE)
                                         for i in range(n)))
         bodies = [transfer_body(json.loads(r.body)["id"], i) for i, r in enumerate(quotes)]

@@ -35,7 +35,11 @@ from corridor.store import (
 )
 from corridor.store import reads as q
 from corridor.store.dsn import in_data_dir, location
-from corridor.txn import commands as c
+from corridor.txn.commands.compliance import Decide
+from corridor.txn.commands.floats import Fund
+from corridor.txn.commands.outbox import Replay
+from corridor.txn.commands.reconcile import ResolveFlag
+from corridor.txn.commands.transfers import CancelTransfer
 
 store_option = click.option(
     "--store", "store", default=None, metavar="DSN",
@@ -249,7 +253,7 @@ def ledger_fund(site_dir: Path, data_dir: Path, store: str | None, partner: str,
             fail(f"unknown partner {partner!r}")
             return
         money = Money.parse(amount, currency or p.currency)
-        out = run(conn, c.Fund(p, money, reference, now()))
+        out = run(conn, Fund(p, money, reference, now()))
     click.echo(f"funded {out['partner']}: {out['amount']} {out['currency']} ({reference})")
 
 
@@ -279,7 +283,7 @@ def compliance_list(site_dir: Path, data_dir: Path, store: str | None) -> None:
 def _decide(decision: str, site_dir: Path, data_dir: Path, store: str | None,
             transfer_id: str, analyst: str, note: str | None) -> None:
     with opened(site_dir, data_dir, store) as (site, conn):
-        row = run(conn, c.Decide(site.partners, transfer_id, decision, analyst, note, now()))
+        row = run(conn, Decide(site.partners, transfer_id, decision, analyst, note, now()))
     click.echo(f"{row.id}: {row.status}" + (f" ({row.code})" if row.code else ""))
 
 
@@ -361,7 +365,7 @@ def transfers_cancel(site_dir: Path, data_dir: Path, store: str | None, transfer
                      reason: str) -> None:
     """Cancel a transfer that has not been submitted to the receive partner."""
     with opened(site_dir, data_dir, store) as (_, conn):
-        run(conn, c.CancelTransfer(None, None, "", transfer_id, reason, now()))
+        run(conn, CancelTransfer(None, None, "", transfer_id, reason, now()))
     click.echo(f"{transfer_id}: CANCELLED")
 
 
@@ -418,7 +422,7 @@ def reconcile_resolve(site_dir: Path, data_dir: Path, store: str | None, transfe
     if not note.strip():
         raise click.BadParameter("say what was done", param_hint="--note")
     with opened(site_dir, data_dir, store) as (_, conn):
-        kinds = run(conn, c.ResolveFlag(transfer_id, kind, by, note.strip(), now()))
+        kinds = run(conn, ResolveFlag(transfer_id, kind, by, note.strip(), now()))
     click.echo(f"{transfer_id}: {', '.join(kinds)} resolved by {by}")
 
 
@@ -473,5 +477,5 @@ def callbacks_replay(site_dir: Path, data_dir: Path, store: str | None,
                      message_id: int) -> None:
     """Queue a parked callback (MESSAGE_ID from `callbacks list`) for delivery again."""
     with opened(site_dir, data_dir, store) as (_, conn):
-        m = run(conn, c.Replay(message_id, now()))
+        m = run(conn, Replay(message_id, now()))
     click.echo(f"message {m.id} ({m.kind} to {m.partner_id}) queued again")

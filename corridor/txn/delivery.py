@@ -24,7 +24,7 @@ from corridor.core import signature
 from corridor.httppool import Pool, ProtocolError
 from corridor.pki.credentials import read_hmac_secret
 from corridor.store.rows import OutboxRow
-from corridor.txn import commands as c
+from corridor.txn.commands.outbox import Delivered
 from corridor.txn.engine import Engine
 from corridor.txn.https_connector import partner_tls
 from corridor.txn.worker import Backoff, Pump
@@ -106,7 +106,7 @@ class SenderCallbacks(Pump):
         else:
             log.info("sender callback %d to %s failed (attempt %d): %s", message.id,
                      message.partner_id, message.attempts, error)
-        await self.engine.writer.submit(c.Delivered(
+        await self.engine.writer.submit(Delivered(
             message, error is None, error, now,
             self.policy.backoff.after(now, message.attempts), self.policy.retry_for))
 

@@ -27,7 +27,9 @@ from corridor.core.times import parse_time, rfc3339
 from corridor.site.model import Partner, Site
 from corridor.store import Connection, Writer, open_store
 from corridor.store import reads as q
-from corridor.txn import commands as c
+from corridor.txn.commands.idempotency import Reply
+from corridor.txn.commands.quotes import CreateQuote
+from corridor.txn.commands.transfers import CancelTransfer, CreateTransfer
 from corridor.txn.wire import encode, transfer_wire
 
 T = TypeVar("T")
@@ -158,7 +160,7 @@ class Engine:
 
     # -- partner calls -----------------------------------------------------------------------
 
-    async def quote(self, partner_id: str, key: str, body: bytes) -> c.Reply:
+    async def quote(self, partner_id: str, key: str, body: bytes) -> Reply:
         partner = self.sender(partner_id)
         req = decode_body(body, api.QuoteRequest)
         quote = price_quote(
@@ -167,7 +169,7 @@ class Engine:
             payout_method=req.payout_method, send_amount=req.send_amount,
             receive_amount=req.receive_amount, quote_id=new_id(), now=self.clock(),
         )
-        return await self.writer.submit(c.CreateQuote(partner.id, key, body_hash(body), quote))
+        return await self.writer.submit(CreateQuote(partner.id, key, body_hash(body), quote))
 
     async def find_quote(self, quote_id: str) -> Quote | None:
         quote = self.writer.quote_cache.get(quote_id)
@@ -175,7 +177,7 @@ class Engine:
             quote = await self.read(q.quote, quote_id)
         return quote
 
-    async def create_transfer(self, partner_id: str, key: str, body: bytes) -> c.Reply:
+    async def create_transfer(self, partner_id: str, key: str, body: bytes) -> Reply:
         partner = self.sender(partner_id)
         req = decode_body(body, api.TransferRequest)
         # `find_quote` without a coroutine when the writer's cache has it, as it usually does.
@@ -183,7 +185,7 @@ class Engine:
         return await self.writer.submit(self.transfer_command(partner, key, body, req, quote))
 
     def transfer_command(self, partner: Partner, key: str, body: bytes,
-                         req: api.TransferRequest, quote: Quote | None) -> c.CreateTransfer:
+                         req: api.TransferRequest, quote: Quote | None) -> CreateTransfer:
         """Everything pure about a new transfer, checked before it is queued: KYC and the
         sanctions screen (the lists are immutable while the server runs)."""
         sender = msgspec.structs.asdict(req.sender)
@@ -191,8 +193,8 @@ class Engine:
             check_kyc(self.site.hub, quote.corridor, sender,
                       msgspec.structs.asdict(req.beneficiary))
         hit = self.screener.screen_transfer(req.sender.name, req.beneficiary.name)
-        command = c.CreateTransfer(partner, key, body_hash(body), req, quote, hit,
-                                   sender_key(partner.id, sender), self.clock())
+        command = CreateTransfer(partner, key, body_hash(body), req, quote, hit,
+                                 sender_key(partner.id, sender), self.clock())
         command.prepare()
         return command
 
@@ -224,10 +226,10 @@ class Engine:
         )
         return encode(page)
 
-    async def cancel(self, partner_id: str, key: str, transfer_id: str, body: bytes) -> c.Reply:
+    async def cancel(self, partner_id: str, key: str, transfer_id: str, body: bytes) -> Reply:
         self.sender(partner_id)
         req = decode_body(body or b"{}", api.CancelRequest)
-        return await self.writer.submit(c.CancelTransfer(
+        return await self.writer.submit(CancelTransfer(
             partner_id, key, body_hash(body), transfer_id, req.reason, self.clock()))
 
     async def validate_account(self, partner_id: str, body: bytes,

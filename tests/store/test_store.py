@@ -13,7 +13,7 @@ from corridor.site import load_site
 from corridor.store import Writer, connect, migrate, open_store, run_batch
 from corridor.store import reads as q
 from corridor.store.batch import ENTRY_COLUMNS
-from corridor.txn.commands import Fund
+from corridor.txn.commands.floats import Fund
 from tests.support import copy_site, wait_for
 
 

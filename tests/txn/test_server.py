@@ -12,7 +12,7 @@ import pytest
 
 from corridor.core.money import Money
 from corridor.store import open_store, run_batch
-from corridor.txn.commands import Fund
+from corridor.txn.commands.floats import Fund
 from tests.support import copy_site, wait_for
 from tests.txn.conftest import quote_body, transfer_body
 from tests.txn.serving import TxnProcess, bootstrapped_site

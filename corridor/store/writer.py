@@ -22,7 +22,8 @@ from corridor import processes
 from corridor.core.errors import CorridorError, Unavailable
 from corridor.core.pricing import Quote
 from corridor.store.adapter import Connection
-from corridor.store.batch import Batch, Changes, Needs
+from corridor.store.batch import Batch, Needs
+from corridor.store.changes import Changes
 
 log = logging.getLogger("corridor.store")
 MAX_BATCH = 2000

@@ -12,7 +12,7 @@ from corridor.core.money import Money
 from corridor.site import load_site
 from corridor.store import Writer, connect, migrate, open_store, run_batch
 from corridor.store import reads as q
-from corridor.store.batch import ENTRY_COLUMNS
+from corridor.store.flush import ENTRY_COLUMNS
 from corridor.txn.commands.floats import Fund
 from tests.support import copy_site, wait_for
 

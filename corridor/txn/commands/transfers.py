@@ -19,7 +19,7 @@ from corridor.core.states import RESERVED, Status
 from corridor.core.times import rfc3339
 from corridor.site.model import Partner
 from corridor.store import Batch, Changes, Needs, TransferRow
-from corridor.store.batch import JournalRows, journal_rows
+from corridor.store.changes import JournalRows, journal_rows
 from corridor.txn.commands.floats import funds_and_limits
 from corridor.txn.commands.idempotency import Reply, replay
 from corridor.txn.commands.transitions import change, event_id, legs_of, notify, own_transfer

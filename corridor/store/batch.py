@@ -178,12 +178,13 @@ class Batch:
         return bool(self.conn.query(
             "SELECT 1 FROM fundings WHERE partner_id = ? AND reference = ?",
             (partner_id, reference),
-        )) or any(f[0] == partner_id and f[1] == reference for f in self.out.fundings)
+        )) or any(f.partner_id == partner_id and f.reference == reference
+                  for f in self.out.fundings)
 
     def paid_out(self, transfer_id: str) -> bool:
         return bool(self.conn.query(
             "SELECT 1 FROM payouts WHERE transfer_id = ?", (transfer_id,)
-        )) or any(p[0] == transfer_id for p in self.out.payouts)
+        )) or any(p.transfer_id == transfer_id for p in self.out.payouts)
 
     def due_outbox(self, kind: str, now: str, limit: int) -> list[OutboxRow]:
         """Open outbox messages of `kind` that are due; rows other workers hold are
@@ -205,7 +206,7 @@ class Batch:
         return bool(self.conn.query(
             "SELECT 1 FROM reconciliation WHERE transfer_id = ? AND kind = ?",
             (transfer_id, kind),
-        )) or any(f[0] == transfer_id and f[1] == kind for f in self.out.flags)
+        )) or any(f.transfer_id == transfer_id and f.kind == kind for f in self.out.flags)
 
     def open_flags(self, transfer_id: str) -> list[tuple[int, str]]:
         """(id, kind) of the transfer's contradictions no one has resolved yet."""
@@ -230,25 +231,26 @@ class Batch:
             self._used[row.quote_id] = True
             self._refs[(row.partner_id, row.reference)] = True
         out.transfers += ch.transfers
-        for tid, status, code, reason, at in ch.updates:
-            row = self._transfers.get(tid)
+        for u in ch.updates:
+            row = self._transfers.get(u.transfer_id)
             if row is not None:
-                row.status, row.code, row.reason, row.updated_at = status, code, reason, at
+                row.status, row.code, row.reason, row.updated_at = u.status, u.code, u.reason, u.at
         out.updates += ch.updates
         out.events += ch.events
         out.entries += ch.entries
-        for account, _, posted, pending in ch.balances:
-            if account not in self._accounts:
-                self._load_accounts([account])
-            bal = self._accounts[account]
-            bal[0] += posted
-            bal[1] += pending
+        for m in ch.balances:
+            if m.account not in self._accounts:
+                self._load_accounts([m.account])
+            bal = self._accounts[m.account]
+            bal[0] += m.posted
+            bal[1] += m.pending
         out.balances += ch.balances
-        for p, s, d, amount in ch.daily:
-            self._daily[(p, s, d)] = self.day_total(p, s, d) + amount
+        for d in ch.daily:
+            key = (d.partner_id, d.sender_key, d.day)
+            self._daily[key] = self.day_total(*key) + d.amount
         out.daily += ch.daily
-        for p, k, h, status, response, _ in ch.idempotency:
-            self._idem[(p, k)] = Stored(h, status, response)
+        for r in ch.idempotency:
+            self._idem[(r.partner_id, r.key)] = Stored(r.body_hash, r.status, r.response)
         out.idempotency += ch.idempotency
         out.outbox += ch.outbox
         out.outbox_updates += ch.outbox_updates

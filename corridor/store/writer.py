@@ -87,7 +87,7 @@ def _one_transaction(conn: Connection, commands: Sequence[Command],
             batch.merge(ch)
         batch.flush()
     if queued is not None:
-        queued.update(message[0] for message in batch.out.outbox)
+        queued.update(message.kind for message in batch.out.outbox)
     if quote_cache is not None:
         for quote in batch.new_quotes:
             quote_cache[quote.id] = quote

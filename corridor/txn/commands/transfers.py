@@ -4,10 +4,10 @@ cancelled."""
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+
+import msgspec
 
 from corridor.api import schemas as api
 from corridor.core import ledger
@@ -19,7 +19,8 @@ from corridor.core.states import RESERVED, Status
 from corridor.core.times import rfc3339
 from corridor.site.model import Partner
 from corridor.store import Batch, Changes, Needs, TransferRow
-from corridor.store.changes import JournalRows, journal_rows
+from corridor.store.changes import Journal, journal_rows
+from corridor.store.rows import EventRow, NewMessage
 from corridor.txn.commands.floats import funds_and_limits
 from corridor.txn.commands.idempotency import Reply, replay
 from corridor.txn.commands.transitions import change, event_id, legs_of, notify, own_transfer
@@ -33,12 +34,12 @@ class Prepared:
 
     row: TransferRow
     at: str
-    received: tuple[str, str, str, str, str]  # the RECEIVED event row
-    accepted: tuple[str, str, str, str, str]  # the ACCEPTED event row
+    received: EventRow  # the RECEIVED event
+    accepted: EventRow  # the ACCEPTED event
     accepted_row: TransferRow
     accepted_reply: str
-    reserve: JournalRows  # the pending journal an acceptance writes
-    payout: tuple[Any, ...]  # the payout outbox message an acceptance queues
+    reserve: Journal  # the pending journal an acceptance writes
+    payout: NewMessage  # the payout outbox message an acceptance queues
 
 
 # Plain strings of the states a new transfer's rows name, formatted without the enum.
@@ -91,15 +92,14 @@ class CreateTransfer:
         received_data = status_event(row, _RECEIVED, None, None, None)
         self.prepared = Prepared(
             row, at,
-            (f"{tid}/{_RECEIVED}", "transfer.status", tid, at, received_data),  # event_id
-            (f"{tid}/{_ACCEPTED}", "transfer.status", tid, at,
-             _restatus(received_data, _ACCEPTED, _RECEIVED)),
+            EventRow(f"{tid}/{_RECEIVED}", "transfer.status", tid, at, received_data),  # event_id
+            EventRow(f"{tid}/{_ACCEPTED}", "transfer.status", tid, at,
+                     _restatus(received_data, _ACCEPTED, _RECEIVED)),
             row,
             encode(transfer_wire(row, beneficiary=self.request.beneficiary)).decode(),
             journal_rows(f"{tid}/reserve", tid, "reserve", "pending",
                          ledger.transfer_legs(self.quote), at),
-            ("payout", tid, row.receive_partner_id, f'{{"transfer_id":"{tid}"}}', "pending", 0,
-             at, None, at),
+            NewMessage("payout", tid, row.receive_partner_id, f'{{"transfer_id":"{tid}"}}', at, at),
         )
 
     def apply(self, b: Batch, ch: Changes) -> Reply:
@@ -139,7 +139,7 @@ class CreateTransfer:
             code, reason = refusal
             ch.event(event_id(row.id, status), "transfer.status", row.id, at,
                      status_event(row, status, Status.RECEIVED, code, reason))
-            final = dataclasses.replace(row, status=str(status), code=code, reason=reason)
+            final = msgspec.structs.replace(row, status=str(status), code=code, reason=reason)
             ch.transfer(final)
             notify(ch, final, at)
             reply = Reply(201, encode(transfer_wire(final, beneficiary=req.beneficiary)).decode())

@@ -3,7 +3,7 @@ event and, for the states the send partner hears about, a sender callback."""
 
 from __future__ import annotations
 
-import dataclasses
+import msgspec
 
 from corridor.api import schemas as api
 from corridor.core import ledger
@@ -32,7 +32,7 @@ def change(b: Batch, ch: Changes, row: TransferRow, new: Status, at: str,
     ch.status(row.id, new, code, reason, at)
     ch.event(event_id(row.id, new), "transfer.status", row.id, at,
              status_event(row, new, row.status, code, reason))
-    after = dataclasses.replace(row, status=str(new), code=code, reason=reason, updated_at=at)
+    after = msgspec.structs.replace(row, status=str(new), code=code, reason=reason, updated_at=at)
     notify(ch, after, at)
     return after
 

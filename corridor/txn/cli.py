@@ -6,7 +6,6 @@ only a store that is there (`serve txn` and `store init` make it)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
 import logging
 import os
@@ -22,6 +21,7 @@ import click
 
 from corridor.clikit import data_option, fail, friendly_errors, open_site, site_option
 from corridor.core.money import Money, format_minor
+from corridor.processes import Workers
 from corridor.site.model import Site
 from corridor.store import (
     Command,
@@ -134,45 +134,21 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
                                              hold_payouts=hold_payouts))
         return
     open_store(dsn, data_dir).close()  # migrate once, before any process opens the store
-    children, pipes, parent = [], [], os.getpid()
+    pumps, pipes = Workers(), []
     for _ in range(workers):
         read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(write_end)
-            for fd in pipes:
-                os.close(fd)
-            _die_with_parent(parent)
-            try:
-                until_signal(lambda stop, fd=read_end: serve_pumps(  # type: ignore[misc]
-                    site, dsn, data_dir, stop, wake_pipe=fd, hold_payouts=hold_payouts))
-            finally:
-                os._exit(0)
+        pumps.fork(lambda fd=read_end: until_signal(  # type: ignore[misc]
+            lambda stop: serve_pumps(site, dsn, data_dir, stop, wake_pipe=fd,
+                                     hold_payouts=hold_payouts)),
+            close=[write_end, *pipes])
         os.close(read_end)
         os.set_blocking(write_end, False)
-        children.append(pid)
         pipes.append(write_end)
     try:
         until_signal(lambda stop: run_server(site, dsn, data_dir, host, port, stop,
                                              run_pumps=False, wake_pipes=pipes))
     finally:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        for pid in children:
-            os.waitpid(pid, 0)
-
-
-def _die_with_parent(parent: int) -> None:
-    """Have the kernel kill this worker process when the API process dies, however it
-    dies (a SIGKILL leaves no chance to stop the workers)."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
-    if os.getppid() != parent:  # the parent died before prctl took effect
-        os._exit(1)
+        pumps.stop()
 
 
 # -- store ------------------------------------------------------------------------------------

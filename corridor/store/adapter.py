@@ -260,6 +260,11 @@ class PostgresConnection(Connection):
             self.db.execute(f"INSERT INTO {table} ({', '.join(columns)}) "
                             f"{self._unpack(table, tuple(columns))}", (_json(rows).decode(),))
 
+    def insert_rows(self, kind: type[TableRow], rows: Sequence[TableRow]) -> None:
+        # Row structs are array-like: msgspec encodes each as the JSON array of its fields,
+        # as it would the tuple, so none is built on the way.
+        self.insert_many(kind.table, columns(kind), rows)  # type: ignore[arg-type]
+
     def add_many(self, table: str, keys: Sequence[str], extra: Sequence[str],
                  sums: Sequence[str], rows: Sequence[Row]) -> None:
         if not rows:

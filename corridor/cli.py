@@ -24,14 +24,19 @@ COMMANDS: dict[str, str] = {
     "compliance": "corridor.txn.cli.compliance:compliance",
     "transfers": "corridor.txn.cli.transfers:transfers",
     "reconcile": "corridor.txn.cli.reconcile:reconcile",
+    "backup": "corridor.backup.cli:backup",
+    "restore": "corridor.backup.cli:restore",
     "callbacks": "corridor.txn.cli.callbacks:callbacks",
     "pki": "corridor.pki.cli:pki",
     "partner": "corridor.eig.cli:partner",
     "vpn": "corridor.net.cli:vpn",
     "firewall": "corridor.net.cli:firewall",
+    "capture": "corridor.net.cli:capture",
     "jump": "corridor.jump.cli:jump",
     "rpt": "corridor.rpt.cli:rpt",
     "sim": "corridor.sim.cli:sim",
+    "alerts": "corridor.monitoring.cli:alerts",
+    "deploy": "corridor.deploy.cli:deploy",
 }
 
 
@@ -62,8 +67,14 @@ def _importable(target: str) -> bool:
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="corridor")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Corridor: a cross-border remittance hub (EIG, TXN, RPT, VPN, firewall, jump)."""
+    from corridor.clikit import read_settings
+
+    # The environment's knobs, read once before any subcommand parses its options (their
+    # defaults come from here); a bad value stops every command with one line.
+    ctx.obj = read_settings()
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
-"""Pieces every subcommand shares: where the site and the data directory are, and how a
-site with faults is reported (file:line: message, exit 2, no stack trace)."""
+"""Pieces every subcommand shares: the process's settings, where the site and the data
+directory are, and how a site with faults is reported (file:line: message, exit 2, no stack
+trace)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,40 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from corridor.settings import Settings, SettingsInvalid
 from corridor.site import Site, SiteInvalid, demo_site, load_site
+
+if TYPE_CHECKING:
+    from corridor.store.adapter import NoStore
+
+
+def read_settings() -> Settings:
+    """This process's settings from its environment, or exit 2 with one line naming the
+    variable whose value cannot be used."""
+    try:
+        return Settings.from_env(os.environ)
+    except SettingsInvalid as exc:
+        fail(str(exc), 2)
+        raise
+
+
+def settings() -> Settings:
+    """The settings the running command started with: read by the `corridor` group before
+    any subcommand (or here, on first use, by a subcommand invoked on its own)."""
+    ctx = click.get_current_context()
+    found = ctx.find_object(Settings)
+    if found is None:
+        found = read_settings()
+        ctx.find_root().obj = found
+    return found
 
 
 def default_site() -> str:
-    return os.environ.get("CORRIDOR_SITE") or ("site" if Path("site").is_dir() else "examples/site")
+    return settings().site or ("site" if Path("site").is_dir() else "examples/site")
 
 
 site_option = click.option(
@@ -44,10 +70,26 @@ data_option = click.option(
     "--data",
     "data_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=lambda: os.environ.get("CORRIDOR_DATA", "var"),
+    default=lambda: settings().data,
     show_default="$CORRIDOR_DATA, else ./var",
     help="Where stores, logs and runtime state live.",
 )
+
+
+store_option = click.option(
+    "--store", "store", default=lambda: settings().txn_store, metavar="DSN",
+    help="TXN store DSN (default: $CORRIDOR_TXN_STORE, else hub.yaml store.txn).",
+)
+
+
+def no_store_line(exc: NoStore, dsn: str) -> str:
+    """What an operator command says when there is no TXN store where it looked: the place,
+    and which option chooses another."""
+    from corridor.store.dsn import in_data_dir
+
+    where = ("--data (or CORRIDOR_DATA) at the data directory" if in_data_dir(dsn)
+             else "--store (or CORRIDOR_TXN_STORE) at the store")
+    return f"{exc}; point {where} of a running hub"
 
 
 def open_site(site_dir: Path) -> Site:

@@ -11,7 +11,6 @@ verifies, and a balanced ledger. It prints each hop, then stops everything and e
 from __future__ import annotations
 
 import asyncio
-import os
 import shlex
 import shutil
 import socket
@@ -25,9 +24,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from corridor.clikit import data_option, fail
+from corridor.clikit import data_option, fail, settings
 from corridor.core.money import format_minor
-from corridor.store.dsn import ENV as STORE_ENV
 
 T = TypeVar("T")
 SEND_AMOUNT = "10000.00"
@@ -77,9 +75,10 @@ def _wait(what: str, check: Callable[[], T | None], timeout: float = 15.0) -> T:
 class Journey:
     """The story, hop by hop, printed as it happens."""
 
-    def __init__(self, data_dir: Path, console: Console) -> None:
+    def __init__(self, data_dir: Path, console: Console, store: str | None = None) -> None:
         self.data_dir = data_dir
         self.out = console
+        self.store = store  # the store commands would open without --store
 
     def hop(self, who: str, text: str) -> None:
         self.out.print(f"[bold cyan]{who:>9}[/]  {text}")
@@ -112,7 +111,7 @@ class Journey:
                        "the servers' logs)", markup=False)
         self.out.print("to look at them afterwards:")
         where = f"--site {shlex.quote(str(site))} --data {shlex.quote(str(data))}"
-        if os.environ.get(STORE_ENV, STORE) != STORE:  # it would take the other store
+        if (self.store or STORE) != STORE:  # it would take the other store
             where += f" --store {STORE}"
         for command in ("ledger verify", "ledger balances", "transfers list"):
             self.out.print(f"  {_program()} {command} {where}", markup=False)
@@ -224,7 +223,7 @@ def demo(data_dir: Path) -> None:
 
     console = Console(highlight=False, soft_wrap=True)
     try:
-        Journey(data_dir, console).run()
+        Journey(data_dir, console, settings().txn_store).run()
     except (DemoFailed, StackError, SimError) as exc:
         fail(f"demo failed: {str(exc).splitlines()[0]} (logs in {data_dir}/demo/data)")
     except CorridorError as exc:

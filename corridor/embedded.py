@@ -5,10 +5,8 @@
 and stops them all, last started first. The demo, the end-to-end tests and `corridor bench
 e2e` use it too, with the partner simulators beside it. `run_all()` is `corridor up`: it
 keeps the servers up until Ctrl-C or SIGTERM, restarting one that crashes
-(`corridor.supervise`).
-
-`relocate` moves a copy of a site onto other ports (listeners, a receive partner's
-endpoint, a send partner's callback URL), so that several stacks can run side by side.
+(`corridor.supervise`). Several stacks run side by side on copies of a site moved onto
+other ports (`corridor.site.edit.relocate`).
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from __future__ import annotations
 import http.client
 import importlib.util
 import os
-import re
 import signal
 import ssl
 import subprocess
@@ -25,11 +22,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from corridor import processes
 from corridor.pki.layout import Layout
-from corridor.pki.siteedit import set_field
 from corridor.pki.tls import client_context
 from corridor.site import load_site
 from corridor.site.model import Site
@@ -37,28 +32,6 @@ from corridor.site.model import Site
 
 class StackError(Exception):
     """A server of the stack did not start, or exited early (its log says why)."""
-
-
-def relocate(site_dir: Path, ports: dict[str, int]) -> None:
-    """Point a site's listeners and partner URLs at other ports: keys are listener names
-    of hub.yaml (`eig`, `eig_internal`, `txn`, `rpt`, `jump`) or partner ids (a receive
-    partner's `endpoint`, a send partner's `callback_url`)."""
-    hub = site_dir / "hub.yaml"
-    text = hub.read_text()
-    for name, port in ports.items():
-        text = re.sub(rf"(^\s+{re.escape(name)}:\s*{{[^}}]*port:\s*)\d+", rf"\g<1>{port}",
-                      text, flags=re.MULTILINE)
-    hub.write_text(text)
-    site = load_site(site_dir)
-    for pid, partner in site.partners.items():
-        if pid not in ports:
-            continue
-        for key in ("endpoint", "callback_url"):
-            url = getattr(partner, key)
-            if url:
-                parts = urlsplit(url)
-                moved = parts._replace(netloc=f"{parts.hostname}:{ports[pid]}")
-                set_field(site_dir / "partners" / f"{pid}.yaml", (key,), urlunsplit(moved))
 
 
 @dataclass
@@ -210,17 +183,12 @@ def _tcp_open(site: Site, name: str) -> bool:
         return False
 
 
-def run_all(site_dir: Path | None = None, data_dir: Path | None = None,
-            store: str | None = None) -> int:
+def run_all(site_dir: Path, data_dir: Path, store: str | None = None) -> int:
     """`corridor up`: TXN, EIG and RPT until Ctrl-C or SIGTERM; then stop them all. A server
-    that crashes is restarted with backoff; one that keeps crashing stops them all, exit 1.
-    Without arguments, the site and data directory are $CORRIDOR_SITE and $CORRIDOR_DATA
-    (else ./site or examples/site, and ./var), as for every other command."""
-    from corridor.clikit import default_site, fail, open_site
+    that crashes is restarted with backoff; one that keeps crashing stops them all, exit 1."""
+    from corridor.clikit import fail, open_site
     from corridor.supervise import GaveUp, Supervisor
 
-    site_dir = Path(site_dir or default_site())
-    data_dir = Path(data_dir or os.environ.get("CORRIDOR_DATA", "var"))
     site = open_site(site_dir)  # faults as file:line, exit 2
     layout = Layout(site.root)
     for path in (layout.hub_ca[0], *layout.hub("txn"), *layout.hub("eig"), layout.partner_crl):

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the tests with real parts drive (nftables, Libreswan,
-# OpenSSH, Chromium, TLS auditors). Only as root; elsewhere the tests that need them skip
-# and say why (under CI=true they fail instead).
+# tcpdump, OpenSSH, Chromium, TLS auditors, promtool, and QEMU with Debian's stock kernel for
+# the lab VM that `corridor lab` boots when the running kernel has no ESP). Only as root;
+# elsewhere the tests that need them skip and say why (under CI=true they fail instead).
 set -euo pipefail
-packages=(nftables libreswan iproute2 iputils-ping openssh-server openssh-client
-          chromium sslscan curl openssl tmux libnss3-tools procps asciinema faketime)
+packages=(nftables libreswan iproute2 iputils-ping openssh-server openssh-client tcpdump
+          chromium sslscan curl openssl tmux libnss3-tools procps asciinema faketime
+          prometheus qemu-system-x86 linux-image-amd64 busybox-static)
 [ "$(id -u)" = 0 ] || { echo "system-deps: not root, skipping apt"; exit 0; }
 missing=()
 for p in "${packages[@]}"; do
@@ -14,3 +16,14 @@ done
 echo "system-deps: installing ${missing[*]}"
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Only promtool is wanted from `prometheus`. Its package starts the server where it can (a
+# host running systemd, or no policy-rc.d forbidding it): stop and disable that server so
+# that nothing is left listening on :9090.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && pgrep -x prometheus >/dev/null; then
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  else
+    service prometheus stop >/dev/null 2>&1 || true
+    update-rc.d prometheus disable >/dev/null 2>&1 || true
+  fi
+fi

@@ -6,11 +6,16 @@ lacks it the test skips and says why; under CI=true a missing capability fails t
 
 from __future__ import annotations
 
+import hashlib
+import http.client
 import os
 import shutil
 import socket
+import ssl
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -54,6 +59,24 @@ def postgres_available() -> bool:
         return False
 
 
+@contextmanager
+def pg_schema(prefix: str) -> Iterator[str]:
+    """A fresh PostgreSQL schema named `prefix`_<random>, as a DSN whose search_path is that
+    schema; dropped with everything in it on the way out."""
+    need(postgres_available(), "needs PostgreSQL on 127.0.0.1:5432")
+    import psycopg  # only the tests that run on PostgreSQL need the driver
+
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    sep = "&" if "?" in POSTGRES_DSN else "?"
+    try:
+        yield f"{POSTGRES_DSN}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_DSN, autocommit=True) as admin:
+            admin.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
 def wait_for(
     condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.02, what: str = ""
 ) -> T:
@@ -68,6 +91,36 @@ def wait_for(
         time.sleep(interval)
 
 
+def site_snapshot(site: Path) -> dict[str, str]:
+    """Every file of a site with its mode and a hash of its content: equal snapshots mean
+    a byte-identical tree."""
+    return {str(p.relative_to(site)): f"{p.stat().st_mode & 0o777:o} "
+                                      f"{hashlib.sha256(p.read_bytes()).hexdigest()}"
+            for p in sorted(site.rglob("*")) if p.is_file()}
+
+
 def copy_site(dest: Path) -> Path:
     """A writable copy of the demo site at dest/site (tests never touch the shipped one)."""
     return corridor.site.copy_site(dest / "site")
+
+
+class KeptAlive:
+    """One HTTPS connection reused for every request, as a busy client holds it: a request
+    after the server closed it fails the test instead of quietly opening another."""
+
+    def __init__(self, port: int, context: ssl.SSLContext, host: str = "127.0.0.1") -> None:
+        self.conn = http.client.HTTPSConnection(host, port, context=context, timeout=10)
+        self.sock: object = None
+
+    def get(self, path: str, headers: dict[str, str] | None = None
+            ) -> tuple[int, bytes, http.client.HTTPResponse]:
+        if self.sock is not None:
+            assert self.conn.sock is self.sock, "the connection was closed and reopened"
+        self.conn.request("GET", path, headers=headers or {})
+        self.sock = self.sock or self.conn.sock
+        resp = self.conn.getresponse()
+        return resp.status, resp.read(), resp
+
+    @property
+    def closed(self) -> bool:
+        return self.conn.sock is None

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from cryptography import x509
 
 from corridor.api.schemas import Problem
 from corridor.core.errors import CorridorError, Refused, Unauthenticated
@@ -28,7 +29,7 @@ from corridor.eig.errors import (
     RateLimited,
     UnsupportedMediaType,
 )
-from corridor.eig.identity import Caller, Refusal, identify
+from corridor.eig.identity import Caller, Peer, Refusal, certificate_refusal, identify
 from corridor.eig.metrics import Metrics
 from corridor.eig.openapi import document_bytes
 from corridor.eig.partners import PartnerDirectory
@@ -36,6 +37,7 @@ from corridor.eig.ratelimit import RateLimiter
 from corridor.eig.requests import CALLS, IDEMPOTENCY_KEY, Call, decode
 from corridor.eig.upstream import Answer, Upstream
 from corridor.pki.issue import fingerprint
+from corridor.pki.tls import ContextHolder
 from corridor.site.model import Partner
 
 log = logging.getLogger("corridor.eig")
@@ -83,8 +85,10 @@ def _bearer(request: web.Request) -> str | None:
 
 class Gateway:
     def __init__(self, partners: PartnerDirectory, upstreams: dict[str, Upstream],
-                 audit: AuditLog, metrics: Metrics, limiter: RateLimiter) -> None:
+                 audit: AuditLog, metrics: Metrics, limiter: RateLimiter,
+                 contexts: ContextHolder) -> None:
         self.partners = partners
+        self.contexts = contexts  # the partner listener's TLS: its CRL's revoked serials
         self.upstreams = upstreams  # "txn" and "rpt"
         self.audit = audit
         self.metrics = metrics
@@ -96,8 +100,8 @@ class Gateway:
     # -- identity ---------------------------------------------------------------------
 
     @staticmethod
-    def peer(request: web.Request) -> tuple[str | None, bytes | None, str]:
-        """(fingerprint, DER, source address) of the connection, computed once for it."""
+    def peer(request: web.Request) -> Peer:
+        """What the connection presents, read once for it."""
         proto = request.protocol
         known = getattr(proto, "corridor_peer", None)
         if known is not None:
@@ -106,7 +110,13 @@ class Gateway:
         sslobj = transport.get_extra_info("ssl_object") if transport else None
         der = sslobj.getpeercert(binary_form=True) if sslobj is not None else None
         address = transport.get_extra_info("peername") if transport else None
-        known = (fingerprint(der) if der else None, der, address[0] if address else "")
+        source_ip = address[0] if address else ""
+        if der:
+            cert = x509.load_der_x509_certificate(der)
+            known = Peer(fingerprint(cert), der, cert.serial_number,
+                         cert.not_valid_after_utc.timestamp(), source_ip)
+        else:
+            known = Peer(None, None, None, None, source_ip)
         if hasattr(proto, "corridor_peer"):
             proto.corridor_peer = known  # type: ignore[union-attr]
         return known
@@ -126,15 +136,17 @@ class Gateway:
         return verdict
 
     def authenticate(self, request: web.Request) -> Partner:
-        print_, der, source_ip = self.peer(request)
-        caller = Caller(fingerprint=print_, source_ip=source_ip, api_key=_bearer(request))
+        peer = self.peer(request)
+        caller = Caller(fingerprint=peer.fingerprint, source_ip=peer.source_ip,
+                        api_key=_bearer(request))
         directory = self.partners.directory
-        verdict = self.decide(caller)
+        verdict = certificate_refusal(peer, self.contexts.revoked, time.time())
+        if verdict is None:
+            verdict = self.decide(caller)
         if isinstance(verdict, Refusal):
             subject = None
-            if der:
-                from cryptography import x509
-                subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
+            if peer.der:
+                subject = x509.load_der_x509_certificate(peer.der).subject.rfc4514_string()
             self.refused(verdict.code, caller.source_ip, subject, caller.fingerprint,
                          directory.claimed(caller), f"{request.method} {request.path}")
             cls = Unauthenticated if verdict.status == 401 else Refused
@@ -145,7 +157,7 @@ class Gateway:
                 print_: str | None, claimed: str | None, request: str | None = None,
                 detail: str | None = None, *, partner: str | None = None,
                 transfer_id: str | None = None) -> None:
-        self.metrics.refusals.labels(reason).inc()
+        self.metrics.refusals.labels(reason, partner or claimed or "").inc()
         self.audit.refusal(source_ip=source_ip, reason=reason, subject=subject,
                            fingerprint=print_, partner_claimed=claimed, partner=partner,
                            transfer_id=transfer_id, request=request, detail=detail)
@@ -154,8 +166,8 @@ class Gateway:
                      transfer_id: str | None) -> None:
         """Audit a call of an authenticated partner refused for who made it. The line names
         the partner and its certificate; never the signature, API key or body."""
-        print_, _, source_ip = self.peer(request)
-        self.refused(reason, source_ip, None, print_, None,
+        peer = self.peer(request)
+        self.refused(reason, peer.source_ip, None, peer.fingerprint, None,
                      f"{request.method} {request.path}", detail,
                      partner=request[PARTNER].id, transfer_id=transfer_id)
 
@@ -175,6 +187,8 @@ class Gateway:
             resp = await handler(request)
         except CorridorError as exc:
             resp = problem(exc)
+            if exc.code in _CLOSES_CONNECTION:
+                resp.force_close()
         except web.HTTPException as exc:
             resp = problem(_http_problem(exc))
         except Exception:
@@ -292,6 +306,8 @@ async def openapi_handler(request: web.Request) -> web.Response:
 
 _REFUSAL_DETAIL = {
     Refusal.NO_CERTIFICATE: "a client certificate is required",
+    Refusal.CERTIFICATE_REVOKED: "the client certificate of this connection has been revoked",
+    Refusal.CERTIFICATE_EXPIRED: "the client certificate of this connection has expired",
     Refusal.NOT_PINNED: "the client certificate is not the one registered for any partner",
     Refusal.PARTNER_DISABLED: "this partner is disabled",
     Refusal.IP_NOT_ALLOWED: "the source address is not in this partner's allowlist",
@@ -299,3 +315,7 @@ _REFUSAL_DETAIL = {
     Refusal.KEY_INVALID: "the API key is not valid",
     Refusal.KEY_OTHER_PARTNER: "the API key does not belong to the certificate's partner",
 }
+
+# Refusals no later request on the connection can pass: it is closed after the answer.
+_CLOSES_CONNECTION = frozenset({Refusal.CERTIFICATE_REVOKED.code,
+                                Refusal.CERTIFICATE_EXPIRED.code})

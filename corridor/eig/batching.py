@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Callable
 
 import msgspec
 
 from corridor.core.errors import CorridorError
-from corridor.httppool import Pool, ProtocolError
+from corridor.httppool import Pool, TransportError
 
 log = logging.getLogger("corridor.eig.batching")
 
@@ -60,15 +59,14 @@ _Waiting = tuple[Call, "asyncio.Future[Answered]"]
 
 
 class Batcher:
-    """Sends calls to TXN over `pool`, many per request. `unavailable` makes the error each
-    caller gets when a batch has no answer; `timeout_s` bounds a batch's round trip."""
+    """Sends calls to TXN over `pool`, many per request (the pool's timeout bounds a batch's
+    round trip). `unavailable` makes the error each caller gets when a batch has no answer."""
 
     def __init__(self, pool: Pool, unavailable: Callable[[], CorridorError], *,
-                 timeout_s: float = 30.0, in_flight: int = IN_FLIGHT,
+                 in_flight: int = IN_FLIGHT,
                  max_items: int = MAX_ITEMS, max_bytes: int = MAX_BYTES) -> None:
         self.pool = pool
         self.unavailable = unavailable
-        self.timeout_s = timeout_s
         self.in_flight = in_flight
         self.max_items = max_items
         self.max_bytes = max_bytes
@@ -118,22 +116,34 @@ class Batcher:
         del queue[:i]
         return taken
 
+    async def _exchange(self, batch: list[_Waiting]) -> list[Answered] | None:
+        """TXN's answers to the batch, one per call, or None (and why, in the log)."""
+        body = _encode([call for call, _ in batch])
+        try:
+            # Sent twice only if it never reached TXN: its calls are reads or keyed POSTs.
+            got = await self.pool.request("POST", PATH, {"Content-Type": MSGPACK}, body,
+                                          replayable=True)
+        except TransportError as exc:
+            log.warning("a batch of %d calls to TXN failed: %s", len(batch), exc)
+            return None
+        if got.status != 200:
+            why = f"TXN answered the batch with {got.status}: {got.body[:200]!r}"
+        else:
+            try:
+                answers = _decode(got.body)
+            except msgspec.DecodeError as exc:
+                why = f"TXN's batch reply does not decode: {exc}"
+            else:
+                if len(answers) == len(batch):
+                    return answers
+                why = f"{len(answers)} answers to {len(batch)} calls"
+        log.warning("a batch of %d calls to TXN failed: %s", len(batch), why)
+        return None
+
     async def _send(self, batch: list[_Waiting]) -> None:
         try:
-            body = _encode([call for call, _ in batch])
-            try:
-                async with asyncio.timeout(self.timeout_s):
-                    got = await self.pool.request(
-                        "POST", PATH, {"Content-Type": MSGPACK}, body)
-                if got.status != 200:
-                    raise ProtocolError(f"TXN answered the batch with {got.status}: "
-                                        f"{got.body[:200]!r}")
-                answers = _decode(got.body)
-                if len(answers) != len(batch):
-                    raise ProtocolError(f"{len(answers)} answers to {len(batch)} calls")
-            except (TimeoutError, OSError, ssl.SSLError, ProtocolError,
-                    msgspec.DecodeError) as exc:
-                log.warning("a batch of %d calls to TXN failed: %s", len(batch), exc)
+            answers = await self._exchange(batch)
+            if answers is None:
                 return
             self.batches += 1
             self.calls += len(batch)

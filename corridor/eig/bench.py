@@ -237,7 +237,7 @@ def bench(site_dir: Path, seconds: float, rounds: int, concurrency: int, workers
             # The client is the lean pool PayFast's simulator sends with, not aiohttp's
             # client: the phases run on the same two cores as the servers, and a heavier
             # client would take from the servers' share what it spends per call.
-            pool = Pool(base, ctx, size=concurrency)
+            pool = Pool(base, ctx, size=concurrency, timeout=None)
             try:
                 await _warm(pool, headers, concurrency)
                 for r in range(rounds):

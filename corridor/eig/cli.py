@@ -1,20 +1,20 @@
-"""`corridor serve eig` and `corridor partner ...` (onboarding: add, show, key rotate,
-disable). Partner commands edit the site directory, the one source of truth; a running
-EIG picks the change up within a second."""
+"""`corridor serve eig` and `corridor partner ...` (add, show, key rotate, disable; the
+one-step `onboard` and `offboard` come from `corridor.partners`). Partner commands edit the
+site directory, the one source of truth; a running EIG picks the change up within a second."""
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
-import yaml
 
 from corridor.clikit import data_option, fail, open_site, site_option
+from corridor.partners.cli import offboard, onboard, partner_options
+from corridor.partners.spec import PartnerSpec, api_key_ref, callback_secret_ref
 from corridor.pki.credentials import new_api_key, write_api_key_hash, write_hmac_secret
-from corridor.pki.siteedit import set_field
-from corridor.site import check_site
+from corridor.site import SiteInvalid
+from corridor.site.edit import SiteEdit, partner_document
 
 
 @click.command()
@@ -53,66 +53,53 @@ def serve(site_dir: Path, data_dir: Path, host: str | None, port: int | None,
 
 @click.group()
 def partner() -> None:
-    """Onboard and manage partners: add, show, key rotate, disable."""
+    """Onboard and manage partners: onboard, offboard, add, show, key rotate, disable."""
+
+
+partner.add_command(onboard)
+partner.add_command(offboard)
 
 
 @partner.command()
 @site_option
 @click.argument("partner_id")
-@click.option("--name", required=True)
-@click.option("--country", required=True, help="ISO 3166 alpha-2, e.g. KE.")
-@click.option("--role", type=click.Choice(["send", "receive", "both"]), required=True)
-@click.option("--currency", "currencies", multiple=True, required=True)
-@click.option("--allowed-ip", "allowed_ips", multiple=True, required=True, help="CIDR.")
-@click.option("--callback-url", help="Send partners: where status callbacks go.")
-@click.option("--endpoint", help="Receive partners: their payout API.")
-@click.option("--connector", default="https-json", show_default=True)
-@click.option("--payout-method", "payout_methods", multiple=True)
-@click.option("--float-floor", default="0.00", show_default=True)
-def add(site_dir: Path, partner_id: str, name: str, country: str, role: str,
-        currencies: tuple[str, ...], allowed_ips: tuple[str, ...], callback_url: str | None,
-        endpoint: str | None, connector: str, payout_methods: tuple[str, ...],
-        float_floor: str) -> None:
+@partner_options
+def add(site_dir: Path, partner_id: str, **options: Any) -> None:
     """Add PARTNER_ID: writes partners/PARTNER_ID.yaml and its secrets, prints the API key
-    once (only its hash is kept). Issue its certificate next with `corridor pki issue`."""
-    open_site(site_dir)
-    target = site_dir / "partners" / f"{partner_id}.yaml"
-    if target.exists():
-        fail(f"{target} exists already")
-    doc: dict[str, object] = {
-        "id": partner_id, "name": name, "country": country, "role": role,
-        "currencies": list(currencies), "allowed_ips": list(allowed_ips),
-        "certificate": {"subject": f"CN={partner_id},O={name},C={country}"},
-        "api_key": f"secrets/{partner_id}.apikey.hash",
-        "callback_secret": f"secrets/{partner_id}.hmac",
-    }
-    if role in ("send", "both"):
-        doc["callback_url"] = callback_url
-        doc["float"] = {"floor": float_floor}
-    if role in ("receive", "both"):
-        doc.update(endpoint=endpoint, connector=connector,
-                   payout_methods=list(payout_methods))
-    text = f"# Added with `corridor partner add`.\n{yaml.safe_dump(doc, sort_keys=False)}"
-    # Check the site with the new file in a scratch copy first: nothing changes on a fault.
-    with tempfile.TemporaryDirectory() as scratch:
-        trial = Path(scratch) / "site"
-        shutil.copytree(site_dir, trial, ignore=shutil.ignore_patterns("pki", "secrets"))
-        (trial / "partners" / target.name).write_text(text)
-        faults = check_site(trial)
-    if faults:
-        for fault in faults:
-            click.echo(f"{site_dir}/{fault}", err=True)
-        fail(f"{partner_id} not added", code=2)
+    once (only its hash is kept). Issue its certificate next with `corridor pki issue`;
+    `corridor partner onboard` does all of it, tunnel and kit included, in one step."""
     site = open_site(site_dir)
+    spec = PartnerSpec(id=partner_id, **options)
+    target = f"partners/{partner_id}.yaml"
+    if (site_dir / target).exists():
+        fail(f"{site_dir / target} exists already")
+    edit = SiteEdit(site_dir)
+    edit.create(target, partner_document(spec.fields()))
+    # Checked before the secrets are written, so that a refused partner leaves nothing;
+    # the file is written last, once what it names is there.
+    _apply(edit, site_dir, f"{partner_id} not added", check_only=True)
     key = new_api_key()
-    write_api_key_hash(site.path(f"secrets/{partner_id}.apikey.hash"), key)
-    hmac_path = site.path(f"secrets/{partner_id}.hmac")
+    write_api_key_hash(site.path(api_key_ref(partner_id)), key)
+    hmac_path = site.path(callback_secret_ref(partner_id))
     if not hmac_path.exists():
         write_hmac_secret(hmac_path)
-    target.write_text(text)
-    click.echo(f"added {target}")
+    _apply(edit, site_dir, f"{partner_id} not added")
+    click.echo(f"added {site_dir / target}")
     click.echo(f"api key {partner_id}: {key}")
     click.echo("(shown once; only its hash is stored)")
+
+
+def _apply(edit: SiteEdit, site_dir: Path, refused: str, check_only: bool = False) -> None:
+    """Check (and unless `check_only`, write) a site edit; on a fault or a file that cannot
+    be written, say so and exit, with the site as it was."""
+    try:
+        edit.check() if check_only else edit.commit()
+    except SiteInvalid as exc:
+        for fault in exc.faults:
+            click.echo(f"{site_dir}/{fault}", err=True)
+        fail(refused, code=2)
+    except OSError as exc:
+        fail(f"{refused}: cannot write {exc.filename or site_dir}: {exc.strerror or exc}")
 
 
 def _partner_or_fail(site_dir: Path, partner_id: str):  # type: ignore[no-untyped-def]
@@ -145,6 +132,7 @@ def show(site_dir: Path, partner_id: str) -> None:
         ("api key", "set" if p.api_key_file.exists() else "missing"),
         ("callback_url", p.callback_url or "-"), ("endpoint", p.endpoint or "-"),
         ("disabled", "yes" if p.disabled else "no"),
+        ("offboarded", p.offboarded or "no"),
     ]
     for label, value in rows:
         click.echo(f"{label + ':':21} {value}")
@@ -172,6 +160,8 @@ def rotate(site_dir: Path, partner_id: str) -> None:
 @click.argument("partner_id")
 def disable(site_dir: Path, partner_id: str) -> None:
     """Refuse every request of PARTNER_ID (sets `disabled: true` in its YAML)."""
-    site, p = _partner_or_fail(site_dir, partner_id)
-    set_field(site.root / p.source, ("disabled",), "true")
+    _, p = _partner_or_fail(site_dir, partner_id)
+    edit = SiteEdit(site_dir)
+    edit.set(p.source, ("disabled",), True)
+    _apply(edit, site_dir, f"{partner_id} not disabled")
     click.echo(f"disabled {partner_id}")

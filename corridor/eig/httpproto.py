@@ -10,15 +10,17 @@ import msgspec
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from corridor.eig.identity import Peer
+
 
 class ProblemRequestHandler(RequestHandler):
-    # What the TLS connection presents (certificate fingerprint, DER, source address),
+    # What the TLS connection presents (the client certificate and the source address),
     # read once per connection by the gateway: it cannot change within a connection.
     __slots__ = ("corridor_peer",)
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.corridor_peer: tuple[str | None, bytes | None, str] | None = None
+        self.corridor_peer: Peer | None = None
 
     def handle_error(self, request, status=500, exc=None, message=None):  # type: ignore[no-untyped-def]
         if status >= 500:

@@ -2,14 +2,18 @@
 
 A request is served only when the client certificate is pinned to a partner, the source
 address is in that same partner's allowlist and the API key is that same partner's. The
-TLS layer has already checked chain, validity and revocation; the pin then names the
-partner, so a certificate alone never picks an identity the API key did not also prove.
+TLS layer has already checked chain, validity and revocation at the handshake; a
+connection outlives both the CRL and the certificate's validity of that moment, so each
+request on it is checked against them again (`certificate_refusal`). The pin then names
+the partner, so a certificate alone never picks an identity the API key did not also
+prove.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+from collections.abc import Set
 from dataclasses import dataclass
 from enum import Enum
 
@@ -21,6 +25,8 @@ class Refusal(Enum):
     """Why a caller was turned away: (stable code, HTTP status)."""
 
     NO_CERTIFICATE = ("no_client_certificate", 401)
+    CERTIFICATE_REVOKED = ("certificate_revoked", 403)
+    CERTIFICATE_EXPIRED = ("certificate_expired", 403)
     NOT_PINNED = ("certificate_not_pinned", 403)
     PARTNER_DISABLED = ("partner_disabled", 403)
     IP_NOT_ALLOWED = ("source_ip_not_allowed", 403)
@@ -35,6 +41,19 @@ class Refusal(Enum):
     @property
     def status(self) -> int:
         return self.value[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """What a TLS connection presents, read once per connection (it cannot change within
+    one): the client certificate (DER, SHA-256 fingerprint, serial number, notAfter in unix
+    seconds) and the source address. Without a certificate all but the address are None."""
+
+    fingerprint: str | None
+    der: bytes | None
+    serial: int | None
+    not_after: float | None
+    source_ip: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +98,17 @@ def _allowed(source_ip: str, networks: tuple[IPNetwork, ...]) -> bool:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return any(address in net for net in networks)
+
+
+def certificate_refusal(peer: Peer, revoked: Set[int], now: float) -> Refusal | None:
+    """Whether the certificate a connection was admitted with no longer stands: revoked
+    since (`revoked`: the serials of the CRL in force) or expired since (`now`: unix
+    seconds). Cheap: it runs on every request."""
+    if peer.serial in revoked:
+        return Refusal.CERTIFICATE_REVOKED
+    if peer.not_after is not None and now >= peer.not_after:
+        return Refusal.CERTIFICATE_EXPIRED
+    return None
 
 
 def identify(directory: Directory, caller: Caller) -> Partner | Refusal:

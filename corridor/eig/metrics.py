@@ -20,9 +20,12 @@ class Metrics:
             "corridor_eig_request_seconds", "Partner API request time, TXN included",
             ["route"], registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        # `partner` is the partner authenticated or, for an identity refusal, claimed by
+        # its certificate pin or API key; empty when the caller claims none. Only site
+        # partners' ids reach it, so a stranger cannot grow the label set.
         self.refusals = Counter(
-            "corridor_eig_refusals", "Callers refused, by reason (also in the audit log)",
-            ["reason"], registry=self.registry)
+            "corridor_eig_refusals", "Callers refused, by reason and partner (also in the "
+            "audit log)", ["reason", "partner"], registry=self.registry)
         self.upstream_errors = Counter(
             "corridor_eig_txn_errors", "Relays to TXN that failed to get an answer",
             registry=self.registry)

@@ -26,9 +26,10 @@ from corridor.eig.httpproto import handler_factory
 from corridor.eig.metrics import Metrics
 from corridor.eig.partners import PartnerDirectory
 from corridor.eig.ratelimit import DEFAULT_BURST, DEFAULT_RATE, RateLimiter
-from corridor.eig.tlslayer import ContextHolder, HandshakeFailure, listen
+from corridor.eig.tlslayer import HandshakeFailure, audit_handshakes, listen
 from corridor.eig.upstream import Rpt, Txn, rpt_url, txn_tls, txn_url
 from corridor.pki.layout import Layout
+from corridor.pki.tls import ContextHolder
 
 log = logging.getLogger("corridor.eig")
 
@@ -58,7 +59,8 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
     site = partners.site
     layout = Layout(opts.site_dir)
     cert, key = layout.hub("eig")
-    contexts = ContextHolder(cert, key, layout.partner_ca[0], layout.partner_crl)
+    contexts = ContextHolder(cert, key, layout.partner_ca[0], layout.partner_crl,
+                             prepare=audit_handshakes)
     audit = AuditLog(audit_path(opts.data_dir))
     metrics = Metrics(opts.site_dir)
     tls = txn_tls(opts.site_dir)
@@ -67,7 +69,7 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
     await txn.start()
     await rpt.start()
     gateway = Gateway(partners, {"txn": txn, "rpt": rpt}, audit, metrics,
-                      RateLimiter(opts.rate, opts.burst))
+                      RateLimiter(opts.rate, opts.burst), contexts)
 
     def on_failure(f: HandshakeFailure) -> None:
         claimed = partners.directory.by_pin.get(f.fingerprint or "")

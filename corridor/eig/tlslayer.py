@@ -1,14 +1,15 @@
 """The partner listener's TLS: client certificates required, the CRL reloaded without a
-restart, and failed handshakes audited.
+restart (`corridor.pki.tls.ContextHolder`), and failed handshakes audited.
 
 TLS runs in the event loop's native code (uvloop's `SSLProtocol`), which hides handshake
 failures: no log line, no peer address, and the connection dropped without the alert
 OpenSSL queued for the client. So the listener accepts each connection itself and hands it
 over with `loop.connect_accepted_socket`, in a task that knows the peer address and picks
 the context in force when the connection arrived (that is how a new CRL takes effect: new
-connections get the context built from the new file; connections already open keep
-theirs). The connection's `SSLObject` is an `AuditedSSLObject`, whose handshake step
-reports a failure to that task's arrival record and lets the loop send the alert first.
+connections get the context built from the new file; on connections already open the
+gateway checks each request against the serials it revokes). The connection's `SSLObject`
+is an `AuditedSSLObject`, whose handshake step reports a failure to that task's arrival
+record and lets the loop send the alert first.
 
 The peer certificate is read by the handshake itself. To audit a certificate that failed
 verification (OpenSSL drops it), a TLS message callback keeps the first certificate of the
@@ -20,17 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import os
 import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from cryptography import x509
 
 from corridor.pki.issue import fingerprint
-from corridor.pki.tls import server_context
+from corridor.pki.tls import ContextHolder
 
 log = logging.getLogger("corridor.eig.tls")
 
@@ -106,49 +105,11 @@ def _reason(exc: BaseException) -> str:
     return "handshake_failed"
 
 
-class ContextHolder:
-    """The server SSLContext in force; rebuilt when the CRL file changes."""
-
-    def __init__(self, cert: Path, key: Path, client_ca: Path, crl: Path) -> None:
-        self.cert, self.key, self.client_ca, self.crl = cert, key, client_ca, crl
-        self._stamp: tuple[int, int, int] | None = None
-        self.current = self._build()
-
-    def _file_stamp(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.crl)
-        except FileNotFoundError:
-            return None
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-    def _build(self) -> ssl.SSLContext:
-        stamp = self._file_stamp()
-        if stamp is None:
-            # Without a CRL a revoked certificate would pass: refuse to start instead.
-            raise FileNotFoundError(f"no CRL at {self.crl}; run `corridor pki bootstrap`")
-        ctx = server_context(self.cert, self.key, client_ca=self.client_ca, crl=self.crl)
-        _watch_certificates(ctx)
-        ctx.sslobject_class = AuditedSSLObject
-        self._stamp = stamp
-        return ctx
-
-    def refresh(self) -> bool:
-        """Rebuild if the CRL changed; True when a new context is in force. A CRL that
-        does not load leaves the previous context in force (and is logged)."""
-        if self._file_stamp() == self._stamp:
-            return False
-        try:
-            self.current = self._build()
-        except (OSError, ssl.SSLError) as exc:
-            log.error("CRL %s did not load, keeping the previous one: %s", self.crl, exc)
-            return False
-        log.info("CRL %s reloaded", self.crl)
-        return True
-
-    async def watch(self, interval: float = 0.5) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            self.refresh()
+def audit_handshakes(ctx: ssl.SSLContext) -> None:
+    """Make `ctx` report failed handshakes: the `prepare` of the partner listener's
+    `ContextHolder`, so that every context rebuilt for a new CRL audits too."""
+    _watch_certificates(ctx)
+    ctx.sslobject_class = AuditedSSLObject
 
 
 @dataclass(slots=True)

@@ -1,20 +1,18 @@
 """EIG's client of the hub's internal servers (TXN's internal API, RPT's report
 endpoints): mutual TLS with EIG's hub certificate, one pool of kept-alive connections per
-server, and the server's answer (status, body, problem+json) relayed unchanged."""
+server (`corridor.httppool`), and the server's answer (status, body, problem+json) relayed
+unchanged."""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import ssl
 from dataclasses import dataclass
 
-import aiohttp
-
 from corridor.core.errors import Unavailable
 from corridor.eig.batching import Batcher
 from corridor.eig.batching import Call as BatchedCall
-from corridor.httppool import Pool, ProtocolError
+from corridor.httppool import MAX_BODY, Pool, TransportError
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
 from corridor.site.model import Site
@@ -64,27 +62,29 @@ def txn_tls(site_root: object) -> ssl.SSLContext:
 
 
 class Upstream:
-    """One internal server. `unavailable` is what a partner is told when it cannot answer:
-    (problem code, detail)."""
+    """One internal server, over one pool of kept-alive connections (`corridor.httppool`).
+    `unavailable` is what a partner is told when it cannot answer: (problem code, detail)."""
 
     unavailable = ("upstream_unavailable", "the hub cannot answer now; retry later")
+    max_body: int | None = MAX_BODY  # the largest answer read
 
     def __init__(self, base_url: str, context: ssl.SSLContext, pool: int = 256) -> None:
         self.base_url = base_url.rstrip("/")
         self._context = context
-        self._pool = pool
-        self._session: aiohttp.ClientSession | None = None
+        self._size = pool
+        self._pool: Pool | None = None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(
-            ssl=self._context, limit=self._pool, keepalive_timeout=60, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=TIMEOUT_S),
-            auto_decompress=False, skip_auto_headers=("User-Agent", "Accept-Encoding"))
+        self._pool = Pool(self.base_url, self._context, self._size, timeout=TIMEOUT_S,
+                          max_body=self.max_body)
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        if self._pool is not None:
+            self._pool.close()
+
+    def _unavailable(self) -> Unavailable:
+        code, detail = self.unavailable
+        return Unavailable(detail, code=code)
 
     async def relay(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
@@ -92,37 +92,27 @@ class Upstream:
     ) -> Answer:
         """Send one call; Unavailable (503 with the `unavailable` code) when the server
         cannot answer. (`batched` is for TXN; here each call goes alone.)"""
-        assert self._session is not None, "start() first"
+        assert self._pool is not None, "start() first"
         try:
-            async with self._session.request(
-                method, self.base_url + path, headers=headers, data=body
-            ) as resp:
-                payload = await resp.read()
-                passed = {h: resp.headers[h] for h in PASS_HEADERS if h in resp.headers}
-                return Answer(resp.status, payload, passed)
-        except (TimeoutError, aiohttp.ClientError, ssl.SSLError) as exc:
-            code, detail = self.unavailable
-            raise Unavailable(detail, code=code) from exc
+            got = await self._pool.request(method, path, headers, body)
+        except TransportError as exc:
+            raise self._unavailable() from exc
+        passed = {h: got.headers[low] for h, low in _PASS_LOWER if low in got.headers}
+        return Answer(got.status, got.body, passed)
 
 
 class Txn(Upstream):
-    """TXN's internal API, over the lean kept-alive pool (`corridor.httppool`): the hot
-    hop of every partner call. A POST that timed out may have been applied: the partner
-    retries with the same Idempotency-Key and TXN answers the original response."""
+    """TXN's internal API: the hot hop of every partner call. A POST that timed out may
+    have been applied: the partner retries with the same Idempotency-Key and TXN answers
+    the original response."""
 
     unavailable = ("txn_unavailable",
                    "the transaction engine is unavailable; retry with the same Idempotency-Key")
 
     async def start(self) -> None:
-        self._lean = Pool(self.base_url, self._context, self._pool)
-        self._batcher = Batcher(self._lean, self._unavailable, timeout_s=TIMEOUT_S)
-
-    async def close(self) -> None:
-        self._lean.close()
-
-    def _unavailable(self) -> Unavailable:
-        code, detail = self.unavailable
-        return Unavailable(detail, code=code)
+        await super().start()
+        assert self._pool is not None
+        self._batcher = Batcher(self._pool, self._unavailable)
 
     async def relay(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
@@ -135,17 +125,11 @@ class Txn(Upstream):
                 method, path, headers["Corridor-Partner"], headers.get("Idempotency-Key"),
                 headers.get("Corridor-Signature"), body or b""))
             return Answer(got.status, got.body, {"Content-Type": got.content_type})
-        try:
-            async with asyncio.timeout(TIMEOUT_S):
-                got = await self._lean.request(method, path, headers, body)
-        except (TimeoutError, OSError, ssl.SSLError, ProtocolError) as exc:
-            code, detail = self.unavailable
-            raise Unavailable(detail, code=code) from exc
-        passed = {h: got.headers[low] for h, low in _PASS_LOWER if low in got.headers}
-        return Answer(got.status, got.body, passed)
+        return await super().relay(method, path, headers, body)
 
 
 class Rpt(Upstream):
     """RPT's report endpoints (read-only: a retry is always safe)."""
 
     unavailable = ("reports_unavailable", "reports are unavailable now; retry later")
+    max_body = None  # a report covers up to 366 days; RPT is the hub's own server

@@ -22,6 +22,7 @@ from corridor.jump import totp
 from corridor.jump.sshd import StockSshd, keygen, stop, wait_port
 from corridor.ports import free_port
 from corridor.site import copy_site
+from corridor.site.edit import SiteEdit
 
 # Both jumps speak the same cipher on the outer hop, so the figures compare the relays and
 # not OpenSSH's default (chacha20) with the bastion's (AES-GCM).
@@ -30,11 +31,11 @@ JUMP_CIPHER = "aes128-gcm@openssh.com"
 
 def _site(root: Path, src: Path, public: str, target_port: int) -> None:
     copy_site(root, src)
-    hub = yaml.safe_load((root / "hub.yaml").read_text())
-    for host in hub["hosts"]:
-        if host["name"] == "txn":
-            host["ssh_port"] = target_port
-    (root / "hub.yaml").write_text(yaml.safe_dump(hub, sort_keys=False))
+    edit = SiteEdit(root)
+    hosts = edit.document("hub.yaml")["hosts"]
+    txn = next(i for i, host in enumerate(hosts) if host["name"] == "txn")
+    edit.set("hub.yaml", ("hosts", txn, "ssh_port"), target_port)
+    edit.commit()
     secret = pyotp.random_base32()
     (root / "secrets" / "totp").mkdir(parents=True)
     (root / "secrets" / "totp" / "bench").write_text(secret + "\n")

@@ -1,8 +1,9 @@
-"""`corridor vpn ...` and `corridor firewall ...`: the perimeter generated from the site.
+"""`corridor vpn ...`, `corridor firewall ...` and `corridor capture`: the perimeter
+generated from the site, and a look at one partner's packets through it.
 
 Every command validates before it touches anything live; `apply` logs who changed what
-and when to DATA/net/apply.log; `--netns` runs nft inside a network namespace and
-`--ctlsocket` picks the pluto to talk to, so nothing here needs the host's own.
+and when to DATA/net/apply.log; `--netns` runs nft (or tcpdump) inside a network namespace
+and `--ctlsocket` picks the pluto to talk to, so nothing here needs the host's own.
 """
 
 from __future__ import annotations
@@ -16,14 +17,16 @@ from pathlib import Path
 import click
 
 from corridor.clikit import data_option, fail, friendly_errors, open_site, site_option
-from corridor.net import applylog, libreswan, nft, status, vpnfiles
+from corridor.net import applylog, libreswan, nft, status, tcpdump, vpnfiles
 from corridor.net import firewall as rules
+from corridor.net.capture import Side, capture_filter
 from corridor.net.errors import NetError
+from corridor.net.perimeter import DEFAULT_IPSEC_DIR
 from corridor.net.pluto import DEFAULT_CTL, Pluto
 from corridor.site.model import Site
 
 out_option = click.option(
-    "--out", type=click.Path(file_okay=False, path_type=Path), default=Path("/etc/ipsec.d"),
+    "--out", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_IPSEC_DIR,
     show_default=True, help="Directory of the Libreswan conn and secrets files.")
 cert_option = click.option(
     "--hub-cert", default=None, help="NSS nickname of the hub's certificate [default: hub id].")
@@ -270,7 +273,7 @@ def fw_apply(site_dir: Path, data_dir: Path, netns: str | None) -> None:
     if before.clean:
         click.echo("no change")
         return
-    changed = _drift_summary(before)
+    changed = before.summary()
     try:
         nft.apply(script, netns)
     except NetError as exc:
@@ -279,16 +282,6 @@ def fw_apply(site_dir: Path, data_dir: Path, netns: str | None) -> None:
     applylog.record(data_dir, "firewall", target, changed, ok=True)
     for line in changed:
         click.echo(line)
-
-
-def _drift_summary(d: nft.Drift) -> list[str]:
-    if d.absent:
-        return ["table created"]
-    lines = [f"{name}: +{len(v)}" for name, v in d.missing.items()]
-    lines += [f"{name}: -{len(v)}" for name, v in d.extra.items()]
-    if d.rules:
-        lines.append("rules changed")
-    return lines
 
 
 @firewall_group.command("diff")
@@ -329,5 +322,100 @@ def fw_show(netns: str | None, as_json: bool) -> None:
             click.echo(f"{c.rule:<24} {c.packets:>12} packets {c.bytes:>14} bytes")
 
 
+@firewall_group.command("metrics")
+@netns_option
+@click.option("--listen", default="127.0.0.1:9109", show_default=True,
+              help="HOST:PORT to serve Prometheus /metrics on.")
+@click.option("--once", is_flag=True,
+              help="Print the metrics once and exit (for node_exporter's textfile collector).")
+@friendly_errors
+def fw_metrics(netns: str | None, listen: str, once: bool) -> None:
+    """Serve the table's counters, and what it drops per source, as Prometheus metrics."""
+    from prometheus_client import CollectorRegistry, generate_latest, start_http_server
+
+    from corridor.net.fwmetrics import FirewallCollector
+
+    registry = CollectorRegistry()
+    registry.register(FirewallCollector(netns))
+    if once:
+        click.echo(generate_latest(registry).decode(), nl=False)
+        return
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        fail(f"--listen {listen!r} is not HOST:PORT")
+    try:
+        start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+    except OSError as exc:
+        fail(f"cannot serve metrics on {listen}: {exc.strerror}")
+    click.echo(f"firewall metrics on http://{host or '127.0.0.1'}:{port}/metrics")
+    while True:
+        time.sleep(3600)
+
+
 # corridor/cli.py looks the group up as `firewall`.
 firewall = firewall_group
+
+
+# ---------------------------------------------------------------- capture
+
+
+@click.command("capture")
+@site_option
+@data_option
+@click.argument("partner_id")
+@click.option("--outer", "side", flag_value="outer",
+              help="The tunnel: IKE, NAT-T and ESP with the partner's peer address.")
+@click.option("--inner", "side", flag_value="inner", default=True,
+              help="Inside it: the partner's allowlist to and from EIG's port, payouts to "
+                   "its endpoint, callbacks to its callback URL [default].")
+@click.option("--seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this long [default: at Ctrl-C].")
+@click.option("--write", "write_to", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="The pcap file [default: DATA/captures/PARTNER-SIDE-UTC.pcap].")
+@click.option("--interface", default="any", show_default=True, help="Where to capture.")
+@click.option("--netns", default=None, help="Capture inside this network namespace.")
+@click.option("--json", "as_json", is_flag=True, help="The summary as one JSON object.")
+@friendly_errors
+def capture(site_dir: Path, data_dir: Path, partner_id: str, side: Side,
+            seconds: float | None, write_to: Path | None, interface: str, netns: str | None,
+            as_json: bool) -> None:
+    """Capture one partner's packets with tcpdump into a pcap (0600), then summarise them:
+    packets, bytes, TCP resets, TLS alerts, IKE and ESP.
+
+    TLS alerts are those seen on the wire: TLS 1.3 encrypts the ones after its ServerHello
+    (a refused client certificate among them)."""
+    from corridor.net.pcapsummary import PcapUnreadable, summarise
+
+    site = open_site(site_dir)
+    partner = site.partner(partner_id)
+    if partner is None:
+        fail(f"no partner {partner_id!r} in {site_dir}/partners")
+        return
+    chosen = capture_filter(site, partner, side)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = write_to or data_dir / "captures" / f"{partner.id}-{side}-{stamp}.pcap"
+    where = f"{interface} in netns {netns}" if netns else interface
+
+    def listening(line: str) -> None:  # said once tcpdump captures, so a refusal is one line
+        click.echo(f"capturing {partner.id} ({side}) on {where} into {out}:", err=True)
+        for term in chosen.terms:
+            click.echo(f"  {term.what}: {term.bpf}", err=True)
+        click.echo(line, err=True)
+
+    run = tcpdump.capture(chosen.expression, out, interface=interface, netns=netns,
+                          seconds=seconds, on_listening=listening)
+    try:
+        summary = summarise(run.file)
+    except PcapUnreadable as exc:
+        fail(str(exc))
+        return
+    report = {"partner": partner.id, "side": side, "file": str(run.file),
+              "filter": chosen.expression, "seconds": round(run.seconds, 3),
+              **summary.as_dict(), "dropped_by_kernel": run.dropped_by_kernel}
+    if as_json:
+        click.echo(json.dumps(report))
+        return
+    for key in ("packets", "bytes", "tcp_resets", "tls_alerts", "ike", "esp",
+                "dropped_by_kernel", "seconds", "file"):
+        value = report[key]
+        click.echo(f"{key.replace('_', ' '):<18} {'-' if value is None else value}")

@@ -2,7 +2,8 @@
 
     CorridorError
      └── NetError              a tool refused or failed (nft, pluto, addconn)
-          └── NotApplied       validation failed: nothing was changed on the live system
+          ├── NotApplied       validation failed: nothing was changed on the live system
+          └── NothingToCapture the site gives a partner nothing to capture on that side
 """
 
 from __future__ import annotations
@@ -19,3 +20,9 @@ class NetError(CorridorError):
 class NotApplied(NetError):
     code = "net_not_applied"
     title = "Change refused before it was applied"
+
+
+class NothingToCapture(NetError):
+    status = 422
+    code = "capture_nothing"
+    title = "Nothing to capture for this partner"

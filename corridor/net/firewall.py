@@ -7,7 +7,10 @@ never flushes the ruleset, so other tools' tables survive. Inside the table:
   counted accept rule per set to the EIG port (so `firewall show` counts per partner);
 - a set of tunnel peers admitted to IKE (UDP 500/4500) and ESP;
 - a set with the jump server's address admitted to SSH on the managed hosts' ports;
-- for each guarded port, a rate-limited log line and a counted drop for everyone else.
+- for each guarded port, a rate-limited log line and a counted drop for everyone else;
+  the dropped packets are also counted per source address in two dynamic sets
+  (`dropped_v4`, `dropped_v6`: an element per source, forgotten after an hour of quiet),
+  which `corridor firewall metrics` exports so that one source's spike can page.
 
 Traffic to other ports is left alone (policy accept): this table guards the perimeter's
 own doors, it is not the host's whole firewall.
@@ -23,6 +26,10 @@ from corridor.site.model import IPNetwork, Site
 TABLE = "corridor"
 IKE_PORTS = (500, 4500)
 LOG_RATE = "10/minute burst 5 packets"
+# Sets the kernel fills as packets are dropped, not from the site: drift leaves them out.
+DROPPED_SETS = {"dropped_v4": ("ipv4_addr", "ip"), "dropped_v6": ("ipv6_addr", "ip6")}
+DROPPED_SIZE = 65535  # sources remembered at most; a full set still drops, uncounted
+DROPPED_TIMEOUT = "1h"
 
 V4 = ipaddress.IPv4Network
 V6 = ipaddress.IPv6Network
@@ -108,9 +115,15 @@ def render(allow: Allowlist) -> str:
                ("esp", "meta l4proto esp")]
     if allow.ssh_ports:
         guarded.append(("ssh", f"tcp dport {ssh}"))
+    for name, (kind, _) in DROPPED_SETS.items():
+        out.append(f"\tset {name} {{ type {kind}; size {DROPPED_SIZE}; flags dynamic,timeout; "
+                   f"timeout {DROPPED_TIMEOUT}; counter; }}")
     for what, match in guarded:
         rules.append(f'{match} limit rate {LOG_RATE} log prefix "corridor drop {what}: " '
                      f'level info comment "log {what}"')
+        # No verdict here: counting a source never decides whether the packet is dropped.
+        for name, (_, proto) in DROPPED_SETS.items():
+            rules.append(f'{match} update @{name} {{ {proto} saddr }} comment "count {what}"')
         rules.append(f'{match} counter drop comment "drop {what}"')
     out.append("\tchain input {")
     out.append("\t\ttype filter hook input priority filter; policy accept;")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from corridor.net.errors import NetError, NotApplied
-from corridor.net.firewall import TABLE
+from corridor.net.firewall import DROPPED_SETS, TABLE
 from corridor.net.runner import run
 
 
@@ -56,7 +56,11 @@ def _expected(script: str, table: str) -> tuple[dict[str, Any], str]:
         f"nft -f - && nft -j list table inet {table} && echo '%%%' "
         f"&& nft -s -t list table inet {table}"
     )
-    proc = run(["unshare", "--net", "sh", "-c", listing], stdin=script, check=False)
+    # A user namespace of its own makes the throwaway network namespace without
+    # CAP_SYS_ADMIN: the firewall's unit holds CAP_NET_ADMIN alone (corridor.deploy), and
+    # --keep-caps leaves nft that capability over the new namespace.
+    proc = run(["unshare", "--user", "--keep-caps", "--net", "sh", "-c", listing],
+               stdin=script, check=False)
     if proc.returncode != 0:
         raise NotApplied(f"nft refused the ruleset: {_nft_error(proc.stderr)}")
     data, _, text = proc.stdout.partition("%%%\n")
@@ -74,6 +78,16 @@ class Drift:
     def clean(self) -> bool:
         return not (self.missing or self.extra or self.rules or self.absent)
 
+    def summary(self) -> list[str]:
+        """What applying the site changes, one short line per set (for the apply log)."""
+        if self.absent:
+            return ["table created"]
+        lines = [f"{name}: +{len(v)}" for name, v in self.missing.items()]
+        lines += [f"{name}: -{len(v)}" for name, v in self.extra.items()]
+        if self.rules:
+            lines.append("rules changed")
+        return lines
+
 
 def drift(script: str, netns: str | None = None, table: str = TABLE) -> Drift:
     """How the live table differs from what the site says it should be."""
@@ -82,6 +96,9 @@ def drift(script: str, netns: str | None = None, table: str = TABLE) -> Drift:
     if live is None:
         return Drift({}, {}, [], absent=True)
     want_sets, live_sets = set_elements(want_json), set_elements(live)
+    for name in DROPPED_SETS:  # filled by the kernel as it drops, never by the site
+        want_sets.pop(name, None)
+        live_sets.pop(name, None)
     missing: dict[str, list[str]] = {}
     extra: dict[str, list[str]] = {}
     for name in sorted(set(want_sets) | set(live_sets)):
@@ -141,6 +158,11 @@ def counters(netns: str | None = None, table: str = TABLE) -> list[Counter]:
     live = live_json(netns, table)
     if live is None:
         raise NetError(f"table inet {table} is not loaded; run `corridor firewall apply`")
+    return rule_counters(live)
+
+
+def rule_counters(live: dict[str, Any]) -> list[Counter]:
+    """The counters of each counted rule of a listed table."""
     found = []
     for item in live.get("nftables", []):
         rule = item.get("rule")
@@ -151,6 +173,29 @@ def counters(netns: str | None = None, table: str = TABLE) -> list[Counter]:
                 c = expr["counter"]
                 found.append(Counter(rule.get("comment", ""), c["packets"], c["bytes"]))
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    source: str  # an address whose packets a guarded port dropped
+    packets: int
+    bytes: int
+
+
+def dropped_sources(live: dict[str, Any]) -> list[Dropped]:
+    """Packets and bytes dropped per source address (the `dropped_v4`/`dropped_v6` sets of
+    a listed table), most packets first."""
+    found = []
+    for item in live.get("nftables", []):
+        s = item.get("set")
+        if s is None or s.get("name") not in DROPPED_SETS:
+            continue
+        for elem in s.get("elem", []):
+            inner = elem.get("elem", {}) if isinstance(elem, dict) else {}
+            c = inner.get("counter")
+            if c is not None:
+                found.append(Dropped(str(inner["val"]), c["packets"], c["bytes"]))
+    return sorted(found, key=lambda d: (-d.packets, d.source))
 
 
 def _nft_error(stderr: str) -> str:

@@ -101,10 +101,15 @@ def rotate_partner(site: Site, partner_id: str, csr_pem: bytes | None = None) ->
     return issued
 
 
-def refresh_crl(site: Site) -> None:
-    """Re-sign the CRL with a fresh nextUpdate (keeps every revocation)."""
+def refresh_crls(site: Site) -> list[Path]:
+    """Re-sign both CRLs (partner CA, hub CA) with a fresh nextUpdate, keeping every
+    revocation; returns them. A server refuses every client once its CRL is past that."""
     layout = layout_of(site)
-    write_crl(load_ca(layout.partner_ca, "partner CA"), layout.partner_crl)
+    signed = []
+    for crl, pair in layout.crls():
+        write_crl(load_ca(pair, f"CA for {crl.name}"), crl)
+        signed.append(crl)
+    return signed
 
 
 def server_names(site: Site, name: str) -> tuple[str, ...]:

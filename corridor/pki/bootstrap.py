@@ -1,10 +1,11 @@
 """`corridor pki bootstrap`: everything a fresh site needs to run, in one idempotent step.
 
-Creates the hub CA and the partner CA, an (empty) partner CRL, the hub servers'
-certificates, every partner's client certificate (its pin is that certificate's
-fingerprint, read from pki/partners/ by the site loader), for receive
-partners the simulator's server certificate, and every partner's API-key hash, callback
-HMAC secret and IPsec PSK (when its tunnel uses one). Existing material is kept unless
+Creates the hub CA and the partner CA, an (empty) CRL for each (a site bootstrapped before
+the hub CA had one gets it on the next run), the hub servers' certificates, every
+partner's client certificate (its pin is that certificate's fingerprint, read from
+pki/partners/ by the site loader), for receive partners the simulator's server
+certificate, and every partner's API-key hash, callback HMAC secret and IPsec PSK (when
+its tunnel uses one). Existing material is kept unless
 `force`; a new CA re-issues everything it signs. New demo API keys are returned and merged
 into secrets/demo-keys.json (0600), which the demo and the simulators read: the only place
 a key exists in clear, and only for the demo's own partners.
@@ -46,10 +47,11 @@ def bootstrap(site: Site, force: bool = False) -> Report:
     for made, pair in ((new_hub_ca, layout.hub_ca), (new_partner_ca, layout.partner_ca)):
         if made:
             note(pair[0])
-    if new_partner_ca or not layout.partner_crl.exists():
-        layout.partner_crl.unlink(missing_ok=True)  # an old CA's CRL does not carry over
-        write_crl(authority.load_ca(layout.partner_ca, "partner CA"), layout.partner_crl)
-        note(layout.partner_crl)
+    for (crl, pair), new_ca in zip(layout.crls(), (new_partner_ca, new_hub_ca), strict=True):
+        if new_ca or not crl.exists():
+            crl.unlink(missing_ok=True)  # an old CA's CRL does not carry over
+            write_crl(authority.load_ca(pair, "CA"), crl)
+            note(crl)
     for name in HUB_SERVERS:
         cert, key = layout.hub(name)
         if force or new_hub_ca or not (cert.exists() and key.exists()):

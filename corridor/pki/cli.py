@@ -18,7 +18,7 @@ from corridor.pki.watch import due, parse_duration, scan
 
 @click.group()
 def pki() -> None:
-    """The hub PKI: CAs, server and partner certificates, CRL, expiry watch."""
+    """The hub PKI: CAs, server and partner certificates, CRLs, expiry watch."""
 
 
 def _run(action):  # type: ignore[no-untyped-def]
@@ -88,7 +88,12 @@ def rotate(site_dir: Path, partner_id: str, csr: Path | None) -> None:
 @site_option
 @click.argument("partner_id")
 def revoke(site_dir: Path, partner_id: str) -> None:
-    """Revoke PARTNER's current certificate (EIG reloads the CRL without restart)."""
+    """Revoke PARTNER's current certificate.
+
+    Within a second, without a restart, EIG refuses it: a new connection fails the TLS
+    handshake, and a connection already open gets 403 certificate_revoked at its next
+    request and is closed. Both are written to EIG's security audit log.
+    """
     site = open_site(site_dir)
     serial = _run(lambda: authority.revoke_partner(site, partner_id))
     click.echo(f"revoked {partner_id} serial {serial:x}")
@@ -108,16 +113,16 @@ def server(site_dir: Path, name: str) -> None:
 @pki.command()
 @site_option
 def crl(site_dir: Path) -> None:
-    """Re-sign the partner CRL with a fresh nextUpdate."""
+    """Re-sign the partner CRL (EIG) and the hub CRL (RPT) with a fresh nextUpdate."""
     site = open_site(site_dir)
-    _run(lambda: authority.refresh_crl(site))
-    click.echo(f"signed {Layout(site.root).partner_crl}")
+    for path in _run(lambda: authority.refresh_crls(site)):
+        click.echo(f"signed {path}")
 
 
 @pki.command("list")
 @site_option
 def list_(site_dir: Path) -> None:
-    """Every certificate (and the CRL) with its expiry."""
+    """Every certificate (and the CRLs) with its expiry."""
     now = dt.datetime.now(dt.UTC)
     for e in scan(Layout(site_dir)):
         days = e.seconds_left(now) / 86400

@@ -1,5 +1,7 @@
-"""The partner CA's certificate revocation list. EIG's TLS layer checks it during the
-handshake and reloads it when the file changes; `revoke` re-signs it atomically."""
+"""The CAs' certificate revocation lists: the partner CA's, which EIG checks, and the hub
+CA's (operators' certificates), which RPT checks. The servers check a CRL during the
+handshake and per request on connections already open, and reload it when the file
+changes (`corridor.pki.tls.ContextHolder`); `revoke` re-signs it atomically."""
 
 from __future__ import annotations
 
@@ -62,6 +64,16 @@ def write_crl(
     crl = builder.sign(ca.key, hashes.SHA256())
     write_atomic(path, crl.public_bytes(serialization.Encoding.PEM))
     return crl
+
+
+def revoked_serials(path: Path, issuer: Path) -> frozenset[int]:
+    """The serial numbers the CRL at `path` revokes, once its signature checks against the
+    CA certificate at `issuer` (the same check OpenSSL makes at each handshake)."""
+    crl = x509.load_pem_x509_crl(path.read_bytes())
+    ca = x509.load_pem_x509_certificate(issuer.read_bytes())
+    if not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
+        raise ValueError(f"{path} is not signed by {issuer}")
+    return frozenset(entry.serial_number for entry in crl)
 
 
 def is_revoked(path: Path, serial: int) -> bool:

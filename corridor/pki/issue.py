@@ -163,6 +163,23 @@ def csr_public_key(pem: bytes) -> ec.EllipticCurvePublicKey | rsa.RSAPublicKey:
     return key
 
 
+def csr_subject(pem: bytes) -> x509.Name:
+    """The subject a partner's CSR asks for (empty when it names none). The hub issues the
+    site's subject whatever the CSR says; this is only to catch a CSR made for another."""
+    try:
+        return x509.load_pem_x509_csr(pem).subject
+    except ValueError:
+        raise ValueError("not a PEM certificate signing request") from None
+
+
+def same_name(a: x509.Name, b: x509.Name) -> bool:
+    """Whether two names carry the same attributes, in whatever order they list them."""
+    def attributes(name: x509.Name) -> list[tuple[str, str]]:
+        return sorted((attr.oid.dotted_string, str(attr.value)) for attr in name)
+
+    return attributes(a) == attributes(b)
+
+
 def common_name(name: x509.Name) -> str:
     attrs = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(attrs[0].value) if attrs else ""

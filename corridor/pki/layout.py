@@ -36,6 +36,15 @@ class Layout:
     def partner_crl(self) -> Path:
         return self.pki / "partner-ca.crl"
 
+    @property
+    def hub_crl(self) -> Path:
+        """The hub CA's CRL: operators' certificates revoked (RPT checks it)."""
+        return self.pki / "hub-ca.crl"
+
+    def crls(self) -> tuple[tuple[Path, tuple[Path, Path]], ...]:
+        """Each CRL with the CA (certificate, key) that signs it."""
+        return (self.partner_crl, self.partner_ca), (self.hub_crl, self.hub_ca)
+
     def hub(self, name: str) -> tuple[Path, Path]:
         """A hub server's certificate and key (pki/hub/<name>.crt|key)."""
         return self.pki / "hub" / f"{name}.crt", self.pki / "hub" / f"{name}.key"
@@ -49,14 +58,20 @@ class Layout:
         """Demo only: the partner simulator's HTTPS server certificate and key."""
         return self.partner(f"{partner_id}-server")
 
+    def operator(self, name: str) -> tuple[Path, Path, Path]:
+        """An operator's client certificate, key and PKCS#12 bundle (for a browser)."""
+        folder = self.pki / "operators"
+        return folder / f"{name}.crt", folder / f"{name}.key", folder / f"{name}.p12"
+
     @property
     def demo_keys(self) -> Path:
         """The demo partners' API keys in clear (0600), written by `pki bootstrap` only."""
         return self.secrets / "demo-keys.json"
 
     def certificates(self) -> list[Path]:
-        """Every certificate file of the site, CAs first."""
+        """Every certificate file of the site, CAs first (operators' too: the dashboard's
+        and Prometheus's client certificates expire like the rest)."""
         found = sorted(self.pki.glob("*.crt"))
-        for sub in ("hub", "partners"):
+        for sub in ("hub", "partners", "operators"):
             found += sorted((self.pki / sub).glob("*.crt"))
         return found

@@ -1,12 +1,21 @@
 """TLS contexts for every hop: TLS 1.2+ with modern AEAD ciphers only, client certificates
-required where a server says so."""
+required where a server says so, and the servers' contexts kept in step with their CRL."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 import ssl
 import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from corridor.pki.crl import revoked_serials
+
+log = logging.getLogger("corridor.pki.tls")
 
 # ECDHE with AES-GCM or ChaCha20 for TLS 1.2; TLS 1.3 suites are modern by construction.
 CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!MD5:!DSS:!SHA1"
@@ -41,25 +50,126 @@ def client_context(ca: Path, cert: Path | None = None, key: Path | None = None) 
     return ctx
 
 
-# The peer's common name per TLS connection: the certificate cannot change within a
-# connection, and decoding it for every request cost more than the rest of the check.
-_PEER_NAMES: weakref.WeakKeyDictionary[object, str | None] = weakref.WeakKeyDictionary()
+def _file_stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def peer_common_name(transport: Any) -> str | None:
-    """The common name of the verified client certificate on this transport, read from the
-    TLS connection itself (never from a header); None over plain TCP or without one."""
+class ContextHolder:
+    """A server's context in force, rebuilt when its CRL file changes, and the serial
+    numbers that CRL revokes. A new context reaches only new connections: one opened
+    before was verified against the CRL of its day, so the server checks `revoked` on each
+    of its requests (a set lookup).
+
+    `prepare` adjusts each context built (EIG installs its handshake audit). Without the
+    CRL at start the holder refuses to start when `crl_required`; otherwise it serves
+    without revocations, logged, until the file appears. A CRL that later does not load,
+    or disappears, leaves the previous one in force (and is logged once)."""
+
+    def __init__(self, cert: Path, key: Path, client_ca: Path, crl: Path, *,
+                 crl_required: bool = True,
+                 prepare: Callable[[ssl.SSLContext], None] | None = None) -> None:
+        self.cert, self.key, self.client_ca, self.crl = cert, key, client_ca, crl
+        self.prepare = prepare
+        self._stamp = _file_stamp(crl)
+        if self._stamp is None:
+            if crl_required:
+                # Without a CRL a revoked certificate would pass: refuse to start instead.
+                raise FileNotFoundError(f"no CRL at {crl}; run `corridor pki bootstrap`")
+            log.warning("no CRL at %s: no certificate counts as revoked until it appears", crl)
+        self.current, self.revoked = self._build(with_crl=self._stamp is not None)
+
+    def _build(self, with_crl: bool) -> tuple[ssl.SSLContext, frozenset[int]]:
+        revoked = revoked_serials(self.crl, self.client_ca) if with_crl else frozenset()
+        ctx = server_context(self.cert, self.key, client_ca=self.client_ca,
+                             crl=self.crl if with_crl else None)
+        if self.prepare is not None:
+            self.prepare(ctx)
+        return ctx, revoked
+
+    def refresh(self) -> bool:
+        """Rebuild if the CRL changed; True when a new context is in force."""
+        stamp = _file_stamp(self.crl)
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            if stamp is None:
+                raise FileNotFoundError("the file is gone")
+            self.current, self.revoked = self._build(with_crl=True)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            log.error("CRL %s did not load, keeping the previous one: %s", self.crl, exc)
+            return False
+        log.info("CRL %s reloaded: %d certificate(s) revoked", self.crl, len(self.revoked))
+        return True
+
+    async def watch(self, interval: float = 0.5) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self.refresh()
+
+    def following(self) -> ssl.SSLContext:
+        """One context for a server that takes a single context for its lifetime
+        (aiohttp's TCPSite): each new connection gets the context in force on arrival."""
+        ctx = _Following(ssl.PROTOCOL_TLS_SERVER)
+        ctx.holder = self
+        return ctx
+
+
+class _Following(ssl.SSLContext):
+    """Hands each new connection to the holder's context in force. Both event loops
+    (asyncio's and uvloop's) start every TLS connection with `context.wrap_bio(...)`: the
+    one point where a server given a fixed context can pick another per connection.
+    tests/rpt/test_revocation.py fails if a loop stops calling it."""
+
+    holder: ContextHolder
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        return self.holder.current.wrap_bio(*args, **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerCertificate:
+    """The verified client certificate of a TLS connection, as a server checks it."""
+
+    common_name: str | None
+    serial: int
+    not_after: float  # unix seconds
+
+
+# The peer certificate per TLS connection: it cannot change within a connection, and
+# decoding it for every request cost more than the rest of the check.
+_PEERS: weakref.WeakKeyDictionary[object, PeerCertificate | None] = weakref.WeakKeyDictionary()
+
+
+def peer_certificate(transport: Any) -> PeerCertificate | None:
+    """The verified client certificate on this transport, read from the TLS connection
+    itself (never from a header); None over plain TCP or without one."""
     sslobj = transport.get_extra_info("ssl_object") if transport is not None else None
     if sslobj is None:
         return None
     try:
-        return _PEER_NAMES[sslobj]
+        return _PEERS[sslobj]
     except KeyError:
         pass
-    name = None
-    for rdn in (sslobj.getpeercert() or {}).get("subject", ()):
-        for key, value in rdn:
-            if key == "commonName":
-                name = str(value)
-    _PEER_NAMES[sslobj] = name
-    return name
+    info = sslobj.getpeercert() or {}
+    cert = None
+    if info:
+        name = None
+        for rdn in info.get("subject", ()):
+            for key, value in rdn:
+                if key == "commonName":
+                    name = str(value)
+        cert = PeerCertificate(name, int(info["serialNumber"], 16),
+                               float(ssl.cert_time_to_seconds(info["notAfter"])))
+    _PEERS[sslobj] = cert
+    return cert
+
+
+def peer_common_name(transport: Any) -> str | None:
+    """The common name of the verified client certificate on this transport."""
+    cert = peer_certificate(transport)
+    return cert.common_name if cert is not None else None

@@ -1,5 +1,5 @@
 """Certificate expiry: every certificate of the site (CAs, hub servers, partners) and the
-partner CRL, with seconds left. An expired partner certificate is the classic silent
+CRLs, with seconds left. An expired partner certificate is the classic silent
 outage of a payment hub, so `corridor pki watch` and the `/metrics` gauges make it loud.
 
 Gauge names follow x509-certificate-exporter, so existing dashboards and alerts apply.
@@ -48,7 +48,7 @@ class Expiry:
 
 
 def scan(layout: Layout) -> list[Expiry]:
-    """Every certificate and the CRL, with their validity windows."""
+    """Every certificate and CRL, with their validity windows."""
     found: list[Expiry] = []
     for path in layout.certificates():
         try:
@@ -61,13 +61,14 @@ def scan(layout: Layout) -> list[Expiry]:
             serial=format(cert.serial_number, "x"),
             not_before=cert.not_valid_before_utc, not_after=cert.not_valid_after_utc,
         ))
-    crl = load_crl(layout.partner_crl)
-    if crl is not None and crl.next_update_utc is not None:
-        found.append(Expiry(
-            path=str(layout.partner_crl.relative_to(layout.root)), kind="crl",
-            subject_cn="", issuer_cn=common_name(crl.issuer), serial="",
-            not_before=crl.last_update_utc, not_after=crl.next_update_utc,
-        ))
+    for path, _ in layout.crls():
+        crl = load_crl(path)
+        if crl is not None and crl.next_update_utc is not None:
+            found.append(Expiry(
+                path=str(path.relative_to(layout.root)), kind="crl",
+                subject_cn="", issuer_cn=common_name(crl.issuer), serial="",
+                not_before=crl.last_update_utc, not_after=crl.next_update_utc,
+            ))
     return found
 
 

@@ -52,6 +52,7 @@ def rpt() -> None:
 @friendly_errors
 def ingest(site_dir: Path, data_dir: Path) -> None:
     """Catch up with TXN's event feed once, then exit."""
+    from corridor.httppool import TransportError
     from corridor.rpt.feed import Feed, open_ingestor
 
     site = open_site(site_dir)
@@ -68,7 +69,7 @@ def ingest(site_dir: Path, data_dir: Path) -> None:
 
     try:
         counted = asyncio.run(run())
-    except OSError as exc:
+    except TransportError as exc:
         fail(f"cannot reach TXN's event feed: {exc}")
     from corridor.rpt.store import cursor
 
@@ -225,13 +226,34 @@ def verify(site_dir: Path, data_dir: Path, start: str | None, end: str | None,
 @click.argument("name")
 @friendly_errors
 def operator_cert(site_dir: Path, name: str) -> None:
-    """Issue an operator's client certificate (CN=operator-NAME) for the dashboard."""
+    """Issue an operator's client certificate (CN=operator-NAME) for the dashboard.
+
+    Revoke it with `corridor rpt operator-revoke NAME`.
+    """
     from corridor.rpt.operators import issue_operator
 
     site = open_site(site_dir)
     paths = issue_operator(site.root, name)
     for p in paths:
         click.echo(str(p))
+
+
+@rpt.command("operator-revoke")
+@site_option
+@click.argument("name")
+@friendly_errors
+def operator_revoke(site_dir: Path, name: str) -> None:
+    """Revoke an operator's certificate (CN=operator-NAME) in the hub CA's CRL.
+
+    Within a second, without a restart, RPT refuses it: a new connection fails the TLS
+    handshake, and a connection already open gets 403 certificate_revoked at its next
+    request and is closed.
+    """
+    from corridor.rpt.operators import revoke_operator
+
+    site = open_site(site_dir)
+    serial = revoke_operator(site.root, name)
+    click.echo(f"revoked operator-{name} serial {serial:x}")
 
 
 @click.command()
@@ -242,7 +264,7 @@ def operator_cert(site_dir: Path, name: str) -> None:
 def serve(site_dir: Path, data_dir: Path, no_feed: bool) -> None:
     """Run RPT: follow TXN's feed and serve reports and the dashboard on listen.rpt."""
     from corridor.rpt.feed import Feed, open_ingestor
-    from corridor.rpt.server import Rpt, rpt_server_context
+    from corridor.rpt.server import Rpt, rpt_server_contexts
     from corridor.rpt.server import serve as start
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -251,16 +273,18 @@ def serve(site_dir: Path, data_dir: Path, no_feed: bool) -> None:
     if listen is None:
         fail("hub.yaml has no listen.rpt")
     try:
-        ctx = rpt_server_context(site)
+        contexts = rpt_server_contexts(site)
     except (OSError, ValueError) as exc:
-        fail(f"RPT's certificate is missing or unreadable ({exc}); run `corridor pki bootstrap`")
+        fail(f"RPT's certificate is missing or unreadable, or the hub CRL does not load "
+             f"({exc}); run `corridor pki bootstrap`")
     con = _open_store(site, data_dir, write=True)
     assert con is not None
 
     async def main() -> None:
         with open_ingestor(con, data_dir) as ing:
             feed = None if no_feed else Feed(site, ing)
-            runner = await start(Rpt(site, con, data_dir, feed), listen.host, listen.port, ctx)
+            server = Rpt(site, con, data_dir, feed, contexts=contexts)
+            runner = await start(server, listen.host, listen.port)
             click.echo(f"rpt listening on https://{listen.host}:{listen.port}", err=True)
             try:
                 await asyncio.Event().wait()

@@ -7,13 +7,14 @@ import asyncio
 import logging
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
-import aiohttp
 import msgspec
 
 from corridor.core.errors import CorridorError
+from corridor.httppool import Pool, TransportError
 from corridor.pki.tls import client_context
 from corridor.rpt.ingest import Ingestor, decode_page
 from corridor.rpt.store import cursor
@@ -31,6 +32,14 @@ class FeedState:
     state: str = "starting"  # following | caught up | unreachable | refused
     error: str | None = None
     last_ok: float | None = None  # unix time of the last successful fetch
+    started: float = field(default_factory=time.time)
+    # Unix time of the last fetch that found nothing more waiting, applied since: RPT then
+    # held every event TXN had. Now minus this is how far the feed lags.
+    caught_up_at: float | None = None
+
+    def lag(self, now: float) -> float:
+        """Seconds since RPT last held every event TXN had (since start if never)."""
+        return max(0.0, now - (self.caught_up_at or self.started))
 
 
 def txn_url(site: Site) -> str:
@@ -54,48 +63,53 @@ class Feed:
         self.base_url = base_url or txn_url(site)
         self.poll_s = poll_s
         self.status = FeedState()
-        self._session: aiohttp.ClientSession | None = None
+        self._pool: Pool | None = None
 
-    async def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
+    def _client(self) -> Pool:
+        if self._pool is None:
             ctx = self.ssl_context or rpt_client_context(self.site)
-            connector = aiohttp.TCPConnector(ssl=ctx, limit=1)
-            self._session = aiohttp.ClientSession(
-                connector=connector, timeout=aiohttp.ClientTimeout(total=30)
-            )
-        return self._session
+            # One connection: pages are fetched one after the other. A page of 5,000
+            # events is bounded by TXN, the hub's own server: no bound on the body here.
+            self._pool = Pool(self.base_url, ctx, 1, timeout=30, max_body=None)
+        return self._pool
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
 
     async def step(self) -> int:
         """Fetch the pages after the stored cursor (up to PAGES_PER_COMMIT while they come
         full) and apply them together; the number of events newly counted."""
         after = cursor(self.ingestor.con)[0]
-        session = await self._client()
-        url = f"{self.base_url}/internal/v1/events"
+        pool = self._client()
+        path = urlsplit(self.base_url).path.rstrip("/") + "/internal/v1/events?"
         bodies: list[bytes] = []
+        last_asked = time.time()
+        caught_up = False
         while len(bodies) < PAGES_PER_COMMIT:
-            async with session.get(url, params={"after": str(after),
-                                                "limit": str(PAGE)}) as resp:
-                body = await resp.read()
-                if resp.status != 200:
-                    raise CorridorError(
-                        f"TXN answered {resp.status} for the event feed: {body[:200]!r}",
-                        code="feed_refused",
-                    )
+            last_asked = time.time()
+            resp = await pool.request(
+                "GET", path + urlencode({"after": after, "limit": PAGE}), {})
+            if resp.status != 200:
+                raise CorridorError(
+                    f"TXN answered {resp.status} for the event feed: {resp.body[:200]!r}",
+                    code="feed_refused",
+                )
+            body = resp.body
             bodies.append(body)
             try:
                 head = decode_page(body)
             except msgspec.DecodeError:
                 break  # the ingestor refuses it, with the reason
             if len(head.events) < PAGE or head.next <= after:
+                caught_up = True
                 break
             after = head.next
         applied = await asyncio.to_thread(self.ingestor.apply_many, bodies)
         self.status.last_ok = time.time()
+        if caught_up:
+            self.status.caught_up_at = last_asked
         return applied.counted
 
     async def catch_up(self) -> int:
@@ -111,7 +125,7 @@ class Feed:
         while True:
             try:
                 n = await self.step()
-            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            except TransportError as exc:
                 self.status.state, self.status.error = "unreachable", str(exc)[:200]
                 log.warning("event feed unreachable: %s", exc)
                 backoff = min(backoff * 2, 10.0)

@@ -4,33 +4,43 @@ its listener with RPT's own client certificate (CN=rpt), as an operator would.""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import urllib.error
+import ssl
 import urllib.parse
-import urllib.request
 
 from corridor.core.errors import CorridorError, Unavailable
+from corridor.httppool import Pool, Response, TransportError
 from corridor.pki.tls import client_context
 from corridor.site.model import Site
+
+
+async def _get(base: str, target: str, context: ssl.SSLContext) -> Response:
+    # A report covers up to 366 days: no bound on the body from the hub's own server.
+    pool = Pool(base, context, 1, timeout=120, max_body=None)
+    try:
+        return await pool.request("GET", target, {})
+    finally:
+        pool.close()
 
 
 def ask(site: Site, path: str, params: dict[str, str | None]) -> bytes:
     listen = site.hub.listen["rpt"]
     query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
-    url = f"https://{listen.host}:{listen.port}{path}?{query}"
+    base = f"https://{listen.host}:{listen.port}"
     pki = site.root / "pki"
     ctx = client_context(pki / "hub-ca.crt", pki / "hub" / "rpt.crt", pki / "hub" / "rpt.key")
     try:
-        with urllib.request.urlopen(url, context=ctx, timeout=120) as resp:
-            return resp.read()
-    except urllib.error.HTTPError as exc:
-        try:
-            problem = json.loads(exc.read())
-            err = CorridorError(str(problem.get("detail")), code=str(problem.get("code")))
-        except ValueError:
-            err = CorridorError(f"RPT answered {exc.code}", code="rpt_error")
-        err.status = exc.code
-        raise err from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise Unavailable(f"cannot reach the running RPT server at {url}: {exc}",
+        resp = asyncio.run(_get(base, f"{path}?{query}", ctx))
+    except TransportError as exc:
+        raise Unavailable(f"cannot reach the running RPT server at {base}{path}: {exc}",
                           code="rpt_unavailable") from None
+    if 200 <= resp.status < 300:
+        return resp.body
+    try:
+        problem = json.loads(resp.body)
+        err = CorridorError(str(problem.get("detail")), code=str(problem.get("code")))
+    except ValueError:
+        err = CorridorError(f"RPT answered {resp.status}", code="rpt_error")
+    err.status = resp.status
+    raise err

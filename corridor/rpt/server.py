@@ -1,12 +1,15 @@
 """RPT's HTTPS server (aiohttp): report endpoints for EIG, the operator dashboard and its
 JSON, and the feed follower running beside them. Listens on hub.yaml `listen.rpt` with
-RPT's server certificate and requires a client certificate from the hub CA."""
+RPT's server certificate and requires a client certificate from the hub CA that the hub
+CA's CRL does not revoke: checked at the handshake, and again on each request of a
+connection already open, with the CRL reloaded without a restart."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ssl
+import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib import resources
@@ -15,10 +18,13 @@ from pathlib import Path
 import duckdb
 import msgspec
 from aiohttp import web
+from prometheus_client import generate_latest
 
-from corridor.core.errors import CorridorError, InvalidInput, NotFound
-from corridor.pki.tls import peer_common_name, server_context
+from corridor.core.errors import CorridorError, InvalidInput, NotFound, Refused
+from corridor.pki.layout import Layout
+from corridor.pki.tls import ContextHolder, peer_certificate, peer_common_name
 from corridor.rpt import access, metrics, ops, periods, reports, settlement, verify
+from corridor.rpt.exporter import FeedCollector, registry_for
 from corridor.rpt.feed import Feed
 from corridor.rpt.store import cursor
 from corridor.site.model import Site
@@ -26,11 +32,16 @@ from corridor.site.model import Site
 STATIC = resources.files("corridor.rpt").joinpath("static")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+log = logging.getLogger("corridor.rpt")
 
-def rpt_server_context(site: Site) -> ssl.SSLContext:
-    pki = site.root / "pki"
-    return server_context(pki / "hub" / "rpt.crt", pki / "hub" / "rpt.key",
-                          client_ca=pki / "hub-ca.crt")
+
+def rpt_server_contexts(site: Site) -> ContextHolder:
+    """RPT's TLS, following the hub CA's CRL. A site bootstrapped before that CRL existed
+    has none: RPT then serves without revocations (and logs it) until `corridor pki
+    bootstrap` or `corridor rpt operator-revoke` writes it, and loads it then."""
+    layout = Layout(site.root)
+    return ContextHolder(*layout.hub("rpt"), layout.hub_ca[0], layout.hub_crl,
+                         crl_required=False)
 
 
 def _problem(exc: CorridorError) -> web.Response:
@@ -57,11 +68,14 @@ async def problems(request: web.Request, handler: Handler) -> web.StreamResponse
 
 
 class Rpt:
-    """The server's state: the site, the store and the feed it follows."""
+    """The server's state: the site, the store, the feed it follows and its TLS."""
 
     def __init__(self, site: Site, con: duckdb.DuckDBPyConnection, data_dir: Path,
-                 feed: Feed | None = None) -> None:
+                 feed: Feed | None = None, *, contexts: ContextHolder) -> None:
         self.site, self.con, self.data_dir, self.feed = site, con, data_dir, feed
+        self.contexts = contexts
+        self.exporter = FeedCollector(feed.status if feed else None)
+        self.registry = registry_for(self.exporter)
 
     async def query(self, fn: Callable[..., object], *args: object) -> object:
         """Run a store query off the event loop on its own cursor."""
@@ -74,9 +88,10 @@ class Rpt:
         return await asyncio.to_thread(call)
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[problems])
+        app = web.Application(middlewares=[problems, self.admit])
         app.add_routes([
             web.get("/healthz", self.healthz),
+            web.get("/metrics", self.metrics),
             web.get("/internal/v1/reports/transactions", self.transactions),
             web.get("/internal/v1/reports/settlement", self.settlement),
             web.get("/internal/v1/reports/compliance", self.compliance),
@@ -85,9 +100,32 @@ class Rpt:
             web.get("/dashboard.js", self.script),
             web.get("/api/dashboard", self.dashboard_data),
         ])
+        app.cleanup_ctx.append(self._watch_crl)
         if self.feed is not None:
             app.cleanup_ctx.append(self._follow)
         return app
+
+    @web.middleware
+    async def admit(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Refuse a request on a connection whose certificate was revoked or expired after
+        its handshake, and close the connection: no later request on it can pass."""
+        cert = peer_certificate(request.transport)
+        try:
+            access.require_standing(cert, self.contexts.revoked, time.time())
+        except Refused as exc:
+            log.warning("refused %s on an open connection: %s", cert and cert.common_name,
+                        exc.code)
+            resp = _problem(exc)
+            resp.force_close()
+            return resp
+        return await handler(request)
+
+    async def _watch_crl(self, app: web.Application):  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(self.contexts.watch())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def _follow(self, app: web.Application):  # type: ignore[no-untyped-def]
         assert self.feed is not None
@@ -100,6 +138,12 @@ class Rpt:
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus metrics, for any hub-CA certificate (as TXN's `/metrics`)."""
+        self.exporter.position = await self.query(cursor)  # type: ignore[assignment]
+        return web.Response(body=generate_latest(self.registry), content_type="text/plain",
+                            charset="utf-8")
 
     async def transactions(self, request: web.Request) -> web.Response:
         cn = peer_cn(request)
@@ -196,9 +240,9 @@ class Rpt:
         }
 
 
-async def serve(rpt: Rpt, host: str, port: int, ctx: ssl.SSLContext) -> web.AppRunner:
+async def serve(rpt: Rpt, host: str, port: int) -> web.AppRunner:
     """Start listening; the caller keeps the runner and cleans it up."""
     runner = web.AppRunner(rpt.app(), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, host, port, ssl_context=ctx).start()
+    await web.TCPSite(runner, host, port, ssl_context=rpt.contexts.following()).start()
     return runner

@@ -12,9 +12,10 @@ from TXN's `GET /internal/v1/ledger/activity` is a difference.
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import dataclass
+from urllib.parse import urlencode, urlsplit
 
-import aiohttp
 import duckdb
 import msgspec
 
@@ -28,6 +29,7 @@ from corridor.core.ledger import (
     settlement_account,
 )
 from corridor.core.money import format_minor
+from corridor.httppool import Pool, TransportError
 from corridor.rpt.feed import rpt_client_context, txn_url
 from corridor.rpt.periods import Period
 from corridor.site.model import Site
@@ -90,17 +92,19 @@ class _Row(msgspec.Struct):
     posted: int
 
 
-async def _fetch(site: Site, period: Period, base_url: str) -> Activity:
-    params = {"from": period.start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-              "to": period.end.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-    connector = aiohttp.TCPConnector(ssl=rpt_client_context(site))
-    async with aiohttp.ClientSession(connector=connector) as session, session.get(
-        f"{base_url}/internal/v1/ledger/activity", params=params
-    ) as resp:
-        body = await resp.read()
-        if resp.status != 200:
-            raise Unavailable(f"TXN answered {resp.status} for the ledger activity",
-                              code="txn_unavailable")
+async def _fetch(context: ssl.SSLContext, period: Period, base_url: str) -> Activity:
+    query = urlencode({"from": period.start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                       "to": period.end.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
+    target = f"{urlsplit(base_url).path.rstrip('/')}/internal/v1/ledger/activity?{query}"
+    pool = Pool(base_url, context, 1, timeout=300)  # a long period takes TXN a while
+    try:
+        resp = await pool.request("GET", target, {})
+    finally:
+        pool.close()
+    if resp.status != 200:
+        raise Unavailable(f"TXN answered {resp.status} for the ledger activity",
+                          code="txn_unavailable")
+    body = resp.body
     out: Activity = {}
     for row in msgspec.json.decode(body, type=list[_Row]):
         out[(row.account, row.currency)] = out.get((row.account, row.currency), 0) + row.posted
@@ -110,6 +114,11 @@ async def _fetch(site: Site, period: Period, base_url: str) -> Activity:
 def txn_activity(site: Site, period: Period, base_url: str | None = None) -> Activity:
     """TXN's posted ledger movement in the period, over its internal mTLS API."""
     try:
-        return asyncio.run(_fetch(site, period, base_url or txn_url(site)))
-    except (aiohttp.ClientError, OSError) as exc:
+        context = rpt_client_context(site)
+    except OSError as exc:  # ssl.SSLError too
+        raise Unavailable(f"cannot read RPT's client certificate: {exc}",
+                          code="txn_unavailable") from None
+    try:
+        return asyncio.run(_fetch(context, period, base_url or txn_url(site)))
+    except TransportError as exc:
         raise Unavailable(f"cannot reach TXN: {exc}", code="txn_unavailable") from None

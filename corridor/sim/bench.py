@@ -25,6 +25,8 @@ from typing import Any
 
 import click
 
+from corridor.clikit import settings
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -231,8 +233,9 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
               help="Offered transfers per second in the latency run.")
 @click.option("--rate-count", type=click.IntRange(1), default=2500, show_default=True,
               help="Transfers in the latency run.")
-@click.option("--store", default=None, metavar="DSN",
-              help="TXN store (default: SQLite in a temporary directory).")
+@click.option("--store", default=lambda: settings().txn_store, metavar="DSN",
+              help="TXN store (default: $CORRIDOR_TXN_STORE, else SQLite in a temporary "
+                   "directory).")
 @click.option("--txn-workers", type=click.IntRange(0, 8), default=0, show_default=True,
               help="TXN outbox worker processes beside its API process (serve txn --workers).")
 def bench(count: int, concurrency: int, rate: float, rate_count: int,

@@ -24,7 +24,7 @@ import msgspec
 from corridor.api.schemas import ReceiverCallback
 from corridor.core import signature
 from corridor.core.ids import new_id
-from corridor.httppool import Pool, ProtocolError
+from corridor.httppool import Pool, TransportError
 
 log = logging.getLogger(__name__)
 PATH = "/v1/callbacks/receiver"
@@ -86,7 +86,8 @@ class CallbackSender:
         self._encode = msgspec.json.Encoder().encode
 
     async def start(self) -> None:
-        self._pool = Pool(self.url, self.tls, self.concurrency, local_addr=self.source)
+        self._pool = Pool(self.url, self.tls, self.concurrency, timeout=self.timeout,
+                          local_addr=self.source)
         self._workers = [asyncio.create_task(self._work()) for _ in range(self.concurrency)]
 
     async def close(self) -> None:
@@ -148,9 +149,8 @@ class CallbackSender:
             signature.HEADER: signature.sign(self.secret, body, int(time.time())),
         }
         try:
-            async with asyncio.timeout(self.timeout):
-                resp = await self._pool.request("POST", self._path, headers, body)
+            resp = await self._pool.request("POST", self._path, headers, body)
             return resp.status
-        except (TimeoutError, ProtocolError, ssl.SSLError, OSError) as exc:
+        except TransportError as exc:
             log.debug("callback POST to %s failed: %s", self.url, exc)
             return None

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-import ssl
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ import msgspec
 
 from corridor.api.schemas import Quote, Transfer
 from corridor.core.ids import new_id
-from corridor.httppool import Pool, ProtocolError
+from corridor.httppool import Pool, TransportError
 from corridor.sim.identity import PartnerIdentity, SimError
 from corridor.sim.inbox import FINAL, CallbackInbox
 from corridor.sim.wallets import DEMO_WALLETS, holder_name, wallet_account
@@ -121,7 +120,7 @@ class SendDriver:
     def _open(self, concurrency: int) -> Pool:
         """The connection pool, at most `concurrency` connections (set by the first call)."""
         if self._pool is None:
-            self._pool = Pool(self.eig_url, self._tls, concurrency)
+            self._pool = Pool(self.eig_url, self._tls, concurrency, timeout=self.timeout)
         return self._pool
 
     async def run(self, count: int, concurrency: int = 8, amount: str = "1000.00") -> Summary:
@@ -236,15 +235,14 @@ class SendDriver:
         last = ""
         for attempt in range(3):
             try:
-                async with asyncio.timeout(self.timeout):
-                    resp = await pool.request(method, self._prefix + path, headers, data)
+                resp = await pool.request(method, self._prefix + path, headers, data)
                 if resp.status < 300:
                     return msgspec.json.decode(resp.body)
                 last = f"HTTP {resp.status}: {resp.body[:200].decode(errors='replace')}"
                 if resp.status < 500:
                     break  # a definite refusal: retrying will not change it
-            except (OSError, ssl.SSLError, ProtocolError, TimeoutError) as exc:
-                last = f"{type(exc).__name__}: {exc}"
+            except TransportError as exc:
+                last = str(exc)
             await asyncio.sleep(0.05 * (attempt + 1))
         raise TransferFailed(stage, last)
 

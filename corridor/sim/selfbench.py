@@ -10,12 +10,12 @@ import asyncio
 import time
 from typing import Any
 
-import aiohttp
 import msgspec
 from aiohttp import web
 
 from corridor.core import signature
 from corridor.core.ids import new_id
+from corridor.httppool import Pool
 from corridor.pki.layout import Layout
 from corridor.pki.tls import server_context
 from corridor.ports import free_port
@@ -52,11 +52,11 @@ async def run_bench(site: Site, partner_id: str, count: int, concurrency: int) -
     sim.callbacks.url = f"https://127.0.0.1:{runner.addresses[0][1]}/v1/callbacks/receiver"
     await sim.start()
     encode = msgspec.json.Encoder().encode
-    connector = aiohttp.TCPConnector(ssl=hub_client_tls(site), limit=concurrency)
+    pool = Pool(sim.url, hub_client_tls(site), concurrency, timeout=300)
     todo = iter(range(count))
     statuses: dict[int, int] = {}
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def worker() -> None:
         for i in todo:
             pid = new_id()
             body = encode({
@@ -68,21 +68,19 @@ async def run_bench(site: Site, partner_id: str, count: int, concurrency: int) -
                 "sender": {"name": "Priya Sharma", "country": "IN"}})
             headers = {"Idempotency-Key": pid, "Content-Type": "application/json",
                        signature.HEADER: signature.sign(sim.secret, body, int(time.time()))}
-            async with session.post(f"{sim.url}/v1/payouts", data=body,
-                                    headers=headers) as resp:
-                await resp.read()
-                statuses[resp.status] = statuses.get(resp.status, 0) + 1
+            resp = await pool.request("POST", "/v1/payouts", headers, body)
+            statuses[resp.status] = statuses.get(resp.status, 0) + 1
 
     try:
-        async with aiohttp.ClientSession(connector=connector) as session:
-            started = time.perf_counter()
-            await asyncio.gather(*(worker(session) for _ in range(concurrency)))
-            submitted = time.perf_counter() - started
-            deadline = time.monotonic() + 60
-            while acked[0] < count and time.monotonic() < deadline:
-                await asyncio.sleep(0.01)
-            drained = time.perf_counter() - started
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        submitted = time.perf_counter() - started
+        deadline = time.monotonic() + 60
+        while acked[0] < count and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        drained = time.perf_counter() - started
     finally:
+        pool.close()
         await sim.stop()
         await runner.cleanup()
     return {

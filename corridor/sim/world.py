@@ -19,17 +19,18 @@ from typing import Any
 
 from corridor.core.ids import new_id
 from corridor.core.money import Money
-from corridor.embedded import Stack, relocate
+from corridor.embedded import Stack
 from corridor.ports import free_port
 from corridor.sim.identity import hub_client_tls
 from corridor.sim.process import SimProcess, spawn_receive_partner, spawn_send_callbacks
 from corridor.site import copy_site, load_site
+from corridor.site.edit import relocate
 from corridor.site.model import Site
 
 
 def make_site(root: Path, ports: dict[str, int] | None = None) -> Path:
     """A fresh copy of the demo site under `root`/site with its PKI and secrets; moved to
-    `ports` (see `corridor.embedded.relocate`) when given."""
+    `ports` (see `corridor.site.edit.relocate`) when given."""
     from corridor.pki.bootstrap import bootstrap
 
     site_dir = copy_site(root / "site")

@@ -2,16 +2,20 @@
 
 `check_site` returns every fault (`file:line: message`); `load_site` returns a `Site` or
 raises `SiteInvalid` with all of them. Nothing is derived from a site with faults.
+`check_site` also checks a site as an edit would leave it, from the edit's new texts.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 
+from corridor.core.errors import InvalidInput
 from corridor.core.money import is_currency
+from corridor.core.times import parse_time
 from corridor.pki.issue import fingerprint, load_issued
 from corridor.pki.layout import Layout
 from corridor.site.access import read_access
@@ -31,7 +35,7 @@ from corridor.site.model import (
     Site,
 )
 from corridor.site.tunnels import check_tunnel_overlaps, read_tunnel
-from corridor.site.yamlines import Node, YamlFault, load_yaml
+from corridor.site.yamlines import Node, SiteYaml, YamlFault
 
 CONNECTORS = ("https-json", "in-process")
 PAYOUT_METHODS = ("wallet", "bank", "cash")
@@ -42,42 +46,45 @@ _HHMM = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
 
 
 def load_site(root: str | Path) -> Site:
-    site, faults = _read(Path(root))
+    site, faults = _read(SiteYaml(Path(root)))
     if faults or site is None:
         raise SiteInvalid(faults)
     return site
 
 
-def check_site(root: str | Path) -> list[Fault]:
-    return _read(Path(root))[1]
+def check_site(root: str | Path, pending: Mapping[str, str] | None = None) -> list[Fault]:
+    """Every fault of the site; with `pending` (site-relative name -> text), of the site as
+    it would be with those files written."""
+    return _read(SiteYaml(Path(root), pending))[1]
 
 
-def _read(root: Path) -> tuple[Site | None, list[Fault]]:
+def _read(files: SiteYaml) -> tuple[Site | None, list[Fault]]:
+    root = files.root
     faults = Faults()
-    if not (root / "hub.yaml").is_file():
+    if not files.exists("hub.yaml"):
         faults.add(Node("hub.yaml", 1), f"no hub.yaml in {root}")
         return None, faults
     fee_lines: dict[str, Node] = {}
-    hub = _load(root, "hub.yaml", faults, lambda d, w: _read_hub(d, w, faults, fee_lines))
-    partners = _read_partners(root, faults)
+    hub = _load(files, "hub.yaml", faults, lambda d, w: _read_hub(d, w, faults, fee_lines))
+    partners = _read_partners(files, faults)
     access = Access()
-    if (root / "access.yaml").is_file():
+    if files.exists("access.yaml"):
         access = _load(
-            root, "access.yaml", faults, lambda d, w: read_access(d, w, root, hub, faults)
+            files, "access.yaml", faults, lambda d, w: read_access(d, w, root, hub, faults)
         ) or Access()
     sanctions = _read_sanctions(root, faults)
     if hub is not None:
         _check_corridors(hub, partners, fee_lines, faults)
     _check_allowlists(partners, faults)
-    check_tunnel_overlaps(root, partners, faults)
+    check_tunnel_overlaps(files, partners, faults)
     if faults or hub is None:
         return None, faults
     return Site(root=root, hub=hub, partners=partners, access=access, sanctions=sanctions), faults
 
 
-def _load(root: Path, label: str, faults: Faults, read):  # type: ignore[no-untyped-def]
+def _load(files: SiteYaml, label: str, faults: Faults, read):  # type: ignore[no-untyped-def]
     try:
-        data = load_yaml(root / label, label)
+        data = files.load(label)
     except YamlFault as exc:
         faults.add(exc.where, exc.message)
         return None
@@ -107,6 +114,7 @@ def _read_hub(
             host, port = lr.str("host"), lr.int("port", 1, 65535)
             if host is not None and port is not None:
                 listen[name] = Listen(host, port)
+        _check_listeners(listen, listen_r)
     for i, body in enumerate(r.list("hosts") or ()):
         hr = Reader(body, r.data["hosts"].at(i), faults, "hosts[]")
         hr.allow_only("name", "zone", "address", "ssh_port")
@@ -206,6 +214,23 @@ def _read_hub(
     )
 
 
+def _check_listeners(listen: dict[str, Listen], r: Reader) -> None:
+    """Two servers cannot listen on one port of one address; `::` takes the port on every
+    address, `0.0.0.0` on every IPv4 one."""
+    names = list(listen)
+    for i, name in enumerate(names):
+        a = listen[name]
+        for other in names[:i]:
+            b = listen[other]
+            hosts = {a.host, b.host}
+            if a.port == b.port and (
+                len(hosts) == 1 or "::" in hosts
+                or ("0.0.0.0" in hosts and not any(":" in h for h in hosts))
+            ):
+                r.faults.add(r.at(name), f"listen.{name} {a.host}:{a.port} is taken by "
+                                         f"listen.{other} {b.host}:{b.port}")
+
+
 def _corridor(r: Reader, key: str) -> str | None:
     value = r.str(key)
     if value is not None and not _CORRIDOR.match(value):
@@ -214,15 +239,14 @@ def _corridor(r: Reader, key: str) -> str | None:
     return value
 
 
-def _read_partners(root: Path, faults: Faults) -> dict[str, Partner]:
+def _read_partners(files: SiteYaml, faults: Faults) -> dict[str, Partner]:
     partners: dict[str, Partner] = {}
-    folder = root / "partners"
-    if not folder.is_dir():
+    if not (files.root / "partners").is_dir():
         faults.add(Node("partners/", 1), "no partners/ directory")
         return partners
-    for path in sorted(folder.glob("*.yaml")):
-        label = f"partners/{path.name}"
-        partner = _load(root, label, faults, lambda d, w: _read_partner(d, w, root, faults))
+    for label in files.labels("partners"):
+        partner = _load(files, label, faults,
+                        lambda d, w: _read_partner(d, w, files.root, faults))
         if partner is None:
             continue
         if partner.id in partners:
@@ -231,7 +255,7 @@ def _read_partners(root: Path, faults: Faults) -> dict[str, Partner]:
                 f"duplicate partner id {partner.id!r} (also in {partners[partner.id].source})",
             )
             continue
-        if path.stem != partner.id:
+        if label != f"partners/{partner.id}.yaml":
             faults.add(Node(label, 1), f"file name should be {partner.id}.yaml")
         partners[partner.id] = partner
     return partners
@@ -242,7 +266,7 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
     r.allow_only(
         "id", "name", "country", "role", "currencies", "allowed_ips", "certificate", "api_key",
         "callback_url", "callback_secret", "endpoint", "connector", "payout_methods", "float",
-        "limits", "tunnel", "disabled",
+        "limits", "tunnel", "disabled", "offboarded",
     )
     pid, name, country = r.ident("id"), r.str("name"), r.country("country")
     role = r.choice("role", ("send", "receive", "both"))
@@ -284,6 +308,7 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
     tunnel_r = r.sub("tunnel", required=False)
     tunnel = read_tunnel(tunnel_r, root) if tunnel_r is not None else None
     disabled = r.bool("disabled")
+    offboarded = _offboarded(r, disabled)
     if None in (pid, name, country, role, subject, api_key, callback_secret) or not currencies:
         return None
     if sends and (callback_url is None or floor is None):
@@ -298,8 +323,26 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         callback_url=callback_url, callback_secret_file=callback_secret,
         endpoint=endpoint, connector=connector, payout_methods=methods,
         float_floor=floor, limits=limits, tunnel=tunnel, disabled=disabled,
-        source=where.file, lines={k: r.at(k).line for k in r.data},
+        offboarded=offboarded, source=where.file, lines={k: r.at(k).line for k in r.data},
     )
+
+
+def _offboarded(r: Reader, disabled: bool) -> str | None:
+    """When `corridor partner offboard` closed the partner (RFC 3339, UTC). Its certificate
+    is revoked and its key and PSK are gone: it cannot be enabled again by editing a flag."""
+    value = r.str("offboarded", required=False)
+    if value is None:
+        return None
+    try:
+        parse_time(value)
+    except InvalidInput:
+        r.faults.add(r.at("offboarded"), f"offboarded {value!r} must be an RFC 3339 time "
+                                         "with its offset, e.g. 2025-01-31T09:00:00Z")
+        return None
+    if not disabled:
+        r.faults.add(r.at("offboarded"), "an offboarded partner must stay `disabled: true`; "
+                                         "onboard it again under a new id instead")
+    return value
 
 
 def _issued_pin(root: Path, partner_id: str, faults: Faults) -> str:

@@ -107,6 +107,8 @@ class Partner:
     limits: Limits
     tunnel: Tunnel | None
     disabled: bool
+    # RFC 3339 time `corridor partner offboard` closed it (its file stays, for history)
+    offboarded: str | None
     source: str  # the file it came from, relative to the site root
     lines: dict[str, int] = field(default_factory=dict)  # top-level field -> line in source
 

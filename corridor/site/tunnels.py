@@ -16,7 +16,7 @@ from pathlib import Path
 from corridor.site.faults import Faults
 from corridor.site.fields import Reader
 from corridor.site.model import IPNetwork, Partner, Tunnel
-from corridor.site.yamlines import LDict, LList, Node, YamlFault, load_yaml
+from corridor.site.yamlines import LDict, LList, Node, SiteYaml, YamlFault
 
 MIN_PSK_BYTES = 32
 
@@ -136,7 +136,7 @@ def _check_own_overlaps(
                 r.faults.add(r.at("partner_subnets"), f"partner subnet {a} overlaps hub subnet {b}")
 
 
-def check_tunnel_overlaps(root: Path, partners: dict[str, Partner], faults: Faults) -> None:
+def check_tunnel_overlaps(files: SiteYaml, partners: dict[str, Partner], faults: Faults) -> None:
     """Across partners: no two tunnels may claim the same partner subnet, and no partner
     subnet may overlap a subnet the hub exposes through any tunnel."""
     tunnels = [(p, p.tunnel) for p in partners.values() if p.tunnel is not None]
@@ -145,7 +145,7 @@ def check_tunnel_overlaps(root: Path, partners: dict[str, Partner], faults: Faul
             for na in ta.partner_subnets:  # type: ignore[union-attr]
                 for nb in tb.partner_subnets:  # type: ignore[union-attr]
                     if na.version == nb.version and na.overlaps(nb):
-                        where = _line(root, b, "partner_subnets", str(nb))
+                        where = _line(files, b, "partner_subnets", str(nb))
                         faults.add(where, f"tunnel.partner_subnets {nb} overlaps {na} of {a.id}")
     for a, ta in tunnels:
         for b, tb in tunnels:
@@ -154,16 +154,16 @@ def check_tunnel_overlaps(root: Path, partners: dict[str, Partner], faults: Faul
             for na in ta.partner_subnets:  # type: ignore[union-attr]
                 for nb in tb.hub_subnets:  # type: ignore[union-attr]
                     if na.version == nb.version and na.overlaps(nb):
-                        where = _line(root, a, "partner_subnets", str(na))
+                        where = _line(files, a, "partner_subnets", str(na))
                         faults.add(where, f"tunnel.partner_subnets {na} overlaps hub subnet "
                                           f"{nb} of {b.id}'s tunnel")
 
 
-def _line(root: Path, partner: Partner, key: str, value: str) -> Node:
+def _line(files: SiteYaml, partner: Partner, key: str, value: str) -> Node:
     """Where `tunnel.<key>` lists `value` in the partner's file (reread only on a fault)."""
     fallback = Node(partner.source, 1)
     try:
-        data = load_yaml(root / partner.source, partner.source)
+        data = files.load(partner.source)
     except (YamlFault, OSError):
         return fallback
     tunnel = data.get("tunnel") if isinstance(data, LDict) else None

@@ -3,6 +3,7 @@ directory can be reported as `file:line: message`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,12 +86,14 @@ class YamlFault(Exception):
         self.message = message
 
 
-def load_yaml(path: Path, label: str) -> Any:
-    """Load one YAML file; `label` is how faults name the file (relative to the site)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise YamlFault(Node(label, 1), f"cannot read: {exc.strerror}") from None
+def load_yaml(path: Path, label: str, text: str | None = None) -> Any:
+    """Load one YAML file, or `text` in its place; `label` is how faults name the file
+    (relative to the site)."""
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise YamlFault(Node(label, 1), f"cannot read: {exc.strerror}") from None
     loader = _Loader(text)
     loader.file_label = label
     try:
@@ -102,3 +105,28 @@ def load_yaml(path: Path, label: str) -> Any:
     finally:
         loader.dispose()
     return data
+
+
+class SiteYaml:
+    """The site's YAML files as the loader reads them: the files on disk, with `pending`
+    texts (by site-relative name) read in place of theirs, so that an edit is checked
+    before anything is written (`corridor.site.edit`)."""
+
+    def __init__(self, root: Path, pending: Mapping[str, str] | None = None) -> None:
+        self.root = root
+        self.pending = dict(pending or {})
+
+    def exists(self, label: str) -> bool:
+        return label in self.pending or (self.root / label).is_file()
+
+    def labels(self, folder: str) -> list[str]:
+        """The `*.yaml` files of `folder`, sorted."""
+        on_disk = {f"{folder}/{p.name}" for p in (self.root / folder).glob("*.yaml")}
+        # A pending name that is no plain file of the folder (`partners/../x.yaml`) is
+        # listed too, for the check to refuse it by its name.
+        added = {label for label in self.pending
+                 if label.startswith(f"{folder}/") and label.endswith(".yaml")}
+        return sorted(on_disk | added)
+
+    def load(self, label: str) -> Any:
+        return load_yaml(self.root / label, label, self.pending.get(label))

@@ -1,4 +1,5 @@
-"""Where TXN's store is: a DSN from hub.yaml `store.txn`, `--store` or $CORRIDOR_TXN_STORE.
+"""Where TXN's store is: a DSN from hub.yaml `store.txn`, or `--store` (whose default is
+$CORRIDOR_TXN_STORE, `corridor.settings`).
 
 `sqlite:///txn.db` is relative to the data directory, `sqlite:////abs/txn.db` absolute;
 `postgresql://user@host:port/db` (with `?options=-csearch_path%3Dschema` if wanted) is
@@ -7,18 +8,15 @@ handed to psycopg unchanged.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 from corridor.core.errors import InvalidInput
 
-ENV = "CORRIDOR_TXN_STORE"
-
 
 def choose_dsn(configured: str, override: str | None = None) -> str:
-    """The DSN to use: an explicit override, else the environment, else the site's."""
-    return override or os.environ.get(ENV) or configured
+    """The DSN to use: an explicit override, else the site's."""
+    return override or configured
 
 
 def sqlite_path(dsn: str, data_dir: Path) -> Path | None:
@@ -59,6 +57,25 @@ def in_data_dir(dsn: str) -> bool:
 # The password in a URL's user part (`//user:PASSWORD@host`) and as a `password=` parameter.
 _PASSWORDS = re.compile(r"(//[^/@:]*:)[^/]*(@)|(password\s*=\s*)('[^']*'|[^&\s]*)",
                         re.IGNORECASE)
+
+
+def without_password(dsn: str) -> str:
+    """`dsn` with its password left out (the user part's and any `password=` parameter),
+    everything else as written: what a host that must not hold the credentials may read."""
+    scheme, sep, rest = dsn.partition("://")
+    if not sep:
+        return dsn
+    authority, slash, tail = rest.partition("/")
+    userinfo, at, hosts = authority.rpartition("@")
+    if at:
+        user = userinfo.partition(":")[0]
+        authority = f"{user}@{hosts}" if user else hosts
+    path, question, query = tail.partition("?")
+    if question:
+        kept = [item for item in query.split("&")
+                if item.partition("=")[0].strip().lower() != "password"]
+        tail = f"{path}?{'&'.join(kept)}" if kept else path
+    return f"{scheme}://{authority}{slash}{tail}"
 
 
 def shown(dsn: str) -> str:

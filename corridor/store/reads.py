@@ -1,5 +1,6 @@
-"""Read-side queries: a transfer and its history, listings, the event feed, balances, and
-the facts `corridor ledger verify` judges. Portable SQL only."""
+"""Read-side queries: a transfer and its history, listings, the event feed, balances, the
+facts `corridor ledger verify` judges and the figures a backup's manifest records. Portable
+SQL only."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 import msgspec
 
+from corridor.core.states import FINAL, Status
 from corridor.store.adapter import Connection, Row
 from corridor.store.rows import TRANSFER_SELECT, TransferRow
 
@@ -43,6 +45,19 @@ def transfers(conn: Connection, *, partner_id: str | None = None, status: str | 
             params.append(value)
     sql = TRANSFER_SELECT + (" WHERE " + " AND ".join(where) if where else "")
     rows = conn.query(sql + " ORDER BY id LIMIT ?", (*params, limit))
+    return [TransferRow(*r) for r in rows]
+
+
+def in_flight(conn: Connection, partner_id: str) -> list[TransferRow]:
+    """Transfers not yet in a final state that `partner_id` sent or is paying out, oldest
+    first: what stops the partner from being offboarded."""
+    states = sorted(s.value for s in Status if s not in FINAL)
+    marks = ", ".join("?" * len(states))
+    rows = conn.query(
+        f"{TRANSFER_SELECT} WHERE status IN ({marks}) AND "
+        "(partner_id = ? OR receive_partner_id = ?) ORDER BY id",
+        (*states, partner_id, partner_id),
+    )
     return [TransferRow(*r) for r in rows]
 
 
@@ -92,6 +107,56 @@ def reconciliation(conn: Connection, open_only: bool = True) -> list[Row]:
     if open_only:
         sql += " WHERE resolved_at IS NULL"
     return conn.query(sql + " ORDER BY id")
+
+
+# -- facts for TXN's Prometheus gauges (read at scrape time; each is an indexed or small read) --
+
+def unknown_payouts(conn: Connection) -> list[Row]:
+    """(receive partner, count, oldest updated_at) of the transfers in UNKNOWN."""
+    return conn.query(
+        "SELECT receive_partner_id, COUNT(*), MIN(updated_at) FROM transfers "
+        "WHERE status = 'UNKNOWN' GROUP BY receive_partner_id ORDER BY receive_partner_id"
+    )
+
+
+def parked_messages(conn: Connection, kind: str) -> list[Row]:
+    """(partner, count) of outbox messages of `kind` parked after failing (`dead`). The
+    kind lets the (kind, state, due_at) index answer: delivered messages are kept, so the
+    table only grows."""
+    return conn.query(
+        "SELECT partner_id, COUNT(*) FROM outbox WHERE kind = ? AND state = 'dead' "
+        "GROUP BY partner_id ORDER BY partner_id", (kind,)
+    )
+
+
+def open_flags(conn: Connection) -> list[Row]:
+    """(kind, count) of the flagged contradictions nobody has resolved yet."""
+    return conn.query(
+        "SELECT kind, COUNT(*) FROM reconciliation WHERE resolved_at IS NULL "
+        "GROUP BY kind ORDER BY kind"
+    )
+
+
+def last_event_seq(conn: Connection) -> int:
+    """The seq of the newest event of the feed (0 when there is none)."""
+    rows = conn.query("SELECT MAX(seq) FROM events")
+    return int(rows[0][0] or 0)
+
+
+# -- what a backup's manifest records --------------------------------------------------------
+
+def event_count(conn: Connection) -> int:
+    """How many events the feed holds (its seqs may have gaps on PostgreSQL)."""
+    return int(conn.query("SELECT COUNT(*) FROM events")[0][0])
+
+
+def transfer_count(conn: Connection) -> int:
+    return int(conn.query("SELECT COUNT(*) FROM transfers")[0][0])
+
+
+def schema_version(conn: Connection) -> int:
+    """The newest migration applied to the store."""
+    return int(conn.query("SELECT MAX(version) FROM schema_version")[0][0] or 0)
 
 
 # -- facts for `corridor ledger verify` ----------------------------------------------------

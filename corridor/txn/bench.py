@@ -16,11 +16,10 @@ from pathlib import Path
 import click
 import msgspec
 
-from corridor.clikit import bench_site_option, open_site
+from corridor.clikit import bench_site_option, open_site, settings
 from corridor.core.money import Money
 from corridor.txn.commands.floats import Fund
 
-PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 NAMES = ["Asha Rao", "Vikram Nair", "Priya Menon", "Rahul Gupta", "Meera Iyer", "Arjun Das",
          "Kavita Shah", "Sanjay Patel", "Nisha Kapoor", "Deepak Joshi"]
 PAYEES = ["John Kamau", "Grace Wanjiku", "Peter Otieno", "Mary Achieng", "David Mwangi"]
@@ -163,7 +162,8 @@ def _durable(conn: object) -> bool:
 @click.option("--transfers", "n", default=20_000, show_default=True)
 @click.option("--concurrency", default=1000, show_default=True,
               help="Concurrent creators (asyncio tasks), like the server's open requests.")
-@click.option("--pg", "pg_dsn", default=lambda: os.environ.get("CORRIDOR_TEST_PG", PG_DSN),
+@click.option("--pg", "pg_dsn", default=lambda: settings().test_pg,
+              show_default="$CORRIDOR_TEST_PG, else the local test database",
               help="PostgreSQL server for --store postgresql (a scratch schema is used).")
 @click.option("--profile", is_flag=True, help="Write a cProfile of the run (bench.prof).")
 def bench(site_dir: Path, store: str, n: int, concurrency: int, pg_dsn: str,

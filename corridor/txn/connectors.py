@@ -1,6 +1,6 @@
 """The seam to receive partners: a connector per receive partner, chosen by the
-partner's `connector` kind in the site (or $CORRIDOR_CONNECTOR, which overrides every
-partner's kind: tests of the engine alone use `in-process`).
+partner's `connector` kind in the site (or the `connector` setting, $CORRIDOR_CONNECTOR,
+which overrides every partner's kind: tests of the engine alone use `in-process`).
 
 A connector answers three questions of the partner's API: does this account exist
 (`validate_account`), please pay this out (`submit_payout`, idempotent by key: asking
@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from corridor.core.money import Money
+from corridor.settings import Settings
 from corridor.site.model import Partner, Site
 
 log = logging.getLogger("corridor.txn.connectors")
-ENV = "CORRIDOR_CONNECTOR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +92,9 @@ class InProcessConnector:
         return None
 
 
-Factory = Callable[[Site, Partner], Connector]
-KINDS: dict[str, Factory] = {"in-process": lambda site, partner: InProcessConnector(partner)}
+Factory = Callable[[Site, Partner, Settings], Connector]
+KINDS: dict[str, Factory] = {
+    "in-process": lambda site, partner, settings: InProcessConnector(partner)}
 # Kinds that live in their own module and register themselves when it is imported.
 MODULES = {"https-json": "corridor.txn.https_connector"}
 
@@ -107,13 +107,13 @@ def register(kind: str, factory: Factory) -> None:
 class Connectors:
     """One connector per receive partner, made on first use."""
 
-    def __init__(self, site: Site, override: str | None = None) -> None:
+    def __init__(self, site: Site, settings: Settings) -> None:
         self.site = site
-        self.override = override if override is not None else os.environ.get(ENV)
+        self.settings = settings
         self._made: dict[str, Connector | None] = {}
 
     def kind(self, partner: Partner) -> str | None:
-        return self.override or partner.connector
+        return self.settings.connector or partner.connector
 
     def for_partner(self, partner_id: str) -> Connector | None:
         """The partner's connector, or None when its kind is not available here."""
@@ -128,7 +128,7 @@ class Connectors:
                 self._made[partner_id] = None
             else:
                 try:
-                    self._made[partner_id] = factory(self.site, partner)
+                    self._made[partner_id] = factory(self.site, partner, self.settings)
                 except (OSError, ValueError) as exc:  # no endpoint, secret or certificate
                     log.warning("cannot reach receive partner %s: %s", partner_id, exc)
                     self._made[partner_id] = None

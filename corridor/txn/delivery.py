@@ -11,18 +11,17 @@ least once: a partner recognises a repeat by the payload's `event_id`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 from corridor.core import signature
-from corridor.httppool import Pool, ProtocolError
+from corridor.httppool import Pool, TransportError, TransportTimeout
 from corridor.pki.credentials import read_hmac_secret
+from corridor.settings import Settings
 from corridor.store.rows import OutboxRow
 from corridor.txn.commands.outbox import Delivered
 from corridor.txn.engine import Engine
@@ -35,21 +34,19 @@ KIND = "sender_callback"
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """How sender callbacks are retried; from the environment, so tests can shorten it."""
+    """How sender callbacks are retried; from the settings, so tests can shorten it."""
 
-    retry_for: timedelta = timedelta(hours=24)
-    backoff: Backoff = field(default_factory=lambda: Backoff(1.0, 300.0))
-    timeout: float = 10.0
+    retry_for: timedelta
+    backoff: Backoff
+    timeout: float
     concurrency: int = 64
 
     @classmethod
-    def from_env(cls) -> Policy:
-        env = os.environ.get
+    def of(cls, settings: Settings) -> Policy:
         return cls(
-            retry_for=timedelta(seconds=float(env("CORRIDOR_CALLBACK_RETRY_FOR_S", "86400"))),
-            backoff=Backoff(float(env("CORRIDOR_CALLBACK_BACKOFF_S", "1")),
-                            float(env("CORRIDOR_CALLBACK_BACKOFF_MAX_S", "300"))),
-            timeout=float(env("CORRIDOR_CALLBACK_TIMEOUT_S", "10")),
+            retry_for=timedelta(seconds=settings.callback_retry_for_s),
+            backoff=Backoff(settings.callback_backoff_s, settings.callback_backoff_max_s),
+            timeout=settings.callback_timeout_s,
         )
 
 
@@ -58,9 +55,9 @@ class SenderCallbacks(Pump):
 
     kind = KIND
 
-    def __init__(self, engine: Engine, policy: Policy | None = None, *, idle: float = 0.05,
+    def __init__(self, engine: Engine, policy: Policy, *, idle: float = 0.05,
                  tls: ssl.SSLContext | None = None) -> None:
-        self.policy = policy or Policy.from_env()
+        self.policy = policy
         # The lease outlasts an attempt that times out, so a message is never sent twice
         # at once; the pool bounds what is in flight.
         super().__init__(engine, idle=idle, inflight=self.policy.concurrency * 4,
@@ -78,7 +75,8 @@ class SenderCallbacks(Pump):
                 self._tls = partner_tls(self.engine.site)
             parts = urlsplit(url)
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            found = self._pools[url] = (Pool(url, self._tls, self.policy.concurrency), path)
+            found = self._pools[url] = (
+                Pool(url, self._tls, self.policy.concurrency, timeout=self.policy.timeout), path)
         return found
 
     async def close(self) -> None:
@@ -123,12 +121,15 @@ class SenderCallbacks(Pump):
                    signature.HEADER: signature.sign(secret, body, int(time.time()))}
         try:
             pool, path = self._pool(partner.callback_url)
-            async with asyncio.timeout(self.policy.timeout):
-                resp = await pool.request("POST", path, headers, body)
-            if 200 <= resp.status < 300:
-                return None
-            return f"HTTP {resp.status}"
-        except TimeoutError:
-            return "timed out"
-        except (ssl.SSLError, OSError, ProtocolError, ValueError) as exc:
+        except (ValueError, OSError) as exc:  # a URL's bad port; the TLS files unreadable
             return f"{type(exc).__name__}: {exc}"[:300]
+        try:
+            # Delivered at least once: the partner knows a repeat by its event id.
+            resp = await pool.request("POST", path, headers, body, replayable=True)
+        except TransportTimeout:
+            return "timed out"
+        except TransportError as exc:
+            return str(exc)[:300]
+        if 200 <= resp.status < 300:
+            return None
+        return f"HTTP {resp.status}"

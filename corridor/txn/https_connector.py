@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl
 import time
 from dataclasses import dataclass
@@ -37,10 +36,11 @@ from corridor.api.receive_partner import (
 from corridor.core import signature
 from corridor.core.errors import Unavailable
 from corridor.core.money import format_minor
-from corridor.httppool import Pool, ProtocolError
+from corridor.httppool import Pool, TransportError, TransportTimeout
 from corridor.pki.credentials import read_hmac_secret
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
+from corridor.settings import Settings
 from corridor.site.model import Partner, Site
 from corridor.txn.connectors import AccountCheck, Payout, PayoutResult, register
 
@@ -54,16 +54,14 @@ NOT_DEFINITE = frozenset({408, 409, 425, 429})
 class Timing:
     """How long one call may take and how often a failed call is tried again."""
 
-    timeout: float = 10.0  # seconds per attempt
-    retries: int = 2  # extra attempts after connection errors and 5xx
-    backoff: float = 0.2  # first pause; doubles each retry
+    timeout: float  # seconds per attempt
+    retries: int  # extra attempts after connection errors and 5xx
+    backoff: float  # first pause; doubles each retry
 
     @classmethod
-    def from_env(cls) -> Timing:
-        env = os.environ.get
-        return cls(timeout=float(env("CORRIDOR_CONNECTOR_TIMEOUT_S", "10")),
-                   retries=int(env("CORRIDOR_CONNECTOR_RETRIES", "2")),
-                   backoff=float(env("CORRIDOR_CONNECTOR_BACKOFF_S", "0.2")))
+    def of(cls, settings: Settings) -> Timing:
+        return cls(timeout=settings.connector_timeout_s, retries=settings.connector_retries,
+                   backoff=settings.connector_backoff_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +80,7 @@ def partner_tls(site: Site) -> ssl.SSLContext:
 
 
 class HttpsJsonConnector:
-    def __init__(self, site: Site, partner: Partner, timing: Timing | None = None,
+    def __init__(self, site: Site, partner: Partner, timing: Timing,
                  tls: ssl.SSLContext | None = None, pool: int = 64) -> None:
         if not partner.endpoint:
             raise ValueError(f"receive partner {partner.id} has no endpoint")
@@ -91,7 +89,7 @@ class HttpsJsonConnector:
         self.partner = partner
         self.base = partner.endpoint.rstrip("/")
         self.secret = read_hmac_secret(partner.callback_secret_file)
-        self.timing = timing or Timing.from_env()
+        self.timing = timing
         self.tls = tls or partner_tls(site)
         self.pool = pool
         self._prefix = urlsplit(self.base).path
@@ -100,7 +98,7 @@ class HttpsJsonConnector:
 
     def _open(self) -> Pool:
         if self._pool is None:
-            self._pool = Pool(self.base, self.tls, self.pool)
+            self._pool = Pool(self.base, self.tls, self.pool, timeout=self.timing.timeout)
         return self._pool
 
     async def close(self) -> None:
@@ -123,14 +121,16 @@ class HttpsJsonConnector:
             if key is not None:
                 headers["Idempotency-Key"] = key
             try:
-                async with asyncio.timeout(self.timing.timeout):
-                    got = await pool.request(method, self._prefix + path, headers, body)
+                # Every call here may be sent twice: a read, an account check, or a
+                # submission under its Idempotency-Key.
+                got = await pool.request(method, self._prefix + path, headers, body,
+                                         replayable=True)
                 answer = Answer(got.status, got.body)
-            except TimeoutError:
+            except TransportTimeout:
                 answer = Answer(None, timed_out=True)
                 if not retry_timeouts:
                     return answer
-            except (ssl.SSLError, OSError, ProtocolError) as exc:
+            except TransportError as exc:
                 log.debug("%s %s%s failed: %s", method, self.base, path, exc)
                 answer = Answer(None)
             if answer.status is not None and answer.status < 500:
@@ -206,4 +206,5 @@ def _detail(body: bytes) -> str:
     return ""
 
 
-register("https-json", lambda site, partner: HttpsJsonConnector(site, partner))
+register("https-json",
+         lambda site, partner, settings: HttpsJsonConnector(site, partner, Timing.of(settings)))

@@ -23,7 +23,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from corridor.core.errors import InvalidInput
 from corridor.pki.tls import server_context
+from corridor.settings import Settings
 from corridor.site.model import Site
+from corridor.txn import gauges
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine, bounded_int
 from corridor.txn.relay import BATCH_PATH, RELAYED, batch, relayed
@@ -81,6 +83,7 @@ async def healthz(request: web.Request) -> web.StreamResponse:
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
+    await gauges.refresh(request.app)
     return web.Response(body=generate_latest(request.app[REGISTRY]),
                         content_type="text/plain", charset="utf-8")
 
@@ -97,6 +100,7 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     registry = CollectorRegistry()
     app[REGISTRY] = registry
     app[METRICS] = Metrics(registry)
+    gauges.install(app, engine, registry)
 
     def on_batch(size: int, seconds: float) -> None:
         app[METRICS]["batches"].observe(size)
@@ -124,35 +128,36 @@ def tls_context(site: Site) -> ssl.SSLContext:
                           client_ca=pki / "hub-ca.crt")
 
 
-def pumps(engine: Engine, connectors: Connectors, stop: asyncio.Event, *,
+def pumps(engine: Engine, connectors: Connectors, stop: asyncio.Event, settings: Settings, *,
           hold_payouts: bool = False) -> list[asyncio.Task[None]]:
     """The outbox pumps as tasks: sender-callback delivery, and the payout worker unless
     payouts are held (accepted transfers then wait in the outbox, as after a crash)."""
-    from corridor.txn.delivery import SenderCallbacks
+    from corridor.txn.delivery import Policy, SenderCallbacks
     from corridor.txn.worker import Worker
 
-    tasks = [asyncio.create_task(SenderCallbacks(engine).run(stop))]
+    tasks = [asyncio.create_task(SenderCallbacks(engine, Policy.of(settings)).run(stop))]
     if not hold_payouts:
-        tasks.append(asyncio.create_task(Worker(engine, connectors).run(stop)))
+        tasks.append(asyncio.create_task(Worker(engine, connectors, settings).run(stop)))
     return tasks
 
 
 async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
-                stop: asyncio.Event, *, run_pumps: bool = True, hold_payouts: bool = False,
-                wake_pipes: Sequence[int] = ()) -> None:
+                stop: asyncio.Event, settings: Settings, *, run_pumps: bool = True,
+                hold_payouts: bool = False, wake_pipes: Sequence[int] = ()) -> None:
     """Run the server and (with `run_pumps`) the payout worker and sender-callback
     delivery until `stop` is set. When the pumps run in other processes, `wake_pipes` are
     the write ends of pipes that tell them of new outbox messages."""
     engine = Engine(site, dsn, data_dir)
     engine.wake_pipes = list(wake_pipes)
     engine.start()
-    connectors = Connectors(site)
+    connectors = Connectors(site, settings)
     app = make_app(engine, connectors)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, host, port, ssl_context=tls_context(site), backlog=1024).start()
     log.info("TXN listening on https://%s:%d (store %s)", host, port, dsn.split("?")[0])
-    tasks = pumps(engine, connectors, stop, hold_payouts=hold_payouts) if run_pumps else []
+    tasks = (pumps(engine, connectors, stop, settings, hold_payouts=hold_payouts)
+             if run_pumps else [])
     try:
         await stop.wait()
     finally:
@@ -162,8 +167,9 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
         engine.stop()
 
 
-async def serve_pumps(site: Site, dsn: str, data_dir: Path, stop: asyncio.Event, *,
-                      wake_pipe: int | None = None, hold_payouts: bool = False) -> None:
+async def serve_pumps(site: Site, dsn: str, data_dir: Path, stop: asyncio.Event,
+                      settings: Settings, *, wake_pipe: int | None = None,
+                      hold_payouts: bool = False) -> None:
     """Run only the outbox pumps (a worker process beside the API process), with their
     own group-commit writer, until `stop` is set. Claims lease each message to one
     worker, so several such processes share the work."""
@@ -171,8 +177,8 @@ async def serve_pumps(site: Site, dsn: str, data_dir: Path, stop: asyncio.Event,
     engine.start()
     if wake_pipe is not None:
         engine.hear_wakes(wake_pipe)
-    connectors = Connectors(site)
-    tasks = pumps(engine, connectors, stop, hold_payouts=hold_payouts)
+    connectors = Connectors(site, settings)
+    tasks = pumps(engine, connectors, stop, settings, hold_payouts=hold_payouts)
     try:
         await stop.wait()
     finally:

@@ -6,7 +6,7 @@ SUBMITTED or UNKNOWN is asked about (status query), and resubmitted under the sa
 idempotency key only when the partner says it never got it.
 
 Outcomes: PENDING waits for the receiver callback, with a first status query when the
-claim's lease runs out in case it never comes (then every POLL, doubling); SUCCESS
+claim's lease runs out in case it never comes (then after a poll delay, doubling); SUCCESS
 completes, FAILURE or a definite refusal fails; no usable answer (timeout, 5xx, no
 connection after the connector's retries) makes the transfer UNKNOWN and status queries
 follow with exponential backoff until the partner knows. It also forgets idempotency keys
@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from corridor.core.money import Money
+from corridor.settings import Settings
 from corridor.store.rows import OutboxRow, TransferRow
 from corridor.txn.commands.idempotency import ForgetKeys
 from corridor.txn.commands.outbox import ClaimOutbox
@@ -33,9 +33,6 @@ from corridor.txn.wire import decode
 
 log = logging.getLogger("corridor.txn.worker")
 KEEP_KEYS = timedelta(hours=25)
-# How long a claimed payout stays with its worker before another claim may take it (after
-# a crash, this is how long an interrupted payout waits). Longer than a connector's timeout.
-LEASE = timedelta(seconds=float(os.environ.get("CORRIDOR_TXN_LEASE_S", "15")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +45,6 @@ class Backoff:
     def after(self, now: datetime, attempt: int) -> datetime:
         seconds = min(self.first * 2 ** max(attempt - 1, 0), self.cap)
         return now + timedelta(seconds=seconds)
-
-
-def _env(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
-
-
-# PENDING: first status query when no callback came. UNKNOWN: the first query sooner, as the
-# partner may well know by then; both double up to the cap.
-POLL = Backoff(_env("CORRIDOR_PAYOUT_POLL_S", 30), _env("CORRIDOR_PAYOUT_POLL_MAX_S", 600))
-ASK = Backoff(_env("CORRIDOR_PAYOUT_RETRY_S", 5), _env("CORRIDOR_PAYOUT_POLL_MAX_S", 600))
 
 
 def payout_of(row: TransferRow) -> Payout:
@@ -80,8 +67,8 @@ class Pump:
 
     kind = ""
 
-    def __init__(self, engine: Engine, *, idle: float = 0.05, inflight: int = 512,
-                 lease: timedelta = LEASE) -> None:
+    def __init__(self, engine: Engine, *, lease: timedelta, idle: float = 0.05,
+                 inflight: int = 512) -> None:
         self.engine = engine
         self.idle = idle
         self.inflight = inflight
@@ -170,10 +157,17 @@ class Worker(Pump):
 
     kind = "payout"
 
-    def __init__(self, engine: Engine, connectors: Connectors, *, idle: float = 0.05,
-                 claim: int = 512) -> None:
-        super().__init__(engine, idle=idle, inflight=claim)
+    def __init__(self, engine: Engine, connectors: Connectors, settings: Settings, *,
+                 idle: float = 0.05, claim: int = 512) -> None:
+        # A claimed payout stays with this worker for the lease (after a crash, that is how
+        # long an interrupted payout waits).
+        super().__init__(engine, lease=timedelta(seconds=settings.txn_lease_s), idle=idle,
+                         inflight=claim)
         self.connectors = connectors
+        # PENDING: first status query when no callback came. UNKNOWN: the first query
+        # sooner, as the partner may well know by then; both double up to the cap.
+        self.poll = Backoff(settings.payout_poll_s, settings.payout_poll_max_s)
+        self.ask = Backoff(settings.payout_retry_s, settings.payout_poll_max_s)
         self.paid = 0
         self._last_cleanup = engine.clock() - timedelta(days=1)
 
@@ -213,7 +207,7 @@ class Worker(Pump):
                          row.receive_partner_id)
                 result = await connector.submit_payout(payout, key)
         now = engine.clock()
-        backoff = POLL if result.status == "pending" else ASK
+        backoff = self.poll if result.status == "pending" else self.ask
         await engine.writer.submit(FinishPayout(
             row.id, result.status, result.reason, now,
             retry_at=backoff.after(now, message.attempts),

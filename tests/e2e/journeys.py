@@ -1,5 +1,6 @@
 """Driving transfers through a world and judging the outcome the way a partner and an
-auditor would: final states, the beneficiary's wallet, the sender callback, the ledger."""
+auditor would: final states, the beneficiary's wallet, the sender callback, the ledger.
+Also the world's timings for tests (`FAST`) and taking a partner's server down."""
 
 from __future__ import annotations
 
@@ -9,9 +10,25 @@ from typing import Any
 
 from corridor.core.states import FINAL
 from corridor.sim.driver import SendDriver
+from corridor.sim.process import SimProcess
 from corridor.sim.world import World
 from corridor.store import reads as q
 from tests.support import wait_for
+
+# The hub's timeouts and backoffs, shortened so that every fault resolves in seconds.
+FAST = {
+    "CORRIDOR_TXN_LEASE_S": "3",
+    "CORRIDOR_CONNECTOR_TIMEOUT_S": "1",
+    "CORRIDOR_CONNECTOR_RETRIES": "1",
+    "CORRIDOR_CONNECTOR_BACKOFF_S": "0.05",
+    "CORRIDOR_PAYOUT_POLL_S": "1",
+    "CORRIDOR_PAYOUT_RETRY_S": "0.3",
+    "CORRIDOR_PAYOUT_POLL_MAX_S": "1",
+    "CORRIDOR_CALLBACK_BACKOFF_S": "0.2",
+    "CORRIDOR_CALLBACK_BACKOFF_MAX_S": "0.5",
+    "CORRIDOR_CALLBACK_RETRY_FOR_S": "3",
+    "CORRIDOR_CALLBACK_TIMEOUT_S": "1",
+}
 
 
 def send(world: World, count: int = 1, amount: str = "1000.00") -> list[str]:
@@ -80,3 +97,13 @@ def settled(world: World, ids: list[str], status: str) -> None:
         assert credits(world, tid) == (1 if status == "COMPLETED" else 0), tid
         sender_told(world, tid, status)
     assert world.violations() == []
+
+
+def take_down(world: World, sim: SimProcess | None, seconds: float) -> None:
+    """Tell a partner's simulator to be down for `seconds`, and wait until it is (it answers
+    first and closes its listener a moment later); no longer than `seconds`, after which it
+    would be back up."""
+    assert sim is not None
+    status, body = world.control(sim, "POST", "/sim/down", {"seconds": seconds})
+    assert status == 202, body
+    wait_for(lambda: not sim.healthy(), timeout=seconds, what=f"{sim.url} to go down")

@@ -15,7 +15,7 @@ from corridor.core import signature
 from corridor.core.ids import new_id
 from corridor.sim.identity import PartnerIdentity, loopback_source
 from corridor.sim.world import World
-from tests.e2e.journeys import history, send, settled
+from tests.e2e.journeys import history, send, settled, take_down
 from tests.support import wait_for
 
 
@@ -44,8 +44,7 @@ def test_account_validation_asks_the_receive_partner(world: World) -> None:
     assert body["name_match_score"] == 100
     status, body = validate(world, {**ask, "account": "254799999990"})
     assert (status, body["valid"]) == (200, False)
-    status, body = world.control(world.receiver, "POST", "/sim/down", {"seconds": 1.5})
-    time.sleep(0.2)
+    take_down(world, world.receiver, 1.5)
     status, body = validate(world, ask)
     assert (status, body["code"]) == (503, "partner_unavailable")
     assert world.receiver is not None

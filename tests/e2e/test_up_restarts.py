@@ -19,8 +19,7 @@ from corridor.embedded import Stack
 from corridor.sim.driver import SendDriver, TransferFailed
 from corridor.sim.world import World
 from corridor.supervise import RestartPolicy
-from tests.e2e.conftest import FAST
-from tests.e2e.journeys import settled
+from tests.e2e.journeys import FAST, settled
 from tests.support import REPO, wait_for
 
 # -- the policy, without processes ----------------------------------------------------------
@@ -133,7 +132,7 @@ class Traffic:
                         self.acked.append(transfer.id)
                     except TransferFailed:
                         self.refused += 1
-                    await asyncio.sleep(0.05)
+                    await asyncio.sleep(0.05)  # pacing: a steady trickle, not a flood
 
             await asyncio.gather(*(worker() for _ in range(4)))
 

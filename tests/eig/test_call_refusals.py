@@ -19,9 +19,10 @@ CALLBACK = "/v1/callbacks/receiver"
 SOURCE = {"payfast": "127.0.0.1", "mobicash": "127.0.0.2", "islapay": "127.0.0.3"}
 
 
-def refusals(gw: Gateway, reason: str) -> float:
-    found = re.search(r'^corridor_eig_refusals_total\{reason="' + re.escape(reason)
-                      + r'"\} ([0-9.e+]+)$', gw.internal("/metrics"), re.M)
+def refusals(gw: Gateway, reason: str, partner: str) -> float:
+    found = re.search(r'^corridor_eig_refusals_total\{partner="' + re.escape(partner)
+                      + r'",reason="' + re.escape(reason) + r'"\} ([0-9.e+]+)$',
+                      gw.internal("/metrics"), re.M)
     return float(found.group(1)) if found else 0.0
 
 
@@ -34,7 +35,7 @@ def refused(gw: Gateway, method: str, path: str, partner: str, status: int, reas
     """Make the call as `partner`; check the refusal, that it wrote exactly one audit line
     naming the partner, its certificate and address, and that the metric moved. Returns
     the line."""
-    lines, counted = len(gw.audit_lines()), refusals(gw, reason)
+    lines, counted = len(gw.audit_lines()), refusals(gw, reason, partner)
     headers = dict(headers or {})
     if method == "POST":
         headers["Idempotency-Key"] = f"r-{os.urandom(6).hex()}"
@@ -48,7 +49,7 @@ def refused(gw: Gateway, method: str, path: str, partner: str, status: int, reas
     assert line["source_ip"] == SOURCE[partner]
     assert line["fingerprint"] == fingerprint(load_issued(gw.layout.partner(partner)[0]).cert)
     assert line["request"] == f"{method} {path}" and line["time"]
-    assert refusals(gw, reason) == counted + 1
+    assert refusals(gw, reason, partner) == counted + 1
     return line
 
 

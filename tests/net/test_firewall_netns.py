@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 
 from corridor.net import nft
 from corridor.net.cli import firewall
@@ -79,6 +80,17 @@ def test_allowlist_admits_partner_and_drops_stranger(world, tmp_path: Path) -> N
     assert counters["eig mobicash"] == 0
     assert counters["drop eig"] >= 1
     assert counters["drop ssh"] >= 1
+    # The same counters for Prometheus, and the drops per source: the stranger at EIG's
+    # port, the partner at SSH's.
+    code, out = cli("metrics", "--netns", hub, "--once")
+    metrics = {(s.name, tuple(s.labels.values())): s.value
+               for f in text_string_to_metric_families(out) for s in f.samples}
+    assert metrics[("corridor_firewall_loaded", ())] == 1
+    assert metrics[("corridor_firewall_packets_total", ("drop eig",))] >= 1
+    assert metrics[("corridor_firewall_packets_total", ("eig payfast",))] >= 1
+    sources = {labels[0]: v for (name, labels), v in metrics.items()
+               if name == "corridor_firewall_dropped_packets_total"}
+    assert set(sources) == {"10.77.0.2", "10.20.1.2"} and min(sources.values()) >= 1
 
     log = [json.loads(line) for line in (tmp_path / "net" / "apply.log").read_text().splitlines()]
     assert log[-1]["ok"] and log[-1]["what"] == "firewall" and log[-1]["changed"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography import x509
 from prometheus_client import CollectorRegistry, generate_latest
 
 from corridor.pki.cli import pki
@@ -148,6 +149,39 @@ def test_revoke_lands_in_the_crl_openssl_reads(booted: Path) -> None:
     assert result.returncode != 0 and "revoked" in (result.stdout + result.stderr)
 
 
+def test_bootstrap_gives_the_hub_ca_a_crl_even_on_an_older_site(booted: Path) -> None:
+    need_tool("openssl")
+    layout = Layout(booted)
+
+    def verify() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["openssl", "verify", "-crl_check", "-CAfile", str(layout.hub_ca[0]),
+             "-CRLfile", str(layout.hub_crl), str(layout.hub("rpt")[0])],
+            capture_output=True, text=True)
+
+    assert verify().returncode == 0, verify().stderr
+    # A site bootstrapped before the hub CA had a CRL gets one on the next run.
+    layout.hub_crl.unlink()
+    code, out = run("bootstrap", "--site", str(booted))
+    assert code == 0 and out.splitlines() == ["created pki/hub-ca.crl"]
+    assert verify().returncode == 0
+
+
+def test_crl_re_signs_both_crls_and_watch_sees_both(booted: Path) -> None:
+    from corridor.pki.crl import load_crl
+
+    layout = Layout(booted)
+    code, out = run("crl", "--site", str(booted))
+    assert code == 0
+    assert out.splitlines() == [f"signed {layout.partner_crl}", f"signed {layout.hub_crl}"]
+    for path in (layout.partner_crl, layout.hub_crl):
+        crl = load_crl(path)
+        assert crl is not None
+        assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == 2
+    code, out = run("list", "--site", str(booted))
+    assert "pki/hub-ca.crl" in out and "pki/partner-ca.crl" in out
+
+
 def test_rotate_moves_the_pin_and_revokes_the_old(booted: Path) -> None:
     layout = Layout(booted)
     old = load_issued(layout.partner("payfast")[0]).cert
@@ -187,3 +221,15 @@ def test_expiry_gauges_carry_exporter_names(booted: Path) -> None:
     assert 'subject_CN="payfast"' in line
     assert 364 * 86400 < float(line.rsplit(" ", 1)[1]) <= 365 * 86400
     assert "x509_cert_expired{" in text and "x509_crl_expires_in_seconds{" in text
+
+
+def test_operators_certificates_are_watched_too(booted: Path) -> None:
+    # Prometheus scrapes TXN and RPT with an operator certificate: its expiry must alert.
+    from corridor.rpt.operators import issue_operator
+
+    issue_operator(booted, "prometheus", days=10)
+    code, out = run("watch", "--site", str(booted), "--within", "30d")
+    assert code == 1 and "pki/operators/prometheus.crt: operator-prometheus expires in" in out
+    registry = CollectorRegistry()
+    registry.register(ExpiryCollector(booted))
+    assert 'filepath="pki/operators/prometheus.crt"' in generate_latest(registry).decode()

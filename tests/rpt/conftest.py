@@ -6,28 +6,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import duckdb
 import pytest
 
-from corridor.pki.issue import create_ca, issue, write_issued
 from corridor.rpt.history import History, generate
-from corridor.rpt.ingest import Ingestor
 from corridor.rpt.store import connect, store_path
 from corridor.site import Site, load_site
-
-
-def make_pki(site: Path) -> None:
-    """The PKI layout `corridor pki bootstrap` creates, as far as RPT uses it."""
-    pki = site / "pki"
-    ca = create_ca("Corridor hub CA")
-    write_issued(ca, pki / "hub-ca.crt", pki / "hub-ca.key")
-    for cn, server in (("rpt", True), ("eig", False), ("txn", True)):
-        leaf = issue(ca, cn, server_names=("127.0.0.1", "localhost") if server else (),
-                     client=True, server=server)
-        write_issued(leaf, pki / "hub" / f"{cn}.crt", pki / "hub" / f"{cn}.key")
-    other = create_ca("Some other CA")
-    stranger = issue(other, "eig", client=True)
-    write_issued(stranger, pki / "stranger.pem", pki / "stranger.key")
+from tests.rpt.rig import fill, make_pki
 
 
 @pytest.fixture
@@ -45,12 +29,6 @@ def recent_history() -> tuple[Site, History]:
     now = datetime.now(UTC).replace(microsecond=0)
     start = now - timedelta(days=2, minutes=1)
     return site, generate(site, transfers=4000, start=start, days=2, page_size=1000, seed=11)
-
-
-def fill(con: duckdb.DuckDBPyConnection, history: History) -> None:
-    with Ingestor(con) as ing:
-        for page in history.pages:
-            ing.apply(page)
 
 
 @pytest.fixture

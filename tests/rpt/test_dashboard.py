@@ -21,7 +21,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 def dashboard(tmp_path: Path, recent_history):  # type: ignore[no-untyped-def]
     from corridor.rpt.operators import issue_operator
     from corridor.rpt.store import connect, store_path
-    from tests.rpt.conftest import fill, make_pki
+    from tests.rpt.rig import fill, make_pki
 
     site_dir = copy_site(tmp_path)
     make_pki(site_dir)

@@ -19,7 +19,7 @@ from tests.support import copy_site
 @pytest.fixture(scope="module")
 def rpt(tmp_path_factory, recent_history):  # type: ignore[no-untyped-def]
     from corridor.rpt.store import connect, store_path
-    from tests.rpt.conftest import fill, make_pki
+    from tests.rpt.rig import fill, make_pki
 
     site_dir = copy_site(tmp_path_factory.mktemp("rpt"))
     make_pki(site_dir)

@@ -16,7 +16,7 @@ from corridor.rpt.settlement import settle
 from corridor.rpt.store import connect
 from corridor.rpt.verify import compare, expected_activity
 from corridor.site import load_site
-from tests.rpt.conftest import fill
+from tests.rpt.rig import fill
 from tests.support import EXAMPLE_SITE
 
 START = datetime(2026, 3, 1, 6, 30, tzinfo=UTC)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -16,12 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from corridor import processes
 from corridor.rpt import periods
 from corridor.site import load_site
-from tests.rpt.conftest import make_pki
-from tests.rpt.server import context, get, running_rpt, set_listen
-from tests.support import REPO, free_port, wait_for
+from tests.rpt.rig import make_pki
+from tests.rpt.server import context, get, running_rpt, running_txn, scrape
+from tests.support import REPO, wait_for
 
 ENV = {**os.environ, "CORRIDOR_CONNECTOR": "in-process", "PYTHONUNBUFFERED": "1"}
 
@@ -48,31 +48,12 @@ def txn(tmp_path: Path):  # type: ignore[no-untyped-def]
     site = copy_site(tmp_path)
     make_pki(site)
     data = tmp_path / "var"
-    port = free_port()
-    set_listen(site, "txn", port)
     assert corridor("store", "init", "--site", str(site), "--data", str(data)).returncode == 0
     funded = corridor("ledger", "fund", "payfast", "5000000.00", "--reference", "dep-rpt-1",
                       "--site", str(site), "--data", str(data))
     assert funded.returncode == 0, funded.stderr
-    proc = subprocess.Popen([sys.executable, "-m", "corridor", "serve", "txn", "--site",
-                             str(site), "--data", str(data)], cwd=REPO, env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    url = f"https://127.0.0.1:{port}"
-
-    def up() -> bool:
-        if proc.poll() is not None:
-            return True
-        try:
-            return get(site, "eig", url + "/healthz")[0] == 200
-        except OSError:
-            return False
-
-    try:
-        wait_for(up, timeout=30, what="txn listening")
-        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+    with running_txn(site, data) as url:
         yield site, data, url
-    finally:
-        processes.stop(proc, timeout=10)
 
 
 def make_transfers(site: Path, url: str, count: int) -> list[str]:
@@ -121,6 +102,12 @@ def test_rpt_follows_txn_and_matches_its_ledger(txn) -> None:  # type: ignore[no
             _, _, body = get(site, "rpt", f"{rpt_url}/api/dashboard")
             return json.loads(body)["feed"]["events"] == total_events
         wait_for(caught_up, timeout=30, interval=0.2, what="RPT following TXN's feed")
+        # Caught up: RPT's cursor is TXN's newest event and the lag is a poll or two.
+        _, _, body = get(site, "eig", f"{url}/metrics")
+        head = re.search(r"^corridor_txn_event_seq ([0-9.e+]+)$", body.decode(), re.M)
+        figures = scrape(site, rpt_url)
+        assert head and figures["corridor_rpt_feed_cursor"] == float(head[1])
+        assert figures["corridor_rpt_feed_lag_seconds"] < 10
         status, _, body = get(site, "rpt", f"{rpt_url}/internal/v1/reports/settlement"
                               f"?date={today}&partner=payfast")
         assert status == 200

@@ -1,32 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from corridor.sim.faults import Faults
 from corridor.sim.receive import ReceivePartnerSim
 from corridor.site import Site
-from tests.sim.rig import Answer, HubClient, LoopThread, StandInEig, make_pki
+from tests.sim.rig import HubClient, LoopThread, Rig, StandInEig, make_pki
 from tests.support import free_port
-
-
-@dataclass
-class Rig:
-    site: Site
-    keys: dict[str, str]
-    loop: LoopThread
-    eig: StandInEig
-    sim: ReceivePartnerSim
-    hub: HubClient
-    state_file: Path
-
-    def call(self, method: str, path: str, body: object = None, **kw: Any) -> Answer:
-        """One request to the simulator as the hub makes it, waited for."""
-        return self.loop.run(self.hub.call(method, path, body, **kw))
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """What the simulator tests share: a site with real certificates and secrets made by
 `corridor.pki.issue`, an event loop on a thread (so tests stay plain functions that poll
-with `wait_for`), a client that plays the hub (TXN's certificate, signed requests), and a
-stand-in for EIG's receiver-callback endpoint (a small aiohttp mTLS server)."""
+with `wait_for`), a client that plays the hub (TXN's certificate, signed requests), a
+stand-in for EIG's receiver-callback endpoint (a small aiohttp mTLS server), the `Rig` a
+test gets with all of them around a running simulator, and payout bodies as the hub sends
+them."""
 
 from __future__ import annotations
 
@@ -19,16 +21,19 @@ import aiohttp
 from aiohttp import web
 
 from corridor.core import signature
+from corridor.core.ids import new_id
 from corridor.pki.credentials import hash_api_key
 from corridor.pki.files import write_secret
 from corridor.pki.issue import create_ca, issue, write_issued
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context, server_context
 from corridor.sim.identity import read_signing_secret
+from corridor.sim.receive import ReceivePartnerSim
 from corridor.site import Site, load_site
 
 T = TypeVar("T")
 LOCAL = ("localhost", "127.0.0.1")
+KNOWN = "254700000001"  # JOHN KAMAU in the demo wallet book
 
 
 def make_pki(site_dir: Path) -> tuple[Site, dict[str, str]]:
@@ -166,3 +171,38 @@ class StandInEig:
 
     def for_transfer(self, transfer_id: str) -> list[dict[str, Any]]:
         return [c for c in self.accepted if c["transfer_id"] == transfer_id]
+
+
+@dataclass
+class Rig:
+    """A running MobiCash simulator, the hub's client for it and the stand-in EIG its
+    callbacks go to (the `rig` fixture)."""
+
+    site: Site
+    keys: dict[str, str]
+    loop: LoopThread
+    eig: StandInEig
+    sim: ReceivePartnerSim
+    hub: HubClient
+    state_file: Path
+
+    def call(self, method: str, path: str, body: object = None, **kw: Any) -> Answer:
+        """One request to the simulator as the hub makes it, waited for."""
+        return self.loop.run(self.hub.call(method, path, body, **kw))
+
+
+def payout(account: str = KNOWN, amount: str = "1518.08", pid: str | None = None) -> dict:
+    """A payout request body as the hub sends it."""
+    return {
+        "payout_id": pid or new_id(), "amount": amount, "currency": "KES",
+        "payout_method": "wallet",
+        "beneficiary": {"name": "John Kamau", "account": account},
+        "sender": {"name": "Priya Sharma", "country": "IN"}, "purpose": "family support",
+    }
+
+
+def wallet(rig: Rig, account: str = KNOWN) -> dict:
+    """The simulator's view of one wallet (control API)."""
+    answer = rig.call("GET", f"/sim/wallets/{account}", sign=False)
+    assert answer.status == 200
+    return answer.body

@@ -11,8 +11,7 @@ import aiohttp
 import pytest
 
 from corridor.core.ids import new_id
-from tests.sim.conftest import Rig
-from tests.sim.test_receive_partner import KNOWN, payout, wallet
+from tests.sim.rig import KNOWN, Rig, payout, wallet
 from tests.support import wait_for
 
 

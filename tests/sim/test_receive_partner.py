@@ -13,25 +13,8 @@ from corridor.core.ids import new_id
 from corridor.pki.layout import Layout
 from corridor.sim.receive import ReceivePartnerSim
 from corridor.sim.wallets import FROZEN_SLOT, wallet_account
-from tests.sim.conftest import Rig
+from tests.sim.rig import KNOWN, Rig, payout, wallet
 from tests.support import free_port, need_tool, wait_for
-
-KNOWN = "254700000001"  # JOHN KAMAU in the demo wallet book
-
-
-def payout(account: str = KNOWN, amount: str = "1518.08", pid: str | None = None) -> dict:
-    return {
-        "payout_id": pid or new_id(), "amount": amount, "currency": "KES",
-        "payout_method": "wallet",
-        "beneficiary": {"name": "John Kamau", "account": account},
-        "sender": {"name": "Priya Sharma", "country": "IN"}, "purpose": "family support",
-    }
-
-
-def wallet(rig: Rig, account: str = KNOWN) -> dict:
-    answer = rig.call("GET", f"/sim/wallets/{account}", sign=False)
-    assert answer.status == 200
-    return answer.body
 
 
 def test_validate_known_and_unknown_accounts_with_name_scores(rig: Rig) -> None:

@@ -116,6 +116,21 @@ def test_a_partner_certificate_that_does_not_parse(site_dir: Path) -> None:
     assert "pki/partners/payfast.crt:1: not a PEM certificate" in faults(site_dir)
 
 
+def test_an_offboarded_partner_loads_disabled_and_stays_so(site_dir: Path) -> None:
+    p = site_dir / "partners/desertx.yaml"
+    p.write_text(p.read_text() + 'disabled: true\noffboarded: "2026-01-31T09:00:00.000Z"\n')
+    assert faults(site_dir) == []
+    desertx = load_site(site_dir).partner("desertx")
+    assert desertx.disabled and desertx.offboarded == "2026-01-31T09:00:00.000Z"
+    edit(p, "disabled: true", "disabled: false")
+    assert (f"partners/desertx.yaml:{line_of(p, 'offboarded')}: an offboarded partner must "
+            "stay `disabled: true`; onboard it again under a new id instead") in faults(site_dir)
+    edit(p, "disabled: false", "disabled: true")
+    edit(p, '"2026-01-31T09:00:00.000Z"', '"last tuesday"')
+    assert any("offboarded 'last tuesday' must be an RFC 3339 time" in f
+               for f in faults(site_dir))
+
+
 def test_faulty_site_does_not_load(site_dir: Path) -> None:
     edit(site_dir / "partners/payfast.yaml", "role: send", "role: sender")
     with pytest.raises(SiteInvalid) as err:

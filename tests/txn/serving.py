@@ -9,12 +9,16 @@ import os
 import ssl
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from corridor.core.money import Money
 from corridor.pki.bootstrap import bootstrap
 from corridor.pki.tls import client_context
 from corridor.site import load_site
+from corridor.store import open_store, run_batch
+from corridor.txn.commands.floats import Fund
 from tests.support import REPO, free_port, wait_for
 
 
@@ -68,6 +72,18 @@ class TxnProcess:
             ctx = client_context(pki / "hub-ca.crt", pki / "partners" / f"{name}.crt",
                                  pki / "partners" / f"{name}.key")
         return Client(self.port, ctx)
+
+
+def fund(txn: TxnProcess) -> None:
+    """Prefund PayFast's float in the process's store, as `corridor ledger fund` does."""
+    site = load_site(txn.site_dir)
+    conn = open_store(txn.dsn, txn.data_dir)
+    try:
+        out = run_batch(conn, [Fund(site.partners["payfast"], Money(10**9, "INR"), "dep",
+                                    datetime.now(UTC))])
+        assert out[0].error is None
+    finally:
+        conn.close()
 
 
 class Client:

@@ -15,7 +15,7 @@ from corridor.cli import cli
 from corridor.store import connect
 from corridor.txn.engine import Engine
 from tests.support import copy_site
-from tests.txn.conftest import quote_body, transfer_body
+from tests.txn.rig import quote_body, transfer_body
 
 # Every operator command that opens TXN's store (all but `serve txn`).
 OPERATOR_COMMANDS = [

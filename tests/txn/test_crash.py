@@ -14,9 +14,8 @@ from corridor.store import open_store
 from corridor.store import reads as q
 from corridor.txn.verify import violations
 from tests.support import copy_site, wait_for
-from tests.txn.conftest import quote_body, transfer_body
-from tests.txn.serving import TxnProcess, bootstrapped_site
-from tests.txn.test_server import fund
+from tests.txn.rig import quote_body, transfer_body
+from tests.txn.serving import TxnProcess, bootstrapped_site, fund
 
 KILLS = 4
 CLIENTS = 4

@@ -16,7 +16,7 @@ from corridor.txn.commands.compliance import Decide
 from corridor.txn.commands.floats import Fund
 from corridor.txn.engine import Engine
 from corridor.txn.verify import violations
-from tests.txn.conftest import quote_body, transfer_body, worker
+from tests.txn.rig import quote_body, transfer_body, worker
 
 
 def run(coro: Any) -> Any:

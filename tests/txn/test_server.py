@@ -10,12 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from corridor.core.money import Money
-from corridor.store import open_store, run_batch
-from corridor.txn.commands.floats import Fund
 from tests.support import copy_site, wait_for
-from tests.txn.conftest import quote_body, transfer_body
-from tests.txn.serving import TxnProcess, bootstrapped_site
+from tests.txn.rig import quote_body, transfer_body
+from tests.txn.serving import TxnProcess, bootstrapped_site, fund
 
 
 @pytest.fixture
@@ -27,21 +24,6 @@ def txn(tmp_path: Path, dsn: str) -> Iterator[TxnProcess]:
         yield proc
     finally:
         proc.kill(signal.SIGTERM)
-
-
-def fund(txn: TxnProcess) -> None:
-    from corridor.site import load_site
-
-    site = load_site(txn.site_dir)
-    from datetime import UTC, datetime
-
-    conn = open_store(txn.dsn, txn.data_dir)
-    try:
-        out = run_batch(conn, [Fund(site.partners["payfast"], Money(10**9, "INR"), "dep",
-                                    datetime.now(UTC))])
-        assert out[0].error is None
-    finally:
-        conn.close()
 
 
 def test_eig_creates_a_transfer_and_the_worker_completes_it(txn: TxnProcess) -> None:
@@ -64,6 +46,7 @@ def test_eig_creates_a_transfer_and_the_worker_completes_it(txn: TxnProcess) -> 
             "pending": 0} in balances
     status, text = eig.get("/metrics")
     assert status == 200 and "corridor_txn_requests_total" in text
+    assert 'corridor_txn_float_available{currency="INR",partner="payfast"}' in text
 
 
 def test_only_eig_and_rpt_are_let_in(txn: TxnProcess) -> None:

@@ -12,10 +12,17 @@ from pathlib import Path
 
 import click
 
-from corridor.clikit import data_option, fail, friendly_errors, open_site, site_option
+from corridor.clikit import (
+    data_option,
+    fail,
+    friendly_errors,
+    open_site,
+    settings,
+    site_option,
+    store_option,
+)
 from corridor.processes import Workers
 from corridor.store import choose_dsn, kind, open_store
-from corridor.txn.cli.store import store_option
 
 
 @click.command()
@@ -24,13 +31,13 @@ from corridor.txn.cli.store import store_option
 @store_option
 @click.option("--listen", default=None, metavar="HOST:PORT",
               help="Override hub.yaml listen.txn.")
-@click.option("--workers", type=click.IntRange(0, 16), default=0, show_default=True,
-              envvar="CORRIDOR_TXN_WORKERS",
+@click.option("--workers", type=click.IntRange(0, 16), default=lambda: settings().txn_workers,
+              show_default="$CORRIDOR_TXN_WORKERS, else 0",
               help="Run the payout worker and sender-callback delivery in this many processes "
                    "of their own beside the API process (0: inside it).")
-@click.option("--hold-payouts", is_flag=True, envvar="CORRIDOR_TXN_HOLD_PAYOUTS",
+@click.option("--hold-payouts", is_flag=True, default=lambda: settings().txn_hold_payouts,
               help="Accept transfers but submit no payouts (they wait in the outbox until "
-                   "TXN runs without this flag).")
+                   "TXN runs without this flag; default: $CORRIDOR_TXN_HOLD_PAYOUTS).")
 @friendly_errors
 def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
           workers: int, hold_payouts: bool) -> None:
@@ -41,6 +48,7 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
     from corridor.txn.server import serve_pumps
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    knobs = settings()
     site = open_site(site_dir)
     dsn = choose_dsn(site.hub.store_txn, store)
     kind(dsn)
@@ -65,7 +73,7 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
         uvloop.run(main())
 
     if not workers:
-        until_signal(lambda stop: run_server(site, dsn, data_dir, host, port, stop,
+        until_signal(lambda stop: run_server(site, dsn, data_dir, host, port, stop, knobs,
                                              hold_payouts=hold_payouts))
         return
     open_store(dsn, data_dir).close()  # migrate once, before any process opens the store
@@ -73,14 +81,14 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
     for _ in range(workers):
         read_end, write_end = os.pipe()
         pumps.fork(lambda fd=read_end: until_signal(  # type: ignore[misc]
-            lambda stop: serve_pumps(site, dsn, data_dir, stop, wake_pipe=fd,
+            lambda stop: serve_pumps(site, dsn, data_dir, stop, knobs, wake_pipe=fd,
                                      hold_payouts=hold_payouts)),
             close=[write_end, *pipes])
         os.close(read_end)
         os.set_blocking(write_end, False)
         pipes.append(write_end)
     try:
-        until_signal(lambda stop: run_server(site, dsn, data_dir, host, port, stop,
+        until_signal(lambda stop: run_server(site, dsn, data_dir, host, port, stop, knobs,
                                              run_pumps=False, wake_pipes=pipes))
     finally:
         pumps.stop()

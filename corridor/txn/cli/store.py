@@ -11,7 +11,15 @@ from typing import Any
 
 import click
 
-from corridor.clikit import data_option, fail, friendly_errors, open_site, site_option
+from corridor.clikit import (
+    data_option,
+    fail,
+    friendly_errors,
+    no_store_line,
+    open_site,
+    site_option,
+    store_option,
+)
 from corridor.site.model import Site
 from corridor.store import (
     Command,
@@ -23,12 +31,7 @@ from corridor.store import (
     open_store,
     run_batch,
 )
-from corridor.store.dsn import in_data_dir, location
-
-store_option = click.option(
-    "--store", "store", default=None, metavar="DSN",
-    help="TXN store DSN (default: $CORRIDOR_TXN_STORE, else hub.yaml store.txn).",
-)
+from corridor.store.dsn import location
 
 
 @contextmanager
@@ -41,9 +44,7 @@ def opened(site_dir: Path, data_dir: Path, store: str | None, *, create: bool = 
         kind(dsn)
         conn = (open_store if create else open_existing)(dsn, data_dir)
     except NoStore as exc:
-        where = ("--data (or CORRIDOR_DATA) at the data directory" if in_data_dir(dsn)
-                 else "--store (or CORRIDOR_TXN_STORE) at the store")
-        fail(f"{exc}; point {where} of a running hub")
+        fail(no_store_line(exc, dsn))
         raise
     except Exception as exc:  # a bad DSN or an unreachable server: one line, no traceback
         fail(f"cannot open the TXN store: {exc}")

@@ -61,7 +61,7 @@ def _routes(con, site: Site) -> int:  # type: ignore[no-untyped-def]
             continue
         for rp in sorted(site.partners.values(), key=lambda p: p.id):
             corridor = f"{sp.country}-{rp.country}"
-            if rp.receives and corridor in site.hub.fees:
+            if rp.receives and corridor in site.hub.tariff.fees:
                 rows.append((len(rows), sp.id, sp.currency, rp.id, rp.currency, corridor, 1.5))
     con.execute("CREATE OR REPLACE TEMP TABLE routes (k INT, sp VARCHAR, sc VARCHAR, "
                 "rp VARCHAR, rc VARCHAR, corridor VARCHAR, rate DOUBLE)")

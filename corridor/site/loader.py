@@ -13,27 +13,18 @@ from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 
+from corridor.core.compliance import KycRule, SanctionsEntry
+from corridor.core.counterparty import Limits
 from corridor.core.errors import InvalidInput
 from corridor.core.money import is_currency
+from corridor.core.pricing import FeeRule, Tariff
 from corridor.core.times import parse_time
 from corridor.pki.issue import fingerprint, load_issued
 from corridor.pki.layout import Layout
 from corridor.site.access import read_access
 from corridor.site.faults import Fault, Faults, SiteInvalid
 from corridor.site.fields import Reader, parse_cidr
-from corridor.site.model import (
-    ZONES,
-    Access,
-    FeeRule,
-    Host,
-    Hub,
-    KycRule,
-    Limits,
-    Listen,
-    Partner,
-    SanctionsEntry,
-    Site,
-)
+from corridor.site.model import ZONES, Access, Host, Hub, Listen, Partner, Site
 from corridor.site.tunnels import check_tunnel_overlaps, read_tunnel
 from corridor.site.yamlines import Node, SiteYaml, YamlFault
 
@@ -208,8 +199,9 @@ def _read_hub(
     return Hub(
         id=hub_id, name=name, public_ip=public_ip, ike_id=ike_id,  # type: ignore[arg-type]
         listen=listen, hosts=tuple(hosts),
-        store_txn=store_txn, store_rpt=store_rpt, quote_ttl_s=ttl,  # type: ignore[arg-type]
-        fx_margin_bps=margin, fx_rates=rates, fees=fees,  # type: ignore[arg-type]
+        store_txn=store_txn, store_rpt=store_rpt,  # type: ignore[arg-type]
+        tariff=Tariff(quote_ttl_s=ttl, fx_margin_bps=margin,  # type: ignore[arg-type]
+                      fx_rates=rates, fees=fees),
         sanctions_threshold=threshold, kyc=kyc, settlement_cutoff=cutoff,  # type: ignore[arg-type]
     )
 
@@ -364,7 +356,7 @@ def _check_corridors(
 ) -> None:
     """Every fee rule is a corridor: a send partner in one country, a receive partner in the
     other, and a rate between their currencies; routing must not be ambiguous."""
-    for corridor, rule in hub.fees.items():
+    for corridor, rule in hub.tariff.fees.items():
         where = fee_lines[corridor]
         send_country, receive_country = corridor.split("-")
         senders = [p for p in partners.values() if p.sends and p.country == send_country]
@@ -380,7 +372,7 @@ def _check_corridors(
             for rcv in receivers:
                 for a in s.currencies:
                     for b in rcv.currencies:
-                        if a != b and (a, b) not in hub.fx_rates:
+                        if a != b and (a, b) not in hub.tariff.fx_rates:
                             faults.add(where, f"corridor {corridor}: no FX rate {a}/{b} "
                                               f"for {s.id} -> {rcv.id}")
     seen: dict[tuple[str, str], str] = {}

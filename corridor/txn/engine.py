@@ -163,8 +163,9 @@ class Engine:
     async def quote(self, partner_id: str, key: str, body: bytes) -> Reply:
         partner = self.sender(partner_id)
         req = decode_body(body, api.QuoteRequest)
+        receiver = self.site.receive_partner_for(req.destination_country, req.receive_currency)
         quote = price_quote(
-            self.site, partner, send_currency=req.send_currency,
+            self.site.hub.tariff, partner, receiver, send_currency=req.send_currency,
             receive_currency=req.receive_currency, destination_country=req.destination_country,
             payout_method=req.payout_method, send_amount=req.send_amount,
             receive_amount=req.receive_amount, quote_id=new_id(), now=self.clock(),
@@ -190,7 +191,7 @@ class Engine:
         sanctions screen (the lists are immutable while the server runs)."""
         sender = msgspec.structs.asdict(req.sender)
         if quote is not None:
-            check_kyc(self.site.hub, quote.corridor, sender,
+            check_kyc(self.site.hub.kyc, quote.corridor, sender,
                       msgspec.structs.asdict(req.beneficiary))
         hit = self.screener.screen_transfer(req.sender.name, req.beneficiary.name)
         command = CreateTransfer(partner, key, body_hash(body), req, quote, hit,

@@ -281,7 +281,7 @@ class PostgresConnection(Connection):
         type of its column."""
         sql = self._selects.get((table, columns))
         if sql is None:
-            types = dict(self.db.execute(
+            types: dict[str, str] = dict(self.db.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_schema = current_schema() AND table_name = %s", (table,)
             ).fetchall())

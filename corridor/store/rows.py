@@ -66,7 +66,7 @@ def quote_row(q: Quote) -> QuoteRow:
 
 def _minor(value: object) -> int:
     """A minor-units column: the driver hands back an int, typed only as a row field."""
-    return int(value)  # type: ignore[call-overload]  # rows are untyped tuples
+    return value if isinstance(value, int) else int(str(value))
 
 
 def row_quote(r: tuple[object, ...]) -> Quote:

@@ -201,7 +201,7 @@ class Listener:
         arrival = _Arrival(source_ip, self.on_failure)
         _arrival.set(arrival)
         try:
-            await self.loop.connect_accepted_socket(  # type: ignore[call-arg]
+            await self.loop.connect_accepted_socket(
                 self.app_factory, conn, ssl=self.contexts.current,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
         except OSError as exc:  # the transport is closed already

@@ -137,7 +137,7 @@ def _cidrs(elem: Any) -> list[str]:
         return [f"{ipaddress.ip_address(elem['prefix']['addr'])}/{elem['prefix']['len']}"]
     if "range" in elem:
         lo, hi = (ipaddress.ip_address(a) for a in elem["range"])
-        return [str(n) for n in ipaddress.summarize_address_range(lo, hi)]  # type: ignore[arg-type]
+        return [str(n) for n in ipaddress.summarize_address_range(lo, hi)]
     raise NetError(f"unexpected nft set element {elem!r}")
 
 

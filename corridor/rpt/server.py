@@ -180,7 +180,7 @@ class Rpt:
         day = periods.parse_date(q.get("date"))
         st = await self.query(settlement.settle, self.site, day, period, partner)
         body = st.as_dict(for_partner=cn == "eig")
-        return web.Response(body=msgspec.json.encode(body),  # type: ignore[attr-defined]
+        return web.Response(body=msgspec.json.encode(body),
                             content_type="application/json")
 
     async def compliance(self, request: web.Request) -> web.Response:

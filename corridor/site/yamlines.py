@@ -47,7 +47,7 @@ class _Loader(yaml.SafeLoader):
     def _node(self, node: yaml.Node) -> Node:
         return Node(self.file_label, node.start_mark.line + 1)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LDict:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LDict:
         self.flatten_mapping(node)
         result = LDict()
         result.where = self._node(node)
@@ -62,7 +62,7 @@ class _Loader(yaml.SafeLoader):
             result.positions[key] = self._node(key_node)
         return result
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LList:  # type: ignore[override]
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LList:
         result = LList(self.construct_object(child, deep=True) for child in node.value)
         result.where = self._node(node)
         result.positions = [self._node(child) for child in node.value]

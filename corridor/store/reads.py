@@ -8,9 +8,10 @@ from typing import Any
 
 import msgspec
 
+from corridor.core.pricing import Quote
 from corridor.core.states import FINAL, Status
 from corridor.store.adapter import Connection, Row
-from corridor.store.rows import TRANSFER_SELECT, TransferRow
+from corridor.store.rows import QUOTE_COLUMNS, TRANSFER_SELECT, TransferRow, row_quote
 
 
 def transfer(conn: Connection, transfer_id: str) -> TransferRow | None:
@@ -208,9 +209,8 @@ def transfer_float_legs(conn: Connection) -> list[Row]:
     )
 
 
-def quote(conn: Connection, quote_id: str) -> Any:
+def quote(conn: Connection, quote_id: str) -> Quote | None:
     """A stored quote as the domain's `Quote`, or None."""
-    from corridor.store.rows import QUOTE_COLUMNS, row_quote
 
     rows = conn.query(f"SELECT {', '.join(QUOTE_COLUMNS)} FROM quotes WHERE id = ?", (quote_id,))
     return row_quote(rows[0]) if rows else None

@@ -25,7 +25,7 @@ follower resumes from its cursor.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,7 +51,7 @@ class Servers(Protocol):
     a way to start one again in its place."""
 
     @property
-    def services(self) -> dict[str, Server]: ...
+    def services(self) -> Mapping[str, Server]: ...
 
     def restart(self, name: str) -> object: ...
 

@@ -75,7 +75,7 @@ class RestartPolicy:
         count = self.recent(crashes)
         if count > self.burst:
             return None
-        return self.first_s * 2 ** (count - 1)
+        return self.first_s * 2.0 ** (count - 1)
 
     def crash_count(self, crashes: Sequence[float]) -> str:
         return f"crash {self.recent(crashes)} of {self.burst} within {self.window_s:g}s"

@@ -40,7 +40,8 @@ def live_json(netns: str | None = None, table: str = TABLE) -> dict[str, Any] | 
         if "No such file" in proc.stderr:
             return None
         raise NetError(f"nft list failed: {_nft_error(proc.stderr)}")
-    return json.loads(proc.stdout)
+    live: dict[str, Any] = json.loads(proc.stdout)
+    return live
 
 
 def _structure(netns: str | None, table: str) -> str:

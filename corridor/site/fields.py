@@ -141,20 +141,24 @@ class Reader:
 
     def currencies(self, key: builtins.str) -> tuple[builtins.str, ...]:
         items = self.list(key)
+        if items is None:
+            return ()
         out: list[str] = []
-        for i, item in enumerate(items or ()):
+        for i, item in enumerate(items):
             if not is_currency(item):
                 self.faults.add(items.at(i), f"unknown currency {item!r}")
             else:
                 out.append(item)
-        if items is not None and not items:
+        if not items:
             self.faults.add(self.at(key), f"{self._name(key)} must name at least one currency")
         return tuple(out)
 
     def networks(self, key: builtins.str, required: builtins.bool = True) -> tuple[IPNetwork, ...]:
         items = self.list(key, required)
+        if items is None:
+            return ()
         out: list[IPNetwork] = []
-        for i, item in enumerate(items or ()):
+        for i, item in enumerate(items):
             net = parse_cidr(item, items.at(i), self.faults)
             if net is not None:
                 out.append(net)

@@ -23,7 +23,7 @@ class Node:
         return f"{self.file}:{self.line}"
 
 
-class LDict(dict):
+class LDict(dict[Any, Any]):
     """A mapping that knows its own position and the position of each key's value."""
 
     where: Node
@@ -33,7 +33,7 @@ class LDict(dict):
         return self.positions.get(key, self.where)
 
 
-class LList(list):
+class LList(list[Any]):
     where: Node
     positions: list[Node]
 
@@ -69,14 +69,16 @@ class _Loader(yaml.SafeLoader):
         return result
 
 
-_Loader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    lambda loader, node: loader.construct_mapping(node),
-)
-_Loader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
-    lambda loader, node: loader.construct_sequence(node),
-)
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> LDict:
+    return loader.construct_mapping(node)
+
+
+def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LList:
+    return loader.construct_sequence(node)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
 
 
 class YamlFault(Exception):

@@ -40,7 +40,7 @@ class Call:
     batched: bool = False
 
     @property
-    def decoder(self) -> msgspec.json.Decoder | None:
+    def decoder(self) -> msgspec.json.Decoder[Any] | None:
         return _DECODERS.get(self.body) if self.body is not None else None
 
 
@@ -86,7 +86,9 @@ CALLS = (
          query=lambda q: report_query(q, ("date",)), upstream="rpt"),
 )
 
-_DECODERS = {c.body: msgspec.json.Decoder(c.body) for c in CALLS if c.body is not None}
+_DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
+    c.body: msgspec.json.Decoder(c.body) for c in CALLS if c.body is not None
+}
 
 
 def decode(call: Call, body: bytes) -> Any:

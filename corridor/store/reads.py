@@ -4,7 +4,7 @@ SQL only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 import msgspec
 
@@ -19,9 +19,18 @@ def transfer(conn: Connection, transfer_id: str) -> TransferRow | None:
     return TransferRow(*rows[0]) if rows else None
 
 
-def history(conn: Connection, transfer_id: str) -> list[dict[str, Any]]:
+class HistoryEntry(TypedDict):
+    """One status change of a transfer, as `history` reads it from the event feed."""
+
+    status: str  # a `Status` value, as the event recorded it
+    at: str
+    code: str | None
+    reason: str | None
+
+
+def history(conn: Connection, transfer_id: str) -> list[HistoryEntry]:
     """The status changes of one transfer, oldest first (from the event feed)."""
-    out = []
+    out: list[HistoryEntry] = []
     for at, data in conn.query(
         "SELECT at, data FROM events WHERE transfer_id = ? AND type = 'transfer.status' "
         "ORDER BY seq", (transfer_id,)

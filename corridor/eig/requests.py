@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
@@ -22,7 +22,7 @@ MAX_MINOR = 10**15
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 TRANSFER_ID = "[A-Za-z0-9-]{1,64}"
 _CURSOR = re.compile(r"^[A-Za-z0-9._:=-]{1,200}$")
-_STATUSES = frozenset(schemas.Status.__args__)  # type: ignore[attr-defined]
+_STATUSES = frozenset(get_args(schemas.Status))
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def rpt_url(site: Site) -> str:
 
 
 def txn_tls(site_root: object) -> ssl.SSLContext:
-    layout = Layout(site_root)  # type: ignore[arg-type]
+    layout = Layout(site_root)  # type: ignore[arg-type]  # a site root path, as Layout takes
     cert, key = layout.hub("eig")
     return client_context(layout.hub_ca[0], cert, key)
 

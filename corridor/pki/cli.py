@@ -21,7 +21,7 @@ def pki() -> None:
     """The hub PKI: CAs, server and partner certificates, CRLs, expiry watch."""
 
 
-def _run(action):  # type: ignore[no-untyped-def]
+def _run(action):  # type: ignore[no-untyped-def]  # wraps click callbacks of any signature
     """Operator errors become one `error: ...` line and exit 1."""
     try:
         return action()

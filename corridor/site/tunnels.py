@@ -63,7 +63,7 @@ def read_tunnel(r: Reader, root: Path) -> Tunnel | None:
         peer_id=peer_id,
         partner_subnets=partner_subnets,
         hub_subnets=hub_subnets,
-        auth=auth,  # type: ignore[arg-type]
+        auth=auth,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
         psk_file=psk,
         ike=ike,
         esp=esp,

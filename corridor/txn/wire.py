@@ -42,7 +42,7 @@ def transfer_wire(row: TransferRow, history: list[HistoryEntry] | None = None,
     payee: api.Beneficiary | _Payee = (
         _payee(row.beneficiary) if beneficiary is None else beneficiary)
     return api.Transfer(
-        id=row.id, reference=row.reference, status=row.status,  # type: ignore[arg-type]
+        id=row.id, reference=row.reference, status=row.status,  # type: ignore[arg-type]  # core's Status values are the wire's Literal
         quote_id=row.quote_id,
         send_amount=format_minor(row.send_minor, row.send_currency),
         send_currency=row.send_currency,

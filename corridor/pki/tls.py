@@ -59,28 +59,34 @@ def _file_stamp(path: Path) -> tuple[int, int, int] | None:
 
 
 class ContextHolder:
-    """A server's context in force, rebuilt when its CRL file changes, and the serial
+    """A server's context in force, rebuilt when its CRL, its certificate or its key
+    changes (`corridor pki renew` re-issues the certificate in place), and the serial
     numbers that CRL revokes. A new context reaches only new connections: one opened
-    before was verified against the CRL of its day, so the server checks `revoked` on each
-    of its requests (a set lookup).
+    before keeps the certificate and the CRL of its day, so the server checks `revoked` on
+    each of its requests (a set lookup).
 
     `prepare` adjusts each context built (EIG installs its handshake audit). Without the
     CRL at start the holder refuses to start when `crl_required`; otherwise it serves
-    without revocations, logged, until the file appears. A CRL that later does not load,
-    or disappears, leaves the previous one in force (and is logged once)."""
+    without revocations, logged, until the file appears. Files that later do not load
+    (a CRL gone or corrupt, a certificate caught before its key) leave the previous context
+    in force, logged; the next change is tried again."""
 
     def __init__(self, cert: Path, key: Path, client_ca: Path, crl: Path, *,
                  crl_required: bool = True,
                  prepare: Callable[[ssl.SSLContext], None] | None = None) -> None:
         self.cert, self.key, self.client_ca, self.crl = cert, key, client_ca, crl
         self.prepare = prepare
-        self._stamp = _file_stamp(crl)
-        if self._stamp is None:
+        self._stamps = self._read_stamps()
+        if self._stamps[0] is None:
             if crl_required:
                 # Without a CRL a revoked certificate would pass: refuse to start instead.
                 raise FileNotFoundError(f"no CRL at {crl}; run `corridor pki bootstrap`")
             log.warning("no CRL at %s: no certificate counts as revoked until it appears", crl)
-        self.current, self.revoked = self._build(with_crl=self._stamp is not None)
+        self._crl_seen = self._stamps[0] is not None
+        self.current, self.revoked = self._build(with_crl=self._crl_seen)
+
+    def _read_stamps(self) -> tuple[tuple[int, int, int] | None, ...]:
+        return tuple(_file_stamp(p) for p in (self.crl, self.cert, self.key))
 
     def _build(self, with_crl: bool) -> tuple[ssl.SSLContext, frozenset[int]]:
         revoked = revoked_serials(self.crl, self.client_ca) if with_crl else frozenset()
@@ -91,19 +97,23 @@ class ContextHolder:
         return ctx, revoked
 
     def refresh(self) -> bool:
-        """Rebuild if the CRL changed; True when a new context is in force."""
-        stamp = _file_stamp(self.crl)
-        if stamp == self._stamp:
+        """Rebuild if the CRL, the certificate or the key changed; True when a new
+        context is in force."""
+        stamps = self._read_stamps()
+        if stamps == self._stamps:
             return False
-        self._stamp = stamp
+        self._stamps = stamps
         try:
-            if stamp is None:
-                raise FileNotFoundError("the file is gone")
-            self.current, self.revoked = self._build(with_crl=True)
+            if stamps[0] is None and self._crl_seen:
+                raise FileNotFoundError(f"the CRL {self.crl} is gone")
+            self.current, self.revoked = self._build(with_crl=stamps[0] is not None)
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            log.error("CRL %s did not load, keeping the previous one: %s", self.crl, exc)
+            log.error("TLS files of %s did not load, keeping the previous context: %s",
+                      self.cert.name, exc)
             return False
-        log.info("CRL %s reloaded: %d certificate(s) revoked", self.crl, len(self.revoked))
+        self._crl_seen = self._crl_seen or stamps[0] is not None
+        log.info("TLS context rebuilt for %s: %d certificate(s) revoked", self.cert.name,
+                 len(self.revoked))
         return True
 
     async def watch(self, interval: float = 0.5) -> None:

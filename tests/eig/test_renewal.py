@@ -17,6 +17,7 @@ from cryptography import x509
 
 from corridor.pki.cli import pki as pki_cli
 from corridor.pki.issue import fingerprint, load_issued
+from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
 from tests.eig.conftest import Gateway
 from tests.eig.test_open_connections import Held
@@ -31,10 +32,12 @@ def pki(gw: Gateway, *args: str) -> str:
     return result.output
 
 
-def served_serial(gw: Gateway) -> int:
-    """The serial number of the certificate a new connection to the gateway is shown."""
-    ctx = client_context(gw.layout.hub_ca[0], *gw.layout.partner("payfast"))
-    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as raw, \
+def served_serial(gw: Gateway, port: int | None = None, client: str = "payfast") -> int:
+    """The serial number of the certificate a new connection to the gateway (or to the
+    hub server on `port`) is shown."""
+    cert = gw.layout.partner(client) if client == "payfast" else gw.layout.hub(client)
+    ctx = client_context(gw.layout.hub_ca[0], *cert)
+    with socket.create_connection(("127.0.0.1", port or gw.port), timeout=10) as raw, \
             ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
         der = tls.getpeercert(binary_form=True)
     assert der is not None
@@ -94,6 +97,32 @@ def test_a_renewed_server_certificate_reaches_new_connections_without_a_failed_r
         traffic.join(timeout=20)
     assert traffic.failures == []
     assert gw.proc.poll() is None  # the same gateway process throughout
+
+
+def test_a_renewed_txn_certificate_reaches_new_connections_without_a_failed_request(
+        fresh_gw: Gateway) -> None:
+    gw, stack = fresh_gw, fresh_gw.stack
+    txn_port = stack.txn.port
+    short = short_lived_hub(stack.site, "txn", dt.timedelta(hours=2))
+    wait_for(lambda: served_serial(gw, txn_port, "eig") == short, timeout=5,
+             what="TXN's short-lived certificate in force")
+    traffic = Traffic(gw)  # partner -> EIG -> TXN
+    traffic.start()
+    try:
+        wait_for(lambda: traffic.done >= 3, timeout=20, what="traffic flowing")
+        out = CliRunner().invoke(pki_cli, ["renew", "--within", "30d", "--site",
+                                           str(stack.site)]).output
+        assert "renewed pki/hub/txn.crt" in out
+        renewed = load_issued(Layout(stack.site).hub("txn")[0]).cert.serial_number
+        wait_for(lambda: served_serial(gw, txn_port, "eig") == renewed, timeout=5,
+                 what="new connections to TXN shown its renewed certificate")
+        after = traffic.done
+        wait_for(lambda: traffic.done >= after + 3, timeout=20, what="traffic after renewal")
+    finally:
+        traffic.stop.set()
+        traffic.join(timeout=20)
+    assert traffic.failures == []
+    assert stack.txn.proc is not None and stack.txn.proc.poll() is None  # never restarted
 
 
 def test_a_partner_renewal_admits_both_certificates_until_the_overlap_closes(

@@ -3,6 +3,7 @@ partner's renewed certificate is pinned beside its old one until the overlap end
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from corridor.pki.authority import server_names
 from corridor.pki.issue import fingerprint, issue, load_issued, subject_name, write_issued
 from corridor.pki.layout import Layout
+from corridor.pki.tls import following_client_context, server_context
 from corridor.site import load_site
 from tests.pki.conftest import run
 
@@ -111,3 +113,36 @@ def test_a_partner_renewal_pins_both_certificates_until_the_overlap_closes(
     assert not layout.partner("payfast")[1].exists()  # the partner holds its own key
     crl = x509.load_pem_x509_crl(layout.partner_crl.read_bytes())
     assert crl.get_revoked_certificate_by_serial_number(old.serial_number) is not None
+
+
+
+def test_a_following_client_context_presents_the_renewed_certificate(booted: Path) -> None:
+    layout = Layout(booted)
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+        writer.write(b"%d\n" % x509.load_der_x509_certificate(der).serial_number)
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> tuple[int, int]:
+        server_tls = server_context(*layout.hub("txn"), client_ca=layout.hub_ca[0])
+        server = await asyncio.start_server(answer, "127.0.0.1", 0, ssl=server_tls)
+        port = server.sockets[0].getsockname()[1]
+        client_tls = following_client_context(layout.hub_ca[0], *layout.hub("eig"))
+
+        async def presented() -> int:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_tls)
+            line = await reader.readline()
+            writer.close()
+            return int(line)
+
+        async with server:
+            before = await presented()
+            short_lived_hub(booted, "eig", dt.timedelta(hours=1))  # as `pki renew` writes it
+            return before, await presented()
+
+    original = serial(layout.hub("eig")[0])
+    before, after = asyncio.run(scenario())
+    assert before == original
+    assert after == serial(layout.hub("eig")[0]) != original

@@ -82,14 +82,22 @@ def issue_partner(
 
 
 def revoke_partner(site: Site, partner_id: str) -> int:
-    """Add the partner's current certificate to the CRL; returns its serial number."""
+    """Add the partner's current certificate to the CRL; returns its serial number. A
+    renewed certificate waiting in its overlap is revoked with it and its files removed:
+    a revoked partner keeps no way in."""
     _partner(site, partner_id)
     layout = layout_of(site)
     cert_path, _ = layout.partner(partner_id)
     if not cert_path.exists():
         raise PkiError(f"no certificate for {partner_id} at {cert_path}")
     serial = load_issued(cert_path).cert.serial_number
-    write_crl(load_ca(layout.partner_ca, "partner CA"), layout.partner_crl, (serial,))
+    serials = [serial]
+    next_cert, next_key = layout.partner_next(partner_id)
+    if next_cert.exists():
+        serials.append(load_issued(next_cert).cert.serial_number)
+    write_crl(load_ca(layout.partner_ca, "partner CA"), layout.partner_crl, tuple(serials))
+    for path in (next_cert, next_key, layout.partner_overlap_ends(partner_id)):
+        path.unlink(missing_ok=True)
     return serial
 
 

@@ -146,3 +146,18 @@ def test_a_following_client_context_presents_the_renewed_certificate(booted: Pat
     before, after = asyncio.run(scenario())
     assert before == original
     assert after == serial(layout.hub("eig")[0]) != original
+
+
+def test_revoking_a_partner_revokes_its_waiting_renewal_too(booted: Path, tmp_path: Path) -> None:
+    layout = Layout(booted)
+    csr, _ = new_csr(tmp_path, "CN=payfast,O=PayFast Remittances,C=IN")
+    code, out = run("renew-partner", "payfast", "--csr", str(csr), "--site", str(booted))
+    assert code == 0, out
+    waiting = serial(layout.partner_next("payfast")[0])
+    code, out = run("revoke", "payfast", "--site", str(booted))
+    assert code == 0, out
+    crl = x509.load_pem_x509_crl(layout.partner_crl.read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(waiting) is not None
+    assert not layout.partner_next("payfast")[0].exists()
+    partner = load_site(booted).partner("payfast")
+    assert partner is not None and partner.cert_next_pin_sha256 == ""

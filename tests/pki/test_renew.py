@@ -11,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from corridor.deploy.roles import ROLES, grants
 from corridor.pki.authority import server_names
 from corridor.pki.issue import fingerprint, issue, load_issued, subject_name, write_issued
 from corridor.pki.layout import Layout
@@ -161,3 +162,12 @@ def test_revoking_a_partner_revokes_its_waiting_renewal_too(booted: Path, tmp_pa
     assert not layout.partner_next("payfast")[0].exists()
     partner = load_site(booted).partner("payfast")
     assert partner is not None and partner.cert_next_pin_sha256 == ""
+
+
+def test_the_gateway_host_is_given_the_renewed_certificate_it_must_pin(
+        booted: Path, tmp_path: Path) -> None:
+    csr, _ = new_csr(tmp_path, "CN=payfast,O=PayFast Remittances,C=IN")
+    code, out = run("renew-partner", "payfast", "--csr", str(csr), "--site", str(booted))
+    assert code == 0, out
+    given = {g.path for g in grants(load_site(booted), ROLES["eig"])}
+    assert Layout(booted).partner_next("payfast")[0] in given

@@ -307,11 +307,13 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         return None
     if receives and (endpoint is None or connector is None):
         return None
-    pin = _issued_pin(root, pid, faults)  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+    layout = Layout(root)
+    pin = _issued_pin(root, layout.partner(pid)[0], faults)  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+    next_pin = _issued_pin(root, layout.partner_next(pid)[0], faults)  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
     return Partner(
         id=pid, name=name, country=country, role=role,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
         currencies=currencies, allowed_ips=allowed, cert_subject=subject,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
-        cert_pin_sha256=pin, api_key_file=api_key,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+        cert_pin_sha256=pin, cert_next_pin_sha256=next_pin, api_key_file=api_key,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
         callback_url=callback_url, callback_secret_file=callback_secret,
         endpoint=endpoint, connector=connector, payout_methods=methods,
         float_floor=floor, limits=limits, tunnel=tunnel, disabled=disabled,
@@ -337,11 +339,11 @@ def _offboarded(r: Reader, disabled: bool) -> str | None:
     return value
 
 
-def _issued_pin(root: Path, partner_id: str, faults: Faults) -> str:
-    """The partner's pin: the fingerprint of the client certificate `corridor pki` issued it
-    (pki/partners/<id>.crt), "" until there is one. The tools write the certificate, never
-    the operator's partner file, so the pin cannot drift from it and a checkout stays clean."""
-    path = Layout(root).partner(partner_id)[0]
+def _issued_pin(root: Path, path: Path, faults: Faults) -> str:
+    """A partner's pin: the fingerprint of the client certificate `corridor pki` issued it
+    (pki/partners/<id>.crt, or <id>.next.crt during a renewal), "" until there is one. The
+    tools write the certificate, never the operator's partner file, so the pin cannot drift
+    from it and a checkout stays clean."""
     try:
         return fingerprint(load_issued(path).cert)
     except FileNotFoundError:

@@ -19,14 +19,14 @@ COMMANDS: dict[str, str] = {
     "up": "corridor.serve:up",
     "demo": "corridor.demo:demo",
     "bench": "corridor.bench:bench",
-    "store": "corridor.txn.cli:store_group",
-    "ledger": "corridor.txn.cli:ledger",
-    "compliance": "corridor.txn.cli:compliance",
-    "transfers": "corridor.txn.cli:transfers",
-    "reconcile": "corridor.txn.cli:reconcile",
+    "store": "corridor.txn.cli.store:store_group",
+    "ledger": "corridor.txn.cli.ledger:ledger",
+    "compliance": "corridor.txn.cli.compliance:compliance",
+    "transfers": "corridor.txn.cli.transfers:transfers",
+    "reconcile": "corridor.txn.cli.reconcile:reconcile",
     "backup": "corridor.backup.cli:backup",
     "restore": "corridor.backup.cli:restore",
-    "callbacks": "corridor.txn.cli:callbacks",
+    "callbacks": "corridor.txn.cli.callbacks:callbacks",
     "pki": "corridor.pki.cli:pki",
     "partner": "corridor.eig.cli:partner",
     "vpn": "corridor.net.cli:vpn",
@@ -44,7 +44,7 @@ class LazyGroup(click.Group):
     """A group whose subcommands are named as "module:attribute" and imported on use."""
 
     def __init__(self, *args: object, lazy: dict[str, str], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # click's keywords, passed through as given
         self.lazy = lazy
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -11,7 +11,7 @@ from corridor.clikit import data_option, site_option
 
 SERVERS = {
     "eig": "corridor.eig.cli:serve",
-    "txn": "corridor.txn.cli:serve",
+    "txn": "corridor.txn.cli.serve:serve",
     "rpt": "corridor.rpt.cli:serve",
     "jump": "corridor.jump.cli:serve",
 }

@@ -12,19 +12,39 @@ from functools import lru_cache
 
 from rapidfuzz import fuzz, process
 
+from corridor.core.counterparty import Counterparty
 from corridor.core.errors import InvalidInput
-from corridor.site.model import Hub, Partner, SanctionsEntry
 
 Party = Mapping[str, object]
 
 
-def check_kyc(hub: Hub, corridor: str, sender: Party, beneficiary: Party) -> None:
+@dataclass(frozen=True, slots=True)
+class KycRule:
+    """The fields a corridor requires beyond the baseline (hub.yaml's `compliance.kyc`)."""
+
+    corridor: str
+    sender: tuple[str, ...]
+    beneficiary: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SanctionsEntry:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    country: str
+    program: str
+    source: str  # "sanctions/demo-list.csv:3"
+
+
+def check_kyc(rules: Mapping[str, KycRule], corridor: str, sender: Party,
+              beneficiary: Party) -> None:
     """Raise InvalidInput (code `missing_kyc`, with an `errors` list) naming every missing
     field. Baseline (FATF R.16): the originator's name, account, and address or national
-    ID or date and place of birth; the beneficiary's name and account. Corridor rules in
-    hub.yaml may require more."""
+    ID or date and place of birth; the beneficiary's name and account. `rules` (corridor
+    -> rule) may require more."""
     has_s, has_b = _filled(sender), _filled(beneficiary)
-    rule = hub.kyc.get(corridor)
+    rule = rules.get(corridor)
     located = _located(has_s)
     if (located and has_s >= _NAMED and has_b >= _NAMED
             and (rule is None or (has_s.issuperset(rule.sender)
@@ -131,7 +151,7 @@ def sender_key(partner_id: str, sender: Party) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def exceeds_daily(partner: Partner, amount_minor: int, day_total_minor: int) -> bool:
+def exceeds_daily(partner: Counterparty, amount_minor: int, day_total_minor: int) -> bool:
     """Would this transfer take the sender past the partner's per-sender daily limit?"""
     limit = partner.limits.per_sender_daily
     return limit is not None and day_total_minor + amount_minor > limit

@@ -17,11 +17,32 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 
+from corridor.core.counterparty import Counterparty
 from corridor.core.errors import InvalidInput
 from corridor.core.money import Money, exponent, format_minor, parse_minor
-from corridor.site.model import FeeRule, Partner, Site
 
 _RATE_PLACES = Decimal("0.00000001")
+
+
+@dataclass(frozen=True, slots=True)
+class FeeRule:
+    corridor: str  # "IN-KE": send country, receive country
+    currency: str  # the send currency the fee is charged in
+    fixed: int  # minor units
+    percent_bps: int
+    min: int
+    max: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tariff:
+    """What a quote is priced from (hub.yaml's `quotes`, `fx` and `fees`): how long a quote
+    holds, the mid rates and the hub's margin under them, and the fee of each corridor."""
+
+    quote_ttl_s: int
+    fx_margin_bps: int
+    fx_rates: dict[tuple[str, str], Decimal]  # (base, quote) -> mid rate
+    fees: dict[str, FeeRule]  # corridor -> its fee
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +77,9 @@ class Quote:
 
 
 def price_quote(
-    site: Site,
-    sender: Partner,
+    tariff: Tariff,
+    sender: Counterparty,
+    receiver: Counterparty | None,
     *,
     send_currency: str,
     receive_currency: str,
@@ -68,6 +90,9 @@ def price_quote(
     quote_id: str,
     now: datetime,
 ) -> Quote:
+    """Price a transfer from `sender` to `receiver`, the receive partner the site routes
+    `destination_country` and `receive_currency` to (None: no route), or raise
+    InvalidInput with the code partners see."""
     if (send_amount is None) == (receive_amount is None):
         raise InvalidInput("give exactly one of send_amount and receive_amount",
                            code="amount_required")
@@ -76,24 +101,23 @@ def price_quote(
     if send_currency not in sender.currencies:
         raise InvalidInput(f"{sender.id} does not send {send_currency}",
                            code="currency_not_supported")
-    receiver = site.receive_partner_for(destination_country, receive_currency)
     if receiver is None:
         raise InvalidInput(f"no payout in {destination_country} in {receive_currency}",
                            code="no_route")
     if payout_method not in receiver.payout_methods:
         raise InvalidInput(f"no {payout_method} payout in {destination_country}", code="no_route")
     corridor = f"{sender.country}-{receiver.country}"
-    fee_rule = site.hub.fees.get(corridor)
+    fee_rule = tariff.fees.get(corridor)
     if fee_rule is None:
         raise InvalidInput(f"corridor {corridor} is not open", code="no_route")
     if fee_rule.currency != send_currency:
         raise InvalidInput(f"corridor {corridor} is priced in {fee_rule.currency}",
                            code="currency_not_supported")
-    mid = mid_rate(site, send_currency, receive_currency)
+    mid = mid_rate(tariff, send_currency, receive_currency)
     if send_currency == receive_currency:
         rate = mid
     else:
-        margin = Decimal(10000 - site.hub.fx_margin_bps) / 10000
+        margin = Decimal(10000 - tariff.fx_margin_bps) / 10000
         rate = (mid * margin).quantize(_RATE_PLACES, rounding=ROUND_DOWN)
     # minor units of receive per minor unit of send
     scale = Decimal(10) ** (exponent(receive_currency) - exponent(send_currency))
@@ -133,14 +157,14 @@ def price_quote(
         destination_country=destination_country,
         payout_method=payout_method,
         created_at=now,
-        expires_at=now + timedelta(seconds=site.hub.quote_ttl_s),
+        expires_at=now + timedelta(seconds=tariff.quote_ttl_s),
     )
 
 
-def mid_rate(site: Site, base: str, quote: str) -> Decimal:
+def mid_rate(tariff: Tariff, base: str, quote: str) -> Decimal:
     if base == quote:
         return Decimal(1)
-    rates = site.hub.fx_rates
+    rates = tariff.fx_rates
     if (base, quote) in rates:
         return rates[(base, quote)]
     if (quote, base) in rates:

@@ -8,9 +8,7 @@ state, and each process reloads the CRL and the partners on its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -137,22 +135,13 @@ def run(opts: Options, workers: int = 1) -> None:
         uvloop.run(serve(opts))
         return
     opts = Options(**{**opts.__dict__, "reuse_port": True})
-    children = []
+    children = processes.Workers()
     for _ in range(workers):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                uvloop.run(serve(opts))
-            finally:
-                os._exit(0)
-        children.append(pid)
+        children.fork(lambda: uvloop.run(serve(opts)))
 
     def forward(signum: int, _frame: object) -> None:
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signum)
+        children.signal(signum)
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    for pid in children:
-        os.waitpid(pid, 0)
+    children.wait()

@@ -121,7 +121,7 @@ class Listener:
             self._spawn(self._accept(sock))
 
     def _spawn(self, coro: object) -> None:
-        task = self.loop.create_task(coro)  # type: ignore[arg-type]
+        task = self.loop.create_task(coro)  # type: ignore[arg-type]  # uvloop hands over a coroutine
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -140,7 +140,7 @@ class Listener:
         arrival = _Arrival(source_ip, self.on_failure)
         report_failures_to(arrival.report)
         try:
-            await self.loop.connect_accepted_socket(  # type: ignore[call-arg]
+            await self.loop.connect_accepted_socket(
                 self.app_factory, conn, ssl=self.contexts.current,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
         except OSError as exc:  # the transport is closed already

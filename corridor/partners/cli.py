@@ -207,7 +207,7 @@ def offboard(site_dir: Path, data_dir: Path, store: str | None, partner_id: str,
     --in-flight says how to treat them."""
     from corridor.clikit import settings
     from corridor.partners import offboard as offboarding
-    from corridor.txn.cli import opened
+    from corridor.txn.cli.store import opened
 
     request = offboarding.Offboarding(partner_id, offboarding.InFlightPolicy(in_flight),
                                       wait_s, reason)

@@ -96,7 +96,7 @@ def _secrets(site: Site, partner: Partner, folder: Path) -> None:
 def _corridors(site: Site, partner: Partner) -> list[tuple[str, Partner]]:
     """The corridors a send partner can use, each with the receive partner paying out."""
     found = []
-    for corridor in sorted(site.hub.fees) if partner.sends else ():
+    for corridor in sorted(site.hub.tariff.fees) if partner.sends else ():
         send, receive = corridor.split("-")
         payer = next((p for p in site.partners.values()
                       if p.receives and not p.disabled and p.country == receive), None)

@@ -46,7 +46,7 @@ from corridor.site.loader import load_site
 from corridor.site.staging import SiteTransaction
 from corridor.store import Connection, TransferRow, run_batch
 from corridor.store import reads as q
-from corridor.txn.commands import CancelTransfer
+from corridor.txn.commands.transfers import CancelTransfer
 
 
 class InFlightPolicy(StrEnum):

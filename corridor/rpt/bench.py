@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
+import duckdb
 
 from corridor.clikit import bench_site_option, open_site
 from corridor.ports import free_port
@@ -54,14 +55,14 @@ JOIN routes r ON r.k = g.k
 """
 
 
-def _routes(con, site: Site) -> int:  # type: ignore[no-untyped-def]
-    rows = []
+def _routes(con: duckdb.DuckDBPyConnection, site: Site) -> int:
+    rows: list[tuple[int, str, str, str, str, str, float]] = []
     for sp in sorted(site.partners.values(), key=lambda p: p.id):
         if not sp.sends:
             continue
         for rp in sorted(site.partners.values(), key=lambda p: p.id):
             corridor = f"{sp.country}-{rp.country}"
-            if rp.receives and corridor in site.hub.fees:
+            if rp.receives and corridor in site.hub.tariff.fees:
                 rows.append((len(rows), sp.id, sp.currency, rp.id, rp.currency, corridor, 1.5))
     con.execute("CREATE OR REPLACE TEMP TABLE routes (k INT, sp VARCHAR, sc VARCHAR, "
                 "rp VARCHAR, rc VARCHAR, corridor VARCHAR, rate DOUBLE)")

@@ -140,7 +140,7 @@ class Feed:
                 await asyncio.sleep(self.poll_s)
 
 
-def open_ingestor(con, data_dir: Path) -> Ingestor:  # type: ignore[no-untyped-def]
+def open_ingestor(con, data_dir: Path) -> Ingestor:  # type: ignore[no-untyped-def]  # con is a DuckDB connection
     spool = data_dir / "rpt-spool"
     spool.mkdir(parents=True, exist_ok=True, mode=0o700)
     return Ingestor(con, spool)

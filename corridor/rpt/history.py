@@ -103,13 +103,14 @@ def _routes(site: Site, rng: random.Random, now: datetime) -> list[_Route]:
             if not receiver.receives or receiver.disabled or receiver.id == sender.id:
                 continue
             corridor = f"{sender.country}-{receiver.country}"
-            if corridor not in site.hub.fees:
+            if corridor not in site.hub.tariff.fees:
                 continue
-            cur = site.hub.fees[corridor].currency
+            cur = site.hub.tariff.fees[corridor].currency
             limit = sender.limits.per_transfer or 10_000_000
             def quote(minor: int, sender=sender, receiver=receiver, cur=cur) -> Quote:
                 return price_quote(
-                    site, sender, send_currency=cur, receive_currency=receiver.currency,
+                    site.hub.tariff, sender, receiver, send_currency=cur,
+                    receive_currency=receiver.currency,
                     destination_country=receiver.country,
                     payout_method=receiver.payout_methods[0],
                     send_amount=format_minor(minor, cur), receive_amount=None,

@@ -255,7 +255,7 @@ def _route(site: Site, sender: Partner, destination: str | None) -> Partner:
             continue
         if destination is not None and p.country != destination:
             continue
-        if (sender.currency, p.currency) in site.hub.fx_rates or destination is not None:
+        if (sender.currency, p.currency) in site.hub.tariff.fx_rates or destination is not None:
             return p
     raise SimError(f"no receive partner for {sender.id} to send to"
                    + (f" in {destination}" if destination else ""))

@@ -155,24 +155,24 @@ class World:
     def faults(self, **knobs: Any) -> dict[str, Any]:
         status, body = self.control(self.receiver, "PATCH", "/sim/faults", knobs)
         assert status == 200, body
-        return body  # type: ignore[no-any-return]
+        return body  # type: ignore[no-any-return]  # the simulator's JSON answer
 
     def wallet(self, account: str) -> dict[str, Any]:
         status, body = self.control(self.receiver, "GET", f"/sim/wallets/{account}")
         assert status == 200, body
-        return body  # type: ignore[no-any-return]
+        return body  # type: ignore[no-any-return]  # the simulator's JSON answer
 
     def sender_callbacks(self, transfer_id: str | None = None) -> list[dict[str, Any]]:
         path = "/sim/callbacks" + (f"?transfer_id={transfer_id}" if transfer_id else "")
         status, body = self.control(self.inbox, "GET", path)
         assert status == 200, body
-        return body  # type: ignore[no-any-return]
+        return body  # type: ignore[no-any-return]  # the simulator's JSON answer
 
     def receiver_callbacks(self, transfer_id: str | None = None) -> list[dict[str, Any]]:
         path = "/sim/callbacks" + (f"?transfer_id={transfer_id}" if transfer_id else "")
         status, body = self.control(self.receiver, "GET", path)
         assert status == 200, body
-        return body  # type: ignore[no-any-return]
+        return body  # type: ignore[no-any-return]  # the simulator's JSON answer
 
     def dsn(self) -> str:
         from corridor.store import choose_dsn
@@ -182,14 +182,14 @@ class World:
     def fund(self, amount: str = "100000000.00", partner: str = "payfast") -> None:
         """Record a prefunding deposit directly in TXN's store (as `ledger fund` does)."""
         from corridor.store import open_store, run_batch
-        from corridor.txn import commands as c
+        from corridor.txn.commands.floats import Fund
 
         site = self.site
         p = site.partners[partner]
         conn = open_store(self.dsn(), self.data_dir)
         try:
-            out = run_batch(conn, [c.Fund(p, Money.parse(amount, p.currency),
-                                          f"DEP-{new_id()}", datetime.now(UTC))])[0]
+            out = run_batch(conn, [Fund(p, Money.parse(amount, p.currency),
+                                        f"DEP-{new_id()}", datetime.now(UTC))])[0]
         finally:
             conn.close()
         if out.error is not None:
@@ -209,4 +209,4 @@ class World:
         from corridor.txn.verify import violations
 
         site = self.site
-        return self.query(lambda conn: violations(site, conn))  # type: ignore[no-any-return]
+        return self.query(lambda conn: violations(site, conn))  # type: ignore[no-any-return]  # query returns what the lambda returns

@@ -13,27 +13,18 @@ from collections.abc import Mapping
 from datetime import time
 from pathlib import Path
 
+from corridor.core.compliance import KycRule, SanctionsEntry
+from corridor.core.counterparty import Limits
 from corridor.core.errors import InvalidInput
 from corridor.core.money import is_currency
+from corridor.core.pricing import FeeRule, Tariff
 from corridor.core.times import parse_time
 from corridor.pki.issue import fingerprint, load_issued
 from corridor.pki.layout import Layout
 from corridor.site.access import read_access
 from corridor.site.faults import Fault, Faults, SiteInvalid
 from corridor.site.fields import Reader, parse_cidr
-from corridor.site.model import (
-    ZONES,
-    Access,
-    FeeRule,
-    Host,
-    Hub,
-    KycRule,
-    Limits,
-    Listen,
-    Partner,
-    SanctionsEntry,
-    Site,
-)
+from corridor.site.model import ZONES, Access, Host, Hub, Listen, Partner, Site
 from corridor.site.tunnels import check_tunnel_overlaps, read_tunnel
 from corridor.site.yamlines import Node, SiteYaml, YamlFault
 
@@ -82,7 +73,7 @@ def _read(files: SiteYaml) -> tuple[Site | None, list[Fault]]:
     return Site(root=root, hub=hub, partners=partners, access=access, sanctions=sanctions), faults
 
 
-def _load(files: SiteYaml, label: str, faults: Faults, read):  # type: ignore[no-untyped-def]
+def _load(files: SiteYaml, label: str, faults: Faults, read):  # type: ignore[no-untyped-def]  # read is a per-file reader callback
     try:
         data = files.load(label)
     except YamlFault as exc:
@@ -124,7 +115,7 @@ def _read_hub(
             continue
         if any(h.name == name for h in hosts):
             faults.add(hr.at("name"), f"duplicate host {name!r}")
-        hosts.append(Host(name, zone, address, port))  # type: ignore[arg-type]
+        hosts.append(Host(name, zone, address, port))  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
     store = r.sub("store")
     store_txn = store_rpt = None
     if store is not None:
@@ -166,12 +157,12 @@ def _read_hub(
         bps = fr.int("percent_bps", 0, 10000)
         if None in (corridor, cur, fixed, lo, hi, bps):
             continue
-        if lo > hi:  # type: ignore[operator]
+        if lo > hi:  # type: ignore[operator]  # the None check above
             faults.add(fr.at("min"), "fee min is above fee max")
         if corridor in fees:
             faults.add(fr.at("corridor"), f"duplicate fee rule for {corridor}")
         fee_lines[corridor] = fr.data.where
-        fees[corridor] = FeeRule(corridor, cur, fixed, bps, lo, hi)  # type: ignore[arg-type]
+        fees[corridor] = FeeRule(corridor, cur, fixed, bps, lo, hi)  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
     comp = r.sub("compliance")
     threshold, kyc = None, {}
     if comp is not None:
@@ -206,11 +197,12 @@ def _read_hub(
     if None in values:
         return None
     return Hub(
-        id=hub_id, name=name, public_ip=public_ip, ike_id=ike_id,  # type: ignore[arg-type]
+        id=hub_id, name=name, public_ip=public_ip, ike_id=ike_id,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
         listen=listen, hosts=tuple(hosts),
-        store_txn=store_txn, store_rpt=store_rpt, quote_ttl_s=ttl,  # type: ignore[arg-type]
-        fx_margin_bps=margin, fx_rates=rates, fees=fees,  # type: ignore[arg-type]
-        sanctions_threshold=threshold, kyc=kyc, settlement_cutoff=cutoff,  # type: ignore[arg-type]
+        store_txn=store_txn, store_rpt=store_rpt,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+        tariff=Tariff(quote_ttl_s=ttl, fx_margin_bps=margin,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+                      fx_rates=rates, fees=fees),
+        sanctions_threshold=threshold, kyc=kyc, settlement_cutoff=cutoff,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
     )
 
 
@@ -315,11 +307,13 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         return None
     if receives and (endpoint is None or connector is None):
         return None
-    pin = _issued_pin(root, pid, faults)  # type: ignore[arg-type]
+    layout = Layout(root)
+    pin = _issued_pin(root, layout.partner(pid)[0], faults)  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+    next_pin = _issued_pin(root, layout.partner_next(pid)[0], faults)  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
     return Partner(
-        id=pid, name=name, country=country, role=role,  # type: ignore[arg-type]
-        currencies=currencies, allowed_ips=allowed, cert_subject=subject,  # type: ignore[arg-type]
-        cert_pin_sha256=pin, api_key_file=api_key,  # type: ignore[arg-type]
+        id=pid, name=name, country=country, role=role,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+        currencies=currencies, allowed_ips=allowed, cert_subject=subject,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+        cert_pin_sha256=pin, cert_next_pin_sha256=next_pin, api_key_file=api_key,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
         callback_url=callback_url, callback_secret_file=callback_secret,
         endpoint=endpoint, connector=connector, payout_methods=methods,
         float_floor=floor, limits=limits, tunnel=tunnel, disabled=disabled,
@@ -345,11 +339,11 @@ def _offboarded(r: Reader, disabled: bool) -> str | None:
     return value
 
 
-def _issued_pin(root: Path, partner_id: str, faults: Faults) -> str:
-    """The partner's pin: the fingerprint of the client certificate `corridor pki` issued it
-    (pki/partners/<id>.crt), "" until there is one. The tools write the certificate, never
-    the operator's partner file, so the pin cannot drift from it and a checkout stays clean."""
-    path = Layout(root).partner(partner_id)[0]
+def _issued_pin(root: Path, path: Path, faults: Faults) -> str:
+    """A partner's pin: the fingerprint of the client certificate `corridor pki` issued it
+    (pki/partners/<id>.crt, or <id>.next.crt during a renewal), "" until there is one. The
+    tools write the certificate, never the operator's partner file, so the pin cannot drift
+    from it and a checkout stays clean."""
     try:
         return fingerprint(load_issued(path).cert)
     except FileNotFoundError:
@@ -364,7 +358,7 @@ def _check_corridors(
 ) -> None:
     """Every fee rule is a corridor: a send partner in one country, a receive partner in the
     other, and a rate between their currencies; routing must not be ambiguous."""
-    for corridor, rule in hub.fees.items():
+    for corridor, rule in hub.tariff.fees.items():
         where = fee_lines[corridor]
         send_country, receive_country = corridor.split("-")
         senders = [p for p in partners.values() if p.sends and p.country == send_country]
@@ -380,7 +374,7 @@ def _check_corridors(
             for rcv in receivers:
                 for a in s.currencies:
                     for b in rcv.currencies:
-                        if a != b and (a, b) not in hub.fx_rates:
+                        if a != b and (a, b) not in hub.tariff.fx_rates:
                             faults.add(where, f"corridor {corridor}: no FX rate {a}/{b} "
                                               f"for {s.id} -> {rcv.id}")
     seen: dict[tuple[str, str], str] = {}

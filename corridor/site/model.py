@@ -1,14 +1,19 @@
 """The site directory as typed, validated values. Built only by `corridor.site.loader`;
-every other part reads partner and hub facts from here and nowhere else."""
+every other part reads partner and hub facts from here and nowhere else. The values the
+domain reasons about (`Counterparty`, `Tariff`, `KycRule`, `SanctionsEntry`) are
+`corridor.core`'s: the site holds them, the core never reads the site."""
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
 from datetime import time
-from decimal import Decimal
 from pathlib import Path
 from typing import Literal
+
+from corridor.core.compliance import KycRule, SanctionsEntry
+from corridor.core.counterparty import Counterparty
+from corridor.core.pricing import Tariff
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Role = Literal["send", "receive", "both"]
@@ -30,23 +35,6 @@ class Host:
 
 
 @dataclass(frozen=True, slots=True)
-class FeeRule:
-    corridor: str  # "IN-KE": send country, receive country
-    currency: str  # the send currency the fee is charged in
-    fixed: int  # minor units
-    percent_bps: int
-    min: int
-    max: int
-
-
-@dataclass(frozen=True, slots=True)
-class KycRule:
-    corridor: str
-    sender: tuple[str, ...]
-    beneficiary: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
 class Hub:
     id: str
     name: str
@@ -56,10 +44,7 @@ class Hub:
     hosts: tuple[Host, ...]
     store_txn: str  # DSN: sqlite:///relative/or/absolute.db or postgresql://...
     store_rpt: str  # DuckDB file path
-    quote_ttl_s: int
-    fx_margin_bps: int
-    fx_rates: dict[tuple[str, str], Decimal]  # (base, quote) -> mid rate
-    fees: dict[str, FeeRule]
+    tariff: Tariff  # quotes, FX and fees
     sanctions_threshold: int
     kyc: dict[str, KycRule]
     settlement_cutoff: time
@@ -81,30 +66,24 @@ class Tunnel:
 
 
 @dataclass(frozen=True, slots=True)
-class Limits:
-    per_transfer: int | None = None  # minor units of the partner's currency
-    per_sender_daily: int | None = None
+class Partner(Counterparty):
+    """A partner's file: the domain's `Counterparty` (id, country, currencies, payout
+    methods, limits) and how the hub knows and reaches it."""
 
-
-@dataclass(frozen=True, slots=True)
-class Partner:
-    id: str
     name: str
-    country: str
     role: Role
-    currencies: tuple[str, ...]
     allowed_ips: tuple[IPNetwork, ...]
     cert_subject: str
     # SHA-256 (lowercase hex) of the DER of pki/partners/<id>.crt; "" until one is issued
     cert_pin_sha256: str
+    # the pin of pki/partners/<id>.next.crt during a renewal's overlap, else ""
+    cert_next_pin_sha256: str
     api_key_file: Path  # holds the key's hash, never the key
     callback_url: str | None
     callback_secret_file: Path | None
     endpoint: str | None
     connector: str | None
-    payout_methods: tuple[str, ...]
     float_floor: int | None  # minor units; send partners only
-    limits: Limits
     tunnel: Tunnel | None
     disabled: bool
     # RFC 3339 time `corridor partner offboard` closed it (its file stays, for history)
@@ -154,16 +133,6 @@ class Access:
     lockout_failures: int = 5
     lockout_window_seconds: int = 300
     lockout_seconds: int = 900
-
-
-@dataclass(frozen=True, slots=True)
-class SanctionsEntry:
-    id: str
-    name: str
-    aliases: tuple[str, ...]
-    country: str
-    program: str
-    source: str  # "sanctions/demo-list.csv:3"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from corridor.store.adapter import Connection, NoStore, connect
-from corridor.store.batch import Batch, Changes, Needs
+from corridor.store.batch import Batch, Needs
+from corridor.store.changes import Changes
 from corridor.store.dsn import choose_dsn, kind
 from corridor.store.migrate import migrate
 from corridor.store.rows import Stored, TransferRow

@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 
 from corridor.store import dsn as dsns
+from corridor.store.rows import TableRow, columns
 
 Row = tuple[Any, ...]
 # Writers that append to the event feed take this PostgreSQL advisory lock first, so that
@@ -27,6 +28,7 @@ BUSY_TIMEOUT_MS = 30_000
 CACHE_KIB = 32 * 1024  # SQLite page cache per connection, at most
 STATEMENTS = 512  # prepared statements kept per SQLite connection (inserts come in sizes)
 _json = msgspec.json.Encoder().encode
+_values = msgspec.structs.astuple
 
 
 class NoStore(Exception):
@@ -71,6 +73,10 @@ class Connection:
             f"({', '.join('?' * len(columns))})",
             rows,
         )
+
+    def insert_rows(self, kind: type[TableRow], rows: Sequence[TableRow]) -> None:
+        """Insert named rows of `kind` into its table: the columns are its fields."""
+        self.insert_many(kind.table, columns(kind), [_values(r) for r in rows])
 
     def add_many(self, table: str, keys: Sequence[str], extra: Sequence[str],
                  sums: Sequence[str], rows: Sequence[Row]) -> None:
@@ -254,6 +260,11 @@ class PostgresConnection(Connection):
             self.db.execute(f"INSERT INTO {table} ({', '.join(columns)}) "
                             f"{self._unpack(table, tuple(columns))}", (_json(rows).decode(),))
 
+    def insert_rows(self, kind: type[TableRow], rows: Sequence[TableRow]) -> None:
+        # Row structs are array-like: msgspec encodes each as the JSON array of its fields,
+        # as it would the tuple, so none is built on the way.
+        self.insert_many(kind.table, columns(kind), rows)  # type: ignore[arg-type]  # array-like structs encode as rows
+
     def add_many(self, table: str, keys: Sequence[str], extra: Sequence[str],
                  sums: Sequence[str], rows: Sequence[Row]) -> None:
         if not rows:
@@ -270,7 +281,7 @@ class PostgresConnection(Connection):
         type of its column."""
         sql = self._selects.get((table, columns))
         if sql is None:
-            types = dict(self.db.execute(
+            types: dict[str, str] = dict(self.db.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_schema = current_schema() AND table_name = %s", (table,)
             ).fetchall())

@@ -13,34 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
-from corridor.core.ledger import Leg
 from corridor.core.pricing import Quote
 from corridor.store.adapter import Connection
+from corridor.store.changes import Changes
+from corridor.store.flush import flush_changes
 from corridor.store.rows import (
     OUTBOX_COLUMNS,
     QUOTE_COLUMNS,
-    TRANSFER_COLUMNS,
     TRANSFER_SELECT,
     OutboxRow,
     Stored,
     TransferRow,
-    quote_row,
     row_quote,
-)
-
-EVENT_COLUMNS = ("id", "type", "transfer_id", "at", "data")
-ENTRY_COLUMNS = (
-    "journal_id", "transfer_id", "kind", "state", "account", "currency", "amount", "at",
-)
-RECONCILE_COLUMNS = (
-    "transfer_id", "kind", "hub_status", "partner_status", "partner_reference", "detail",
-    "action", "at",
-)
-OUTBOX_INSERT = (
-    "kind", "transfer_id", "partner_id", "payload", "state", "attempts", "due_at",
-    "last_error", "created_at",
 )
 
 
@@ -54,126 +39,6 @@ class Needs:
     accounts: set[str] = field(default_factory=set)
     daily: set[tuple[str, str, str]] = field(default_factory=set)
     transfers: set[str] = field(default_factory=set)
-
-
-class Changes:
-    """What one command writes; joins its batch only when the command succeeds.
-
-    A plain slotted class rather than a dataclass of `default_factory` lists: the writer
-    makes one per command, so its construction is on the hot path."""
-
-    __slots__ = (
-        "balances", "daily", "decisions", "entries", "events", "flags", "fundings",
-        "idempotency", "outbox", "outbox_closes", "outbox_retries", "outbox_updates",
-        "payouts", "quotes", "reschedules", "resolutions", "transfers", "updates",
-    )
-
-    def __init__(self) -> None:
-        self.quotes: list[Quote] = []
-        self.transfers: list[TransferRow] = []
-        self.updates: list[tuple[str, str, str | None, str | None, str]] = []
-        self.events: list[tuple[str, str, str | None, str, str]] = []
-        self.entries: list[tuple[Any, ...]] = []
-        self.balances: list[tuple[str, str, int, int]] = []
-        self.daily: list[tuple[str, str, str, int]] = []
-        self.idempotency: list[tuple[str, str, str, int, str, str]] = []
-        self.outbox: list[tuple[Any, ...]] = []
-        self.outbox_updates: list[tuple[str, int, str, str | None, int]] = []
-        self.outbox_closes: list[tuple[str, str]] = []
-        self.outbox_retries: list[tuple[str, str, str | None, str | None, int]] = []
-        self.reschedules: list[tuple[str, str, str]] = []
-        self.flags: list[tuple[Any, ...]] = []
-        self.resolutions: list[tuple[str, str, str, int]] = []
-        self.payouts: list[tuple[str, str, str]] = []
-        self.fundings: list[tuple[str, str, str, int, str, str]] = []
-        self.decisions: list[tuple[str, str, str, str | None, str]] = []
-
-    def transfer(self, row: TransferRow) -> None:
-        self.transfers.append(row)
-
-    def status(self, transfer_id: str, status: str, code: str | None, reason: str | None,
-               at: str) -> None:
-        self.updates.append((transfer_id, status, code, reason, at))
-
-    def event(self, event_id: str, kind: str, transfer_id: str | None, at: str,
-              data: str) -> None:
-        self.events.append((event_id, kind, transfer_id, at, data))
-
-    def journal(self, journal_id: str, transfer_id: str | None, kind: str, state: str,
-                legs: Iterable[Leg], at: str) -> None:
-        """Write legs (all `pending` or all `posted`) and move the running balances."""
-        self.post(journal_rows(journal_id, transfer_id, kind, state, legs, at))
-
-    def post(self, rows: JournalRows) -> None:
-        """Write a journal made beforehand by `journal_rows`."""
-        self.entries += rows[0]
-        self.balances += rows[1]
-
-    def add_daily(self, partner_id: str, sender_key: str, day: str, amount: int) -> None:
-        self.daily.append((partner_id, sender_key, day, amount))
-
-    def remember(self, partner_id: str, key: str, body_hash: str, status: int,
-                 response: str, at: str) -> None:
-        self.idempotency.append((partner_id, key, body_hash, status, response, at))
-
-    def send(self, kind: str, transfer_id: str | None, partner_id: str, payload: str,
-             due_at: str, at: str) -> None:
-        self.outbox.append((kind, transfer_id, partner_id, payload, "pending", 0, due_at, None, at))
-
-    def outbox_state(self, outbox_id: int, state: str, attempts: int, due_at: str,
-                     error: str | None = None) -> None:
-        self.outbox_updates.append((state, attempts, due_at, error, outbox_id))
-
-    def outbox_retry(self, outbox_id: int, state: str, due_at: str, error: str | None,
-                     give_up_at: str | None) -> None:
-        """A delivery attempt's result: retry at `due_at`, `done`, or `dead` (parked)."""
-        self.outbox_retries.append((state, due_at, error, give_up_at, outbox_id))
-
-    def reschedule(self, transfer_id: str, kind: str, due_at: str) -> None:
-        """Move a transfer's open messages of `kind` to `due_at` (the next status query)."""
-        self.reschedules.append((due_at, transfer_id, kind))
-
-    def flag(self, transfer_id: str, kind: str, hub_status: str, partner_status: str,
-             partner_reference: str | None, detail: str, action: str, at: str) -> None:
-        """Record a contradiction a person must reconcile."""
-        self.flags.append((transfer_id, kind, hub_status, partner_status, partner_reference,
-                           detail, action, at))
-
-    def resolve(self, flag_id: int, by: str, note: str, at: str) -> None:
-        """Close a flagged contradiction: who did, what they did, when."""
-        self.resolutions.append((at, by, note, flag_id))
-
-    def close_outbox(self, transfer_id: str, kind: str) -> None:
-        """Mark a transfer's open outbox messages of `kind` done."""
-        self.outbox_closes.append((transfer_id, kind))
-
-    def payout(self, transfer_id: str, journal_id: str, at: str) -> None:
-        self.payouts.append((transfer_id, journal_id, at))
-
-    def funding(self, partner_id: str, reference: str, currency: str, amount: int,
-                journal_id: str, at: str) -> None:
-        self.fundings.append((partner_id, reference, currency, amount, journal_id, at))
-
-    def decision(self, transfer_id: str, decision: str, analyst: str, note: str | None,
-                 at: str) -> None:
-        self.decisions.append((transfer_id, decision, analyst, note, at))
-
-
-JournalRows = tuple[list[tuple[Any, ...]], list[tuple[str, str, int, int]]]
-
-
-def journal_rows(journal_id: str, transfer_id: str | None, kind: str, state: str,
-                 legs: Iterable[Leg], at: str) -> JournalRows:
-    """The entry rows of a journal and the balance moves they make. Pure, so a command
-    can build them before it is queued and the writer thread only appends them."""
-    legs = list(legs)
-    entries = [(journal_id, transfer_id, kind, state, account, currency, amount, at)
-               for account, currency, amount in legs]
-    if state == "posted":
-        moves = [(account, currency, amount, 0) for account, currency, amount in legs]
-    else:
-        moves = [(account, currency, 0, amount) for account, currency, amount in legs]
-    return entries, moves
 
 
 class Batch:
@@ -313,12 +178,13 @@ class Batch:
         return bool(self.conn.query(
             "SELECT 1 FROM fundings WHERE partner_id = ? AND reference = ?",
             (partner_id, reference),
-        )) or any(f[0] == partner_id and f[1] == reference for f in self.out.fundings)
+        )) or any(f.partner_id == partner_id and f.reference == reference
+                  for f in self.out.fundings)
 
     def paid_out(self, transfer_id: str) -> bool:
         return bool(self.conn.query(
             "SELECT 1 FROM payouts WHERE transfer_id = ?", (transfer_id,)
-        )) or any(p[0] == transfer_id for p in self.out.payouts)
+        )) or any(p.transfer_id == transfer_id for p in self.out.payouts)
 
     def due_outbox(self, kind: str, now: str, limit: int) -> list[OutboxRow]:
         """Open outbox messages of `kind` that are due; rows other workers hold are
@@ -340,7 +206,7 @@ class Batch:
         return bool(self.conn.query(
             "SELECT 1 FROM reconciliation WHERE transfer_id = ? AND kind = ?",
             (transfer_id, kind),
-        )) or any(f[0] == transfer_id and f[1] == kind for f in self.out.flags)
+        )) or any(f.transfer_id == transfer_id and f.kind == kind for f in self.out.flags)
 
     def open_flags(self, transfer_id: str) -> list[tuple[int, str]]:
         """(id, kind) of the transfer's contradictions no one has resolved yet."""
@@ -365,25 +231,27 @@ class Batch:
             self._used[row.quote_id] = True
             self._refs[(row.partner_id, row.reference)] = True
         out.transfers += ch.transfers
-        for tid, status, code, reason, at in ch.updates:
-            row = self._transfers.get(tid)
-            if row is not None:
-                row.status, row.code, row.reason, row.updated_at = status, code, reason, at
+        for u in ch.updates:
+            current = self._transfers.get(u.transfer_id)
+            if current is not None:
+                current.status, current.code, current.reason, current.updated_at = (
+                    u.status, u.code, u.reason, u.at)
         out.updates += ch.updates
         out.events += ch.events
         out.entries += ch.entries
-        for account, _, posted, pending in ch.balances:
-            if account not in self._accounts:
-                self._load_accounts([account])
-            bal = self._accounts[account]
-            bal[0] += posted
-            bal[1] += pending
+        for m in ch.balances:
+            if m.account not in self._accounts:
+                self._load_accounts([m.account])
+            bal = self._accounts[m.account]
+            bal[0] += m.posted
+            bal[1] += m.pending
         out.balances += ch.balances
-        for p, s, d, amount in ch.daily:
-            self._daily[(p, s, d)] = self.day_total(p, s, d) + amount
+        for d in ch.daily:
+            key = (d.partner_id, d.sender_key, d.day)
+            self._daily[key] = self.day_total(*key) + d.amount
         out.daily += ch.daily
-        for p, k, h, status, response, _ in ch.idempotency:
-            self._idem[(p, k)] = Stored(h, status, response)
+        for r in ch.idempotency:
+            self._idem[(r.partner_id, r.key)] = Stored(r.body_hash, r.status, r.response)
         out.idempotency += ch.idempotency
         out.outbox += ch.outbox
         out.outbox_updates += ch.outbox_updates
@@ -400,72 +268,7 @@ class Batch:
 
     def flush(self) -> None:
         """Write the batch: one bulk statement per table, in dependency order."""
-        c, out = self.conn, self.out
-        if out.quotes:
-            c.insert_many("quotes", QUOTE_COLUMNS, [quote_row(q) for q in out.quotes])
-        new = {row.id for row in out.transfers}
-        if out.transfers:
-            c.insert_many("transfers", TRANSFER_COLUMNS, [r.values() for r in out.transfers])
-        # New rows were written in their final state; only older rows need an UPDATE, once.
-        last: dict[str, tuple[str, str | None, str | None, str]] = {}
-        for tid, status, code, reason, at in out.updates:
-            if tid not in new:
-                last[tid] = (status, code, reason, at)
-        c.executemany(
-            "UPDATE transfers SET status = ?, code = ?, reason = ?, updated_at = ? WHERE id = ?",
-            [(*v, tid) for tid, v in last.items()],
-        )
-        c.insert_many("events", EVENT_COLUMNS, out.events)
-        c.insert_many("entries", ENTRY_COLUMNS, out.entries)
-        sums: dict[str, list[Any]] = {}
-        for account, currency, posted, pending in out.balances:
-            s = sums.setdefault(account, [account, currency, 0, 0])
-            s[2] += posted
-            s[3] += pending
-        c.add_many("accounts", ("account",), ("currency",), ("posted", "pending"),
-                   [tuple(v) for _, v in sorted(sums.items())])
-        daily: dict[tuple[str, str, str], int] = {}
-        for p, s, d, amount in out.daily:
-            daily[(p, s, d)] = daily.get((p, s, d), 0) + amount
-        # Most senders have no row for the day yet: those are plain bulk inserts (the batch
-        # holds the write lock, so no other writer adds one meanwhile); only the others
-        # need an upsert, which SQLite runs one row per step.
-        stored = self._daily_stored
-        c.insert_many("sender_daily", ("sender_key", "day", "partner_id", "total"),
-                      [(s, d, p, v) for (p, s, d), v in daily.items() if (p, s, d) not in stored])
-        c.add_many("sender_daily", ("sender_key", "day", "partner_id"), (), ("total",),
-                   [(s, d, p, v) for (p, s, d), v in daily.items() if (p, s, d) in stored])
-        c.insert_many("idempotency",
-                      ("partner_id", "key", "body_hash", "status", "response", "created_at"),
-                      out.idempotency)
-        c.insert_many("outbox", OUTBOX_INSERT, out.outbox)
-        c.executemany(
-            "UPDATE outbox SET state = ?, attempts = ?, due_at = ?, last_error = ? WHERE id = ?",
-            out.outbox_updates,
-        )
-        c.executemany(
-            "UPDATE outbox SET state = ?, due_at = ?, last_error = ?, give_up_at = ? "
-            "WHERE id = ?", out.outbox_retries,
-        )
-        c.executemany(
-            "UPDATE outbox SET due_at = ? WHERE transfer_id = ? AND kind = ? "
-            "AND state <> 'done'", out.reschedules,
-        )
-        c.executemany(
-            "UPDATE outbox SET state = 'done' WHERE transfer_id = ? AND kind = ? "
-            "AND state <> 'done'", out.outbox_closes,
-        )
-        c.insert_many("reconciliation", RECONCILE_COLUMNS, out.flags)
-        c.executemany(
-            "UPDATE reconciliation SET resolved_at = ?, resolved_by = ?, resolution = ? "
-            "WHERE id = ? AND resolved_at IS NULL", out.resolutions,
-        )
-        c.insert_many("payouts", ("transfer_id", "journal_id", "at"), out.payouts)
-        c.insert_many("fundings",
-                      ("partner_id", "reference", "currency", "amount", "journal_id", "at"),
-                      out.fundings)
-        c.insert_many("compliance_decisions", ("transfer_id", "decision", "analyst", "note", "at"),
-                      out.decisions)
+        flush_changes(self.conn, self.out, self._daily_stored)
 
 
 def _grouped(keys: Iterable[tuple[str, ...]], prefix: int) -> dict[tuple[str, ...], list[str]]:

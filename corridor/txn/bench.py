@@ -18,7 +18,7 @@ import msgspec
 
 from corridor.clikit import bench_site_option, open_site, settings
 from corridor.core.money import Money
-from corridor.txn import commands as c
+from corridor.txn.commands.floats import Fund
 
 NAMES = ["Asha Rao", "Vikram Nair", "Priya Menon", "Rahul Gupta", "Meera Iyer", "Arjun Das",
          "Kavita Shah", "Sanjay Patel", "Nisha Kapoor", "Deepak Joshi"]
@@ -52,8 +52,8 @@ async def _run(site_dir: Path, dsn: str, data_dir: Path, n: int, concurrency: in
     try:
         payfast = site.partner("payfast")
         assert payfast is not None
-        await engine.writer.submit(c.Fund(payfast, Money(10**15, "INR"), "bench-deposit",
-                                          datetime.now(UTC)))
+        await engine.writer.submit(Fund(payfast, Money(10**15, "INR"), "bench-deposit",
+                                        datetime.now(UTC)))
         quotes = await asyncio.gather(*(engine.quote("payfast", f"q{i}", QUOTE)
                                         for i in range(n)))
         bodies = [transfer_body(json.loads(r.body)["id"], i) for i, r in enumerate(quotes)]
@@ -147,11 +147,17 @@ def _durable(conn: object) -> bool:
     from corridor.store.adapter import PostgresConnection, SqliteConnection
 
     if isinstance(conn, SqliteConnection):
-        mode = conn.query("PRAGMA journal_mode")[0][0]
-        return mode == "wal" and conn.query("PRAGMA synchronous")[0][0] >= 2
+        mode: str = conn.query("PRAGMA journal_mode")[0][0]
+        if mode != "wal":
+            return False
+        synchronous: int = conn.query("PRAGMA synchronous")[0][0]
+        return synchronous >= 2
     if isinstance(conn, PostgresConnection):
-        return (conn.query("SHOW synchronous_commit")[0][0] != "off"
-                and conn.query("SHOW fsync")[0][0] == "on")
+        commit: str = conn.query("SHOW synchronous_commit")[0][0]
+        if commit == "off":
+            return False
+        fsync: str = conn.query("SHOW fsync")[0][0]
+        return fsync == "on"
     return False
 
 

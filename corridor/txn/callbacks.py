@@ -12,7 +12,7 @@ from corridor.api import schemas as api
 from corridor.core.errors import Refused
 from corridor.core.signature import verify
 from corridor.pki.credentials import read_hmac_secret
-from corridor.txn import commands as c
+from corridor.txn.commands.payouts import FinishPayout
 from corridor.txn.engine import Engine, decode_body
 
 
@@ -28,6 +28,6 @@ async def receiver_callback(engine: Engine, partner_id: str, body: bytes,
     verify(secret(engine, partner_id), signature, body, int(time.time()))
     cb = decode_body(body, api.ReceiverCallback)
     outcome = "completed" if cb.status == "SUCCESS" else "failed"
-    return await engine.writer.submit(c.FinishPayout(
+    return await engine.writer.submit(FinishPayout(
         cb.transfer_id, outcome, cb.reason, engine.clock(), partner_id=partner_id,
         partner_reference=cb.partner_reference))

@@ -25,7 +25,7 @@ from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client_to_partner
 from corridor.settings import Settings
 from corridor.store.rows import OutboxRow
-from corridor.txn import commands as c
+from corridor.txn.commands.outbox import Delivered
 from corridor.txn.engine import Engine
 from corridor.txn.worker import Backoff, Pump
 
@@ -105,7 +105,7 @@ class SenderCallbacks(Pump):
         else:
             log.info("sender callback %d to %s failed (attempt %d): %s", message.id,
                      message.partner_id, message.attempts, error)
-        await self.engine.writer.submit(c.Delivered(
+        await self.engine.writer.submit(Delivered(
             message, error is None, error, now,
             self.policy.backoff.after(now, message.attempts), self.policy.retry_for))
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import msgspec
 
@@ -27,7 +27,9 @@ from corridor.core.times import parse_time, rfc3339
 from corridor.site.model import Partner, Site
 from corridor.store import Connection, Writer, open_store
 from corridor.store import reads as q
-from corridor.txn import commands as c
+from corridor.txn.commands.idempotency import Reply
+from corridor.txn.commands.quotes import CreateQuote
+from corridor.txn.commands.transfers import CancelTransfer, CreateTransfer
 from corridor.txn.wire import encode, transfer_wire
 
 T = TypeVar("T")
@@ -158,16 +160,17 @@ class Engine:
 
     # -- partner calls -----------------------------------------------------------------------
 
-    async def quote(self, partner_id: str, key: str, body: bytes) -> c.Reply:
+    async def quote(self, partner_id: str, key: str, body: bytes) -> Reply:
         partner = self.sender(partner_id)
         req = decode_body(body, api.QuoteRequest)
+        receiver = self.site.receive_partner_for(req.destination_country, req.receive_currency)
         quote = price_quote(
-            self.site, partner, send_currency=req.send_currency,
+            self.site.hub.tariff, partner, receiver, send_currency=req.send_currency,
             receive_currency=req.receive_currency, destination_country=req.destination_country,
             payout_method=req.payout_method, send_amount=req.send_amount,
             receive_amount=req.receive_amount, quote_id=new_id(), now=self.clock(),
         )
-        return await self.writer.submit(c.CreateQuote(partner.id, key, body_hash(body), quote))
+        return await self.writer.submit(CreateQuote(partner.id, key, body_hash(body), quote))
 
     async def find_quote(self, quote_id: str) -> Quote | None:
         quote = self.writer.quote_cache.get(quote_id)
@@ -175,7 +178,7 @@ class Engine:
             quote = await self.read(q.quote, quote_id)
         return quote
 
-    async def create_transfer(self, partner_id: str, key: str, body: bytes) -> c.Reply:
+    async def create_transfer(self, partner_id: str, key: str, body: bytes) -> Reply:
         partner = self.sender(partner_id)
         req = decode_body(body, api.TransferRequest)
         # `find_quote` without a coroutine when the writer's cache has it, as it usually does.
@@ -183,16 +186,16 @@ class Engine:
         return await self.writer.submit(self.transfer_command(partner, key, body, req, quote))
 
     def transfer_command(self, partner: Partner, key: str, body: bytes,
-                         req: api.TransferRequest, quote: Quote | None) -> c.CreateTransfer:
+                         req: api.TransferRequest, quote: Quote | None) -> CreateTransfer:
         """Everything pure about a new transfer, checked before it is queued: KYC and the
         sanctions screen (the lists are immutable while the server runs)."""
         sender = msgspec.structs.asdict(req.sender)
         if quote is not None:
-            check_kyc(self.site.hub, quote.corridor, sender,
+            check_kyc(self.site.hub.kyc, quote.corridor, sender,
                       msgspec.structs.asdict(req.beneficiary))
         hit = self.screener.screen_transfer(req.sender.name, req.beneficiary.name)
-        command = c.CreateTransfer(partner, key, body_hash(body), req, quote, hit,
-                                   sender_key(partner.id, sender), self.clock())
+        command = CreateTransfer(partner, key, body_hash(body), req, quote, hit,
+                                 sender_key(partner.id, sender), self.clock())
         command.prepare()
         return command
 
@@ -209,7 +212,7 @@ class Engine:
         since = params.get("from")
         until = params.get("to")
         status = params.get("status")
-        if status is not None and status not in api.Status.__args__:  # type: ignore[attr-defined]
+        if status is not None and status not in get_args(api.Status):
             raise InvalidInput(f"unknown status {status!r}", code="invalid_request")
         rows = await self.read(
             q.transfers, partner_id=partner_id, status=status,
@@ -224,10 +227,10 @@ class Engine:
         )
         return encode(page)
 
-    async def cancel(self, partner_id: str, key: str, transfer_id: str, body: bytes) -> c.Reply:
+    async def cancel(self, partner_id: str, key: str, transfer_id: str, body: bytes) -> Reply:
         self.sender(partner_id)
         req = decode_body(body or b"{}", api.CancelRequest)
-        return await self.writer.submit(c.CancelTransfer(
+        return await self.writer.submit(CancelTransfer(
             partner_id, key, body_hash(body), transfer_id, req.reason, self.clock()))
 
     async def validate_account(self, partner_id: str, body: bytes,

@@ -4,234 +4,45 @@ Only callers presenting a hub-CA client certificate get a TLS session at all; th
 name then decides what they may call: `eig` relays partner calls, `rpt` (and `eig`) read
 the event feed and the ledger. Every error is problem+json with a stable `code`; no
 traceback ever reaches a caller.
+
+Here are the routes and the processes that serve them; the HTTP edge (problem+json,
+metrics, caller checks) is `corridor.txn.web`, the relayed partner calls
+`corridor.txn.relay`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-import msgspec
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 
-from corridor.core.errors import (
-    CorridorError,
-    InvalidInput,
-    NotFound,
-    Refused,
-    Unauthenticated,
-)
+from corridor.core.errors import InvalidInput
 from corridor.pki.layout import Layout
-from corridor.pki.tls import hub_server, peer_common_name
+from corridor.pki.tls import hub_listener
 from corridor.settings import Settings
 from corridor.site.model import Site
 from corridor.txn import gauges
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine, bounded_int
-from corridor.txn.wire import encode
+from corridor.txn.relay import BATCH_PATH, RELAYED, batch, relayed
+from corridor.txn.web import (
+    CONNECTORS,
+    ENGINE,
+    MAX_BODY,
+    METRICS,
+    REGISTRY,
+    Metrics,
+    allow,
+    partner_id,
+    problems,
+    reply,
+)
 
 log = logging.getLogger("corridor.txn.server")
-MAX_BODY = 64 * 1024
-PARTNER = "Corridor-Partner"
-JSON = "application/json"
-PROBLEM = "application/problem+json"
-HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed",
-              413: "body_too_large"}
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class BodyTooLarge(CorridorError):
-    status = 413
-    code = "body_too_large"
-    title = "Request body too large"
-
-ENGINE = web.AppKey("engine", Engine)
-CONNECTORS = web.AppKey("connectors", Connectors)
-METRICS = web.AppKey("metrics", dict)  # a Metrics
-REGISTRY = web.AppKey("registry", CollectorRegistry)
-
-
-def _problem_body(status: int, code: str, detail: str, **extra: object) -> bytes:
-    return encode({"type": f"https://corridor.example/problems/{code}",
-                   "title": code.replace("_", " "), "status": status, "code": code,
-                   "detail": detail, **extra})
-
-
-def problem(status: int, code: str, detail: str, **extra: object) -> web.Response:
-    return web.Response(status=status, body=_problem_body(status, code, detail, **extra),
-                        content_type=PROBLEM)
-
-
-def caller(request: web.Request) -> str | None:
-    """The common name of the verified client certificate (None over plain TCP)."""
-    return peer_common_name(request.transport)
-
-
-@web.middleware
-async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
-    started = time.perf_counter()
-    resource = request.match_info.route.resource
-    route = resource.canonical if resource is not None else "unmatched"
-    try:
-        response = await handler(request)
-    except CorridorError as exc:
-        response = web.Response(status=exc.status, body=encode(exc.problem()),
-                                content_type=PROBLEM)
-    except web.HTTPException as exc:
-        code = HTTP_CODES.get(exc.status, f"http_{exc.status}")
-        response = problem(exc.status, code, exc.reason)
-    except Exception:  # the last line of defence: log it, tell the caller nothing inside
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        response = problem(500, "internal_error", "the request failed inside TXN")
-    counted = request.app[METRICS].bound(route, response.status)
-    counted[0].inc()
-    counted[1].observe(time.perf_counter() - started)
-    return response
-
-
-class Metrics(dict[str, Any]):
-    """TXN's Prometheus metrics, with the labelled children of each (route, status) looked
-    up once rather than on every request."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        super().__init__(
-            requests=Counter("corridor_txn_requests", "Internal API requests",
-                             ["route", "status"], registry=registry),
-            latency=Histogram("corridor_txn_request_seconds", "Internal API latency",
-                              ["route"], registry=registry),
-            batches=Histogram("corridor_txn_batch_size", "Commands per group commit",
-                              buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=registry),
-            commit=Histogram("corridor_txn_batch_seconds", "Group commit duration",
-                             registry=registry),
-        )
-        self._bound: dict[tuple[str, int], tuple[Any, Any]] = {}
-
-    def bound(self, route: str, status: int) -> tuple[Any, Any]:
-        """(request counter, latency histogram) children for a route and status."""
-        found = self._bound.get((route, status))
-        if found is None:
-            found = self._bound[(route, status)] = (
-                self["requests"].labels(route, str(status)), self["latency"].labels(route))
-        return found
-
-
-def allow(*names: str) -> Callable[[Handler], Handler]:
-    """Let only callers whose certificate CN is one of `names` reach the handler."""
-    def wrap(handler: Handler) -> Handler:
-        async def checked(request: web.Request) -> web.StreamResponse:
-            cn = caller(request)
-            if cn not in names:
-                raise Refused(f"{cn or 'this caller'} may not call {request.path}",
-                              code="caller_not_allowed")
-            return await handler(request)
-        return checked
-    return wrap
-
-
-def partner_id(request: web.Request) -> str:
-    value = request.headers.get(PARTNER)
-    if not value:
-        raise Unauthenticated(f"the {PARTNER} header is missing", code="partner_missing")
-    return value
-
-
-def reply(status: int, body: bytes | str) -> web.Response:
-    return web.Response(status=status, body=body.encode() if isinstance(body, str) else body,
-                        content_type=JSON)
-
-
-class Relayed(msgspec.Struct, array_like=True, frozen=True):
-    """One partner call as EIG relays it, whether alone (path, headers and body of its own
-    request) or as an item of `POST /internal/v1/batch` (this struct on the wire)."""
-
-    method: str
-    path: str
-    partner: str | None = None
-    key: str | None = None
-    signature: str | None = None
-    body: bytes = b""
-
-    def partner_id(self) -> str:
-        if not self.partner:
-            raise Unauthenticated(f"the {PARTNER} header is missing", code="partner_missing")
-        return self.partner
-
-    def idempotency_key(self) -> str:
-        if not self.key:
-            raise CorridorError("the Idempotency-Key header is required",
-                                code="idempotency_key_missing")
-        if len(self.key) > 200:
-            raise InvalidInput("the Idempotency-Key header is too long",
-                               code="invalid_request")
-        return self.key
-
-
-class Answered(msgspec.Struct, array_like=True):
-    """TXN's answer to one relayed call: an item of the batch reply."""
-
-    status: int
-    content_type: str
-    body: bytes
-
-
-# A use case behind a relayed call: (engine, connectors, call, path parameters) -> answer.
-Op = Callable[[Engine, Connectors, Relayed, dict[str, str]], Awaitable[Answered]]
-
-
-async def op_quote(engine: Engine, _c: Connectors, call: Relayed,
-                   _p: dict[str, str]) -> Answered:
-    r = await engine.quote(call.partner_id(), call.idempotency_key(), call.body)
-    return Answered(r.status, JSON, _bytes(r.body))
-
-
-async def op_transfer(engine: Engine, _c: Connectors, call: Relayed,
-                      _p: dict[str, str]) -> Answered:
-    r = await engine.create_transfer(call.partner_id(), call.idempotency_key(), call.body)
-    return Answered(r.status, JSON, _bytes(r.body))
-
-
-async def op_cancel(engine: Engine, _c: Connectors, call: Relayed,
-                    params: dict[str, str]) -> Answered:
-    r = await engine.cancel(call.partner_id(), call.idempotency_key(), params["id"], call.body)
-    return Answered(r.status, JSON, _bytes(r.body))
-
-
-async def op_receiver_callback(engine: Engine, _c: Connectors, call: Relayed,
-                               _p: dict[str, str]) -> Answered:
-    from corridor.txn.callbacks import receiver_callback as apply
-
-    ack = await apply(engine, call.partner_id(), call.body, call.signature)
-    return Answered(200, JSON, encode(ack))
-
-
-async def op_validate_account(engine: Engine, connectors: Connectors, call: Relayed,
-                              _p: dict[str, str]) -> Answered:
-    return Answered(200, JSON, await engine.validate_account(
-        call.partner_id(), call.body, connectors))
-
-
-def _bytes(body: bytes | str) -> bytes:
-    return body.encode() if isinstance(body, str) else body
-
-
-def relayed(op: Op) -> Handler:
-    """The route handler of a relayed partner call made on its own: EIG only."""
-    @allow("eig")
-    async def handle(request: web.Request) -> web.StreamResponse:
-        call = Relayed(request.method, request.path, request.headers.get(PARTNER),
-                       request.headers.get("Idempotency-Key"),
-                       request.headers.get("Corridor-Signature"),
-                       await request.read() if request.method == "POST" else b"")
-        a = await op(request.app[ENGINE], request.app[CONNECTORS], call,
-                     dict(request.match_info))
-        return web.Response(status=a.status, body=a.body, content_type=a.content_type)
-    return handle
 
 
 @allow("eig")
@@ -244,80 +55,6 @@ async def get_transfer(request: web.Request) -> web.StreamResponse:
 async def list_transfers(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     return reply(200, await engine.list_transfers(partner_id(request), dict(request.query)))
-
-
-# The relayed partner calls, by route: each may also come as an item of a batch.
-RELAYED: dict[str, Op] = {
-    "/internal/v1/quotes": op_quote,
-    "/internal/v1/accounts/validate": op_validate_account,
-    "/internal/v1/transfers": op_transfer,
-    "/internal/v1/transfers/{id}/cancel": op_cancel,
-    "/internal/v1/callbacks/receiver": op_receiver_callback,
-}
-_CANCEL = re.compile(r"^/internal/v1/transfers/([^/]+)/cancel$")
-BATCH_PATH = "/internal/v1/batch"
-MSGPACK = "application/msgpack"
-MAX_BATCH_ITEMS = 1024
-MAX_BATCH_BODY = 4 * 1024 * 1024
-_decode_batch = msgspec.msgpack.Decoder(list[Relayed]).decode
-_encode_batch = msgspec.msgpack.Encoder().encode
-
-
-def _route(call: Relayed) -> tuple[str, Op, dict[str, str]]:
-    """(route, use case, path parameters) of a batch item; 404 for anything else."""
-    if call.method == "POST":
-        op = RELAYED.get(call.path)
-        if op is not None:
-            return call.path, op, {}
-        found = _CANCEL.match(call.path)
-        if found:
-            return "/internal/v1/transfers/{id}/cancel", op_cancel, {"id": found[1]}
-    raise NotFound(f"{call.method} {call.path[:100]} cannot be batched", code="not_found")
-
-
-async def _answer(app: web.Application, call: Relayed) -> Answered:
-    """One batch item, answered exactly as the same call made alone would be: its own
-    status and body, problem+json when it fails, whatever happens to the others."""
-    started = time.perf_counter()
-    route = "unmatched"
-    try:
-        if len(call.body) > MAX_BODY:
-            raise BodyTooLarge(f"the body is larger than {MAX_BODY} bytes")
-        route, op, params = _route(call)
-        answer = await op(app[ENGINE], app[CONNECTORS], call, params)
-    except CorridorError as exc:
-        answer = Answered(exc.status, PROBLEM, encode(exc.problem()))
-    except Exception:  # as the middleware: log it, tell the caller nothing inside
-        log.exception("unhandled error on batched %s %s", call.method, call.path[:100])
-        answer = Answered(500, PROBLEM, _problem_body(500, "internal_error",
-                                                      "the request failed inside TXN"))
-    counted = app[METRICS].bound(route, answer.status)
-    counted[0].inc()
-    counted[1].observe(time.perf_counter() - started)
-    return answer
-
-
-@allow("eig")
-async def batch(request: web.Request) -> web.StreamResponse:
-    """Many relayed partner calls in one request (docs/internal-api.md): one HTTP exchange
-    for EIG and TXN, while each call is applied and answered on its own."""
-    length = request.content_length
-    if length is None:
-        raise InvalidInput("a batch needs a Content-Length", code="invalid_batch")
-    if length > MAX_BATCH_BODY:
-        raise BodyTooLarge(f"a batch is at most {MAX_BATCH_BODY} bytes")
-    # Read past the app's client_max_size, which is the limit of one call, not a batch.
-    data = await request.content.readexactly(length)
-    try:
-        calls = _decode_batch(data)
-    except msgspec.DecodeError as exc:
-        raise InvalidInput(f"the batch is not a list of calls: {exc}",
-                           code="invalid_batch") from None
-    if len(calls) > MAX_BATCH_ITEMS:
-        raise BodyTooLarge(f"a batch is at most {MAX_BATCH_ITEMS} calls")
-    app = request.app
-    answers = await asyncio.gather(*(_answer(app, call) for call in calls))
-    return web.Response(body=_encode_batch(answers), content_type=MSGPACK)
 
 
 @allow("rpt", "eig")
@@ -410,14 +147,17 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
     app = make_app(engine, connectors)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    tls = hub_server(Layout(site.root), "txn")
-    await web.TCPSite(runner, host, port, ssl_context=tls, backlog=1024).start()
+    contexts = hub_listener(Layout(site.root), "txn", revocations=False)
+    await web.TCPSite(runner, host, port, ssl_context=contexts.following(),
+                      backlog=1024).start()
+    watcher = asyncio.create_task(contexts.watch())
     log.info("TXN listening on https://%s:%d (store %s)", host, port, dsn.split("?")[0])
     tasks = (pumps(engine, connectors, stop, settings, hold_payouts=hold_payouts)
              if run_pumps else [])
     try:
         await stop.wait()
     finally:
+        watcher.cancel()
         await asyncio.gather(*tasks)
         await runner.cleanup()
         await connectors.close()

@@ -24,7 +24,9 @@ from typing import Any
 from corridor.core.money import Money
 from corridor.settings import Settings
 from corridor.store.rows import OutboxRow, TransferRow
-from corridor.txn import commands as c
+from corridor.txn.commands.idempotency import ForgetKeys
+from corridor.txn.commands.outbox import ClaimOutbox
+from corridor.txn.commands.payouts import ClaimPayouts, FinishPayout
 from corridor.txn.connectors import Connectors, Payout, PayoutResult
 from corridor.txn.engine import Engine
 from corridor.txn.wire import decode
@@ -103,7 +105,7 @@ class Pump:
         return claimed
 
     def claim_command(self, room: int) -> Any:
-        return c.ClaimOutbox(self.kind, self.engine.clock(), room, self.lease)
+        return ClaimOutbox(self.kind, self.engine.clock(), room, self.lease)
 
     async def claim(self) -> int:
         """Claim what is due (as much as there is room for) and start handling it."""
@@ -173,11 +175,11 @@ class Worker(Pump):
         now = self.engine.clock()
         if now - self._last_cleanup > timedelta(hours=1):
             self._last_cleanup = now
-            await self.engine.writer.submit(c.ForgetKeys(now - KEEP_KEYS))
+            await self.engine.writer.submit(ForgetKeys(now - KEEP_KEYS))
         return await super().claim()
 
     def claim_command(self, room: int) -> Any:
-        return c.ClaimPayouts(self.engine.clock(), room, self.lease)
+        return ClaimPayouts(self.engine.clock(), room, self.lease)
 
     async def handle(self, item: tuple[OutboxRow, TransferRow, bool]) -> None:
         await self.pay(*item)
@@ -206,7 +208,7 @@ class Worker(Pump):
                 result = await connector.submit_payout(payout, key)
         now = engine.clock()
         backoff = self.poll if result.status == "pending" else self.ask
-        await engine.writer.submit(c.FinishPayout(
+        await engine.writer.submit(FinishPayout(
             row.id, result.status, result.reason, now,
             retry_at=backoff.after(now, message.attempts),
             partner_reference=result.partner_reference))

@@ -17,7 +17,7 @@ from corridor.core.money import Money
 from corridor.site import load_site
 from corridor.store import connect, open_store, run_batch
 from corridor.store import reads as q
-from corridor.txn.commands import Fund
+from corridor.txn.commands.floats import Fund
 from tests.backup.conftest import corridor, schema_of, tree
 from tests.support import copy_site, wait_for
 

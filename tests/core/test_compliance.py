@@ -16,12 +16,12 @@ def site() -> Site:
 
 
 def test_complete_kyc_passes(site: Site) -> None:
-    check_kyc(site.hub, "IN-KE", SENDER, BENEFICIARY)
+    check_kyc(site.hub.kyc, "IN-KE", SENDER, BENEFICIARY)
 
 
 def test_missing_kyc_names_every_field(site: Site) -> None:
     with pytest.raises(InvalidInput) as err:
-        check_kyc(site.hub, "IN-KE", {"name": "Priya"}, {"name": "John", "account": "1"})
+        check_kyc(site.hub.kyc, "IN-KE", {"name": "Priya"}, {"name": "John", "account": "1"})
     assert err.value.code == "missing_kyc"
     fields = [e["field"] for e in err.value.extra["errors"]]
     assert "sender.account" in fields
@@ -33,7 +33,7 @@ def test_missing_kyc_names_every_field(site: Site) -> None:
 def test_date_and_place_of_birth_satisfy_the_baseline(site: Site) -> None:
     sender = {"name": "A B", "account": "1", "date_of_birth": "1990-01-01",
               "place_of_birth": "Pune"}
-    check_kyc(site.hub, "IN-PH", sender, BENEFICIARY)
+    check_kyc(site.hub.kyc, "IN-PH", sender, BENEFICIARY)
 
 
 def test_screening_finds_names_despite_order_and_spelling(site: Site) -> None:

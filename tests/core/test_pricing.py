@@ -22,7 +22,9 @@ def quote(site: Site, partner: str = "payfast", **terms: str | None) -> Quote:
                   "destination_country": "KE", "payout_method": "wallet",
                   "send_amount": None, "receive_amount": None}
     args.update(terms)
-    return price_quote(site, site.partners[partner], quote_id="q", now=NOW, **args)
+    receiver = site.receive_partner_for(args["destination_country"], args["receive_currency"])
+    return price_quote(site.hub.tariff, site.partners[partner], receiver, quote_id="q",
+                       now=NOW, **args)
 
 
 def test_send_amount_quote_prices_rate_fee_and_margin(site: Site) -> None:

@@ -45,7 +45,7 @@ def test_bad_input_is_a_problem_and_changes_nothing(rig: Rig) -> None:
     no_key = rig.call("POST", "/v1/payouts", payout())
     assert no_key.status == 400
     assert no_key.body["code"] == "idempotency_key_missing"
-    assert wallet(rig)["balance"] == "0.00" and rig.sim.payouts == {}
+    assert wallet(rig)["balance"] == "0.00" and rig.sim.payouts.by_id == {}
 
 
 def test_submit_credits_once_however_often_it_is_repeated(rig: Rig) -> None:

@@ -12,8 +12,8 @@ from corridor.core.money import Money
 from corridor.site import load_site
 from corridor.store import Writer, connect, migrate, open_store, run_batch
 from corridor.store import reads as q
-from corridor.store.batch import ENTRY_COLUMNS
-from corridor.txn.commands import Fund
+from corridor.store.rows import EntryRow, columns
+from corridor.txn.commands.floats import Fund
 from tests.support import copy_site, wait_for
 
 
@@ -115,14 +115,15 @@ def test_the_sqlite_wal_is_checkpointed_while_the_writer_runs(tmp_path: Path) ->
 
 def test_bulk_inserts_keep_every_row_its_values_and_order(dsn: str, tmp_path: Path) -> None:
     # 301 rows: several multi-row statements of different sizes on SQLite.
-    rows = [(f"j{i}", None if i % 3 else f"t{i}", "reserve", "pending", f"float:p{i}:INR", "INR",
-             -(10**15) + i if i % 2 else i * 7, f"2026-11-25T10:00:{i % 60:02d}.000Z")
+    rows = [EntryRow(f"j{i}", None if i % 3 else f"t{i}", "reserve", "pending",
+                     f"float:p{i}:INR", "INR", -(10**15) + i if i % 2 else i * 7,
+                     f"2026-11-25T10:00:{i % 60:02d}.000Z")
             for i in range(301)]
     conn = open_store(dsn, tmp_path)
     try:
         with conn.write():
-            conn.insert_many("entries", ENTRY_COLUMNS, rows)
-        stored = conn.query(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM entries ORDER BY id")
-        assert [tuple(r) for r in stored] == rows
+            conn.insert_rows(EntryRow, rows)
+        stored = conn.query(f"SELECT {', '.join(columns(EntryRow))} FROM entries ORDER BY id")
+        assert [EntryRow(*r) for r in stored] == rows
     finally:
         conn.close()

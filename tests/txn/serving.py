@@ -19,7 +19,7 @@ from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client, partner_client
 from corridor.site import load_site
 from corridor.store import open_store, run_batch
-from corridor.txn.commands import Fund
+from corridor.txn.commands.floats import Fund
 from tests.support import REPO, free_port, wait_for
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from corridor.txn import commands as c
+from corridor.txn.commands.outbox import ClaimOutbox, Delivered
+from corridor.txn.commands.payouts import ClaimPayouts, FinishPayout
 from corridor.txn.engine import Engine
 from corridor.txn.gauges import StoreGauges
 from tests.txn.rig import Clock, transfer_body
@@ -48,17 +49,17 @@ def test_unknown_payouts_parked_callbacks_and_open_flags_are_counted(
             t = await create(engine, f"t-{n}", transfer_body(quote["id"], reference=f"r-{n}"))
             ids.append(t["id"])
         submit: Any = engine.writer.submit
-        claimed = await submit(c.ClaimPayouts(clock(), 10, timedelta(minutes=5)))
+        claimed = await submit(ClaimPayouts(clock(), 10, timedelta(minutes=5)))
         assert {t.id for _, t, _ in claimed} == set(ids)
         # The first payout goes UNKNOWN; the second fails, then the partner says SUCCESS.
-        await submit(c.FinishPayout(ids[0], "unknown", "no answer", clock()))
-        await submit(c.FinishPayout(ids[1], "failed", "closed", clock()))
-        await submit(c.FinishPayout(ids[1], "completed", None, clock()))
+        await submit(FinishPayout(ids[0], "unknown", "no answer", clock()))
+        await submit(FinishPayout(ids[1], "failed", "closed", clock()))
+        await submit(FinishPayout(ids[1], "completed", None, clock()))
         # The failure's sender callback fails once after its whole period: parked.
-        messages = await submit(c.ClaimOutbox("sender_callback", clock(), 10,
+        messages = await submit(ClaimOutbox("sender_callback", clock(), 10,
                                               timedelta(minutes=5)))
         for m in messages:
-            assert await submit(c.Delivered(m, False, "refused", clock(), clock(),
+            assert await submit(Delivered(m, False, "refused", clock(), clock(),
                                             timedelta(0))) == "dead"
 
     asyncio.run(go())

@@ -12,7 +12,8 @@ import pytest
 from corridor.core.errors import CorridorError
 from corridor.core.money import Money
 from corridor.store import reads as q
-from corridor.txn import commands as c
+from corridor.txn.commands.compliance import Decide
+from corridor.txn.commands.floats import Fund
 from corridor.txn.engine import Engine
 from corridor.txn.verify import violations
 from tests.txn.rig import quote_body, transfer_body, worker
@@ -23,8 +24,8 @@ def run(coro: Any) -> Any:
 
 
 async def fund(engine: Engine, amount: str = "100000.00", ref: str = "dep-1") -> None:
-    await engine.writer.submit(c.Fund(engine.site.partners["payfast"], Money.parse(amount, "INR"),
-                                      ref, datetime.now(UTC)))
+    await engine.writer.submit(Fund(engine.site.partners["payfast"], Money.parse(amount, "INR"),
+                                    ref, datetime.now(UTC)))
 
 
 async def new_quote(engine: Engine, key: str = "q-1", amount: str = "1000.00") -> dict[str, Any]:
@@ -228,15 +229,15 @@ def test_a_sanctions_hit_holds_until_an_analyst_decides(engine: Engine) -> None:
         assert [r.id for r in listed] == held
         now = datetime.now(UTC)
         site = engine.site
-        out = await engine.writer.submit(c.Decide(site.partners, held[0], "release", "ana",
-                                                  "false positive", now))
+        out = await engine.writer.submit(Decide(site.partners, held[0], "release", "ana",
+                                                "false positive", now))
         assert out.status == "ACCEPTED"
-        out = await engine.writer.submit(c.Decide(site.partners, held[1], "reject", "ana",
-                                                  "confirmed match", now))
+        out = await engine.writer.submit(Decide(site.partners, held[1], "reject", "ana",
+                                                "confirmed match", now))
         assert (out.status, out.code) == ("REJECTED", "compliance_rejected")
         with pytest.raises(CorridorError) as err:
-            await engine.writer.submit(c.Decide(site.partners, held[1], "release", "ana", None,
-                                                now))
+            await engine.writer.submit(Decide(site.partners, held[1], "release", "ana", None,
+                                              now))
         assert err.value.code == "invalid_state"
         page = json.loads(await engine.events(0, 100))
         decisions = [e["data"] for e in page["events"] if e["type"] == "compliance.decision"]

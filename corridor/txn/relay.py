@@ -1,0 +1,196 @@
+"""Partner calls EIG relays to TXN (docs/internal-api.md): each on its own request, or
+many in one `POST /internal/v1/batch`, where each call is still applied and answered on
+its own."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+import msgspec
+from aiohttp import web
+
+from corridor.core.errors import CorridorError, InvalidInput, NotFound, Unauthenticated
+from corridor.txn.connectors import Connectors
+from corridor.txn.engine import Engine
+from corridor.txn.web import (
+    CONNECTORS,
+    ENGINE,
+    JSON,
+    MAX_BODY,
+    METRICS,
+    PARTNER,
+    PROBLEM,
+    BodyTooLarge,
+    Handler,
+    allow,
+    problem_body,
+)
+from corridor.txn.wire import encode
+
+log = logging.getLogger("corridor.txn.server")
+
+
+class Relayed(msgspec.Struct, array_like=True, frozen=True):
+    """One partner call as EIG relays it, whether alone (path, headers and body of its own
+    request) or as an item of `POST /internal/v1/batch` (this struct on the wire)."""
+
+    method: str
+    path: str
+    partner: str | None = None
+    key: str | None = None
+    signature: str | None = None
+    body: bytes = b""
+
+    def partner_id(self) -> str:
+        if not self.partner:
+            raise Unauthenticated(f"the {PARTNER} header is missing", code="partner_missing")
+        return self.partner
+
+    def idempotency_key(self) -> str:
+        if not self.key:
+            raise CorridorError("the Idempotency-Key header is required",
+                                code="idempotency_key_missing")
+        if len(self.key) > 200:
+            raise InvalidInput("the Idempotency-Key header is too long",
+                               code="invalid_request")
+        return self.key
+
+
+class Answered(msgspec.Struct, array_like=True):
+    """TXN's answer to one relayed call: an item of the batch reply."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+# A use case behind a relayed call: (engine, connectors, call, path parameters) -> answer.
+Op = Callable[[Engine, Connectors, Relayed, dict[str, str]], Awaitable[Answered]]
+
+
+async def op_quote(engine: Engine, _c: Connectors, call: Relayed,
+                   _p: dict[str, str]) -> Answered:
+    r = await engine.quote(call.partner_id(), call.idempotency_key(), call.body)
+    return Answered(r.status, JSON, _bytes(r.body))
+
+
+async def op_transfer(engine: Engine, _c: Connectors, call: Relayed,
+                      _p: dict[str, str]) -> Answered:
+    r = await engine.create_transfer(call.partner_id(), call.idempotency_key(), call.body)
+    return Answered(r.status, JSON, _bytes(r.body))
+
+
+async def op_cancel(engine: Engine, _c: Connectors, call: Relayed,
+                    params: dict[str, str]) -> Answered:
+    r = await engine.cancel(call.partner_id(), call.idempotency_key(), params["id"], call.body)
+    return Answered(r.status, JSON, _bytes(r.body))
+
+
+async def op_receiver_callback(engine: Engine, _c: Connectors, call: Relayed,
+                               _p: dict[str, str]) -> Answered:
+    from corridor.txn.callbacks import receiver_callback as apply
+
+    ack = await apply(engine, call.partner_id(), call.body, call.signature)
+    return Answered(200, JSON, encode(ack))
+
+
+async def op_validate_account(engine: Engine, connectors: Connectors, call: Relayed,
+                              _p: dict[str, str]) -> Answered:
+    return Answered(200, JSON, await engine.validate_account(
+        call.partner_id(), call.body, connectors))
+
+
+def _bytes(body: bytes | str) -> bytes:
+    return body.encode() if isinstance(body, str) else body
+
+
+def relayed(op: Op) -> Handler:
+    """The route handler of a relayed partner call made on its own: EIG only."""
+    @allow("eig")
+    async def handle(request: web.Request) -> web.StreamResponse:
+        call = Relayed(request.method, request.path, request.headers.get(PARTNER),
+                       request.headers.get("Idempotency-Key"),
+                       request.headers.get("Corridor-Signature"),
+                       await request.read() if request.method == "POST" else b"")
+        a = await op(request.app[ENGINE], request.app[CONNECTORS], call,
+                     dict(request.match_info))
+        return web.Response(status=a.status, body=a.body, content_type=a.content_type)
+    return handle
+
+
+# The relayed partner calls, by route: each may also come as an item of a batch.
+RELAYED: dict[str, Op] = {
+    "/internal/v1/quotes": op_quote,
+    "/internal/v1/accounts/validate": op_validate_account,
+    "/internal/v1/transfers": op_transfer,
+    "/internal/v1/transfers/{id}/cancel": op_cancel,
+    "/internal/v1/callbacks/receiver": op_receiver_callback,
+}
+_CANCEL = re.compile(r"^/internal/v1/transfers/([^/]+)/cancel$")
+BATCH_PATH = "/internal/v1/batch"
+MSGPACK = "application/msgpack"
+MAX_BATCH_ITEMS = 1024
+MAX_BATCH_BODY = 4 * 1024 * 1024
+_decode_batch = msgspec.msgpack.Decoder(list[Relayed]).decode
+_encode_batch = msgspec.msgpack.Encoder().encode
+
+
+def _route(call: Relayed) -> tuple[str, Op, dict[str, str]]:
+    """(route, use case, path parameters) of a batch item; 404 for anything else."""
+    if call.method == "POST":
+        op = RELAYED.get(call.path)
+        if op is not None:
+            return call.path, op, {}
+        found = _CANCEL.match(call.path)
+        if found:
+            return "/internal/v1/transfers/{id}/cancel", op_cancel, {"id": found[1]}
+    raise NotFound(f"{call.method} {call.path[:100]} cannot be batched", code="not_found")
+
+
+async def _answer(app: web.Application, call: Relayed) -> Answered:
+    """One batch item, answered exactly as the same call made alone would be: its own
+    status and body, problem+json when it fails, whatever happens to the others."""
+    started = time.perf_counter()
+    route = "unmatched"
+    try:
+        if len(call.body) > MAX_BODY:
+            raise BodyTooLarge(f"the body is larger than {MAX_BODY} bytes")
+        route, op, params = _route(call)
+        answer = await op(app[ENGINE], app[CONNECTORS], call, params)
+    except CorridorError as exc:
+        answer = Answered(exc.status, PROBLEM, encode(exc.problem()))
+    except Exception:  # as the middleware: log it, tell the caller nothing inside
+        log.exception("unhandled error on batched %s %s", call.method, call.path[:100])
+        answer = Answered(500, PROBLEM, problem_body(500, "internal_error",
+                                                      "the request failed inside TXN"))
+    counted = app[METRICS].bound(route, answer.status)
+    counted[0].inc()
+    counted[1].observe(time.perf_counter() - started)
+    return answer
+
+
+@allow("eig")
+async def batch(request: web.Request) -> web.StreamResponse:
+    """Many relayed partner calls in one request (docs/internal-api.md): one HTTP exchange
+    for EIG and TXN, while each call is applied and answered on its own."""
+    length = request.content_length
+    if length is None:
+        raise InvalidInput("a batch needs a Content-Length", code="invalid_batch")
+    if length > MAX_BATCH_BODY:
+        raise BodyTooLarge(f"a batch is at most {MAX_BATCH_BODY} bytes")
+    # Read past the app's client_max_size, which is the limit of one call, not a batch.
+    data = await request.content.readexactly(length)
+    try:
+        calls = _decode_batch(data)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"the batch is not a list of calls: {exc}",
+                           code="invalid_batch") from None
+    if len(calls) > MAX_BATCH_ITEMS:
+        raise BodyTooLarge(f"a batch is at most {MAX_BATCH_ITEMS} calls")
+    app = request.app
+    answers = await asyncio.gather(*(_answer(app, call) for call in calls))
+    return web.Response(body=_encode_batch(answers), content_type=MSGPACK)

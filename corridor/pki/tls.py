@@ -64,10 +64,12 @@ def _server(cert: Path, key: Path, client_ca: Path, crl: Path | None = None
     return ctx
 
 
-def _client(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
+def _client(ca: Path, cert: Path, key: Path,
+            kind: type[ssl.SSLContext] = ssl.SSLContext) -> ssl.SSLContext:
     """A client context that verifies the server (name included) against `ca` and
     presents `cert`."""
-    ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca))
+    ctx = kind(ssl.PROTOCOL_TLS_CLIENT)  # verify_mode CERT_REQUIRED, check_hostname on
+    ctx.load_verify_locations(ca)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers(CIPHERS)
     ctx.load_cert_chain(cert, key)
@@ -241,7 +243,10 @@ def following_client_context(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
     """A client context for a pool that keeps one context for its lifetime (EIG->TXN,
     RPT->TXN): each new connection presents the certificate on disk at that moment, so a
     renewed certificate is used without a restart. Connections already open keep theirs."""
-    ctx = _FollowingClient(ssl.PROTOCOL_TLS_CLIENT)
+    # Set up like the contexts it hands connections to, so that what a caller reads of
+    # it (verify mode, ciphers, versions) is what its connections get.
+    ctx = _client(ca, cert, key, _FollowingClient)
+    assert isinstance(ctx, _FollowingClient)
     ctx.files = (ca, cert, key)
     ctx.stamps = (_file_stamp(cert), _file_stamp(key))
     ctx.current = _client(ca, cert, key)

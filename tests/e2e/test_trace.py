@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from corridor.eig.audit import AuditLog
+from corridor.eig.server import audit_path
 from tests.support import REPO
 
 
@@ -22,7 +24,14 @@ def test_trace_shows_the_demo_transfer_hop_by_hop(tmp_path: Path) -> None:
     assert demo.returncode == 0, demo.stdout + demo.stderr
     tid = re.search(r"POST /v1/transfers -> (\S+) ACCEPTED", demo.stdout)
     assert tid
-    where = ("--site", str(tmp_path / "demo" / "site"), "--data", str(tmp_path / "demo" / "data"))
+    data = tmp_path / "demo" / "data"
+    where = ("--site", str(tmp_path / "demo" / "site"), "--data", str(data))
+    # A receiver callback about the transfer that EIG refused, as EIG's audit log records it.
+    audit = AuditLog(audit_path(data))
+    audit.refusal(source_ip="10.20.0.7", reason="callback_signature_invalid",
+                  fingerprint="ab" * 32, partner="mobicash", transfer_id=tid[1],
+                  request="POST /v1/callbacks/payout")
+    audit.close()
 
     text = _corridor("trace", tid[1], *where)
     assert text.returncode == 0, text.stderr
@@ -34,12 +43,16 @@ def test_trace_shows_the_demo_transfer_hop_by_hop(tmp_path: Path) -> None:
     at = [next(i for i, line in enumerate(lines) if w in line) for w in wanted]
     assert at[:2] == sorted(at[:2]) and at[1] < at[5] < at[7], text.stdout
     assert re.search(r"\+\d+\.\d{3}s", text.stdout)
+    refused = next(line for line in lines if "EIG" in line)
+    assert "refused POST /v1/callbacks/payout: callback_signature_invalid" in refused
+    assert lines.index(refused) > at[-1]
 
     as_json = _corridor("trace", tid[1], "--json", *where)
     got = json.loads(as_json.stdout)
     assert got["transfer"]["id"] == tid[1]
     hops = [s["hop"] for s in got["steps"]]
-    assert {"TXN", "ledger", "outbox"} <= set(hops)
+    assert {"TXN", "ledger", "outbox", "EIG"} <= set(hops)
+    assert got["steps"][-1]["fingerprint"] == "ab" * 32
     assert got["steps"][0]["after_s"] is None
     assert all(s["after_s"] >= 0 for s in got["steps"][1:])
 

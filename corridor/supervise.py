@@ -29,12 +29,31 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from corridor.embedded import Stack
+from subprocess import Popen
+from typing import Protocol
 
 READY_TIMEOUT_S = 30.0
+
+
+class Server(Protocol):
+    """One supervised server: its process, its log and its health check."""
+
+    process: Popen[bytes]
+    log: Path
+
+    def probe(self) -> bool: ...
+
+    def kill(self) -> None: ...
+
+
+class Servers(Protocol):
+    """What the supervisor watches (`corridor.embedded.Stack`): the servers by name, and
+    a way to start one again in its place."""
+
+    @property
+    def services(self) -> dict[str, Server]: ...
+
+    def restart(self, name: str) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -85,10 +104,11 @@ class GaveUp(Exception):
 
 @dataclass
 class Supervisor:
-    """Watches a running `Stack`; `check(now)` is called every fraction of a second and
-    never blocks for long, so that Ctrl-C stops `up` promptly even during a backoff."""
+    """Watches a running `Stack` (as `Servers`); `check(now)` is called every fraction of a
+    second and never blocks for long, so that Ctrl-C stops `up` promptly even during a
+    backoff."""
 
-    stack: Stack
+    stack: Servers
     say: Callable[[str], None]  # one line for the terminal
     policy: RestartPolicy = field(default_factory=RestartPolicy)
     _watches: dict[str, _Watch] = field(default_factory=dict, init=False, repr=False)

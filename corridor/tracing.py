@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping
+from datetime import UTC, datetime
 from pathlib import Path
 
+import msgspec
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
@@ -24,6 +26,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from corridor.settings import Settings
 
 _W3C = TraceContextTextMapPropagator()
+_encode = msgspec.json.Encoder().encode
+SERVERS_TRACED = ("eig", "txn")  # the servers that write spans (each its own file)
 
 
 def spans_path(data_dir: Path, server: str) -> Path:
@@ -50,7 +54,26 @@ class _AppendLines:
 
 
 def _line(span: ReadableSpan) -> str:
-    return span.to_json(indent=None) + "\n"
+    """The span as one JSON line, with the names and forms of the SDK's `to_json` (which
+    builds the same document with the standard library's json, several times slower)."""
+    ctx, parent = span.context, span.parent
+    return _encode({
+        "name": span.name,
+        "context": {"trace_id": f"0x{ctx.trace_id:032x}", "span_id": f"0x{ctx.span_id:016x}"},
+        "kind": str(span.kind),
+        "parent_id": None if parent is None else f"0x{parent.span_id:016x}",
+        "start_time": _iso(span.start_time), "end_time": _iso(span.end_time),
+        "status": {"status_code": span.status.status_code.name},
+        "attributes": dict(span.attributes or {}),
+        "resource": {"attributes": dict(span.resource.attributes)},
+    }).decode() + "\n"
+
+
+def _iso(nanoseconds: int | None) -> str | None:
+    if nanoseconds is None:
+        return None
+    moment = datetime.fromtimestamp(nanoseconds / 1e9, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class Tracing:

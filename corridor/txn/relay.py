@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager
 
 import msgspec
 from aiohttp import web
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace import Span, SpanKind, get_current_span
 
 from corridor.core.errors import CorridorError, InvalidInput, NotFound, Unauthenticated
 from corridor.tracing import extract
@@ -73,6 +73,13 @@ class Answered(msgspec.Struct, array_like=True):
     body: bytes
 
 
+class _Created(msgspec.Struct):
+    id: str
+
+
+_created = msgspec.json.Decoder(_Created)
+
+
 # A use case behind a relayed call: (engine, connectors, call, path parameters) -> answer.
 Op = Callable[[Engine, Connectors, Relayed, dict[str, str]], Awaitable[Answered]]
 
@@ -86,6 +93,9 @@ async def op_quote(engine: Engine, _c: Connectors, call: Relayed,
 async def op_transfer(engine: Engine, _c: Connectors, call: Relayed,
                       _p: dict[str, str]) -> Answered:
     r = await engine.create_transfer(call.partner_id(), call.idempotency_key(), call.body)
+    span = get_current_span()
+    if span.is_recording() and r.status < 300:  # the new transfer's id, for `corridor trace`
+        span.set_attribute("corridor.transfer_id", _created.decode(r.body).id)
     return Answered(r.status, JSON, _bytes(r.body))
 
 

@@ -56,6 +56,13 @@ def test_trace_shows_the_demo_transfer_hop_by_hop(tmp_path: Path) -> None:
     assert got["steps"][0]["after_s"] is None
     assert all(s["after_s"] >= 0 for s in got["steps"][1:])
 
+    # The servers' spans of the partner's call that created it, in one trace.
+    spans = {s["what"].split(" (")[0]: s for s in got["steps"] if s["what"].startswith("span ")}
+    eig, txn = spans["span eig create_transfer"], spans["span txn POST /internal/v1/transfers"]
+    assert txn["parent_id"] == eig["span_id"] and txn["trace_id"] == eig["trace_id"]
+    assert eig["attributes"]["tls.client.fingerprint"]
+    assert txn["attributes"]["corridor.transfer_id"] == tid[1]
+
     by_reference = _corridor("trace", "--partner", "payfast", "--reference",
                              got["transfer"]["reference"], "--json", *where)
     assert json.loads(by_reference.stdout) == got

@@ -1,8 +1,10 @@
 """`corridor trace`: one transfer's whole path as a timeline, from what the servers already
 record: TXN's store (the quote, the status events with their screening and decisions, the
 ledger journals, the payout and sender-callback messages with their attempts and last
-error, flagged contradictions) and EIG's security audit log (calls about the transfer that
-were refused, with source address and certificate fingerprint)."""
+error, flagged contradictions), EIG's security audit log (calls about the transfer that were
+refused, with source address and certificate fingerprint) and, when present, the spans
+files of EIG and TXN (`corridor.tracing`): every span of the traces that name the
+transfer, with the partner's address, certificate fingerprint and the time each hop took."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from corridor.core.times import parse_time, rfc3339
 from corridor.eig.server import audit_path
 from corridor.store import Connection
 from corridor.store import reads as q
+from corridor.tracing import SERVERS_TRACED, spans_path
 from corridor.txn.cli.store import opened, store_option
 
 
@@ -71,6 +74,13 @@ def timeline(conn: Connection, data_dir: Path, transfer_id: str) -> dict[str, An
     for kind, partner_status, detail, action, at, resolved in q.transfer_flags(conn, transfer_id):
         step(at, "reconcile", f"flag {kind}: partner says {partner_status}; {detail}",
              action=action, resolved_at=resolved)
+    for span in _spans(data_dir, transfer_id):
+        took = (parse_time(span["end_time"]) - parse_time(span["start_time"])).total_seconds()
+        attributes = span.get("attributes", {})
+        step(span["start_time"], span["resource"]["attributes"].get("service.name", "span"),
+             f"span {span['name']} ({took * 1000:.1f} ms)", trace_id=span["context"]["trace_id"],
+             span_id=span["context"]["span_id"], parent_id=span.get("parent_id"),
+             seconds=round(took, 6), attributes=attributes or None)
     for line in _refusals(data_dir, transfer_id):
         step(line["time"], "EIG", f"refused {line.get('request')}: {line['reason']}",
              source_ip=line.get("source_ip"), fingerprint=line.get("fingerprint"),
@@ -107,6 +117,20 @@ def _refusals(data_dir: Path, transfer_id: str) -> list[dict[str, Any]]:
                 if line.get("transfer_id") == transfer_id:
                     out.append(line)
     return out
+
+
+def _spans(data_dir: Path, transfer_id: str) -> list[dict[str, Any]]:
+    """The spans of every trace one of whose spans names the transfer, from the servers'
+    spans files under `data_dir` (those present)."""
+    found: list[dict[str, Any]] = []
+    for server in SERVERS_TRACED:
+        path = spans_path(data_dir, server)
+        if path.exists():
+            with path.open("rb") as f:
+                found.extend(msgspec.json.decode(raw) for raw in f if raw.strip())
+    traces = {s["context"]["trace_id"] for s in found
+              if s.get("attributes", {}).get("corridor.transfer_id") == transfer_id}
+    return [s for s in found if s["context"]["trace_id"] in traces]
 
 
 def _text(value: Any) -> str:

@@ -25,7 +25,7 @@ follower resumes from its cursor.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,7 +51,7 @@ class Servers(Protocol):
     a way to start one again in its place."""
 
     @property
-    def services(self) -> dict[str, Server]: ...
+    def services(self) -> Mapping[str, Server]: ...
 
     def restart(self, name: str) -> object: ...
 
@@ -75,7 +75,7 @@ class RestartPolicy:
         count = self.recent(crashes)
         if count > self.burst:
             return None
-        return self.first_s * 2 ** (count - 1)
+        return self.first_s * 2.0 ** (count - 1)
 
     def crash_count(self, crashes: Sequence[float]) -> str:
         return f"crash {self.recent(crashes)} of {self.burst} within {self.window_s:g}s"

@@ -37,7 +37,7 @@ class BodyTooLarge(CorridorError):
 
 ENGINE = web.AppKey("engine", Engine)
 CONNECTORS = web.AppKey("connectors", Connectors)
-METRICS = web.AppKey("metrics", dict)  # a Metrics
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 TRACER = web.AppKey("tracer", Tracer)
 

@@ -15,14 +15,14 @@ from typing import Any
 import click
 import msgspec
 
-from corridor.clikit import data_option, fail, site_option
+from corridor.clikit import data_option, fail, site_option, store_option
 from corridor.core.money import format_minor
 from corridor.core.times import parse_time, rfc3339
 from corridor.eig.server import audit_path
 from corridor.store import Connection
 from corridor.store import reads as q
 from corridor.tracing import SERVERS_TRACED, spans_path
-from corridor.txn.cli.store import opened, store_option
+from corridor.txn.cli.store import opened
 
 
 def timeline(conn: Connection, data_dir: Path, transfer_id: str) -> dict[str, Any] | None:

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "ledger": "corridor.txn.cli.ledger:ledger",
     "compliance": "corridor.txn.cli.compliance:compliance",
     "transfers": "corridor.txn.cli.transfers:transfers",
+    "trace": "corridor.txn.cli.trace:trace",
     "reconcile": "corridor.txn.cli.reconcile:reconcile",
     "backup": "corridor.backup.cli:backup",
     "restore": "corridor.backup.cli:restore",

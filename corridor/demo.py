@@ -88,7 +88,8 @@ class Journey:
 
         root = self.data_dir / "demo"
         fixed = _site_ports_free()
-        world = World.create(root, fixed_ports=fixed, store=STORE)
+        world = World.create(root, fixed_ports=fixed, store=STORE,
+                             env={"CORRIDOR_TRACING": "1"})
         self.out.print("[bold]Corridor demo[/]: PayFast (India, INR) -> MobiCash (Kenya, KES)")
         self.out.print(f"site {world.site_dir}" + ("" if fixed else
                        " (the demo ports are busy here: moved to free ones)"))

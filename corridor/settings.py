@@ -84,6 +84,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "longest pause between sender-callback attempts", "s", gt=0)] = 300.0
     callback_timeout_s: Annotated[float, _knob(
         "one sender-callback POST", "s", gt=0)] = 10.0
+    # Off by default: the OpenTelemetry SDK costs each server about 50 us of CPU per call
+    # (bench eig, measured with and without), close to half of EIG's own work on a quote.
+    tracing: Annotated[bool, _knob(
+        "OpenTelemetry spans of the servers, to DATA/<server>/spans.jsonl (and OTLP)",
+        "1/0")] = False
+    otlp_endpoint: Annotated[str | None, _knob(
+        "OTLP/HTTP traces endpoint the servers' spans go to as well, e.g. "
+        "http://collector:4318/v1/traces", "URL")] = None
     test_pg: Annotated[str, _knob(
         "PostgreSQL server of `bench txn --store postgresql` (the tests read it too)",
         "DSN")] = "postgresql://postgres@127.0.0.1:5432/test"

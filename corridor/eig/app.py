@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 from aiohttp import web
 from cryptography import x509
+from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 
 from corridor.api.schemas import Problem
 from corridor.core.errors import CorridorError, Refused, Unauthenticated
@@ -39,6 +40,7 @@ from corridor.eig.upstream import Answer, Upstream
 from corridor.pki.issue import fingerprint
 from corridor.pki.tls import ContextHolder
 from corridor.site.model import Partner
+from corridor.tracing import extract, inject
 
 log = logging.getLogger("corridor.eig")
 
@@ -86,8 +88,9 @@ def _bearer(request: web.Request) -> str | None:
 class Gateway:
     def __init__(self, partners: PartnerDirectory, upstreams: dict[str, Upstream],
                  audit: AuditLog, metrics: Metrics, limiter: RateLimiter,
-                 contexts: ContextHolder) -> None:
+                 contexts: ContextHolder, *, tracer: Tracer | None = None) -> None:
         self.partners = partners
+        self.tracer = tracer or NoOpTracer()
         self.contexts = contexts  # the partner listener's TLS: its CRL's revoked serials
         self.upstreams = upstreams  # "txn" and "rpt"
         self.audit = audit
@@ -219,6 +222,7 @@ class Gateway:
                                   f"{call.method} {request.path} is not for it",
                                   code="role_not_allowed")
                 headers = {"Corridor-Partner": partner.id}
+                inject(headers)  # this span's trace, on to TXN
                 body: bytes | None = None
                 path = "/internal" + request.path
                 if call.method == "POST":
@@ -251,7 +255,27 @@ class Gateway:
                 self.refused_answer(request, call, answer, transfer_id)
             return web.Response(status=answer.status, body=answer.body, headers=answer.headers)
 
-        return handle
+        return self.traced(call, handle)
+
+    def traced(self, call: Call, handle: Handler) -> Handler:
+        """`handle` in EIG's span of the call, in the trace of the partner's `traceparent`
+        (a new trace without one)."""
+        tracer = self.tracer
+
+        async def in_span(request: web.Request) -> web.StreamResponse:
+            peer = self.peer(request)
+            with tracer.start_as_current_span(
+                    f"eig {call.name}", context=extract(request.headers), kind=SpanKind.SERVER,
+                    attributes={"corridor.partner": request[PARTNER].id,
+                                "client.address": peer.source_ip or "",
+                                "tls.client.fingerprint": peer.fingerprint or "",
+                                "corridor.transfer_id": request.match_info.get("id", "")}
+                    ) as span:
+                response = await handle(request)
+                span.set_attribute("http.response.status_code", response.status)
+                return response
+
+        return in_span
 
     def refused_answer(self, request: web.Request, call: Call, answer: Answer,
                        transfer_id: str | None) -> None:

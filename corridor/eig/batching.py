@@ -43,6 +43,7 @@ class Call(msgspec.Struct, array_like=True, frozen=True):
     key: str | None
     signature: str | None
     body: bytes
+    traceparent: str | None = None  # each call keeps its own trace inside the batch
 
 
 class Answered(msgspec.Struct, array_like=True):

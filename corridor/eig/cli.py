@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from corridor.clikit import data_option, fail, open_site, site_option
+from corridor.clikit import data_option, fail, open_site, settings, site_option
 from corridor.partners.cli import offboard, onboard, partner_options
 from corridor.partners.spec import PartnerSpec, api_key_ref, callback_secret_ref
 from corridor.pki.credentials import new_api_key, write_api_key_hash, write_hmac_secret
@@ -52,7 +52,8 @@ def serve(site_dir: Path, data_dir: Path, host: str | None, port: int | None,
         fail(str(exc))
     run(Options(site_dir=site_dir, data_dir=data_dir, host=host, port=port,
                 internal_port=internal_port, txn_url=txn_url, rpt_url=rpt_url,
-                rate=rate or DEFAULT_RATE, burst=burst or DEFAULT_BURST, hello=hello), workers)
+                rate=rate or DEFAULT_RATE, burst=burst or DEFAULT_BURST, hello=hello,
+                settings=settings()), workers)
 
 
 @click.group()

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import signal
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import uvloop
@@ -30,6 +30,8 @@ from corridor.eig.upstream import Rpt, Txn, rpt_url, txn_url
 from corridor.patches.aiohttp_request_handler import handler_factory
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client, partner_listener
+from corridor.settings import Settings
+from corridor.tracing import Tracing
 
 log = logging.getLogger("corridor.eig")
 
@@ -47,6 +49,7 @@ class Options:
     burst: int = DEFAULT_BURST
     reuse_port: bool = False
     hello: bool = False  # serve GET /v1/hello (for the bench)
+    settings: Settings = field(default_factory=Settings)  # tracing's knobs
 
 
 def audit_path(data_dir: Path) -> Path:
@@ -60,6 +63,7 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
     layout = Layout(opts.site_dir)
     contexts = partner_listener(layout, prepare=audit_handshakes)
     audit = AuditLog(audit_path(opts.data_dir))
+    tracing = Tracing(opts.settings, opts.data_dir, "eig")
     metrics = Metrics(opts.site_dir)
     tls = hub_client(layout, "eig")
     txn = Txn(opts.txn_url or txn_url(site), tls)
@@ -67,7 +71,7 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
     await txn.start()
     await rpt.start()
     gateway = Gateway(partners, {"txn": txn, "rpt": rpt}, audit, metrics,
-                      RateLimiter(opts.rate, opts.burst), contexts)
+                      RateLimiter(opts.rate, opts.burst), contexts, tracer=tracing.tracer)
 
     def on_failure(f: HandshakeFailure) -> None:
         claimed = partners.directory.by_pin.get(f.fingerprint or "")
@@ -121,6 +125,7 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
         await txn.close()
         await rpt.close()
         audit.close()
+        tracing.close()
 
 
 async def _healthz(request: web.Request) -> web.Response:

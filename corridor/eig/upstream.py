@@ -115,7 +115,7 @@ class Txn(Upstream):
         if batched:
             got = await self._batcher.call(BatchedCall(
                 method, path, headers["Corridor-Partner"], headers.get("Idempotency-Key"),
-                headers.get("Corridor-Signature"), body or b""))
+                headers.get("Corridor-Signature"), body or b"", headers.get("traceparent")))
             return Answer(got.status, got.body, {"Content-Type": got.content_type})
         return await super().relay(method, path, headers, body)
 

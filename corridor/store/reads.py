@@ -228,3 +228,38 @@ def quote(conn: Connection, quote_id: str) -> Quote | None:
 def held(conn: Connection) -> list[TransferRow]:
     """Transfers waiting for an analyst, oldest first."""
     return transfers(conn, status="COMPLIANCE_HOLD", limit=10_000)
+
+
+# -- one transfer's whole record, for `corridor trace` ----------------------------------------
+
+def transfer_events(conn: Connection, transfer_id: str) -> list[Row]:
+    """(seq, type, at, data) of every event about one transfer, in commit order."""
+    return conn.query("SELECT seq, type, at, data FROM events WHERE transfer_id = ? ORDER BY seq",
+                      (transfer_id,))
+
+
+def transfer_entries(conn: Connection, transfer_id: str) -> list[Row]:
+    """(journal_id, kind, state, account, currency, amount, at) of one transfer's ledger legs.
+    Entries have no index by transfer (the write path does not pay for one): this reads the
+    table once, which an operator's look-up can afford."""
+    return conn.query(
+        "SELECT journal_id, kind, state, account, currency, amount, at FROM entries "
+        "WHERE transfer_id = ? ORDER BY id", (transfer_id,)
+    )
+
+
+def transfer_messages(conn: Connection, transfer_id: str) -> list[Row]:
+    """(id, kind, partner_id, state, attempts, created_at, due_at, last_error, give_up_at) of
+    one transfer's outbox messages: its payout and its sender callback."""
+    return conn.query(
+        "SELECT id, kind, partner_id, state, attempts, created_at, due_at, last_error, "
+        "give_up_at FROM outbox WHERE transfer_id = ? ORDER BY id", (transfer_id,)
+    )
+
+
+def transfer_flags(conn: Connection, transfer_id: str) -> list[Row]:
+    """(kind, partner_status, detail, action, at, resolved_at) of one transfer's flags."""
+    return conn.query(
+        "SELECT kind, partner_status, detail, action, at, resolved_at FROM reconciliation "
+        "WHERE transfer_id = ? ORDER BY id", (transfer_id,)
+    )

@@ -9,11 +9,14 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 
 import msgspec
 from aiohttp import web
+from opentelemetry.trace import Span, SpanKind, get_current_span
 
 from corridor.core.errors import CorridorError, InvalidInput, NotFound, Unauthenticated
+from corridor.tracing import extract
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine
 from corridor.txn.web import (
@@ -24,6 +27,7 @@ from corridor.txn.web import (
     METRICS,
     PARTNER,
     PROBLEM,
+    TRACER,
     BodyTooLarge,
     Handler,
     allow,
@@ -44,6 +48,7 @@ class Relayed(msgspec.Struct, array_like=True, frozen=True):
     key: str | None = None
     signature: str | None = None
     body: bytes = b""
+    traceparent: str | None = None  # the partner call's W3C trace context, through EIG
 
     def partner_id(self) -> str:
         if not self.partner:
@@ -68,6 +73,13 @@ class Answered(msgspec.Struct, array_like=True):
     body: bytes
 
 
+class _Created(msgspec.Struct):
+    id: str
+
+
+_created = msgspec.json.Decoder(_Created)
+
+
 # A use case behind a relayed call: (engine, connectors, call, path parameters) -> answer.
 Op = Callable[[Engine, Connectors, Relayed, dict[str, str]], Awaitable[Answered]]
 
@@ -81,6 +93,9 @@ async def op_quote(engine: Engine, _c: Connectors, call: Relayed,
 async def op_transfer(engine: Engine, _c: Connectors, call: Relayed,
                       _p: dict[str, str]) -> Answered:
     r = await engine.create_transfer(call.partner_id(), call.idempotency_key(), call.body)
+    span = get_current_span()
+    if span.is_recording() and r.status < 300:  # the new transfer's id, for `corridor trace`
+        span.set_attribute("corridor.transfer_id", _created.decode(r.body).id)
     return Answered(r.status, JSON, _bytes(r.body))
 
 
@@ -115,9 +130,11 @@ def relayed(op: Op) -> Handler:
         call = Relayed(request.method, request.path, request.headers.get(PARTNER),
                        request.headers.get("Idempotency-Key"),
                        request.headers.get("Corridor-Signature"),
-                       await request.read() if request.method == "POST" else b"")
-        a = await op(request.app[ENGINE], request.app[CONNECTORS], call,
-                     dict(request.match_info))
+                       await request.read() if request.method == "POST" else b"",
+                       request.headers.get("traceparent"))
+        with _span(request.app, call):
+            a = await op(request.app[ENGINE], request.app[CONNECTORS], call,
+                         dict(request.match_info))
         return web.Response(status=a.status, body=a.body, content_type=a.content_type)
     return handle
 
@@ -137,6 +154,14 @@ MAX_BATCH_ITEMS = 1024
 MAX_BATCH_BODY = 4 * 1024 * 1024
 _decode_batch = msgspec.msgpack.Decoder(list[Relayed]).decode
 _encode_batch = msgspec.msgpack.Encoder().encode
+
+
+def _span(app: web.Application, call: Relayed) -> AbstractContextManager[Span]:
+    """TXN's span of one relayed call, in the trace of the partner's `traceparent`."""
+    parent = extract({"traceparent": call.traceparent}) if call.traceparent else None
+    return app[TRACER].start_as_current_span(
+        f"txn {call.method} {call.path}", context=parent, kind=SpanKind.SERVER,
+        attributes={"corridor.partner": call.partner or ""})
 
 
 def _route(call: Relayed) -> tuple[str, Op, dict[str, str]]:
@@ -160,7 +185,8 @@ async def _answer(app: web.Application, call: Relayed) -> Answered:
         if len(call.body) > MAX_BODY:
             raise BodyTooLarge(f"the body is larger than {MAX_BODY} bytes")
         route, op, params = _route(call)
-        answer = await op(app[ENGINE], app[CONNECTORS], call, params)
+        with _span(app, call):
+            answer = await op(app[ENGINE], app[CONNECTORS], call, params)
     except CorridorError as exc:
         answer = Answered(exc.status, PROBLEM, encode(exc.problem()))
     except Exception:  # as the middleware: log it, tell the caller nothing inside

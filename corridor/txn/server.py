@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
+from opentelemetry.trace import NoOpTracer
 from prometheus_client import CollectorRegistry, generate_latest
 
 from corridor.core.errors import InvalidInput
@@ -25,6 +26,7 @@ from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_listener
 from corridor.settings import Settings
 from corridor.site.model import Site
+from corridor.tracing import Tracing
 from corridor.txn import gauges
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine, bounded_int
@@ -35,6 +37,7 @@ from corridor.txn.web import (
     MAX_BODY,
     METRICS,
     REGISTRY,
+    TRACER,
     Metrics,
     allow,
     partner_id,
@@ -97,6 +100,7 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     app = web.Application(middlewares=[problems], client_max_size=MAX_BODY)
     app[ENGINE] = engine
     app[CONNECTORS] = connectors
+    app[TRACER] = NoOpTracer()
     registry = CollectorRegistry()
     app[REGISTRY] = registry
     app[METRICS] = Metrics(registry)
@@ -145,6 +149,8 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
     engine.start()
     connectors = Connectors(site, settings)
     app = make_app(engine, connectors)
+    tracing = Tracing(settings, data_dir, "txn")
+    app[TRACER] = tracing.tracer
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     contexts = hub_listener(Layout(site.root), "txn", revocations=False)
@@ -162,6 +168,7 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
         await runner.cleanup()
         await connectors.close()
         engine.stop()
+        tracing.close()
 
 
 async def serve_pumps(site: Site, dsn: str, data_dir: Path, stop: asyncio.Event,

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from corridor.core.errors import CorridorError, Refused, Unauthenticated
@@ -38,6 +39,7 @@ ENGINE = web.AppKey("engine", Engine)
 CONNECTORS = web.AppKey("connectors", Connectors)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 REGISTRY = web.AppKey("registry", CollectorRegistry)
+TRACER = web.AppKey("tracer", Tracer)
 
 
 def problem_body(status: int, code: str, detail: str, **extra: object) -> bytes:

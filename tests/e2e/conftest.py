@@ -22,7 +22,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     root: Path = tmp_path_factory.mktemp("world")
     with (pg_schema("e2e") if request.param == "postgresql"
           else nullcontext("sqlite:///txn.db")) as store:
-        w = World.create(root, store=store, env=FAST)
+        w = World.create(root, store=store, env={**FAST, "CORRIDOR_TRACING": "1"})
         try:
             w.start()
             w.fund("100000000.00")

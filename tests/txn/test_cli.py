@@ -24,7 +24,7 @@ OPERATOR_COMMANDS = [
     ("transfers", "list"), ("transfers", "show", "T1"), ("transfers", "cancel", "T1"),
     ("compliance", "list"), ("compliance", "release", "T1", "--analyst", "ana"),
     ("reconcile",), ("reconcile", "pending"), ("reconcile", "resolve", "T1", "--note", "n"),
-    ("callbacks", "list"), ("callbacks", "replay", "1"),
+    ("callbacks", "list"), ("callbacks", "replay", "1"), ("trace", "T1"),
 ]
 
 

@@ -1,0 +1,171 @@
+"""`corridor trace`: one transfer's whole path as a timeline, from what the servers already
+record: TXN's store (the quote, the status events with their screening and decisions, the
+ledger journals, the payout and sender-callback messages with their attempts and last
+error, flagged contradictions), EIG's security audit log (calls about the transfer that were
+refused, with source address and certificate fingerprint) and, when present, the spans
+files of EIG and TXN (`corridor.tracing`): every span of the traces that name the
+transfer, with the partner's address, certificate fingerprint and the time each hop took."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from corridor.clikit import data_option, fail, site_option, store_option
+from corridor.core.money import format_minor
+from corridor.core.times import parse_time, rfc3339
+from corridor.eig.server import audit_path
+from corridor.store import Connection
+from corridor.store import reads as q
+from corridor.tracing import SERVERS_TRACED, spans_path
+from corridor.txn.cli.store import opened
+
+
+def timeline(conn: Connection, data_dir: Path, transfer_id: str) -> dict[str, Any] | None:
+    """The transfer and its steps, oldest first, each with the seconds since the one before;
+    None when TXN's store has no such transfer."""
+    row = q.transfer(conn, transfer_id)
+    if row is None:
+        return None
+    steps: list[dict[str, Any]] = []
+
+    def step(at: str, hop: str, what: str, **detail: Any) -> None:
+        steps.append({"at": at, "hop": hop, "what": what,
+                      **{k: v for k, v in detail.items() if v is not None}})
+
+    quote = q.quote(conn, row.quote_id)
+    if quote is not None:
+        step(_text(quote.created_at), "TXN", f"quote {row.quote_id} used: rate {row.rate}, fee "
+             f"{format_minor(row.fee_minor, row.send_currency)} {row.send_currency}",
+             quote=row.quote_id, expires_at=_text(quote.expires_at))
+    for _, kind, at, data in q.transfer_events(conn, transfer_id):
+        d = msgspec.json.decode(data)
+        if kind == "transfer.status":
+            why = f" ({d['code']}: {d['reason']})" if d.get("code") else ""
+            screening = d.get("screening")
+            if d["status"] == "ACCEPTED":
+                why += (" screening: clear" if screening is None else
+                        f" screening: {screening['party']} matched {screening['name']} "
+                        f"score {screening['score']}")
+            step(at, "TXN", f"status {d['status']}{why}", status=d["status"],
+                 previous=d.get("previous"), code=d.get("code"), reason=d.get("reason"),
+                 screening=screening)
+        else:
+            step(at, "TXN", kind, data=d)
+    journals: dict[str, list[Any]] = {}
+    for journal, kind, state, account, currency, amount, at in q.transfer_entries(conn,
+                                                                                  transfer_id):
+        journals.setdefault(journal, [kind, state, at, []])[3].append(
+            {"account": account, "currency": currency, "amount": amount})
+    for journal, (kind, state, at, legs) in journals.items():
+        step(at, "ledger", f"journal {journal} {kind} ({state}, {len(legs)} legs)",
+             journal=journal, legs=legs)
+    for (_, kind, partner, state, attempts, created, due, error,
+         give_up) in q.transfer_messages(conn, transfer_id):
+        what = "payout to" if kind == "payout" else "sender callback to"
+        last = f", last error: {error}" if error else ""
+        step(created, "outbox", f"{what} {partner}: {state} after {attempts} attempt(s){last}",
+             kind=kind, partner=partner, state=state, attempts=attempts, due_at=due,
+             last_error=error, give_up_at=give_up)
+    for kind, partner_status, detail, action, at, resolved in q.transfer_flags(conn, transfer_id):
+        step(at, "reconcile", f"flag {kind}: partner says {partner_status}; {detail}",
+             action=action, resolved_at=resolved)
+    for span in _spans(data_dir, transfer_id):
+        took = (parse_time(span["end_time"]) - parse_time(span["start_time"])).total_seconds()
+        attributes = span.get("attributes", {})
+        step(span["start_time"], span["resource"]["attributes"].get("service.name", "span"),
+             f"span {span['name']} ({took * 1000:.1f} ms)", trace_id=span["context"]["trace_id"],
+             span_id=span["context"]["span_id"], parent_id=span.get("parent_id"),
+             seconds=round(took, 6), attributes=attributes or None)
+    for line in _refusals(data_dir, transfer_id):
+        step(line["time"], "EIG", f"refused {line.get('request')}: {line['reason']}",
+             source_ip=line.get("source_ip"), fingerprint=line.get("fingerprint"),
+             partner=line.get("partner"), detail=line.get("detail"))
+    steps.sort(key=lambda s: parse_time(s["at"]))
+    before: datetime | None = None
+    for s in steps:
+        moment = parse_time(s["at"])
+        s["after_s"] = None if before is None else round((moment - before).total_seconds(), 3)
+        before = moment
+    return {
+        "transfer": {
+            "id": row.id, "partner": row.partner_id, "reference": row.reference,
+            "receive_partner": row.receive_partner_id, "status": row.status,
+            "send": f"{format_minor(row.send_minor, row.send_currency)} {row.send_currency}",
+            "receive": f"{format_minor(row.receive_minor, row.receive_currency)} "
+                       f"{row.receive_currency}",
+        },
+        "steps": steps,
+    }
+
+
+def _refusals(data_dir: Path, transfer_id: str) -> list[dict[str, Any]]:
+    """EIG's audit lines about the transfer (the file is read as a stream: it only grows)."""
+    path = audit_path(data_dir)
+    if not path.exists():
+        return []
+    needle = transfer_id.encode()
+    out = []
+    with path.open("rb") as f:
+        for raw in f:
+            if needle in raw:
+                line = msgspec.json.decode(raw)
+                if line.get("transfer_id") == transfer_id:
+                    out.append(line)
+    return out
+
+
+def _spans(data_dir: Path, transfer_id: str) -> list[dict[str, Any]]:
+    """The spans of every trace one of whose spans names the transfer, from the servers'
+    spans files under `data_dir` (those present)."""
+    found: list[dict[str, Any]] = []
+    for server in SERVERS_TRACED:
+        path = spans_path(data_dir, server)
+        if path.exists():
+            with path.open("rb") as f:
+                found.extend(msgspec.json.decode(raw) for raw in f if raw.strip())
+    traces = {s["context"]["trace_id"] for s in found
+              if s.get("attributes", {}).get("corridor.transfer_id") == transfer_id}
+    return [s for s in found if s["context"]["trace_id"] in traces]
+
+
+def _text(value: Any) -> str:
+    return rfc3339(value) if isinstance(value, datetime) else str(value)
+
+
+@click.command("trace")
+@site_option
+@data_option
+@store_option
+@click.argument("transfer_id", required=False)
+@click.option("--partner", default=None, help="The send partner (with --reference).")
+@click.option("--reference", default=None, help="The send partner's own reference.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document, for tools.")
+def trace(site_dir: Path, data_dir: Path, store: str | None, transfer_id: str | None,
+          partner: str | None, reference: str | None, as_json: bool) -> None:
+    """A transfer's whole path as a timeline: TRANSFER_ID, or --partner P --reference REF."""
+    if (transfer_id is None) == (partner is None or reference is None):
+        fail("give TRANSFER_ID, or --partner and --reference", 2)
+    with opened(site_dir, data_dir, store) as (_, conn):
+        if transfer_id is None:
+            found = q.transfers(conn, partner_id=partner, reference=reference, limit=1)
+            if not found:
+                fail(f"no transfer of {partner} with reference {reference}")
+            transfer_id = found[0].id
+        got = timeline(conn, data_dir, transfer_id)
+    if got is None:
+        fail(f"transfer {transfer_id} not found")
+        return
+    if as_json:
+        click.echo(msgspec.json.encode(got).decode())
+        return
+    t = got["transfer"]
+    click.echo(f"{t['id']}  {t['partner']} ref {t['reference']} -> {t['receive_partner']}  "
+               f"{t['send']} -> {t['receive']}  {t['status']}")
+    for s in got["steps"]:
+        gap = "" if s["after_s"] is None else f"+{s['after_s']:.3f}s"
+        click.echo(f"  {s['at']}  {gap:>10}  {s['hop']:<9} {s['what']}")

@@ -23,13 +23,15 @@ demo: deps
 
 test: deps system-deps
 	$(BIN)/ruff check corridor tests
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: deps
 	$(BIN)/ruff check corridor tests
+	$(BIN)/mypy
 
 bench: deps
 	$(BIN)/corridor bench txn
 
 clean:
-	rm -rf $(VENV) var build *.egg-info
+	rm -rf $(VENV) var build *.egg-info .mypy_cache

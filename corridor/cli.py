@@ -44,7 +44,7 @@ class LazyGroup(click.Group):
     """A group whose subcommands are named as "module:attribute" and imported on use."""
 
     def __init__(self, *args: object, lazy: dict[str, str], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]  # click's keywords, passed through as given
         self.lazy = lazy
 
     def list_commands(self, ctx: click.Context) -> list[str]:

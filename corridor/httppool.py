@@ -90,7 +90,7 @@ class _Connection(asyncio.Protocol):
     # -- asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = transport  # type: ignore[assignment]  # asyncio hands a stream protocol a Transport
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True

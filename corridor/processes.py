@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Callable, Iterable
 
 
-def stop(process: subprocess.Popen, timeout: float) -> int:
+def stop(process: subprocess.Popen[bytes], timeout: float) -> int:
     """SIGTERM, then SIGKILL after `timeout`; the exit code."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)

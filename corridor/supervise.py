@@ -25,16 +25,35 @@ follower resumes from its cursor.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from corridor.embedded import Stack
+from subprocess import Popen
+from typing import Protocol
 
 READY_TIMEOUT_S = 30.0
+
+
+class Server(Protocol):
+    """One supervised server: its process, its log and its health check."""
+
+    process: Popen[bytes]
+    log: Path
+
+    def probe(self) -> bool: ...
+
+    def kill(self) -> None: ...
+
+
+class Servers(Protocol):
+    """What the supervisor watches (`corridor.embedded.Stack`): the servers by name, and
+    a way to start one again in its place."""
+
+    @property
+    def services(self) -> Mapping[str, Server]: ...
+
+    def restart(self, name: str) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +75,7 @@ class RestartPolicy:
         count = self.recent(crashes)
         if count > self.burst:
             return None
-        return self.first_s * 2 ** (count - 1)
+        return self.first_s * 2.0 ** (count - 1)
 
     def crash_count(self, crashes: Sequence[float]) -> str:
         return f"crash {self.recent(crashes)} of {self.burst} within {self.window_s:g}s"
@@ -85,10 +104,11 @@ class GaveUp(Exception):
 
 @dataclass
 class Supervisor:
-    """Watches a running `Stack`; `check(now)` is called every fraction of a second and
-    never blocks for long, so that Ctrl-C stops `up` promptly even during a backoff."""
+    """Watches a running `Stack` (as `Servers`); `check(now)` is called every fraction of a
+    second and never blocks for long, so that Ctrl-C stops `up` promptly even during a
+    backoff."""
 
-    stack: Stack
+    stack: Servers
     say: Callable[[str], None]  # one line for the terminal
     policy: RestartPolicy = field(default_factory=RestartPolicy)
     _watches: dict[str, _Watch] = field(default_factory=dict, init=False, repr=False)

@@ -126,7 +126,7 @@ def _libpq(dsn: str) -> tuple[str, dict[str, str]]:
     env = dict(os.environ)
     if password:
         env["PGPASSWORD"] = str(password)
-    return make_conninfo(**params), env
+    return make_conninfo("", **params), env
 
 
 def _tool(name: str) -> str:

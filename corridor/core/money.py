@@ -96,7 +96,8 @@ def parse_minor(text: object, currency: str) -> int:
             f"amount {text!r} has {len(frac)} decimals; {currency} has {exp}",
             code="invalid_amount",
         )
-    return int(whole) * 10**exp + (int(frac.ljust(exp, "0")) if exp else 0)
+    scale: int = 10**exp  # int ** int is typed Any (a negative exponent gives a float)
+    return int(whole) * scale + (int(frac.ljust(exp, "0")) if exp else 0)
 
 
 def format_minor(minor: int, currency: str) -> str:

@@ -148,7 +148,9 @@ def _eig(site: Site, layout: Layout) -> list[Grant]:
     out = [*_own(layout, "eig"), _public(layout.partner_ca[0]), _public(layout.partner_crl)]
     for p in site.partners.values():
         # A partner's certificate is its pin; one not issued yet is refused by EIG anyway.
+        # During a renewal's overlap its renewed certificate is a second pin.
         out += [_public(layout.partner(p.id)[0], required=False),
+                _public(layout.partner_next(p.id)[0], required=False),
                 _secret(p.api_key_file, required=not p.disabled)]
     return out
 

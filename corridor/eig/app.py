@@ -91,7 +91,7 @@ class Gateway:
         else:
             known = Peer(None, None, None, None, source_ip)
         if hasattr(proto, "corridor_peer"):
-            proto.corridor_peer = known  # type: ignore[union-attr]
+            proto.corridor_peer = known
         return known
 
     def decide(self, caller: Caller) -> Partner | Refusal:
@@ -229,7 +229,7 @@ class Gateway:
         return await request.read()  # client_max_size stops a chunked body that grows
 
     async def relay(self, call: Call, path: str, headers: dict[str, str],
-                    body: bytes | None):  # type: ignore[no-untyped-def]
+                    body: bytes | None):
         try:
             return await self.upstreams[call.upstream].relay(call.method, path, headers, body,
                                                              batched=call.batched)

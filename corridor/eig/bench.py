@@ -34,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -176,7 +177,7 @@ def bench(site_dir: Path, seconds: float, rounds: int, concurrency: int, workers
     site = copy_site(scratch / "site", site_dir)
     data = scratch / "var"
     exe = [sys.executable, "-m", "corridor"]
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    quiet: dict[str, Any] = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     subprocess.run([*exe, "pki", "bootstrap", "--site", str(site)], check=True, **quiet)
     subprocess.run([*exe, "store", "init", "--site", str(site), "--data", str(data)],
                    check=True, **quiet)
@@ -288,4 +289,4 @@ def bench(site_dir: Path, seconds: float, rounds: int, concurrency: int, workers
         if not keep:
             shutil.rmtree(scratch, ignore_errors=True)
     click.echo(json.dumps(result))
-    os.sys.stdout.flush()
+    sys.stdout.flush()

@@ -15,6 +15,7 @@ from corridor.partners.spec import PartnerSpec, api_key_ref, callback_secret_ref
 from corridor.pki.credentials import new_api_key, write_api_key_hash, write_hmac_secret
 from corridor.site import SiteInvalid
 from corridor.site.edit import SiteEdit, partner_document
+from corridor.site.model import Partner, Site
 
 
 @click.command()
@@ -102,7 +103,7 @@ def _apply(edit: SiteEdit, site_dir: Path, refused: str, check_only: bool = Fals
         fail(f"{refused}: cannot write {exc.filename or site_dir}: {exc.strerror or exc}")
 
 
-def _partner_or_fail(site_dir: Path, partner_id: str):  # type: ignore[no-untyped-def]
+def _partner_or_fail(site_dir: Path, partner_id: str) -> tuple[Site, Partner]:
     site = open_site(site_dir)
     found = site.partner(partner_id)
     if found is None:

@@ -20,11 +20,11 @@ class ProblemRequestHandler(RequestHandler):
     # read once per connection by the gateway: it cannot change within a connection.
     __slots__ = ("corridor_peer",)
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]  # aiohttp's RequestHandler arguments, passed through
         super().__init__(*args, **kwargs)
         self.corridor_peer: Peer | None = None
 
-    def handle_error(self, request, status=500, exc=None, message=None):  # type: ignore[no-untyped-def]
+    def handle_error(self, request, status=500, exc=None, message=None):  # type: ignore[no-untyped-def]  # overrides aiohttp's untyped internal hook
         if status >= 500:
             self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
             err: CorridorError = InternalError("the gateway failed to handle the request")
@@ -36,7 +36,7 @@ class ProblemRequestHandler(RequestHandler):
         return resp
 
 
-def handler_factory(server: web.Server):  # type: ignore[no-untyped-def]
+def handler_factory(server: web.Server):  # type: ignore[no-untyped-def]  # returns aiohttp's internal protocol factory
     """A protocol factory like `server` itself, making ProblemRequestHandler."""
     kwargs = dict(server._kwargs)  # the handler options AppRunner configured
 

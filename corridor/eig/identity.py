@@ -76,7 +76,9 @@ class Directory:
 
     @classmethod
     def build(cls, partners: list[Partner], key_hashes: dict[str, str]) -> Directory:
-        by_pin = {p.cert_pin_sha256: p for p in partners if p.cert_pin_sha256}
+        # During a renewal's overlap a partner has two pins: either certificate admits it.
+        by_pin = {pin: p for p in partners
+                  for pin in (p.cert_pin_sha256, p.cert_next_pin_sha256) if pin}
         owners = {h: pid for pid, h in key_hashes.items()}
         return cls(by_pin, dict(key_hashes), owners)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
@@ -22,7 +22,7 @@ MAX_MINOR = 10**15
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 TRANSFER_ID = "[A-Za-z0-9-]{1,64}"
 _CURSOR = re.compile(r"^[A-Za-z0-9._:=-]{1,200}$")
-_STATUSES = frozenset(schemas.Status.__args__)  # type: ignore[attr-defined]
+_STATUSES = frozenset(get_args(schemas.Status))
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Call:
     batched: bool = False
 
     @property
-    def decoder(self) -> msgspec.json.Decoder | None:
+    def decoder(self) -> msgspec.json.Decoder[Any] | None:
         return _DECODERS.get(self.body) if self.body is not None else None
 
 
@@ -86,7 +86,9 @@ CALLS = (
          query=lambda q: report_query(q, ("date",)), upstream="rpt"),
 )
 
-_DECODERS = {c.body: msgspec.json.Decoder(c.body) for c in CALLS if c.body is not None}
+_DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
+    c.body: msgspec.json.Decoder(c.body) for c in CALLS if c.body is not None
+}
 
 
 def decode(call: Call, body: bytes) -> Any:

@@ -78,7 +78,7 @@ _HANDSHAKE = 22  # TLS ContentType handshake
 _CERTIFICATE = 11  # HandshakeType certificate
 
 
-def _keep_peer_certificate(conn, direction, version, content_type, msg_type, data):  # type: ignore[no-untyped-def]
+def _keep_peer_certificate(conn, direction, version, content_type, msg_type, data):  # type: ignore[no-untyped-def]  # CPython's private _ssl message callback
     if content_type == _HANDSHAKE and msg_type == _CERTIFICATE and direction == "read":
         conn.corridor_peer_der = _first_certificate(version, data)
 
@@ -89,7 +89,7 @@ def _watch_certificates(ctx: ssl.SSLContext) -> None:
     at least twice per request; `ssl.SSLContext._msg_callback` would first turn three of
     its arguments into enum members each time, which costs more than the check itself."""
     ssl_base = ssl.SSLContext.__mro__[1]  # _ssl._SSLContext, whose setter takes any callable
-    ssl_base._msg_callback.__set__(ctx, _keep_peer_certificate)  # type: ignore[attr-defined]
+    ssl_base._msg_callback.__set__(ctx, _keep_peer_certificate)  # type: ignore[attr-defined]  # CPython's private _ssl message callback
 
 
 def _reason(exc: BaseException) -> str:
@@ -182,7 +182,7 @@ class Listener:
             self._spawn(self._accept(sock))
 
     def _spawn(self, coro: object) -> None:
-        task = self.loop.create_task(coro)  # type: ignore[arg-type]
+        task = self.loop.create_task(coro)  # type: ignore[arg-type]  # uvloop hands over a coroutine
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -201,7 +201,7 @@ class Listener:
         arrival = _Arrival(source_ip, self.on_failure)
         _arrival.set(arrival)
         try:
-            await self.loop.connect_accepted_socket(  # type: ignore[call-arg]
+            await self.loop.connect_accepted_socket(
                 self.app_factory, conn, ssl=self.contexts.current,
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT_S)
         except OSError as exc:  # the transport is closed already

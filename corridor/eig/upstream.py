@@ -14,7 +14,7 @@ from corridor.core.errors import Unavailable
 from corridor.eig.batching import Batcher
 from corridor.httppool import MAX_BODY, Pool, TransportError
 from corridor.pki.layout import Layout
-from corridor.pki.tls import client_context
+from corridor.pki.tls import following_client_context
 from corridor.site.model import Site
 
 # Response headers of TXN a partner may see; everything else stays inside the hub.
@@ -56,9 +56,9 @@ def rpt_url(site: Site) -> str:
 
 
 def txn_tls(site_root: object) -> ssl.SSLContext:
-    layout = Layout(site_root)  # type: ignore[arg-type]
+    layout = Layout(site_root)  # type: ignore[arg-type]  # a site root path, as Layout takes
     cert, key = layout.hub("eig")
-    return client_context(layout.hub_ca[0], cert, key)
+    return following_client_context(layout.hub_ca[0], cert, key)
 
 
 class Upstream:

@@ -22,7 +22,7 @@ from corridor.jump import totp
 from corridor.jump.sshd import StockSshd, keygen, stop, wait_port
 from corridor.ports import free_port
 from corridor.site import copy_site
-from corridor.site.edit import SiteEdit
+from corridor.site.edit import move_host
 
 # Both jumps speak the same cipher on the outer hop, so the figures compare the relays and
 # not OpenSSH's default (chacha20) with the bastion's (AES-GCM).
@@ -31,11 +31,7 @@ JUMP_CIPHER = "aes128-gcm@openssh.com"
 
 def _site(root: Path, src: Path, public: str, target_port: int) -> None:
     copy_site(root, src)
-    edit = SiteEdit(root)
-    hosts = edit.document("hub.yaml")["hosts"]
-    txn = next(i for i, host in enumerate(hosts) if host["name"] == "txn")
-    edit.set("hub.yaml", ("hosts", txn, "ssh_port"), target_port)
-    edit.commit()
+    move_host(root, "txn", ssh_port=target_port)
     secret = pyotp.random_base32()
     (root / "secrets" / "totp").mkdir(parents=True)
     (root / "secrets" / "totp" / "bench").write_text(secret + "\n")

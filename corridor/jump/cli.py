@@ -49,7 +49,7 @@ def serve(site_dir: Path, data_dir: Path, listen: str | None, metrics_at: str | 
     if metrics_at:
         from prometheus_client import start_http_server
 
-        m_host, m_port = _address(metrics_at, "--metrics")  # type: ignore[misc]
+        m_host, m_port = _address(metrics_at, "--metrics")  # type: ignore[misc]  # not None: metrics_at is set
         try:
             start_http_server(m_port, m_host, registry=bastion.metrics.registry)
         except OSError as exc:
@@ -63,7 +63,7 @@ def serve(site_dir: Path, data_dir: Path, listen: str | None, metrics_at: str | 
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+            loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]  # always inside a task here
         with contextlib.suppress(asyncio.CancelledError):
             await serve_forever(bastion, *address, ready=ready)
 

@@ -66,4 +66,5 @@ def call(path: Path, request: dict[str, Any], timeout: float = 10.0) -> dict[str
         data = b""
         while chunk := sock.recv(65536):
             data += chunk
-    return json.loads(data)
+    answer: dict[str, Any] = json.loads(data)
+    return answer

@@ -28,10 +28,10 @@ class _Target(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        transport.set_write_buffer_limits(high=WINDOW)  # type: ignore[attr-defined]
+        self.transport = transport  # type: ignore[assignment]  # asyncio hands a stream protocol a Transport
+        transport.set_write_buffer_limits(high=WINDOW)  # type: ignore[attr-defined]  # asyncio hands a stream protocol a Transport
         # The host may speak first (an sshd banner); hold it until the channel is open.
-        transport.pause_reading()  # type: ignore[attr-defined]
+        transport.pause_reading()  # type: ignore[attr-defined]  # asyncio hands a stream protocol a Transport
 
     def data_received(self, data: bytes) -> None:
         self.relay.down += len(data)
@@ -75,11 +75,11 @@ class ForwardRelay(asyncssh.SSHTCPSession[bytes]):
 
     def connection_made(self, chan: Any) -> None:
         self.chan = chan
-        self.target.transport.resume_reading()  # type: ignore[union-attr]
+        self.target.transport.resume_reading()  # type: ignore[union-attr]  # the target connected before the channel opened
 
     def data_received(self, data: bytes, datatype: Any) -> None:
         self.up += len(data)
-        self.target.transport.write(data)  # type: ignore[union-attr]
+        self.target.transport.write(data)  # type: ignore[union-attr]  # the target connected before the channel opened
 
     def eof_received(self) -> bool:
         if self.target.transport and self.target.transport.can_write_eof():

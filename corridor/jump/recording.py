@@ -11,7 +11,7 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -136,7 +136,7 @@ def cast_events(path: Path) -> Iterator[tuple[float, str, str]]:
 
 
 def play(path: Path, speed: float = 1.0, max_idle: float = 2.0, out: IO[str] | None = None,
-         sleep=time.sleep) -> None:  # type: ignore[no-untyped-def]
+         sleep: Callable[[float], None] = time.sleep) -> None:
     """Replay the output of a recording in real time (scaled by `speed`, idle capped)."""
     out = out or sys.stdout
     last = 0.0

@@ -34,7 +34,7 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def wait_port(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while not port_open(port):
         if proc.poll() is not None:
@@ -44,7 +44,7 @@ def wait_port(port: int, proc: subprocess.Popen, timeout: float = 15.0) -> None:
         time.sleep(0.02)
 
 
-def stop(proc: subprocess.Popen) -> None:
+def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -62,7 +62,7 @@ class StockSshd:
         self.authorized = authorized
         self.extra = extra
         self.port = 0
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> StockSshd:
         self.root.mkdir(parents=True, exist_ok=True)

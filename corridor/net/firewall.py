@@ -47,7 +47,7 @@ class Family:
     def of(cls, nets: list[IPNetwork]) -> Family:
         v4 = [n for n in nets if n.version == 4]
         v6 = [n for n in nets if n.version == 6]
-        return cls(tuple(_merge(v4)), tuple(_merge(v6)))  # type: ignore[arg-type]
+        return cls(tuple(_merge(v4)), tuple(_merge(v6)))  # type: ignore[arg-type]  # each list holds one IP version, split above
 
     def __len__(self) -> int:
         return len(self.v4) + len(self.v6)

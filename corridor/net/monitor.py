@@ -74,22 +74,22 @@ class Monitor:
     def tick(self) -> list[dict[str, object]]:
         """Take one sample; return the transitions it saw (also appended to the log)."""
         now = self.clock()
+        error: str | None = None
         try:
             seen = self.sample()
         except Exception as exc:  # pluto gone or whack failing: every tunnel is down
             self.sample_errors += 1
             seen = {name: TunnelStatus(name, configured=True) for name in self.tracks}
             error = str(exc)
-        else:
-            error = None
         self.samples += 1
-        events = []
+        events: list[dict[str, object]] = []
         for name, status in seen.items():
             track = self.tracks.setdefault(name, Track())
             track.last = status
             if status.state != track.state:
-                event = {"time": _iso(now), "partner": name, "from": track.state,
-                         "to": status.state, "label": status.label}
+                event: dict[str, object] = {
+                    "time": _iso(now), "partner": name, "from": track.state,
+                    "to": status.state, "label": status.label}
                 if error:
                     event["error"] = error
                 events.append(event)
@@ -101,9 +101,10 @@ class Monitor:
                 track.down_since, track.alerted = None, False
             elif track.down_since is None:
                 track.down_since = now
-            if (not status.up and not track.alerted and self.alert_cmd and status.configured
-                    and now - track.down_since >= self.alert_after_s):
-                self._alert(name, status, now - track.down_since)
+            down_since = track.down_since
+            if (down_since is not None and not track.alerted and self.alert_cmd
+                    and status.configured and now - down_since >= self.alert_after_s):
+                self._alert(name, status, now - down_since)
                 track.alerted = True
         self._trim(now)
         if events:

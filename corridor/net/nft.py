@@ -40,7 +40,8 @@ def live_json(netns: str | None = None, table: str = TABLE) -> dict[str, Any] | 
         if "No such file" in proc.stderr:
             return None
         raise NetError(f"nft list failed: {_nft_error(proc.stderr)}")
-    return json.loads(proc.stdout)
+    live: dict[str, Any] = json.loads(proc.stdout)
+    return live
 
 
 def _structure(netns: str | None, table: str) -> str:
@@ -137,7 +138,7 @@ def _cidrs(elem: Any) -> list[str]:
         return [f"{ipaddress.ip_address(elem['prefix']['addr'])}/{elem['prefix']['len']}"]
     if "range" in elem:
         lo, hi = (ipaddress.ip_address(a) for a in elem["range"])
-        return [str(n) for n in ipaddress.summarize_address_range(lo, hi)]  # type: ignore[arg-type]
+        return [str(n) for n in ipaddress.summarize_address_range(lo, hi)]
     raise NetError(f"unexpected nft set element {elem!r}")
 
 

@@ -66,7 +66,7 @@ def summarise(path: Path) -> Summary:
     return summary
 
 
-def _link_decoder(linktype: int):  # type: ignore[no-untyped-def]
+def _link_decoder(linktype: int):  # type: ignore[no-untyped-def]  # returns a dpkt decoder; dpkt has no types
     """A function from one captured frame to its IP packet (or None)."""
     if linktype == 276:  # LINKTYPE_LINUX_SLL2, what `tcpdump -i any` writes
         return lambda buf: dpkt.sll2.SLL2(buf).data

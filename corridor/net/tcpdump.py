@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from types import FrameType
+from typing import IO, Any
 
 from corridor.net.errors import NetError
 from corridor.net.runner import first_complaint, netns_prefix
@@ -161,13 +162,13 @@ def _stop(proc: subprocess.Popen[str]) -> None:
     finally:
         for signum, handler in previous.items():
             if handler is not None:
-                signal.signal(signum, handler)  # type: ignore[arg-type]
+                signal.signal(signum, handler)
 
 
 @contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
     """While capturing, SIGTERM ends the capture the way Ctrl-C does."""
-    def interrupt(signum: int, frame: object) -> None:
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous = _set_handler(signal.SIGTERM, interrupt)
@@ -178,9 +179,13 @@ def _sigterm_interrupts() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _set_handler(signum: int, handler: object) -> object | None:
+# What `signal.signal` takes and gives back (typeshed's own alias is private).
+_Handler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
+
+def _set_handler(signum: int, handler: _Handler) -> _Handler:
     """Install a signal handler where Python allows it (the main thread); return the one
     it replaced, or None when it could not."""
     if threading.current_thread() is not threading.main_thread():
         return None
-    return signal.signal(signum, handler)  # type: ignore[arg-type]
+    return signal.signal(signum, handler)

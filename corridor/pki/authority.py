@@ -6,11 +6,14 @@ shell over them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
+import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from corridor.pki.crl import write_crl
+from corridor.pki.files import write_atomic
 from corridor.pki.issue import (
     Issued,
     create_ca,
@@ -20,7 +23,7 @@ from corridor.pki.issue import (
     subject_name,
     write_issued,
 )
-from corridor.pki.layout import Layout
+from corridor.pki.layout import HUB_SERVERS, Layout
 from corridor.site.model import Partner, Site
 
 CA_DAYS = 3650
@@ -79,14 +82,22 @@ def issue_partner(
 
 
 def revoke_partner(site: Site, partner_id: str) -> int:
-    """Add the partner's current certificate to the CRL; returns its serial number."""
+    """Add the partner's current certificate to the CRL; returns its serial number. A
+    renewed certificate waiting in its overlap is revoked with it and its files removed:
+    a revoked partner keeps no way in."""
     _partner(site, partner_id)
     layout = layout_of(site)
     cert_path, _ = layout.partner(partner_id)
     if not cert_path.exists():
         raise PkiError(f"no certificate for {partner_id} at {cert_path}")
     serial = load_issued(cert_path).cert.serial_number
-    write_crl(load_ca(layout.partner_ca, "partner CA"), layout.partner_crl, (serial,))
+    serials = [serial]
+    next_cert, next_key = layout.partner_next(partner_id)
+    if next_cert.exists():
+        serials.append(load_issued(next_cert).cert.serial_number)
+    write_crl(load_ca(layout.partner_ca, "partner CA"), layout.partner_crl, tuple(serials))
+    for path in (next_cert, next_key, layout.partner_overlap_ends(partner_id)):
+        path.unlink(missing_ok=True)
     return serial
 
 
@@ -99,6 +110,99 @@ def rotate_partner(site: Site, partner_id: str, csr_pem: bytes | None = None) ->
     if old is not None:
         write_crl(load_ca(layout.partner_ca, "partner CA"), layout.partner_crl, (old,))
     return issued
+
+
+def renew_partner(site: Site, partner_id: str, csr_pem: bytes | None, overlap: dt.timedelta,
+                  days: int = LEAF_DAYS, now: dt.datetime | None = None
+                  ) -> tuple[Issued, dt.datetime]:
+    """Issue the partner's renewed certificate beside its current one
+    (pki/partners/<id>.next.crt): both are pinned until the overlap ends, so the partner
+    switches when it is ready. `close_overlaps` (run by `pki renew`) then makes the new one
+    the partner's certificate and revokes the old. Returns the certificate and the end of
+    the overlap."""
+    partner = _partner(site, partner_id)
+    layout = layout_of(site)
+    current, _ = layout.partner(partner_id)
+    if not current.exists():
+        raise PkiError(f"{partner_id} has no certificate to renew; use `corridor pki issue`")
+    next_cert, next_key = layout.partner_next(partner_id)
+    ends_file = layout.partner_overlap_ends(partner_id)
+    if next_cert.exists():
+        raise PkiError(f"{partner_id} already has a renewed certificate waiting ({next_cert}, "
+                       f"overlap until {_read_ends(ends_file) or '?'})")
+    ca = load_ca(layout.partner_ca, "partner CA")
+    try:
+        public_key = csr_public_key(csr_pem) if csr_pem is not None else None
+        subject = subject_name(partner.cert_subject)
+    except ValueError as exc:
+        raise PkiError(str(exc)) from None
+    now = now or dt.datetime.now(dt.UTC)
+    ends = now + overlap
+    issued = issue(ca, subject, client=True, public_key=public_key, days=days, now=now)
+    # The deadline first: a next certificate never lacks the end of its overlap.
+    write_atomic(ends_file, ends.isoformat(timespec="seconds").encode())
+    write_issued(issued, next_cert, next_key)
+    return issued, ends
+
+
+def _read_ends(path: Path) -> dt.datetime | None:
+    try:
+        return dt.datetime.fromisoformat(path.read_text().strip())
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        raise PkiError(f"{path} is not an RFC 3339 time") from None
+
+
+def overlap_ends(site_root: Path, partner_id: str) -> dt.datetime | None:
+    """The end of the partner's renewal overlap, None when no renewal is waiting."""
+    layout = Layout(site_root)
+    if not layout.partner_next(partner_id)[0].exists():
+        return None
+    return _read_ends(layout.partner_overlap_ends(partner_id))
+
+
+def close_overlaps(site: Site, now: dt.datetime | None = None) -> list[tuple[str, int]]:
+    """Close every renewal overlap that has ended: the next certificate becomes the
+    partner's certificate (the only pin) and the old one is revoked. Returns
+    (partner id, revoked serial) for each. The window is a date, not "once the partner
+    has called with the new certificate": a partner that never switches is still cut over,
+    and `pki watch` shows the overlap before it closes."""
+    now = now or dt.datetime.now(dt.UTC)
+    layout = layout_of(site)
+    closed = []
+    for partner_id in sorted(site.partners):
+        ends = overlap_ends(site.root, partner_id)
+        if ends is None or ends > now:
+            continue
+        current, current_key = layout.partner(partner_id)
+        next_cert, next_key = layout.partner_next(partner_id)
+        old = load_issued(current).cert.serial_number if current.exists() else None
+        if next_key.exists():
+            os.replace(next_key, current_key)
+        else:
+            current_key.unlink(missing_ok=True)  # the partner holds its key
+        os.replace(next_cert, current)  # the pin moves in one step
+        layout.partner_overlap_ends(partner_id).unlink()
+        if old is not None:
+            write_crl(load_ca(layout.partner_ca, "partner CA"), layout.partner_crl, (old,))
+            closed.append((partner_id, old))
+    return closed
+
+
+def renew_hub(site: Site, within: dt.timedelta, now: dt.datetime | None = None
+              ) -> dict[str, Issued]:
+    """Re-issue each hub server certificate (eig, txn, rpt) that expires within `within`.
+    The servers pick the new one up for their next connections without a restart."""
+    now = now or dt.datetime.now(dt.UTC)
+    layout = layout_of(site)
+    renewed = {}
+    for name in HUB_SERVERS:
+        cert, _ = layout.hub(name)
+        if cert.exists() and load_issued(cert).cert.not_valid_after_utc - now > within:
+            continue
+        renewed[name] = issue_hub(site, name)
+    return renewed
 
 
 def refresh_crls(site: Site) -> list[Path]:

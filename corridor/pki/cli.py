@@ -13,7 +13,7 @@ from corridor.pki import authority
 from corridor.pki.bootstrap import bootstrap as run_bootstrap
 from corridor.pki.issue import fingerprint
 from corridor.pki.layout import HUB_SERVERS, Layout
-from corridor.pki.watch import due, parse_duration, scan
+from corridor.pki.watch import due, parse_duration, scan, who_acts
 
 
 @click.group()
@@ -21,7 +21,7 @@ def pki() -> None:
     """The hub PKI: CAs, server and partner certificates, CRLs, expiry watch."""
 
 
-def _run(action):  # type: ignore[no-untyped-def]
+def _run(action):  # type: ignore[no-untyped-def]  # wraps click callbacks of any signature
     """Operator errors become one `error: ...` line and exit 1."""
     try:
         return action()
@@ -84,6 +84,56 @@ def rotate(site_dir: Path, partner_id: str, csr: Path | None) -> None:
                f"pin {fingerprint(issued.cert)}")
 
 
+def _duration(text: str) -> dt.timedelta:
+    try:
+        return dt.timedelta(seconds=parse_duration(text))
+    except ValueError as exc:
+        fail(str(exc), code=2)
+
+
+@pki.command()
+@site_option
+@click.option("--within", default="30d", show_default=True,
+              help="Renew the hub certificates that expire within this long (30d, 12h).")
+def renew(site_dir: Path, within: str) -> None:
+    """Renew the hub servers' certificates (eig, txn, rpt) that expire soon, and close the
+    partner overlaps that have ended (the old certificate is revoked).
+
+    Run it daily from a timer. The servers take a renewed certificate for their next
+    connections, without a restart; connections already open finish as they are.
+    """
+    window = _duration(within)
+    site = open_site(site_dir)
+    for name, issued in _run(lambda: authority.renew_hub(site, window)).items():
+        cert = issued.cert
+        click.echo(f"renewed {Layout(site.root).hub(name)[0].relative_to(site.root)} serial "
+                   f"{cert.serial_number:x} until {cert.not_valid_after_utc:%Y-%m-%d}")
+    for partner_id, serial in _run(lambda: authority.close_overlaps(site)):
+        click.echo(f"overlap closed for {partner_id}: its renewed certificate is the only pin, "
+                   f"serial {serial:x} revoked")
+
+
+@pki.command("renew-partner")
+@site_option
+@click.argument("partner_id")
+@csr_option
+@click.option("--overlap", default="14d", show_default=True,
+              help="How long the old and the new certificate are both accepted.")
+@click.option("--days", type=click.IntRange(1, 825), default=authority.LEAF_DAYS, show_default=True)
+def renew_partner(site_dir: Path, partner_id: str, csr: Path | None, overlap: str,
+                  days: int) -> None:
+    """Issue PARTNER a renewed certificate from its new CSR, accepted beside the current one
+    until the overlap ends; then `pki renew` revokes the old one."""
+    window = _duration(overlap)
+    site = open_site(site_dir)
+    issued, ends = _run(lambda: authority.renew_partner(site, partner_id, _csr(csr), window,
+                                                        days))
+    cert, _ = Layout(site.root).partner_next(partner_id)
+    click.echo(f"issued {cert} serial {issued.cert.serial_number:x} "
+               f"pin {fingerprint(issued.cert)}; both certificates accepted until "
+               f"{ends:%Y-%m-%dT%H:%M:%SZ}")
+
+
 @pki.command()
 @site_option
 @click.argument("partner_id")
@@ -141,7 +191,8 @@ def watch(site_dir: Path, within: str) -> None:
     except ValueError as exc:
         fail(str(exc), code=2)
     now = dt.datetime.now(dt.UTC)
-    items = scan(Layout(site_dir))
+    layout = Layout(site_dir)
+    items = scan(layout)
     if not items:
         fail(f"no certificates under {site_dir}/pki", code=2)
     found = due(items, window, now)
@@ -149,7 +200,8 @@ def watch(site_dir: Path, within: str) -> None:
         left = e.seconds_left(now)
         state = "EXPIRED" if left <= 0 else f"expires in {left / 86400:.1f}d"
         what = e.subject_cn or e.kind
-        click.echo(f"{e.path}: {what} {state} ({e.not_after:%Y-%m-%dT%H:%M:%SZ})")
+        click.echo(f"{e.path}: {what} {state} ({e.not_after:%Y-%m-%dT%H:%M:%SZ}) "
+                   f"- {who_acts(layout, e)}")
     if found:
         sys.exit(1)
     click.echo(f"{len(items)} certificate(s) valid beyond {within}")

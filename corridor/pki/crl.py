@@ -71,7 +71,7 @@ def revoked_serials(path: Path, issuer: Path) -> frozenset[int]:
     CA certificate at `issuer` (the same check OpenSSL makes at each handshake)."""
     crl = x509.load_pem_x509_crl(path.read_bytes())
     ca = x509.load_pem_x509_certificate(issuer.read_bytes())
-    if not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
+    if not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]  # the hub CA's key is always one that signs CRLs
         raise ValueError(f"{path} is not signed by {issuer}")
     return frozenset(entry.serial_number for entry in crl)
 

@@ -78,7 +78,7 @@ def issue(
     assert ca.key is not None
     now = now or dt.datetime.now(dt.UTC)
     key = None if public_key is not None else new_key()
-    pub = public_key if public_key is not None else key.public_key()  # type: ignore[union-attr]
+    pub = public_key if public_key is not None else key.public_key()  # type: ignore[union-attr]  # key is set exactly when public_key is None
     name = _name(subject) if isinstance(subject, str) else subject
     usages = []
     if client:
@@ -128,7 +128,7 @@ def load_issued(cert_path: Path, key_path: Path | None = None) -> Issued:
     key = None
     if key_path is not None and key_path.exists():
         key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    return Issued(cert, key)  # type: ignore[arg-type]
+    return Issued(cert, key)  # type: ignore[arg-type]  # the hub writes only the key types Issued names
 
 
 def fingerprint(cert: x509.Certificate | bytes) -> str:

@@ -54,6 +54,16 @@ class Layout:
         folder = self.pki / "partners"
         return folder / f"{partner_id}.crt", folder / f"{partner_id}.key"
 
+    def partner_next(self, partner_id: str) -> tuple[Path, Path]:
+        """The partner's renewed certificate (and key, when the hub made it) during its
+        overlap: pinned beside the current one until `partner_overlap_ends` has passed."""
+        folder = self.pki / "partners"
+        return folder / f"{partner_id}.next.crt", folder / f"{partner_id}.next.key"
+
+    def partner_overlap_ends(self, partner_id: str) -> Path:
+        """When the overlap of a partner's renewal closes (one RFC 3339 time)."""
+        return self.pki / "partners" / f"{partner_id}.overlap-ends"
+
     def partner_server(self, partner_id: str) -> tuple[Path, Path]:
         """Demo only: the partner simulator's HTTPS server certificate and key."""
         return self.partner(f"{partner_id}-server")

@@ -59,51 +59,63 @@ def _file_stamp(path: Path) -> tuple[int, int, int] | None:
 
 
 class ContextHolder:
-    """A server's context in force, rebuilt when its CRL file changes, and the serial
+    """A server's context in force, rebuilt when its CRL, its certificate or its key
+    changes (`corridor pki renew` re-issues the certificate in place), and the serial
     numbers that CRL revokes. A new context reaches only new connections: one opened
-    before was verified against the CRL of its day, so the server checks `revoked` on each
-    of its requests (a set lookup).
+    before keeps the certificate and the CRL of its day, so the server checks `revoked` on
+    each of its requests (a set lookup).
 
-    `prepare` adjusts each context built (EIG installs its handshake audit). Without the
+    `prepare` adjusts each context built (EIG installs its handshake audit). With `crl`
+    None no CRL is checked (TXN: its clients are the hub's own servers). Without the
     CRL at start the holder refuses to start when `crl_required`; otherwise it serves
-    without revocations, logged, until the file appears. A CRL that later does not load,
-    or disappears, leaves the previous one in force (and is logged once)."""
+    without revocations, logged, until the file appears. Files that later do not load
+    (a CRL gone or corrupt, a certificate caught before its key) leave the previous context
+    in force, logged; the next change is tried again."""
 
-    def __init__(self, cert: Path, key: Path, client_ca: Path, crl: Path, *,
+    def __init__(self, cert: Path, key: Path, client_ca: Path, crl: Path | None, *,
                  crl_required: bool = True,
                  prepare: Callable[[ssl.SSLContext], None] | None = None) -> None:
         self.cert, self.key, self.client_ca, self.crl = cert, key, client_ca, crl
         self.prepare = prepare
-        self._stamp = _file_stamp(crl)
-        if self._stamp is None:
+        self._stamps = self._read_stamps()
+        if self._stamps[0] is None and crl is not None:
             if crl_required:
                 # Without a CRL a revoked certificate would pass: refuse to start instead.
                 raise FileNotFoundError(f"no CRL at {crl}; run `corridor pki bootstrap`")
             log.warning("no CRL at %s: no certificate counts as revoked until it appears", crl)
-        self.current, self.revoked = self._build(with_crl=self._stamp is not None)
+        self._crl_seen = self._stamps[0] is not None
+        self.current, self.revoked = self._build(with_crl=self._crl_seen)
+
+    def _read_stamps(self) -> tuple[tuple[int, int, int] | None, ...]:
+        crl = _file_stamp(self.crl) if self.crl is not None else None
+        return (crl, _file_stamp(self.cert), _file_stamp(self.key))
 
     def _build(self, with_crl: bool) -> tuple[ssl.SSLContext, frozenset[int]]:
-        revoked = revoked_serials(self.crl, self.client_ca) if with_crl else frozenset()
-        ctx = server_context(self.cert, self.key, client_ca=self.client_ca,
-                             crl=self.crl if with_crl else None)
+        crl = self.crl if with_crl else None
+        revoked = revoked_serials(crl, self.client_ca) if crl is not None else frozenset()
+        ctx = server_context(self.cert, self.key, client_ca=self.client_ca, crl=crl)
         if self.prepare is not None:
             self.prepare(ctx)
         return ctx, revoked
 
     def refresh(self) -> bool:
-        """Rebuild if the CRL changed; True when a new context is in force."""
-        stamp = _file_stamp(self.crl)
-        if stamp == self._stamp:
+        """Rebuild if the CRL, the certificate or the key changed; True when a new
+        context is in force."""
+        stamps = self._read_stamps()
+        if stamps == self._stamps:
             return False
-        self._stamp = stamp
+        self._stamps = stamps
         try:
-            if stamp is None:
-                raise FileNotFoundError("the file is gone")
-            self.current, self.revoked = self._build(with_crl=True)
+            if stamps[0] is None and self._crl_seen:
+                raise FileNotFoundError(f"the CRL {self.crl} is gone")
+            self.current, self.revoked = self._build(with_crl=stamps[0] is not None)
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            log.error("CRL %s did not load, keeping the previous one: %s", self.crl, exc)
+            log.error("TLS files of %s did not load, keeping the previous context: %s",
+                      self.cert.name, exc)
             return False
-        log.info("CRL %s reloaded: %d certificate(s) revoked", self.crl, len(self.revoked))
+        self._crl_seen = self._crl_seen or stamps[0] is not None
+        log.info("TLS context rebuilt for %s: %d certificate(s) revoked", self.cert.name,
+                 len(self.revoked))
         return True
 
     async def watch(self, interval: float = 0.5) -> None:
@@ -129,6 +141,40 @@ class _Following(ssl.SSLContext):
 
     def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
         return self.holder.current.wrap_bio(*args, **kwargs)
+
+
+def following_client_context(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
+    """A client context for a pool that keeps one context for its lifetime (EIG->TXN,
+    RPT->TXN): each new connection presents the certificate on disk at that moment, so a
+    renewed certificate is used without a restart. Connections already open keep theirs."""
+    ctx = _FollowingClient(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.files = (ca, cert, key)
+    ctx.stamps = (_file_stamp(cert), _file_stamp(key))
+    ctx.current = client_context(ca, cert, key)
+    return ctx
+
+
+class _FollowingClient(ssl.SSLContext):
+    """Rebuilds on the first new connection after the certificate or key changed (two
+    stats per new connection; a pool opens few). Files that do not load, such as a
+    certificate caught before its key, leave the previous context in force."""
+
+    files: tuple[Path, Path, Path]
+    stamps: tuple[tuple[int, int, int] | None, ...]
+    current: ssl.SSLContext
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        ca, cert, key = self.files
+        stamps = (_file_stamp(cert), _file_stamp(key))
+        if stamps != self.stamps:
+            try:
+                self.current = client_context(ca, cert, key)
+                self.stamps = stamps
+                log.info("client certificate %s reloaded", cert.name)
+            except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+                log.warning("client certificate %s did not load, keeping the previous one: "
+                            "%s", cert.name, exc)
+        return self.current.wrap_bio(*args, **kwargs)
 
 
 @dataclass(frozen=True, slots=True)

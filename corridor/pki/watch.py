@@ -77,6 +77,24 @@ def due(items: list[Expiry], within_s: int, now: dt.datetime) -> list[Expiry]:
     return [e for e in items if e.seconds_left(now) <= within_s]
 
 
+def who_acts(layout: Layout, e: Expiry) -> str:
+    """Who must act on an expiring item: a partner's client certificate waits for the
+    partner's new CSR unless a renewed one is already pinned; the hub renews the rest."""
+    path = layout.root / e.path
+    if e.kind == "certificate" and path.parent == layout.pki / "partners":
+        partner_id = path.name.removesuffix(".crt")
+        if "." in partner_id:  # <id>.next.crt: the renewal itself
+            return "renewed certificate: the partner switches to it"
+        if layout.partner_next(partner_id)[0].exists():
+            return ("renewed certificate pinned beside it: the partner switches before "
+                    "the overlap ends")
+        return (f"PARTNER ACTION: {partner_id} must send a new CSR "
+                f"(`corridor pki renew-partner {partner_id} --csr FILE`)")
+    if e.kind == "crl":
+        return "the hub re-signs it: `corridor pki crl`"
+    return "the hub renews it: `corridor pki renew`"
+
+
 class ExpiryCollector(Collector):
     """Prometheus gauges read from the files at scrape time (so a rotation shows at once)."""
 

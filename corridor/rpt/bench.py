@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
+import duckdb
 
 from corridor.clikit import bench_site_option, open_site
 from corridor.ports import free_port
@@ -54,8 +55,8 @@ JOIN routes r ON r.k = g.k
 """
 
 
-def _routes(con, site: Site) -> int:  # type: ignore[no-untyped-def]
-    rows = []
+def _routes(con: duckdb.DuckDBPyConnection, site: Site) -> int:
+    rows: list[tuple[int, str, str, str, str, str, float]] = []
     for sp in sorted(site.partners.values(), key=lambda p: p.id):
         if not sp.sends:
             continue

@@ -15,7 +15,7 @@ import msgspec
 
 from corridor.core.errors import CorridorError
 from corridor.httppool import Pool, TransportError
-from corridor.pki.tls import client_context
+from corridor.pki.tls import following_client_context
 from corridor.rpt.ingest import Ingestor, decode_page
 from corridor.rpt.store import cursor
 from corridor.site.model import Site
@@ -49,7 +49,8 @@ def txn_url(site: Site) -> str:
 
 def rpt_client_context(site: Site) -> ssl.SSLContext:
     pki = site.root / "pki"
-    return client_context(pki / "hub-ca.crt", pki / "hub" / "rpt.crt", pki / "hub" / "rpt.key")
+    return following_client_context(pki / "hub-ca.crt", pki / "hub" / "rpt.crt",
+                                    pki / "hub" / "rpt.key")
 
 
 class Feed:
@@ -144,7 +145,7 @@ class Feed:
                 await asyncio.sleep(self.poll_s)
 
 
-def open_ingestor(con, data_dir: Path) -> Ingestor:  # type: ignore[no-untyped-def]
+def open_ingestor(con, data_dir: Path) -> Ingestor:  # type: ignore[no-untyped-def]  # con is a DuckDB connection
     spool = data_dir / "rpt-spool"
     spool.mkdir(parents=True, exist_ok=True, mode=0o700)
     return Ingestor(con, spool)

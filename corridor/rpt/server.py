@@ -101,14 +101,14 @@ class Rpt:
             return problem_response(exc)
         return await handler(request)
 
-    async def _watch_crl(self, app: web.Application):  # type: ignore[no-untyped-def]
+    async def _watch_crl(self, app: web.Application):  # type: ignore[no-untyped-def]  # an aiohttp cleanup context
         task = asyncio.create_task(self.contexts.watch())
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    async def _follow(self, app: web.Application):  # type: ignore[no-untyped-def]
+    async def _follow(self, app: web.Application):  # type: ignore[no-untyped-def]  # an aiohttp cleanup context
         assert self.feed is not None
         task = asyncio.create_task(self.feed.run())
         yield
@@ -122,7 +122,7 @@ class Rpt:
 
     async def metrics(self, request: web.Request) -> web.Response:
         """Prometheus metrics, for any hub-CA certificate (as TXN's `/metrics`)."""
-        self.exporter.position = await self.query(cursor)  # type: ignore[assignment]
+        self.exporter.position = await self.query(cursor)  # type: ignore[assignment]  # query returns what cursor returns
         return web.Response(body=generate_latest(self.registry), content_type="text/plain",
                             charset="utf-8")
 
@@ -140,9 +140,9 @@ class Rpt:
         rows = await self.query(reports.transaction_rows, self.site, partner, period)
         if fmt == "csv":
             name = f"{partner}-{period.start:%Y%m%d}-{period.end:%Y%m%d}.csv"
-            return web.Response(body=reports.to_csv(rows), content_type="text/csv",  # type: ignore[arg-type]
+            return web.Response(body=reports.to_csv(rows), content_type="text/csv",  # type: ignore[arg-type]  # query returns the report's rows
                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
-        return web.Response(body=reports.to_json(partner, period, rows),  # type: ignore[arg-type]
+        return web.Response(body=reports.to_json(partner, period, rows),  # type: ignore[arg-type]  # query returns the report's rows
                             content_type="application/json")
 
     async def settlement(self, request: web.Request) -> web.Response:
@@ -161,7 +161,7 @@ class Rpt:
         day = periods.parse_date(q.get("date"))
         st = await self.query(settlement.settle, self.site, day, period, partner)
         body = st.as_dict(for_partner=cn == "eig")
-        return web.Response(body=msgspec.json.encode(body),  # type: ignore[attr-defined]
+        return web.Response(body=msgspec.json.encode(body),
                             content_type="application/json")
 
     async def compliance(self, request: web.Request) -> web.Response:
@@ -179,7 +179,7 @@ class Rpt:
         period = periods.report_period(q.get("from"), q.get("to"), datetime.now(UTC))
         moved = await self.query(verify.expected_activity, period)
         return web.json_response([{"account": a, "currency": c, "posted": v}
-                                  for (a, c), v in sorted(moved.items())])  # type: ignore[attr-defined]
+                                  for (a, c), v in sorted(moved.items())])  # type: ignore[attr-defined]  # query returns what expected_activity returns
 
     async def dashboard(self, request: web.Request) -> web.Response:
         access.require(peer_cn(request), access.OPERATE)
@@ -212,9 +212,9 @@ class Rpt:
                      "error": feed.error if feed else None},
             "series": metrics.series(con, window),
             "rejections": comp["rejections"],
-            "compliance": {"screening_hits": comp["screening_hits"]["transfers"],  # type: ignore[index]
-                           "holds": comp["holds"], "large": len(comp["large"]),  # type: ignore[arg-type]
-                           "structuring": len(comp["structuring"])},  # type: ignore[arg-type]
+            "compliance": {"screening_hits": comp["screening_hits"]["transfers"],  # type: ignore[index]  # query returns the compliance summary
+                           "holds": comp["holds"], "large": len(comp["large"]),  # type: ignore[arg-type]  # query returns the compliance summary
+                           "structuring": len(comp["structuring"])},  # type: ignore[arg-type]  # query returns the compliance summary
             "settlement": st.as_dict(),
             "tunnels": ops.tunnels(self.data_dir),
             "certificates": ops.certificates(self.site.root, now),

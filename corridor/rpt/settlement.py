@@ -149,7 +149,7 @@ class Statement:
             ],
         }
         if for_partner:
-            for line in body["sent"]:  # type: ignore[attr-defined]
+            for line in body["sent"]:  # type: ignore[attr-defined]  # built just above as a list of dicts
                 del line["fx_margin"]
         return body
 

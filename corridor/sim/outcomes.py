@@ -61,7 +61,7 @@ class OutcomeCallbacks:
 
     def _callback(self, payout: Payout, status: str, reason: str | None) -> ReceiverCallback:
         return ReceiverCallback(
-            transfer_id=payout.request.payout_id, status=status,  # type: ignore[arg-type]
+            transfer_id=payout.request.payout_id, status=status,  # type: ignore[arg-type]  # callers pass only the Literal's statuses
             partner_reference=payout.answer.partner_reference, reason=reason,
             at=rfc3339(datetime.now(UTC)),
         )

@@ -76,7 +76,7 @@ def spawn(site: Site, args: list[str], host: str, port: int, log: Path | None = 
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
     finally:
         if log is not None:
-            out.close()  # type: ignore[union-attr]
+            out.close()  # type: ignore[union-attr]  # out is open exactly when log is set
     return SimProcess(proc, host, port, site, log)
 
 

@@ -203,7 +203,7 @@ class ReceivePartnerSim:
             return reply({"status": "NOT_FOUND"}, 404)
         return reply(PayoutAnswer(payout_id=payout.request.payout_id,
                                   partner_reference=payout.answer.partner_reference,
-                                  status=payout.status,  # type: ignore[arg-type]
+                                  status=payout.status,  # type: ignore[arg-type]  # the simulator only holds the Literal's statuses
                                   reason=payout.reason))
 
     # -- the optional state file ---------------------------------------------------------

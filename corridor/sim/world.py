@@ -154,24 +154,24 @@ class World:
     def faults(self, **knobs: Any) -> dict[str, Any]:
         status, body = self.control(self.receiver, "PATCH", "/sim/faults", knobs)
         assert status == 200, body
-        return body  # type: ignore[no-any-return]
+        return body  # type: ignore[no-any-return]  # the simulator's JSON answer
 
     def wallet(self, account: str) -> dict[str, Any]:
         status, body = self.control(self.receiver, "GET", f"/sim/wallets/{account}")
         assert status == 200, body
-        return body  # type: ignore[no-any-return]
+        return body  # type: ignore[no-any-return]  # the simulator's JSON answer
 
     def sender_callbacks(self, transfer_id: str | None = None) -> list[dict[str, Any]]:
         path = "/sim/callbacks" + (f"?transfer_id={transfer_id}" if transfer_id else "")
         status, body = self.control(self.inbox, "GET", path)
         assert status == 200, body
-        return body  # type: ignore[no-any-return]
+        return body  # type: ignore[no-any-return]  # the simulator's JSON answer
 
     def receiver_callbacks(self, transfer_id: str | None = None) -> list[dict[str, Any]]:
         path = "/sim/callbacks" + (f"?transfer_id={transfer_id}" if transfer_id else "")
         status, body = self.control(self.receiver, "GET", path)
         assert status == 200, body
-        return body  # type: ignore[no-any-return]
+        return body  # type: ignore[no-any-return]  # the simulator's JSON answer
 
     def dsn(self) -> str:
         from corridor.store import choose_dsn
@@ -208,4 +208,4 @@ class World:
         from corridor.txn.verify import violations
 
         site = self.site
-        return self.query(lambda conn: violations(site, conn))  # type: ignore[no-any-return]
+        return self.query(lambda conn: violations(site, conn))  # type: ignore[no-any-return]  # query returns what the lambda returns

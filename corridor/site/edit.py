@@ -161,6 +161,19 @@ def relocate(root: Path, ports: Mapping[str, int]) -> None:
     edit.commit()
 
 
+def move_host(root: Path, name: str, **fields: object) -> None:
+    """Change fields of one managed host of hub.yaml's `hosts` (its `address`, `ssh_port`),
+    found by name: what the jump server's tests and bench point at their own sshd."""
+    edit = SiteEdit(root)
+    hosts = edit.document("hub.yaml")["hosts"]
+    found = next((i for i, host in enumerate(hosts) if host["name"] == name), None)
+    if found is None:
+        raise LookupError(f"no host {name!r} in {root}/hub.yaml")
+    for key, value in fields.items():
+        edit.set("hub.yaml", ("hosts", found, key), value)
+    edit.commit()
+
+
 def _with_port(url: str, port: int) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""

@@ -3,6 +3,7 @@ when the value is missing or wrong, so a check reports every fault in one pass."
 
 from __future__ import annotations
 
+import builtins
 import ipaddress
 import re
 from decimal import Decimal, InvalidOperation
@@ -63,7 +64,9 @@ class Reader:
             return None
         return value
 
-    def int(self, key: str, lo: int, hi: int, required: bool = True) -> int | None:
+    def int(
+        self, key: builtins.str, lo: builtins.int, hi: builtins.int, required: builtins.bool = True
+    ) -> builtins.int | None:
         value = self.raw(key, required)
         if value is None:
             return None
@@ -72,14 +75,16 @@ class Reader:
             return None
         return value
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool = False) -> builtins.bool:
         value = self.data.get(key, default)
         if not isinstance(value, bool):
             self.faults.add(self.at(key), f"{self._name(key)} must be true or false")
             return default
         return value
 
-    def choice(self, key: str, choices: tuple[str, ...], required: bool = True) -> str | None:
+    def choice(
+        self, key: builtins.str, choices: tuple[builtins.str, ...], required: builtins.bool = True
+    ) -> builtins.str | None:
         value = self.str(key, required)
         if value is not None and value not in choices:
             allowed = ", ".join(choices)
@@ -88,7 +93,7 @@ class Reader:
             return None
         return value
 
-    def ident(self, key: str) -> str | None:
+    def ident(self, key: builtins.str) -> builtins.str | None:
         value = self.str(key)
         if value is not None and not _ID.match(value):
             self.faults.add(
@@ -97,21 +102,21 @@ class Reader:
             return None
         return value
 
-    def country(self, key: str) -> str | None:
+    def country(self, key: builtins.str) -> builtins.str | None:
         value = self.str(key)
         if value is not None and not _COUNTRY.match(value):
             self.faults.add(self.at(key), f"{self._name(key)} {value!r} is not an ISO 3166 code")
             return None
         return value
 
-    def currency(self, key: str, required: bool = True) -> str | None:
+    def currency(self, key: builtins.str, required: builtins.bool = True) -> builtins.str | None:
         value = self.str(key, required)
         if value is not None and not is_currency(value):
             self.faults.add(self.at(key), f"unknown currency {value!r}")
             return None
         return value
 
-    def list(self, key: str, required: bool = True) -> LList | None:
+    def list(self, key: builtins.str, required: builtins.bool = True) -> LList | None:
         value = self.raw(key, required)
         if value is None:
             return None
@@ -120,7 +125,9 @@ class Reader:
             return None
         return value
 
-    def strings(self, key: str, required: bool = True) -> tuple[str, ...]:
+    def strings(
+        self, key: builtins.str, required: builtins.bool = True
+    ) -> tuple[builtins.str, ...]:
         items = self.list(key, required)
         if items is None:
             return ()
@@ -132,28 +139,34 @@ class Reader:
                 out.append(item)
         return tuple(out)
 
-    def currencies(self, key: str) -> tuple[str, ...]:
+    def currencies(self, key: builtins.str) -> tuple[builtins.str, ...]:
         items = self.list(key)
+        if items is None:
+            return ()
         out: list[str] = []
-        for i, item in enumerate(items or ()):
+        for i, item in enumerate(items):
             if not is_currency(item):
                 self.faults.add(items.at(i), f"unknown currency {item!r}")
             else:
                 out.append(item)
-        if items is not None and not items:
+        if not items:
             self.faults.add(self.at(key), f"{self._name(key)} must name at least one currency")
         return tuple(out)
 
-    def networks(self, key: str, required: bool = True) -> tuple[IPNetwork, ...]:
+    def networks(self, key: builtins.str, required: builtins.bool = True) -> tuple[IPNetwork, ...]:
         items = self.list(key, required)
+        if items is None:
+            return ()
         out: list[IPNetwork] = []
-        for i, item in enumerate(items or ()):
+        for i, item in enumerate(items):
             net = parse_cidr(item, items.at(i), self.faults)
             if net is not None:
                 out.append(net)
         return tuple(out)
 
-    def amount(self, key: str, currency: str | None, required: bool = True) -> int | None:
+    def amount(
+        self, key: builtins.str, currency: builtins.str | None, required: builtins.bool = True
+    ) -> builtins.int | None:
         value = self.raw(key, required)
         if value is None or currency is None:
             return None
@@ -163,7 +176,7 @@ class Reader:
             self.faults.add(self.at(key), f"{self._name(key)}: {exc.detail}")
             return None
 
-    def decimal(self, key: str) -> Decimal | None:
+    def decimal(self, key: builtins.str) -> Decimal | None:
         value = self.raw(key)
         if value is None:
             return None
@@ -178,7 +191,7 @@ class Reader:
             return None
         return number
 
-    def ref(self, key: str, root: Path, required: bool = True) -> Path | None:
+    def ref(self, key: builtins.str, root: Path, required: builtins.bool = True) -> Path | None:
         """A path to a file inside the site (a secret, a key, a list); never outside it."""
         value = self.str(key, required)
         if value is None:
@@ -189,14 +202,14 @@ class Reader:
             return None
         return path
 
-    def https_url(self, key: str, required: bool = True) -> str | None:
+    def https_url(self, key: builtins.str, required: builtins.bool = True) -> builtins.str | None:
         value = self.str(key, required)
         if value is not None and not re.match(r"^https://[A-Za-z0-9.\-\[\]:]+(/\S*)?$", value):
             self.faults.add(self.at(key), f"{self._name(key)} must be an https:// URL")
             return None
         return value
 
-    def sub(self, key: str, required: bool = True) -> Reader | None:
+    def sub(self, key: builtins.str, required: builtins.bool = True) -> Reader | None:
         value = self.raw(key, required)
         if value is None:
             return None

@@ -73,7 +73,7 @@ def _read(files: SiteYaml) -> tuple[Site | None, list[Fault]]:
     return Site(root=root, hub=hub, partners=partners, access=access, sanctions=sanctions), faults
 
 
-def _load(files: SiteYaml, label: str, faults: Faults, read):  # type: ignore[no-untyped-def]
+def _load(files: SiteYaml, label: str, faults: Faults, read):  # type: ignore[no-untyped-def]  # read is a per-file reader callback
     try:
         data = files.load(label)
     except YamlFault as exc:
@@ -115,7 +115,7 @@ def _read_hub(
             continue
         if any(h.name == name for h in hosts):
             faults.add(hr.at("name"), f"duplicate host {name!r}")
-        hosts.append(Host(name, zone, address, port))  # type: ignore[arg-type]
+        hosts.append(Host(name, zone, address, port))  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
     store = r.sub("store")
     store_txn = store_rpt = None
     if store is not None:
@@ -157,12 +157,12 @@ def _read_hub(
         bps = fr.int("percent_bps", 0, 10000)
         if None in (corridor, cur, fixed, lo, hi, bps):
             continue
-        if lo > hi:  # type: ignore[operator]
+        if lo > hi:  # type: ignore[operator]  # the None check above
             faults.add(fr.at("min"), "fee min is above fee max")
         if corridor in fees:
             faults.add(fr.at("corridor"), f"duplicate fee rule for {corridor}")
         fee_lines[corridor] = fr.data.where
-        fees[corridor] = FeeRule(corridor, cur, fixed, bps, lo, hi)  # type: ignore[arg-type]
+        fees[corridor] = FeeRule(corridor, cur, fixed, bps, lo, hi)  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
     comp = r.sub("compliance")
     threshold, kyc = None, {}
     if comp is not None:
@@ -197,12 +197,12 @@ def _read_hub(
     if None in values:
         return None
     return Hub(
-        id=hub_id, name=name, public_ip=public_ip, ike_id=ike_id,  # type: ignore[arg-type]
+        id=hub_id, name=name, public_ip=public_ip, ike_id=ike_id,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
         listen=listen, hosts=tuple(hosts),
-        store_txn=store_txn, store_rpt=store_rpt,  # type: ignore[arg-type]
-        tariff=Tariff(quote_ttl_s=ttl, fx_margin_bps=margin,  # type: ignore[arg-type]
+        store_txn=store_txn, store_rpt=store_rpt,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+        tariff=Tariff(quote_ttl_s=ttl, fx_margin_bps=margin,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
                       fx_rates=rates, fees=fees),
-        sanctions_threshold=threshold, kyc=kyc, settlement_cutoff=cutoff,  # type: ignore[arg-type]
+        sanctions_threshold=threshold, kyc=kyc, settlement_cutoff=cutoff,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
     )
 
 
@@ -307,11 +307,13 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         return None
     if receives and (endpoint is None or connector is None):
         return None
-    pin = _issued_pin(root, pid, faults)  # type: ignore[arg-type]
+    layout = Layout(root)
+    pin = _issued_pin(root, layout.partner(pid)[0], faults)  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+    next_pin = _issued_pin(root, layout.partner_next(pid)[0], faults)  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
     return Partner(
-        id=pid, name=name, country=country, role=role,  # type: ignore[arg-type]
-        currencies=currencies, allowed_ips=allowed, cert_subject=subject,  # type: ignore[arg-type]
-        cert_pin_sha256=pin, api_key_file=api_key,  # type: ignore[arg-type]
+        id=pid, name=name, country=country, role=role,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+        currencies=currencies, allowed_ips=allowed, cert_subject=subject,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+        cert_pin_sha256=pin, cert_next_pin_sha256=next_pin, api_key_file=api_key,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
         callback_url=callback_url, callback_secret_file=callback_secret,
         endpoint=endpoint, connector=connector, payout_methods=methods,
         float_floor=floor, limits=limits, tunnel=tunnel, disabled=disabled,
@@ -337,11 +339,11 @@ def _offboarded(r: Reader, disabled: bool) -> str | None:
     return value
 
 
-def _issued_pin(root: Path, partner_id: str, faults: Faults) -> str:
-    """The partner's pin: the fingerprint of the client certificate `corridor pki` issued it
-    (pki/partners/<id>.crt), "" until there is one. The tools write the certificate, never
-    the operator's partner file, so the pin cannot drift from it and a checkout stays clean."""
-    path = Layout(root).partner(partner_id)[0]
+def _issued_pin(root: Path, path: Path, faults: Faults) -> str:
+    """A partner's pin: the fingerprint of the client certificate `corridor pki` issued it
+    (pki/partners/<id>.crt, or <id>.next.crt during a renewal), "" until there is one. The
+    tools write the certificate, never the operator's partner file, so the pin cannot drift
+    from it and a checkout stays clean."""
     try:
         return fingerprint(load_issued(path).cert)
     except FileNotFoundError:

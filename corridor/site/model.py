@@ -76,6 +76,8 @@ class Partner(Counterparty):
     cert_subject: str
     # SHA-256 (lowercase hex) of the DER of pki/partners/<id>.crt; "" until one is issued
     cert_pin_sha256: str
+    # the pin of pki/partners/<id>.next.crt during a renewal's overlap, else ""
+    cert_next_pin_sha256: str
     api_key_file: Path  # holds the key's hash, never the key
     callback_url: str | None
     callback_secret_file: Path | None

@@ -63,7 +63,7 @@ def read_tunnel(r: Reader, root: Path) -> Tunnel | None:
         peer_id=peer_id,
         partner_subnets=partner_subnets,
         hub_subnets=hub_subnets,
-        auth=auth,  # type: ignore[arg-type]
+        auth=auth,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
         psk_file=psk,
         ike=ike,
         esp=esp,
@@ -142,8 +142,8 @@ def check_tunnel_overlaps(files: SiteYaml, partners: dict[str, Partner], faults:
     tunnels = [(p, p.tunnel) for p in partners.values() if p.tunnel is not None]
     for i, (a, ta) in enumerate(tunnels):
         for b, tb in tunnels[i + 1:]:
-            for na in ta.partner_subnets:  # type: ignore[union-attr]
-                for nb in tb.partner_subnets:  # type: ignore[union-attr]
+            for na in ta.partner_subnets:
+                for nb in tb.partner_subnets:
                     if na.version == nb.version and na.overlaps(nb):
                         where = _line(files, b, "partner_subnets", str(nb))
                         faults.add(where, f"tunnel.partner_subnets {nb} overlaps {na} of {a.id}")
@@ -151,8 +151,8 @@ def check_tunnel_overlaps(files: SiteYaml, partners: dict[str, Partner], faults:
         for b, tb in tunnels:
             if a is b:
                 continue
-            for na in ta.partner_subnets:  # type: ignore[union-attr]
-                for nb in tb.hub_subnets:  # type: ignore[union-attr]
+            for na in ta.partner_subnets:
+                for nb in tb.hub_subnets:
                     if na.version == nb.version and na.overlaps(nb):
                         where = _line(files, a, "partner_subnets", str(na))
                         faults.add(where, f"tunnel.partner_subnets {na} overlaps hub subnet "

@@ -23,7 +23,7 @@ class Node:
         return f"{self.file}:{self.line}"
 
 
-class LDict(dict):
+class LDict(dict[Any, Any]):
     """A mapping that knows its own position and the position of each key's value."""
 
     where: Node
@@ -33,7 +33,7 @@ class LDict(dict):
         return self.positions.get(key, self.where)
 
 
-class LList(list):
+class LList(list[Any]):
     where: Node
     positions: list[Node]
 
@@ -47,7 +47,7 @@ class _Loader(yaml.SafeLoader):
     def _node(self, node: yaml.Node) -> Node:
         return Node(self.file_label, node.start_mark.line + 1)
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LDict:  # type: ignore[override]
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> LDict:
         self.flatten_mapping(node)
         result = LDict()
         result.where = self._node(node)
@@ -62,21 +62,23 @@ class _Loader(yaml.SafeLoader):
             result.positions[key] = self._node(key_node)
         return result
 
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LList:  # type: ignore[override]
+    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> LList:
         result = LList(self.construct_object(child, deep=True) for child in node.value)
         result.where = self._node(node)
         result.positions = [self._node(child) for child in node.value]
         return result
 
 
-_Loader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    lambda loader, node: loader.construct_mapping(node),
-)
-_Loader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG,
-    lambda loader, node: loader.construct_sequence(node),
-)
+def _mapping(loader: _Loader, node: yaml.MappingNode) -> LDict:
+    return loader.construct_mapping(node)
+
+
+def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LList:
+    return loader.construct_sequence(node)
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
 
 
 class YamlFault(Exception):

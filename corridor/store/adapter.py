@@ -263,7 +263,7 @@ class PostgresConnection(Connection):
     def insert_rows(self, kind: type[TableRow], rows: Sequence[TableRow]) -> None:
         # Row structs are array-like: msgspec encodes each as the JSON array of its fields,
         # as it would the tuple, so none is built on the way.
-        self.insert_many(kind.table, columns(kind), rows)  # type: ignore[arg-type]
+        self.insert_many(kind.table, columns(kind), rows)  # type: ignore[arg-type]  # array-like structs encode as rows
 
     def add_many(self, table: str, keys: Sequence[str], extra: Sequence[str],
                  sums: Sequence[str], rows: Sequence[Row]) -> None:
@@ -281,7 +281,7 @@ class PostgresConnection(Connection):
         type of its column."""
         sql = self._selects.get((table, columns))
         if sql is None:
-            types = dict(self.db.execute(
+            types: dict[str, str] = dict(self.db.execute(
                 "SELECT column_name, data_type FROM information_schema.columns "
                 "WHERE table_schema = current_schema() AND table_name = %s", (table,)
             ).fetchall())

@@ -232,9 +232,10 @@ class Batch:
             self._refs[(row.partner_id, row.reference)] = True
         out.transfers += ch.transfers
         for u in ch.updates:
-            row = self._transfers.get(u.transfer_id)
-            if row is not None:
-                row.status, row.code, row.reason, row.updated_at = u.status, u.code, u.reason, u.at
+            current = self._transfers.get(u.transfer_id)
+            if current is not None:
+                current.status, current.code, current.reason, current.updated_at = (
+                    u.status, u.code, u.reason, u.at)
         out.updates += ch.updates
         out.events += ch.events
         out.entries += ch.entries

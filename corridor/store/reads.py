@@ -4,13 +4,14 @@ SQL only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 import msgspec
 
+from corridor.core.pricing import Quote
 from corridor.core.states import FINAL, Status
 from corridor.store.adapter import Connection, Row
-from corridor.store.rows import TRANSFER_SELECT, TransferRow
+from corridor.store.rows import QUOTE_COLUMNS, TRANSFER_SELECT, TransferRow, row_quote
 
 
 def transfer(conn: Connection, transfer_id: str) -> TransferRow | None:
@@ -18,9 +19,18 @@ def transfer(conn: Connection, transfer_id: str) -> TransferRow | None:
     return TransferRow(*rows[0]) if rows else None
 
 
-def history(conn: Connection, transfer_id: str) -> list[dict[str, Any]]:
+class HistoryEntry(TypedDict):
+    """One status change of a transfer, as `history` reads it from the event feed."""
+
+    status: str  # a `Status` value, as the event recorded it
+    at: str
+    code: str | None
+    reason: str | None
+
+
+def history(conn: Connection, transfer_id: str) -> list[HistoryEntry]:
     """The status changes of one transfer, oldest first (from the event feed)."""
-    out = []
+    out: list[HistoryEntry] = []
     for at, data in conn.query(
         "SELECT at, data FROM events WHERE transfer_id = ? AND type = 'transfer.status' "
         "ORDER BY seq", (transfer_id,)
@@ -208,9 +218,8 @@ def transfer_float_legs(conn: Connection) -> list[Row]:
     )
 
 
-def quote(conn: Connection, quote_id: str) -> Any:
+def quote(conn: Connection, quote_id: str) -> Quote | None:
     """A stored quote as the domain's `Quote`, or None."""
-    from corridor.store.rows import QUOTE_COLUMNS, row_quote
 
     rows = conn.query(f"SELECT {', '.join(QUOTE_COLUMNS)} FROM quotes WHERE id = ?", (quote_id,))
     return row_quote(rows[0]) if rows else None

@@ -64,15 +64,20 @@ def quote_row(q: Quote) -> QuoteRow:
     )
 
 
+def _minor(value: object) -> int:
+    """A minor-units column: the driver hands back an int, typed only as a row field."""
+    return value if isinstance(value, int) else int(str(value))
+
+
 def row_quote(r: tuple[object, ...]) -> Quote:
     """A `Quote` from a row selected with `QUOTE_COLUMNS`."""
     send_currency, receive_currency = str(r[5]), str(r[7])
     return Quote(
         id=str(r[0]), partner_id=str(r[1]), receive_partner_id=str(r[2]), corridor=str(r[3]),
-        send=Money(int(r[4]), send_currency),  # type: ignore[arg-type]
-        receive=Money(int(r[6]), receive_currency),  # type: ignore[arg-type]
-        fee=Money(int(r[8]), send_currency),  # type: ignore[arg-type]
-        fx_margin=Money(int(r[9]), send_currency),  # type: ignore[arg-type]
+        send=Money(_minor(r[4]), send_currency),
+        receive=Money(_minor(r[6]), receive_currency),
+        fee=Money(_minor(r[8]), send_currency),
+        fx_margin=Money(_minor(r[9]), send_currency),
         rate=Decimal(str(r[10])), mid_rate=Decimal(str(r[11])),
         destination_country=str(r[12]), payout_method=str(r[13]),
         created_at=parse_time(str(r[14])), expires_at=parse_time(str(r[15])),

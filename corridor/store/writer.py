@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from corridor import processes
 from corridor.core.errors import CorridorError, Unavailable
@@ -31,12 +31,17 @@ QUOTE_CACHE = 200_000
 CHECKPOINT_EVERY = 0.05  # seconds between WAL checkpoints at most, while commits come
 
 
-class Command(Protocol):
-    """A use case run inside a batch: name what it reads, then read and write."""
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Command(Protocol[R_co]):
+    """A use case run inside a batch: name what it reads, then read and write; its answer
+    is what `apply` returns."""
 
     def needs(self, n: Needs) -> None: ...
 
-    def apply(self, b: Batch, ch: Changes) -> Any: ...
+    def apply(self, b: Batch, ch: Changes) -> R_co: ...
 
 
 class Outcome:
@@ -47,7 +52,7 @@ class Outcome:
         self.error: BaseException | None = None
 
 
-def run_batch(conn: Connection, commands: Sequence[Command],
+def run_batch(conn: Connection, commands: Sequence[Command[object]],
               quote_cache: dict[str, Quote] | None = None,
               queued: set[str] | None = None) -> list[Outcome]:
     """Run `commands` in one transaction. If the transaction itself fails (a database
@@ -67,7 +72,7 @@ def run_batch(conn: Connection, commands: Sequence[Command],
         return [run_batch(conn, [cmd], quote_cache, queued)[0] for cmd in commands]
 
 
-def _one_transaction(conn: Connection, commands: Sequence[Command],
+def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
                      quote_cache: dict[str, Quote] | None,
                      queued: set[str] | None) -> list[Outcome]:
     outcomes = [Outcome() for _ in commands]
@@ -99,7 +104,7 @@ def _one_transaction(conn: Connection, commands: Sequence[Command],
 class _Item:
     __slots__ = ("command", "future", "loop")
 
-    def __init__(self, command: Command, loop: asyncio.AbstractEventLoop | None,
+    def __init__(self, command: Command[object], loop: asyncio.AbstractEventLoop | None,
                  future: asyncio.Future[Any] | concurrent.futures.Future[Any]) -> None:
         self.command = command
         self.loop = loop
@@ -179,7 +184,7 @@ class Writer:
         finally:
             conn.close()
 
-    def submit(self, command: Command) -> asyncio.Future[Any]:
+    def submit(self, command: Command[R]) -> asyncio.Future[R]:
         """Queue a command from the event loop; await the returned future.
 
         Commands submitted in one turn of the event loop (the calls of one relayed batch,
@@ -188,7 +193,7 @@ class Writer:
         could take the GIL and commit it alone while the loop was still submitting the
         rest."""
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
+        future: asyncio.Future[R] = loop.create_future()
         pending = self._pending.get(loop)
         if pending is None:
             pending = self._pending[loop] = []
@@ -199,9 +204,9 @@ class Writer:
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
         self._queue.put(self._pending.pop(loop))
 
-    def call(self, command: Command, timeout: float | None = 60) -> Any:
+    def call(self, command: Command[R], timeout: float | None = 60) -> R:
         """Queue a command from a plain thread and wait for its answer."""
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        future: concurrent.futures.Future[R] = concurrent.futures.Future()
         self._queue.put([_Item(command, None, future)])
         return future.result(timeout)
 

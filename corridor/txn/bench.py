@@ -147,11 +147,17 @@ def _durable(conn: object) -> bool:
     from corridor.store.adapter import PostgresConnection, SqliteConnection
 
     if isinstance(conn, SqliteConnection):
-        mode = conn.query("PRAGMA journal_mode")[0][0]
-        return mode == "wal" and conn.query("PRAGMA synchronous")[0][0] >= 2
+        mode: str = conn.query("PRAGMA journal_mode")[0][0]
+        if mode != "wal":
+            return False
+        synchronous: int = conn.query("PRAGMA synchronous")[0][0]
+        return synchronous >= 2
     if isinstance(conn, PostgresConnection):
-        return (conn.query("SHOW synchronous_commit")[0][0] != "off"
-                and conn.query("SHOW fsync")[0][0] == "on")
+        commit: str = conn.query("SHOW synchronous_commit")[0][0]
+        if commit == "off":
+            return False
+        fsync: str = conn.query("SHOW fsync")[0][0]
+        return fsync == "on"
     return False
 
 

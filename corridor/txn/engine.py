@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import msgspec
 
@@ -212,7 +212,7 @@ class Engine:
         since = params.get("from")
         until = params.get("to")
         status = params.get("status")
-        if status is not None and status not in api.Status.__args__:  # type: ignore[attr-defined]
+        if status is not None and status not in get_args(api.Status):
             raise InvalidInput(f"unknown status {status!r}", code="invalid_request")
         rows = await self.read(
             q.transfers, partner_id=partner_id, status=status,

@@ -142,7 +142,7 @@ class HttpsJsonConnector:
 
     async def validate_account(self, payout_method: str, account: str,
                                name: str | None) -> AccountCheck:
-        ask = ValidateRequest(account=account, payout_method=payout_method,  # type: ignore[arg-type]
+        ask = ValidateRequest(account=account, payout_method=payout_method,  # type: ignore[arg-type]  # the site checks the method against the Literal
                               currency=self.partner.currency, name=name)
         answer = await self._call("POST", "/v1/accounts/validate", self._encode(ask))
         if answer.status == 200:
@@ -160,7 +160,7 @@ class HttpsJsonConnector:
             payout_id=payout.transfer_id,
             amount=format_minor(payout.amount.minor, payout.amount.currency),
             currency=payout.amount.currency,
-            payout_method=payout.payout_method,  # type: ignore[arg-type]
+            payout_method=payout.payout_method,  # type: ignore[arg-type]  # the site checks the method against the Literal
             beneficiary=PayoutParty(name=b.get("name", ""), account=b.get("account")),
             sender=PayoutParty(name=sender.get("name", ""), country=sender.get("country")),
             purpose=payout.purpose,
@@ -185,7 +185,7 @@ class HttpsJsonConnector:
                 got = msgspec.json.decode(answer.body, type=PayoutAnswer)
             except msgspec.DecodeError:
                 return PayoutResult("unknown", reason="the partner's answer is not readable")
-            return PayoutResult(OUTCOMES[got.status],  # type: ignore[arg-type]
+            return PayoutResult(OUTCOMES[got.status],  # type: ignore[arg-type]  # OUTCOMES maps onto PayoutResult's Literal
                                 partner_reference=got.partner_reference, reason=got.reason)
         if submit and status is not None and 400 <= status < 500 \
                 and status not in NOT_DEFINITE:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from corridor.api.internal import BATCH_PATH
 from corridor.core.errors import InvalidInput
-from corridor.pki.tls import server_context
+from corridor.pki.layout import Layout
+from corridor.pki.tls import ContextHolder
 from corridor.settings import Settings
 from corridor.site.model import Site
 from corridor.txn import gauges
@@ -123,11 +123,11 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     return app
 
 
-def tls_context(site: Site) -> ssl.SSLContext:
-    """TXN's server certificate; clients must chain to the hub CA."""
-    pki = site.root / "pki"
-    return server_context(pki / "hub" / "txn.crt", pki / "hub" / "txn.key",
-                          client_ca=pki / "hub-ca.crt")
+def tls_contexts(site: Site) -> ContextHolder:
+    """TXN's server certificate, followed on disk (a renewal reaches new connections
+    without a restart); clients must chain to the hub CA."""
+    layout = Layout(site.root)
+    return ContextHolder(*layout.hub("txn"), layout.hub_ca[0], None)
 
 
 def pumps(engine: Engine, connectors: Connectors, stop: asyncio.Event, settings: Settings, *,
@@ -156,13 +156,17 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
     app = make_app(engine, connectors)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    await web.TCPSite(runner, host, port, ssl_context=tls_context(site), backlog=1024).start()
+    contexts = tls_contexts(site)
+    await web.TCPSite(runner, host, port, ssl_context=contexts.following(),
+                      backlog=1024).start()
+    watcher = asyncio.create_task(contexts.watch())
     log.info("TXN listening on https://%s:%d (store %s)", host, port, dsn.split("?")[0])
     tasks = (pumps(engine, connectors, stop, settings, hold_payouts=hold_payouts)
              if run_pumps else [])
     try:
         await stop.wait()
     finally:
+        watcher.cancel()
         await asyncio.gather(*tasks)
         await runner.cleanup()
         await connectors.close()

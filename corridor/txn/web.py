@@ -21,7 +21,7 @@ PARTNER = "Corridor-Partner"
 JSON = "application/json"
 ENGINE = web.AppKey("engine", Engine)
 CONNECTORS = web.AppKey("connectors", Connectors)
-METRICS = web.AppKey("metrics", dict)  # a Metrics
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from corridor.api import schemas as api
 from corridor.core.money import format_minor
 from corridor.core.pricing import Quote
 from corridor.core.times import rfc3339
+from corridor.store.reads import HistoryEntry
 from corridor.store.rows import TransferRow
 
 encode = msgspec.json.Encoder().encode
@@ -36,14 +35,14 @@ def quote_wire(q: Quote) -> api.Quote:
     )
 
 
-def transfer_wire(row: TransferRow, history: list[dict[str, Any]] | None = None,
+def transfer_wire(row: TransferRow, history: list[HistoryEntry] | None = None,
                   beneficiary: api.Beneficiary | None = None) -> api.Transfer:
     """A stored transfer as partners see it. A caller that holds the beneficiary as a
     struct passes it, and `row.beneficiary` is not decoded again."""
     payee: api.Beneficiary | _Payee = (
         _payee(row.beneficiary) if beneficiary is None else beneficiary)
     return api.Transfer(
-        id=row.id, reference=row.reference, status=row.status,  # type: ignore[arg-type]
+        id=row.id, reference=row.reference, status=row.status,  # type: ignore[arg-type]  # core's Status values are the wire's Literal
         quote_id=row.quote_id,
         send_amount=format_minor(row.send_minor, row.send_currency),
         send_currency=row.send_currency,
@@ -54,7 +53,10 @@ def transfer_wire(row: TransferRow, history: list[dict[str, Any]] | None = None,
         beneficiary_name=payee.name, beneficiary_account=payee.account,
         created_at=row.created_at, updated_at=row.updated_at, reason=row.reason,
         code=row.code,
-        history=None if history is None else [api.StatusChange(**h) for h in history],
+        history=None if history is None else [
+            api.StatusChange(**h)  # type: ignore[arg-type]  # the feed holds only Status values
+            for h in history
+        ],
     )
 
 

@@ -25,7 +25,8 @@ import pytest
 from corridor.pki.bootstrap import demo_keys
 from corridor.pki.layout import Layout
 from corridor.site import load_site
-from tests.rpt.server import running_rpt, set_listen
+from corridor.site.edit import relocate
+from tests.rpt.server import running_rpt
 from tests.support import REPO, copy_site, free_port, need_tool, wait_for
 from tests.txn.serving import TxnProcess
 
@@ -172,7 +173,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     "eig-tests", "--site", str(site), "--data", str(data)], check=True,
                    capture_output=True)
     txn = TxnProcess(site, data, load_site(site).hub.store_txn)
-    set_listen(site, "txn", txn.port)  # RPT follows the feed at the site's listen.txn
+    relocate(site, {"txn": txn.port})  # RPT follows the feed at the site's listen.txn
     txn.start()
     try:
         with running_rpt(site, data) as rpt_url:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import secrets
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import yaml
 
 from corridor.jump import totp
 from corridor.jump.sshd import keygen, port_open, stop
+from corridor.site.edit import move_host
 from tests.support import copy_site, free_port, wait_for
 
 HOSTS = ("eig", "txn", "rpt", "vpn")
@@ -78,10 +78,8 @@ class Jump:
     def write_site(self, roles: dict[str, dict[str, list[int]]], lockout: dict | None = None,
                    ports: dict[str, int] | None = None) -> None:
         """Point hub.yaml's managed hosts at `ports` and write access.yaml."""
-        hub = (self.site / "hub.yaml").read_text()
         for host, port in (ports or {}).items():
-            hub = re.sub(rf"(\{{name: {host}, .*ssh_port: )\d+", rf"\g<1>{port}", hub)
-        (self.site / "hub.yaml").write_text(hub)
+            move_host(self.site, host, ssh_port=port)
         access = {
             "roles": {r: {"hosts": h} for r, h in roles.items()},
             "admins": [

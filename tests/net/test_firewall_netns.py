@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from corridor.net import nft
 from corridor.net.cli import firewall
 from corridor.net.errors import NotApplied
+from corridor.site.edit import move_host
 from tests.net.netns import can_connect, lab, sh
 from tests.support import need_root, need_tool
 
@@ -35,10 +36,7 @@ LISTEN = "import socket,sys,time\n" \
 def world(site_dir: Path):  # type: ignore[no-untyped-def]
     need_root()
     need_tool("nft", "ip", "unshare")
-    hub_yaml = site_dir / "hub.yaml"
-    hub_yaml.write_text(hub_yaml.read_text().replace(
-        "{name: jump, zone: admin, address: 127.0.0.1",
-        "{name: jump, zone: admin, address: 10.77.0.2"))
+    move_host(site_dir, "jump", address="10.77.0.2")
     with lab() as w:
         hub, partner, stranger = w.ns("h"), w.ns("p"), w.ns("s")
         w.link(hub, "10.20.1.1/24", partner, "10.20.1.2/24")

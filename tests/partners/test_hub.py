@@ -18,6 +18,7 @@ import pytest
 
 from corridor.partners import log
 from corridor.site import check_site, load_site
+from corridor.site.edit import relocate
 from tests.eig.conftest import (
     QUOTE,
     Gateway,
@@ -30,7 +31,7 @@ from tests.eig.test_refusals import audited
 from tests.net.netns import lab, sh
 from tests.net.pluto import PlutoPeer, TinyCA
 from tests.partners.support import PARTNER, SOURCE_IP, api_key, booted_site, corridor, onboard
-from tests.rpt.server import running_rpt, set_listen
+from tests.rpt.server import running_rpt
 from tests.support import need_root, need_tool, site_snapshot, wait_for
 from tests.txn.serving import TxnProcess
 
@@ -51,7 +52,7 @@ def test_onboard_then_offboard_on_a_running_hub(tmp_path: Path,
     assert corridor("store", "init", "--site", str(site), "--data", str(data)).returncode == 0
     monkeypatch.setenv("CORRIDOR_TXN_HOLD_PAYOUTS", "1")  # a transfer stays in flight
     txn = TxnProcess(site, data, load_site(site).hub.store_txn)
-    set_listen(site, "txn", txn.port)
+    relocate(site, {"txn": txn.port})
     txn.start()
     gw: Gateway | None = None
     with lab() as world:

@@ -10,29 +10,15 @@ import stat
 import subprocess
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
 from cryptography import x509
 from prometheus_client import CollectorRegistry, generate_latest
 
-from corridor.pki.cli import pki
 from corridor.pki.issue import fingerprint, issue, load_issued, write_issued
 from corridor.pki.layout import Layout
 from corridor.pki.watch import ExpiryCollector
 from corridor.site import load_site
+from tests.pki.conftest import run
 from tests.support import EXAMPLE_SITE, REPO, need_tool
-
-
-def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(pki, list(args))
-    return result.exit_code, result.output
-
-
-@pytest.fixture
-def booted(site_dir: Path) -> Path:
-    code, out = run("bootstrap", "--site", str(site_dir))
-    assert code == 0, out
-    return site_dir
 
 
 def mode(path: Path) -> int:

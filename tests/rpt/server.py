@@ -18,22 +18,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from corridor import processes
 from corridor.pki.tls import client_context
+from corridor.site.edit import relocate
 from tests.support import REPO, free_port, wait_for
-
-
-def set_listen(site: Path, name: str, port: int) -> None:
-    hub = site / "hub.yaml"
-    lines = hub.read_text().splitlines()
-    for i, line in enumerate(lines):
-        if line.strip().startswith(f"{name}: {{host:"):
-            lines[i] = f"  {name}: {{host: 127.0.0.1, port: {port}}}"
-    hub.write_text("\n".join(lines) + "\n")
 
 
 @contextmanager
 def running_rpt(site: Path, data: Path, *extra: str) -> Iterator[str]:
     port = free_port()
-    set_listen(site, "rpt", port)
+    relocate(site, {"rpt": port})
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "corridor", "serve", "rpt", "--site", str(site),
@@ -56,7 +48,7 @@ def running_txn(site: Path, data: Path, *extra: str) -> Iterator[str]:
     looks for the feed), paying out through the in-process connector; its log goes to a
     file beside `data`, shown if it does not start."""
     port = free_port()
-    set_listen(site, "txn", port)
+    relocate(site, {"txn": port})
     env = {**os.environ, "CORRIDOR_CONNECTOR": "in-process", "PYTHONUNBUFFERED": "1"}
     log = data.parent / f"txn-{port}.log"
     with log.open("wb") as out:

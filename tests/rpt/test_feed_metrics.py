@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.rpt.server import running_rpt, scrape, set_listen
+from corridor.site.edit import relocate
+from tests.rpt.server import running_rpt, scrape
 from tests.support import free_port, wait_for
 
 
 def test_the_lag_grows_while_txn_cannot_be_reached(pki_site: Path, tmp_path: Path) -> None:
-    set_listen(pki_site, "txn", free_port())  # nothing listens there
+    relocate(pki_site, {"txn": free_port()})  # nothing listens there
     with running_rpt(pki_site, tmp_path / "var") as url:
         first = wait_for(lambda: (m := scrape(pki_site, url)).get(
             'corridor_rpt_feed_state{state="unreachable"}') and m, timeout=20,

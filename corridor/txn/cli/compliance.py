@@ -6,10 +6,10 @@ from pathlib import Path
 
 import click
 
-from corridor.clikit import data_option, friendly_errors, site_option
+from corridor.clikit import data_option, friendly_errors, site_option, store_option
 from corridor.core.money import format_minor
 from corridor.store import reads as q
-from corridor.txn.cli.store import now, opened, run, store_option
+from corridor.txn.cli.store import now, opened, run
 from corridor.txn.commands.compliance import Decide
 
 

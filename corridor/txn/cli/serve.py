@@ -77,10 +77,11 @@ def serve(site_dir: Path, data_dir: Path, store: str | None, listen: str | None,
                                              hold_payouts=hold_payouts))
         return
     open_store(dsn, data_dir).close()  # migrate once, before any process opens the store
-    pumps, pipes = Workers(), []
+    pumps = Workers()
+    pipes: list[int] = []
     for _ in range(workers):
         read_end, write_end = os.pipe()
-        pumps.fork(lambda fd=read_end: until_signal(  # type: ignore[misc]
+        pumps.fork(lambda fd=read_end: until_signal(  # type: ignore[misc]  # binds the loop's fd as a default argument
             lambda stop: serve_pumps(site, dsn, data_dir, stop, knobs, wake_pipe=fd,
                                      hold_payouts=hold_payouts)),
             close=[write_end, *pipes])

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TypeVar, cast
 
 import click
 
@@ -54,12 +54,14 @@ def opened(site_dir: Path, data_dir: Path, store: str | None, *, create: bool = 
     finally:
         conn.close()
 
+R = TypeVar("R")
 
-def run(conn: Connection, command: Command) -> Any:
+
+def run(conn: Connection, command: Command[R]) -> R:
     out = run_batch(conn, [command])[0]
     if out.error is not None:
         raise out.error
-    return out.value
+    return cast(R, out.value)  # the outcome of this one command holds its answer
 
 
 def now() -> datetime:

@@ -150,5 +150,5 @@ class FinishPayout:
 
 
 def _ack(row: TransferRow, duplicate: bool = False) -> api.CallbackAck:
-    return api.CallbackAck(transfer_id=row.id, status=row.status,  # type: ignore[arg-type]
+    return api.CallbackAck(transfer_id=row.id, status=row.status,  # type: ignore[arg-type]  # core's Status values are the wire's Literal
                            duplicate=duplicate)

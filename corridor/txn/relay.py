@@ -32,11 +32,10 @@ from corridor.txn.web import (
     MAX_BODY,
     METRICS,
     PARTNER,
-    Handler,
     allow,
 )
 from corridor.txn.wire import encode
-from corridor.web import PROBLEM
+from corridor.web import PROBLEM, Handler
 
 log = logging.getLogger("corridor.txn.server")
 

@@ -7,6 +7,8 @@ problem+json body, and the HTTP status it maps to.
      ├── Conflict              409  (idempotency conflict, duplicate reference, wrong state)
      ├── Unauthenticated       401  (no or bad credentials, bad signature)
      ├── Refused               403  (authentication passed but the act is not allowed)
+     ├── BodyTooLarge          413
+     ├── InternalError         500  (what any unexpected failure becomes at the edge)
      └── Unavailable           503
 """
 
@@ -17,6 +19,9 @@ class CorridorError(Exception):
     status = 400
     code = "bad_request"
     title = "Bad request"
+    # Set when the connection the request came on must not carry another (a certificate
+    # revoked or expired since its handshake): the edge closes it after answering.
+    closes_connection = False
 
     def __init__(self, detail: str, *, code: str | None = None, **extra: object) -> None:
         super().__init__(detail)
@@ -36,6 +41,10 @@ class CorridorError(Exception):
         }
         body.update(self.extra)
         return body
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers an answer carrying this error adds (WWW-Authenticate, ...)."""
+        return {}
 
 
 class InvalidInput(CorridorError):
@@ -61,11 +70,26 @@ class Unauthenticated(CorridorError):
     code = "unauthenticated"
     title = "Unauthenticated"
 
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Bearer realm="corridor"'}  # RFC 9110: a 401 names one
+
 
 class Refused(CorridorError):
     status = 403
     code = "forbidden"
     title = "Forbidden"
+
+
+class BodyTooLarge(CorridorError):
+    status = 413
+    code = "body_too_large"
+    title = "Request body too large"
+
+
+class InternalError(CorridorError):
+    status = 500
+    code = "internal_error"
+    title = "Internal error"
 
 
 class Unavailable(CorridorError):

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import msgspec
 from aiohttp import web
@@ -21,12 +19,10 @@ from cryptography import x509
 from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 
 from corridor.api.schemas import Problem
-from corridor.core.errors import CorridorError, Refused, Unauthenticated
+from corridor.core.errors import BodyTooLarge, CorridorError, Refused, Unauthenticated
 from corridor.eig.audit import AuditLog
 from corridor.eig.errors import (
     BadRequest,
-    BodyTooLarge,
-    MethodNotAllowed,
     RateLimited,
     UnsupportedMediaType,
 )
@@ -41,13 +37,12 @@ from corridor.pki.issue import fingerprint
 from corridor.pki.tls import ContextHolder
 from corridor.site.model import Partner
 from corridor.tracing import extract, inject
+from corridor.web import BoundMetrics, Handler, error_middleware
 
 log = logging.getLogger("corridor.eig")
 
 MAX_BODY = 64 * 1024
-PROBLEM = "application/problem+json"
 PARTNER = web.AppKey("partner", Partner)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # The statuses of a partner call refused for who made it, not for what it said (that is
 # 400, 404, 409, 422): a bad, stale or missing callback signature, a payout or report of
@@ -55,28 +50,6 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # `code` as the reason, whichever server refused it; any other answer costs nothing more.
 REFUSED = frozenset({401, 403})
 _PROBLEM = msgspec.json.Decoder(Problem)
-
-
-def problem(exc: CorridorError) -> web.Response:
-    resp = web.json_response(exc.problem(), status=exc.status, content_type=PROBLEM)
-    if isinstance(exc, Unauthenticated):
-        resp.headers["WWW-Authenticate"] = 'Bearer realm="corridor"'
-    if isinstance(exc, RateLimited):
-        resp.headers["Retry-After"] = str(exc.retry_after)
-    return resp
-
-
-def _http_problem(exc: web.HTTPException) -> CorridorError:
-    if exc.status == 404:
-        from corridor.core.errors import NotFound
-        return NotFound("no such resource", code="not_found")
-    if exc.status == 405:
-        return MethodNotAllowed("method not allowed on this path")
-    if exc.status == 413:
-        return BodyTooLarge(f"the body is larger than {MAX_BODY} bytes")
-    err = BadRequest(exc.reason or "bad request")
-    err.status = exc.status
-    return err
 
 
 def _bearer(request: web.Request) -> str | None:
@@ -98,7 +71,7 @@ class Gateway:
         self.limiter = limiter
         self._decisions: dict[tuple[str | None, str, str | None], Partner | Refusal] = {}
         self._decided_for: object = None
-        self._bound: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self.edge = BoundMetrics(metrics.requests, metrics.latency)
 
     # -- identity ---------------------------------------------------------------------
 
@@ -153,7 +126,9 @@ class Gateway:
             self.refused(verdict.code, caller.source_ip, subject, caller.fingerprint,
                          directory.claimed(caller), f"{request.method} {request.path}")
             cls = Unauthenticated if verdict.status == 401 else Refused
-            raise cls(_REFUSAL_DETAIL[verdict], code=verdict.code)
+            err = cls(_REFUSAL_DETAIL[verdict], code=verdict.code)
+            err.closes_connection = verdict.code in _CLOSES_CONNECTION
+            raise err
         return verdict
 
     def refused(self, reason: str, source_ip: str | None, subject: str | None,
@@ -176,37 +151,19 @@ class Gateway:
 
     # -- the pipeline -----------------------------------------------------------------
 
-    @web.middleware
-    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        started = time.perf_counter()
+    def admit(self, request: web.Request) -> None:
+        """Identify the partner of a `/v1/` call and take from its rate limit, or refuse."""
+        if request.path.startswith("/v1/") or request.path == "/v1":
+            partner = self.authenticate(request)
+            wait = self.limiter.take(partner.id)
+            if wait:
+                raise RateLimited(f"rate limit of {partner.id} reached", retry_after=wait)
+            request[PARTNER] = partner
+
+    def count(self, request: web.Request, response: web.StreamResponse,
+              seconds: float) -> None:
         route = getattr(request.match_info.route, "name", None) or "other"
-        try:
-            if request.path.startswith("/v1/") or request.path == "/v1":
-                partner = self.authenticate(request)
-                wait = self.limiter.take(partner.id)
-                if wait:
-                    raise RateLimited(f"rate limit of {partner.id} reached", retry_after=wait)
-                request[PARTNER] = partner
-            resp = await handler(request)
-        except CorridorError as exc:
-            resp = problem(exc)
-            if exc.code in _CLOSES_CONNECTION:
-                resp.force_close()
-        except web.HTTPException as exc:
-            resp = problem(_http_problem(exc))
-        except Exception:
-            log.exception("unexpected error on %s %s", request.method, request.path)
-            err = CorridorError("the gateway failed to handle the request", code="internal_error")
-            err.status, err.title = 500, "Internal error"
-            resp = problem(err)
-        bound = self._bound.get((route, resp.status))
-        if bound is None:  # label children looked up once per (route, status), not per call
-            bound = self._bound[(route, resp.status)] = (
-                self.metrics.requests.labels(route, str(resp.status)),
-                self.metrics.latency.labels(route))
-        bound[0].inc()
-        bound[1].observe(time.perf_counter() - started)
-        return resp
+        self.edge.count(route, response.status, seconds)
 
     def relay_handler(self, call: Call) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
@@ -309,8 +266,8 @@ class Gateway:
     def partner_app(self, hello: bool = False) -> web.Application:
         """The partner API. `hello` adds GET /v1/hello, a minimal endpoint behind the same
         TLS, identity check and rate limit, which `corridor bench eig` compares against."""
-        app = web.Application(middlewares=[self.guard], client_max_size=MAX_BODY,
-                              handler_args={"access_log": None})
+        app = web.Application(middlewares=[error_middleware(self.count, self.admit)],
+                              client_max_size=MAX_BODY, handler_args={"access_log": None})
         for call in CALLS:
             app.router.add_route(call.method, call.path, self.relay_handler(call),
                                  name=call.name)

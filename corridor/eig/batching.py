@@ -22,41 +22,24 @@ from collections.abc import Callable
 
 import msgspec
 
+from corridor.api.internal import (
+    BATCH_PATH,
+    MAX_SENT_BYTES,
+    MAX_SENT_ITEMS,
+    MSGPACK,
+    Answered,
+    Relayed,
+    decode_answers,
+    encode_batch,
+)
 from corridor.core.errors import CorridorError
 from corridor.httppool import Pool, TransportError
 
 log = logging.getLogger("corridor.eig.batching")
 
-PATH = "/internal/v1/batch"
-MSGPACK = "application/msgpack"
-MAX_ITEMS = 64  # TXN takes up to 1024 calls and 4 MiB per batch
-MAX_BYTES = 1024 * 1024
 IN_FLIGHT = 4  # batches with TXN at once: TXN prepares one while its writer commits another
 
-
-class Call(msgspec.Struct, array_like=True, frozen=True):
-    """One relayed call, as an item of the batch request."""
-
-    method: str
-    path: str
-    partner: str
-    key: str | None
-    signature: str | None
-    body: bytes
-    traceparent: str | None = None  # each call keeps its own trace inside the batch
-
-
-class Answered(msgspec.Struct, array_like=True):
-    """TXN's answer to one call, as an item of the batch reply."""
-
-    status: int
-    content_type: str
-    body: bytes
-
-
-_encode = msgspec.msgpack.Encoder().encode
-_decode = msgspec.msgpack.Decoder(list[Answered]).decode
-_Waiting = tuple[Call, "asyncio.Future[Answered]"]
+_Waiting = tuple[Relayed, "asyncio.Future[Answered]"]
 
 
 class Batcher:
@@ -65,7 +48,7 @@ class Batcher:
 
     def __init__(self, pool: Pool, unavailable: Callable[[], CorridorError], *,
                  in_flight: int = IN_FLIGHT,
-                 max_items: int = MAX_ITEMS, max_bytes: int = MAX_BYTES) -> None:
+                 max_items: int = MAX_SENT_ITEMS, max_bytes: int = MAX_SENT_BYTES) -> None:
         self.pool = pool
         self.unavailable = unavailable
         self.in_flight = in_flight
@@ -78,7 +61,7 @@ class Batcher:
         self.batches = 0  # sent, for the metrics and the tests
         self.calls = 0
 
-    async def call(self, call: Call) -> Answered:
+    async def call(self, call: Relayed) -> Answered:
         """Queue `call` for the next batch and wait for its own answer."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Answered] = loop.create_future()
@@ -119,10 +102,10 @@ class Batcher:
 
     async def _exchange(self, batch: list[_Waiting]) -> list[Answered] | None:
         """TXN's answers to the batch, one per call, or None (and why, in the log)."""
-        body = _encode([call for call, _ in batch])
+        body = encode_batch([call for call, _ in batch])
         try:
             # Sent twice only if it never reached TXN: its calls are reads or keyed POSTs.
-            got = await self.pool.request("POST", PATH, {"Content-Type": MSGPACK}, body,
+            got = await self.pool.request("POST", BATCH_PATH, {"Content-Type": MSGPACK}, body,
                                           replayable=True)
         except TransportError as exc:
             log.warning("a batch of %d calls to TXN failed: %s", len(batch), exc)
@@ -131,7 +114,7 @@ class Batcher:
             why = f"TXN answered the batch with {got.status}: {got.body[:200]!r}"
         else:
             try:
-                answers = _decode(got.body)
+                answers = decode_answers(got.body)
             except msgspec.DecodeError as exc:
                 why = f"TXN's batch reply does not decode: {exc}"
             else:

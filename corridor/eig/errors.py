@@ -6,8 +6,8 @@ Each `code` is the problem+json `code` a partner sees; OpenAPI lists them per st
      ├── Unauthenticated       401  (core) api_key_missing, api_key_invalid, ...
      ├── Refused               403  (core) certificate_not_pinned, source_ip_not_allowed, ...
      ├── NotFound              404  (core) not_found
-     ├── MethodNotAllowed      405  method_not_allowed
-     ├── BodyTooLarge          413  body_too_large
+     ├── (aiohttp)             405  method_not_allowed (corridor.web)
+     ├── BodyTooLarge          413  (core) body_too_large
      ├── UnsupportedMediaType  415  unsupported_media_type
      ├── InvalidInput          422  (core) invalid_request, invalid_amount, ...
      ├── RateLimited           429  rate_limited (with Retry-After)
@@ -25,18 +25,6 @@ class BadRequest(CorridorError):
     title = "Bad request"
 
 
-class MethodNotAllowed(CorridorError):
-    status = 405
-    code = "method_not_allowed"
-    title = "Method not allowed"
-
-
-class BodyTooLarge(CorridorError):
-    status = 413
-    code = "body_too_large"
-    title = "Request body too large"
-
-
 class UnsupportedMediaType(CorridorError):
     status = 415
     code = "unsupported_media_type"
@@ -51,3 +39,6 @@ class RateLimited(CorridorError):
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}

@@ -9,9 +9,9 @@ import ipaddress
 import ssl
 from dataclasses import dataclass
 
+from corridor.api.internal import Relayed
 from corridor.core.errors import Unavailable
 from corridor.eig.batching import Batcher
-from corridor.eig.batching import Call as BatchedCall
 from corridor.httppool import MAX_BODY, Pool, TransportError
 from corridor.site.model import Site
 
@@ -113,7 +113,7 @@ class Txn(Upstream):
         """With `batched`, the call goes to TXN in a batch with the calls made meanwhile
         (`corridor.eig.batching`); its answer is the same."""
         if batched:
-            got = await self._batcher.call(BatchedCall(
+            got = await self._batcher.call(Relayed(
                 method, path, headers["Corridor-Partner"], headers.get("Idempotency-Key"),
                 headers.get("Corridor-Signature"), body or b"", headers.get("traceparent")))
             return Answer(got.status, got.body, {"Content-Type": got.content_type})

@@ -21,11 +21,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
-import msgspec
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 
+from corridor.core.errors import CorridorError, InternalError
+from corridor.eig.errors import BadRequest
 from corridor.patches import require
+from corridor.web import problem_response
 
 if TYPE_CHECKING:
     from corridor.eig.identity import Peer
@@ -45,17 +47,11 @@ class ProblemRequestHandler(RequestHandler):
     def handle_error(self, request, status=500, exc=None, message=None):  # type: ignore[no-untyped-def]  # overrides aiohttp's untyped internal hook
         if status >= 500:
             self.log_exception("Error handling request from %s", request.remote, exc_info=exc)
-            code, detail = "internal_error", "the gateway failed to handle the request"
+            err: CorridorError = InternalError("the gateway failed to handle the request")
         else:
-            code, detail = "bad_http_request", "the HTTP request is malformed"
-        body = msgspec.json.encode({
-            "type": f"https://corridor.example/problems/{code}",
-            "title": HTTPStatus(status).phrase,
-            "status": status,
-            "code": code,
-            "detail": detail,
-        })
-        resp = web.Response(status=status, body=body, content_type="application/problem+json")
+            err = BadRequest("the HTTP request is malformed", code="bad_http_request")
+            err.status, err.title = status, HTTPStatus(status).phrase
+        resp = problem_response(err)
         resp.force_close()
         return resp
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -20,41 +20,25 @@ import msgspec
 from aiohttp import web
 from prometheus_client import generate_latest
 
-from corridor.core.errors import CorridorError, InvalidInput, NotFound, Refused
+from corridor.core.errors import InvalidInput, Refused
 from corridor.pki.tls import ContextHolder, peer_certificate, peer_common_name
 from corridor.rpt import access, metrics, ops, periods, reports, settlement, verify
 from corridor.rpt.exporter import FeedCollector, registry_for
 from corridor.rpt.feed import Feed
 from corridor.rpt.store import cursor
 from corridor.site.model import Site
+from corridor.web import Handler, error_middleware, problem_response
 
 STATIC = resources.files("corridor.rpt").joinpath("static")
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 log = logging.getLogger("corridor.rpt")
 
 
-def _problem(exc: CorridorError) -> web.Response:
-    return web.Response(status=exc.status, body=msgspec.json.encode(exc.problem()),
-                        content_type="application/problem+json")
 
 
 def peer_cn(request: web.Request) -> str | None:
     """The CN of the client certificate, read from the TLS transport itself."""
     return peer_common_name(request.transport)
-
-
-@web.middleware
-async def problems(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every refusal is problem+json with a stable code; never a stack trace."""
-    try:
-        return await handler(request)
-    except CorridorError as exc:
-        return _problem(exc)
-    except web.HTTPNotFound:
-        return _problem(NotFound(f"no such path {request.path[:80]}", code="not_found"))
-    except web.HTTPMethodNotAllowed:
-        return _problem(CorridorError("method not allowed", code="method_not_allowed"))
 
 
 class Rpt:
@@ -78,7 +62,7 @@ class Rpt:
         return await asyncio.to_thread(call)
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[problems, self.admit])
+        app = web.Application(middlewares=[error_middleware(), self.admit])
         app.add_routes([
             web.get("/healthz", self.healthz),
             web.get("/metrics", self.metrics),
@@ -105,9 +89,8 @@ class Rpt:
         except Refused as exc:
             log.warning("refused %s on an open connection: %s", cert and cert.common_name,
                         exc.code)
-            resp = _problem(exc)
-            resp.force_close()
-            return resp
+            exc.closes_connection = True
+            return problem_response(exc)
         return await handler(request)
 
     async def _watch_crl(self, app: web.Application):  # type: ignore[no-untyped-def]  # an aiohttp cleanup context

@@ -16,7 +16,8 @@ from corridor.sim.callbacks import CallbackSender
 from corridor.sim.faults import FaultError, Faults
 from corridor.sim.outcomes import Spawn
 from corridor.sim.payouts import Payouts
-from corridor.sim.web import decode, reply
+from corridor.sim.web import reply
+from corridor.web import decode
 
 
 class ControlApi:

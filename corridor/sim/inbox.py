@@ -23,8 +23,9 @@ from aiohttp import web
 from corridor.api.schemas import SenderCallback
 from corridor.core.errors import InvalidInput, Refused, Unauthenticated
 from corridor.sim.identity import PartnerIdentity, host_port
-from corridor.sim.web import Listener, check_signature, decode, problems, reply
+from corridor.sim.web import Listener, check_signature, reply
 from corridor.site.model import Site
+from corridor.web import decode, error_middleware
 
 # A sender callback on these states tells the partner the transfer's fate.
 FINAL = frozenset({"COMPLETED", "FAILED", "REJECTED", "CANCELLED"})
@@ -130,7 +131,7 @@ class CallbackInbox:
                 self._waiters.pop(transfer_id, None)
 
     def _app(self) -> web.Application:
-        app = web.Application(middlewares=[problems], client_max_size=256 * 1024)
+        app = web.Application(middlewares=[error_middleware()], client_max_size=256 * 1024)
         app.router.add_post(self.path, self.callback)
         app.router.add_get("/sim/health", self.health)
         app.router.add_get("/sim/callbacks", self.callback_log)

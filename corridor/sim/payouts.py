@@ -24,8 +24,8 @@ from corridor.core.money import parse_minor
 from corridor.core.times import rfc3339
 from corridor.sim.faults import Faults
 from corridor.sim.wallets import Credit, WalletBook
-from corridor.sim.web import decode
 from corridor.site.model import Partner
+from corridor.web import decode
 
 
 @dataclass(slots=True)

@@ -36,8 +36,9 @@ from corridor.sim.identity import PartnerIdentity, SimError, host_port, loopback
 from corridor.sim.outcomes import OutcomeCallbacks
 from corridor.sim.payouts import Payouts
 from corridor.sim.wallets import name_score
-from corridor.sim.web import Listener, check_signature, decode, problems, reply
+from corridor.sim.web import Listener, check_signature, reply
 from corridor.site.model import Site
+from corridor.web import decode, error_middleware
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ class ReceivePartnerSim:
     # -- the partner API ---------------------------------------------------------------
 
     def _app(self) -> web.Application:
-        app = web.Application(middlewares=[problems], client_max_size=64 * 1024)
+        app = web.Application(middlewares=[error_middleware()], client_max_size=64 * 1024)
         app.router.add_post("/v1/accounts/validate", self.validate)
         app.router.add_post("/v1/payouts", self.submit)
         app.router.add_get("/v1/payouts/{payout_id}", self.query)

@@ -1,20 +1,18 @@
-"""Small HTTP pieces both simulators share: JSON and problem+json replies, reading a JSON
-body into a msgspec struct, checking a Corridor-Signature and running an aiohttp app on a
+"""Small HTTP pieces both simulators share (problem+json answers and the body decoder are
+`corridor.web`'s): JSON replies, checking a Corridor-Signature and running an aiohttp app on a
 TLS listener that can be closed and reopened (a partner going down and coming back)."""
 
 from __future__ import annotations
 
 import ssl
 import time
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 from aiohttp import web
 
 from corridor.core import signature
-from corridor.core.errors import CorridorError, InvalidInput
 
-T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
 
 
@@ -23,33 +21,9 @@ def reply(body: Any, status: int = 200) -> web.Response:
                         content_type="application/json")
 
 
-def problem(exc: CorridorError) -> web.Response:
-    return web.Response(body=_encoder.encode(exc.problem()), status=exc.status,
-                        content_type="application/problem+json")
-
-
-def decode(body: bytes, kind: type[T]) -> T:
-    """Decode a request body or raise InvalidInput naming the first fault."""
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except msgspec.ValidationError as exc:
-        raise InvalidInput(f"invalid body: {exc}", code="invalid_request") from None
-    except msgspec.DecodeError:
-        raise InvalidInput("body is not JSON", code="invalid_request") from None
-
-
 def check_signature(secret: bytes, request: web.Request, body: bytes) -> None:
     """Raise Unauthenticated (`bad_signature`) unless the request is signed recently."""
     signature.verify(secret, request.headers.get(signature.HEADER), body, int(time.time()))
-
-
-@web.middleware
-async def problems(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Domain errors become problem+json with their code; nothing else leaks a trace."""
-    try:
-        return await handler(request)
-    except CorridorError as exc:
-        return problem(exc)
 
 
 class Listener:

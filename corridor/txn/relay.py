@@ -15,7 +15,22 @@ import msgspec
 from aiohttp import web
 from opentelemetry.trace import Span, SpanKind, get_current_span
 
-from corridor.core.errors import CorridorError, InvalidInput, NotFound, Unauthenticated
+from corridor.api.internal import (
+    MAX_BATCH_BODY,
+    MAX_BATCH_ITEMS,
+    MSGPACK,
+    Answered,
+    Relayed,
+    decode_calls,
+    encode_batch,
+)
+from corridor.core.errors import (
+    BodyTooLarge,
+    CorridorError,
+    InternalError,
+    InvalidInput,
+    NotFound,
+)
 from corridor.tracing import extract
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine
@@ -26,51 +41,13 @@ from corridor.txn.web import (
     MAX_BODY,
     METRICS,
     PARTNER,
-    PROBLEM,
     TRACER,
-    BodyTooLarge,
-    Handler,
     allow,
-    problem_body,
 )
 from corridor.txn.wire import encode
+from corridor.web import PROBLEM, Handler
 
 log = logging.getLogger("corridor.txn.server")
-
-
-class Relayed(msgspec.Struct, array_like=True, frozen=True):
-    """One partner call as EIG relays it, whether alone (path, headers and body of its own
-    request) or as an item of `POST /internal/v1/batch` (this struct on the wire)."""
-
-    method: str
-    path: str
-    partner: str | None = None
-    key: str | None = None
-    signature: str | None = None
-    body: bytes = b""
-    traceparent: str | None = None  # the partner call's W3C trace context, through EIG
-
-    def partner_id(self) -> str:
-        if not self.partner:
-            raise Unauthenticated(f"the {PARTNER} header is missing", code="partner_missing")
-        return self.partner
-
-    def idempotency_key(self) -> str:
-        if not self.key:
-            raise CorridorError("the Idempotency-Key header is required",
-                                code="idempotency_key_missing")
-        if len(self.key) > 200:
-            raise InvalidInput("the Idempotency-Key header is too long",
-                               code="invalid_request")
-        return self.key
-
-
-class Answered(msgspec.Struct, array_like=True):
-    """TXN's answer to one relayed call: an item of the batch reply."""
-
-    status: int
-    content_type: str
-    body: bytes
 
 
 class _Created(msgspec.Struct):
@@ -148,12 +125,6 @@ RELAYED: dict[str, Op] = {
     "/internal/v1/callbacks/receiver": op_receiver_callback,
 }
 _CANCEL = re.compile(r"^/internal/v1/transfers/([^/]+)/cancel$")
-BATCH_PATH = "/internal/v1/batch"
-MSGPACK = "application/msgpack"
-MAX_BATCH_ITEMS = 1024
-MAX_BATCH_BODY = 4 * 1024 * 1024
-_decode_batch = msgspec.msgpack.Decoder(list[Relayed]).decode
-_encode_batch = msgspec.msgpack.Encoder().encode
 
 
 def _span(app: web.Application, call: Relayed) -> AbstractContextManager[Span]:
@@ -191,11 +162,9 @@ async def _answer(app: web.Application, call: Relayed) -> Answered:
         answer = Answered(exc.status, PROBLEM, encode(exc.problem()))
     except Exception:  # as the middleware: log it, tell the caller nothing inside
         log.exception("unhandled error on batched %s %s", call.method, call.path[:100])
-        answer = Answered(500, PROBLEM, problem_body(500, "internal_error",
-                                                      "the request failed inside TXN"))
-    counted = app[METRICS].bound(route, answer.status)
-    counted[0].inc()
-    counted[1].observe(time.perf_counter() - started)
+        failed = InternalError("the request failed inside TXN")
+        answer = Answered(failed.status, PROBLEM, encode(failed.problem()))
+    app[METRICS].edge.count(route, answer.status, time.perf_counter() - started)
     return answer
 
 
@@ -211,7 +180,7 @@ async def batch(request: web.Request) -> web.StreamResponse:
     # Read past the app's client_max_size, which is the limit of one call, not a batch.
     data = await request.content.readexactly(length)
     try:
-        calls = _decode_batch(data)
+        calls = decode_calls(data)
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"the batch is not a list of calls: {exc}",
                            code="invalid_batch") from None
@@ -219,4 +188,4 @@ async def batch(request: web.Request) -> web.StreamResponse:
         raise BodyTooLarge(f"a batch is at most {MAX_BATCH_ITEMS} calls")
     app = request.app
     answers = await asyncio.gather(*(_answer(app, call) for call in calls))
-    return web.Response(body=_encode_batch(answers), content_type=MSGPACK)
+    return web.Response(body=encode_batch(answers), content_type=MSGPACK)

@@ -21,6 +21,7 @@ from aiohttp import web
 from opentelemetry.trace import NoOpTracer
 from prometheus_client import CollectorRegistry, generate_latest
 
+from corridor.api.internal import BATCH_PATH
 from corridor.core.errors import InvalidInput
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_listener
@@ -30,7 +31,7 @@ from corridor.tracing import Tracing
 from corridor.txn import gauges
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine, bounded_int
-from corridor.txn.relay import BATCH_PATH, RELAYED, batch, relayed
+from corridor.txn.relay import RELAYED, batch, relayed
 from corridor.txn.web import (
     CONNECTORS,
     ENGINE,
@@ -40,10 +41,11 @@ from corridor.txn.web import (
     TRACER,
     Metrics,
     allow,
+    count,
     partner_id,
-    problems,
     reply,
 )
+from corridor.web import error_middleware
 
 log = logging.getLogger("corridor.txn.server")
 
@@ -97,7 +99,7 @@ def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) 
 
 
 def make_app(engine: Engine, connectors: Connectors) -> web.Application:
-    app = web.Application(middlewares=[problems], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[error_middleware(count)], client_max_size=MAX_BODY)
     app[ENGINE] = engine
     app[CONNECTORS] = connectors
     app[TRACER] = NoOpTracer()

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from corridor.rpt.server import Rpt, rpt_server_contexts
+from corridor.pki.layout import Layout
+from corridor.pki.tls import hub_listener
+from corridor.rpt.server import Rpt
 from corridor.rpt.store import connect, store_path
 from corridor.site import load_site
 from tests.edge import ask
@@ -19,7 +21,7 @@ from tests.edge import ask
 def rpt(pki_site: Path, tmp_path: Path) -> Rpt:
     site = load_site(pki_site)
     con = connect(store_path(site, tmp_path / "var"))
-    return Rpt(site, con, tmp_path / "var", contexts=rpt_server_contexts(site))
+    return Rpt(site, con, tmp_path / "var", contexts=hub_listener(Layout(site.root), "rpt"))
 
 
 def test_a_wrong_method_is_405_method_not_allowed(rpt: Rpt) -> None:

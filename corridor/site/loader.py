@@ -15,6 +15,7 @@ from corridor.core.money import is_currency
 from corridor.site.access import read_access
 from corridor.site.faults import Fault, Faults, SiteInvalid
 from corridor.site.fields import Reader, parse_cidr
+from corridor.site.lab import check_lab, read_lab
 from corridor.site.model import (
     ZONES,
     Access,
@@ -68,6 +69,8 @@ def _read(root: Path) -> tuple[Site | None, list[Fault]]:
         _check_corridors(hub, partners, fee_lines, faults)
     _check_allowlists(partners, faults)
     check_tunnel_overlaps(root, partners, faults)
+    if hub is not None:
+        check_lab(hub, partners, faults)
     if faults or hub is None:
         return None, faults
     return Site(root=root, hub=hub, partners=partners, access=access, sanctions=sanctions), faults
@@ -87,7 +90,8 @@ def _read_hub(
 ) -> Hub | None:
     r = Reader(data, where, faults)
     r.allow_only(
-        "hub", "listen", "hosts", "store", "quotes", "fx", "fees", "compliance", "settlement"
+        "hub", "listen", "hosts", "store", "quotes", "fx", "fees", "compliance", "settlement",
+        "lab",
     )
     ident = r.sub("hub")
     listen: dict[str, Listen] = {}
@@ -188,7 +192,9 @@ def _read_hub(
             faults.add(settle.at("cutoff"), f"cutoff {text!r} must be HH:MM (UTC)")
         elif m:
             cutoff = time(int(m.group(1)), int(m.group(2)))
-    if ident is None:
+    lab_r = r.sub("lab", required=False)
+    lab = read_lab(lab_r, [(h.name, h.zone) for h in hosts]) if lab_r is not None else None
+    if ident is None or (lab_r is not None and lab is None):
         return None
     hub_id, name = ident.ident("id"), ident.str("name")
     public_ip, ike_id = ident.str("public_ip"), ident.str("ike_id")
@@ -201,6 +207,7 @@ def _read_hub(
         store_txn=store_txn, store_rpt=store_rpt, quote_ttl_s=ttl,  # type: ignore[arg-type]
         fx_margin_bps=margin, fx_rates=rates, fees=fees,  # type: ignore[arg-type]
         sanctions_threshold=threshold, kyc=kyc, settlement_cutoff=cutoff,  # type: ignore[arg-type]
+        lab=lab,
     )
 
 

@@ -1,12 +1,18 @@
-"""Real pluto daemons for the tests: one per namespace, each with its own run directory,
-NSS database, secrets, config and log; and a tiny CA made with `cryptography`."""
+"""A pluto daemon of its own: one per network namespace, each with its own run directory
+(control socket, pid file), NSS database, secrets, config and log, so that several IKE
+peers run on one machine without touching the system's /run/pluto or /etc/ipsec.*.
+
+The run directory holds a UNIX socket: it must be on a file system that can (a tmpfs; not
+the 9p share of a virtme-ng VM). `TunnelCA` issues the IKE certificates of peers that
+authenticate with certificates, as PKCS#12 files that `import_p12` loads into NSS.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import signal
-import subprocess
+import time
 from pathlib import Path
 
 from cryptography import x509
@@ -15,38 +21,53 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.net.netns import sh
-from tests.support import wait_for
+from corridor.net.errors import NetError
+from corridor.net.pluto import Pluto
+from corridor.net.runner import libexec, run
 
-PLUTO = "/usr/libexec/ipsec/pluto"
 
-
-class PlutoPeer:
-    def __init__(self, ns: str, home: Path, conf_dir: Path) -> None:
+class PlutoDaemon:
+    def __init__(self, ns: str | None, home: Path, conf_dir: Path,
+                 rundir: Path | None = None) -> None:
         self.ns, self.home, self.conf_dir = ns, home, conf_dir
-        self.run = home / "run"
+        self.run = rundir or home / "run"
         self.nss = home / "nss"
         self.log = home / "pluto.log"
         self.ctl = self.run / "pluto.ctl"
         for d in (self.run, self.nss, conf_dir):
             d.mkdir(parents=True, exist_ok=True)
-        sh("certutil", "-N", "-d", f"sql:{self.nss}", "--empty-password")
+        if not (self.nss / "cert9.db").exists():
+            run(["certutil", "-N", "-d", f"sql:{self.nss}", "--empty-password"])
         (home / "ipsec.conf").write_text("config setup\n")
         secrets = home / "ipsec.secrets"
         secrets.write_text(f"include {conf_dir}/*.secrets\n")
         os.chmod(secrets, 0o600)
 
-    def start(self) -> None:
-        sh(PLUTO, "--config", str(self.home / "ipsec.conf"), "--rundir", str(self.run),
-           "--nssdir", str(self.nss), "--secretsfile", str(self.home / "ipsec.secrets"),
-           "--logfile", str(self.log), "--no-dnssec", ns=self.ns)
-        wait_for(self.ctl.exists, 10, what=f"pluto control socket in {self.ns}")
+    @property
+    def client(self) -> Pluto:
+        return Pluto(self.ctl)
+
+    def start(self, timeout: float = 30.0) -> PlutoDaemon:
+        """Start pluto (it forks into the background) and wait for its control socket."""
+        run([libexec("pluto"), "--config", str(self.home / "ipsec.conf"), "--rundir",
+             str(self.run), "--nssdir", str(self.nss), "--secretsfile",
+             str(self.home / "ipsec.secrets"), "--logfile", str(self.log), "--no-dnssec"],
+            netns=self.ns)
+        deadline = time.monotonic() + timeout
+        while not self.ctl.exists():
+            if time.monotonic() > deadline:
+                raise NetError(f"pluto made no control socket in {timeout:.0f}s; see {self.log}")
+            time.sleep(0.05)
+        return self
 
     def pid(self) -> int | None:
         path = self.run / "pluto.pid"
-        return int(path.read_text().strip()) if path.is_file() else None
+        try:
+            return int(path.read_text().strip())
+        except (OSError, ValueError):
+            return None
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
         pid = self.pid()
         if pid is None:
             return
@@ -54,41 +75,44 @@ class PlutoPeer:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             return
-        wait_for(lambda: not Path(f"/proc/{pid}").exists(), 10, what="pluto to exit")
+        deadline = time.monotonic() + timeout
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def whack(self, *args: str) -> str:
-        return sh("ipsec", "whack", "--ctlsocket", str(self.ctl), *args, check=False).stdout
+        return self.client.whack(*args, check=False)
 
     def load(self, config: Path, name: str) -> None:
-        proc = subprocess.run(["/usr/libexec/ipsec/addconn", "--ctlsocket", str(self.ctl),
-                               "--config", str(config), name], capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-        self.whack("--initiate", "--asynchronous", "--name", name)
+        """Load conn `name` from `config` and start it."""
+        self.client.add(config, name)
+        self.client.initiate(name)
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log.is_file() else ""
 
-    def import_ca(self, ca_pem: Path) -> None:
-        sh("certutil", "-A", "-d", f"sql:{self.nss}", "-n", "corridor-test-ca", "-t", "CT,,",
-           "-i", str(ca_pem))
+    def import_ca(self, ca_pem: Path, nickname: str = "corridor-tunnel-ca") -> None:
+        run(["certutil", "-A", "-d", f"sql:{self.nss}", "-n", nickname, "-t", "CT,,",
+             "-i", str(ca_pem)])
 
     def import_p12(self, p12: Path, password: str) -> None:
-        sh("pk12util", "-i", str(p12), "-d", f"sql:{self.nss}", "-W", password)
+        run(["pk12util", "-i", str(p12), "-d", f"sql:{self.nss}", "-W", password])
 
 
-class TinyCA:
-    """A CA and end-entity certificates whose SAN is the tunnel end's @FQDN IKE id."""
+class TunnelCA:
+    """A CA and IKE end-entity certificates whose SAN is the tunnel end's @FQDN IKE id.
+    RSA keys: what every Libreswan `authby` default accepts."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, name: str = "Corridor tunnel CA") -> None:
         self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Corridor test tunnel CA")])
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
         now = dt.datetime.now(dt.UTC)
         self.cert = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
             .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
             .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
                                          False), critical=True)
@@ -106,7 +130,7 @@ class TinyCA:
             .issuer_name(self.cert.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(fqdn)]), critical=False)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH,
                                                   ExtendedKeyUsageOID.CLIENT_AUTH]),

@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "jump": "corridor.jump.cli:jump",
     "rpt": "corridor.rpt.cli:rpt",
     "sim": "corridor.sim.cli:sim",
+    "lab": "corridor.lab.cli:lab",
 }
 
 

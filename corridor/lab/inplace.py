@@ -1,0 +1,83 @@
+"""Building and removing the lab in the kernel this process runs in (in place).
+
+`up` checks everything it can before it makes anything (the site, the plan, the tools, a
+lab already up, collisions with this machine's addresses); then it writes the state file
+and builds: the lab's site copy, hosts and links, firewall rules, servers, the partners'
+applications, tunnels. Any failure on the way removes all it made and raises one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+
+from corridor.lab import build, labsite, servers, state, tunnels, zones
+from corridor.lab.plan import LabError, Plan, collisions, plan
+from corridor.net import firewall, nft
+from corridor.site.model import Site
+
+TOOLS = ("ip", "nft", "sysctl", "sshd", "ssh-keygen", "ipsec", "certutil", "pk12util")
+
+
+def lab_site_dir(st: state.State) -> Path:
+    return st.dir / "site"
+
+
+def check_can_build(site: Site, root: Path, name: str) -> Plan:
+    """Everything that would stop a build, before anything is made."""
+    the_plan = plan(site)
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        raise LabError(f"missing {', '.join(missing)} (make system-deps installs them)")
+    existing = state.load(root, name)
+    if existing is not None:
+        raise LabError(f"lab {name} is already up ({existing.phase}, from {existing.site}); "
+                       f"run `corridor lab down --name {name}` first")
+    spaces = build.lab_namespaces(name)
+    if spaces:
+        raise LabError(f"namespaces of lab {name} exist ({', '.join(spaces[:3])}...); run "
+                       f"`corridor lab down --name {name}` first")
+    clashes = collisions(the_plan, build.machine_addresses())
+    if clashes:
+        raise LabError("\n".join(clashes))
+    return the_plan
+
+
+def up(site: Site, root: Path, name: str) -> state.State:
+    the_plan = check_can_build(site, root, name)
+    st = state.new(root, name, site.root)
+    try:
+        lab_site = labsite.make(site, the_plan, lab_site_dir(st), servers.desk_keys(st))
+        build.make_hosts(the_plan, st)
+        apply_rules(lab_site, the_plan, st)
+        servers.start_hub(lab_site, the_plan, st)
+        servers.start_partners(lab_site, the_plan, st)
+        tunnels.start(lab_site, the_plan, st)
+    except BaseException:
+        build.teardown(name, st, st.dir)
+        raise
+    st.phase = "up"
+    st.save()
+    return st
+
+
+def apply_rules(site: Site, the_plan: Plan, st: state.State) -> None:
+    """The partner allowlist and the lab's rules on the vpn host, the zone rules on every
+    other hub host, counters on each partner gateway's internet link."""
+    vpn = st.ns(the_plan.vpn)
+    nft.apply(firewall.render(firewall.allowlist(site)), vpn)
+    nft.apply(zones.vpn_rules(the_plan), vpn)
+    for host in the_plan.hosts.values():
+        if host.kind == "hub" and host.name != the_plan.vpn:
+            nft.apply(zones.host_rules(the_plan, host.name), st.ns(host.name))
+        elif host.kind == "gateway":
+            nft.apply(zones.gateway_rules(), st.ns(host.name))
+
+
+def down(root: Path, name: str) -> list[str]:
+    """Remove lab `name` whatever state it is in; nothing to remove is not an error."""
+    st = None
+    with contextlib.suppress(LabError):  # unreadable: the namespaces and directory still go
+        st = state.load(root, name)
+    return build.teardown(name, st, state.lab_dir(root, name))

@@ -1,0 +1,134 @@
+"""The servers each lab host runs: a real sshd on every hub host, TXN, RPT, EIG and the jump
+server from the lab's site, and each partner's application (the simulators) behind its
+gateway. Each is waited for with a probe from inside its own host."""
+
+from __future__ import annotations
+
+import http.client
+import shutil
+import ssl
+from pathlib import Path
+
+from corridor.jump.state import JumpState, ensure_key
+from corridor.lab import netns
+from corridor.lab.labsite import authorized_keys
+from corridor.lab.plan import Plan
+from corridor.lab.procs import corridor, spawn, wait_ready
+from corridor.lab.state import State
+from corridor.pki.layout import Layout
+from corridor.pki.tls import client_context
+from corridor.sim.identity import hub_client_tls
+from corridor.site.model import Site
+
+
+def host_dir(state: State, host: str) -> Path:
+    path = state.dir / "hosts" / host
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def data_dir(state: State, host: str) -> Path:
+    return host_dir(state, host) / "data"
+
+
+def desk_keys(state: State) -> Path:
+    return host_dir(state, "desk") / "keys"
+
+
+def start_hub(site: Site, plan: Plan, state: State) -> None:
+    bastion = ""
+    if "jump" in plan.hosts:
+        jump = JumpState.under(data_dir(state, "jump"))
+        jump.prepare()
+        bastion = ensure_key(jump.client_key).export_public_key().decode().strip()
+    keys = authorized_keys(site, desk_keys(state), bastion) if bastion else []
+    sshds = []
+    for h in site.hub.hosts:
+        if h.name in plan.hosts:
+            sshds.append((h.name, plan.address(h.name), h.ssh_port,
+                          _sshd(state, h.name, plan.address(h.name), h.ssh_port, keys)))
+    args = ["--site", str(site.root)]
+    order = [name for name in ("txn", "rpt", "eig", "jump") if name in plan.hosts]
+    for name in order:
+        proc = spawn(state, name, name, corridor("serve", name, *args, "--data",
+                                                 str(data_dir(state, name))))
+        wait_ready(proc, lambda name=name: _healthy(site, state, name))
+    # From the jump host, the one host every host's rules let reach its SSH.
+    prober = "jump" if "jump" in plan.hosts else None
+    for host, addr, port, proc in sshds:
+        ns = state.ns(prober or host)
+        wait_ready(proc, lambda ns=ns, a=addr, p=port: netns.tcp_open(ns, str(a), p))
+
+
+def _sshd(state: State, host: str, address: object, port: int, keys: list[str]):  # type: ignore[no-untyped-def]
+    from corridor.jump.sshd import keygen
+
+    folder = host_dir(state, host) / "sshd"
+    folder.mkdir(exist_ok=True)
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation
+    host_key = folder / "host_ed25519"
+    if not host_key.exists():
+        keygen(host_key, f"{host}.lab")
+    auth = folder / "authorized_keys"
+    auth.write_text("\n".join(keys) + "\n")
+    config = folder / "sshd_config"
+    config.write_text(
+        f"ListenAddress {address}:{port}\nHostKey {host_key}\nAuthorizedKeysFile {auth}\n"
+        "PidFile none\nUsePAM no\nStrictModes no\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
+        "Subsystem sftp internal-sftp\nLogLevel INFO\n")
+    sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+    return spawn(state, host, "sshd", [sshd, "-D", "-e", "-f", str(config)])
+
+
+def start_partners(site: Site, plan: Plan, state: State) -> None:
+    eig_port = plan.ports["eig"]
+    waiting = []
+    for end in plan.partners.values():
+        for what, port in end.serves:
+            listen = f"{end.app_addr}:{port}"
+            if what == "payouts":
+                argv = corridor("sim", "receive-partner", "--site", str(site.root), "--partner",
+                                end.id, "--listen", listen, "--eig",
+                                f"https://{end.face}:{eig_port}")
+            else:
+                argv = corridor("sim", "send-partner", "--site", str(site.root), "--partner",
+                                end.id, "serve-callbacks", "--listen", listen, "--journal",
+                                str(host_dir(state, end.app) / "callbacks.jsonl"))
+            proc = spawn(state, end.app, f"sim {what}", argv)
+            waiting.append((proc, end.app, str(end.app_addr), port))
+    for proc, host, addr, port in waiting:
+        wait_ready(proc, lambda h=host, a=addr, p=port: _sim_healthy(site, state, h, a, p))
+
+
+def _healthy(site: Site, state: State, name: str) -> bool:
+    ns = state.ns(name)
+    if name == "txn":
+        listen = site.hub.listen["txn"]
+        layout = Layout(site.root)
+        ctx = client_context(layout.hub_ca[0], *layout.hub("eig"))
+        return netns.run_in(ns, get, listen.host, listen.port, "/healthz", ctx)
+    if name == "eig":
+        listen = site.hub.listen.get("eig_internal") or site.hub.listen["eig"]
+        return netns.run_in(ns, get, listen.host, listen.port, "/healthz", None)
+    listen = site.hub.listen[name]
+    return netns.tcp_open(ns, listen.host, listen.port)
+
+
+def _sim_healthy(site: Site, state: State, host: str, addr: str, port: int) -> bool:
+    return netns.run_in(state.ns(host), get, addr, port, "/sim/health", hub_client_tls(site))
+
+
+def get(host: str, port: int, path: str, ctx: ssl.SSLContext | None) -> bool:
+    """Whether GET `path` answers 200 (call it inside the server's namespace)."""
+    if ctx is None:
+        conn: http.client.HTTPConnection = http.client.HTTPConnection(host, port, timeout=2)
+    else:
+        conn = http.client.HTTPSConnection(host, port, timeout=2, context=ctx)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().status == 200
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()

@@ -1,0 +1,65 @@
+"""The tunnels of the lab: pluto on the vpn host loaded the way `corridor vpn apply` does,
+and pluto on each partner's gateway loaded from `corridor vpn kit`, both from the lab's
+site. Run directories (control sockets) live in the lab's directory, which must be on a
+file system that holds UNIX sockets.
+
+Certificate tunnels get IKE certificates from a CA of the lab's own, whose SAN is each
+end's @FQDN IKE id: the hub's under the site's hub id (the nickname `vpn apply` names by
+default), a partner's under its partner id (the nickname its kit names).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from corridor.lab.plan import LabError, Plan
+from corridor.lab.servers import host_dir
+from corridor.lab.state import Proc, State
+from corridor.net import libreswan, vpnfiles
+from corridor.net.plutod import PlutoDaemon, TunnelCA
+from corridor.site.model import Site
+
+
+def daemon(state: State, host: str) -> PlutoDaemon:
+    home = host_dir(state, host) / "pluto"
+    return PlutoDaemon(state.ns(host), home, home / "ipsec.d", home / "run")
+
+
+def start(site: Site, plan: Plan, state: State) -> None:
+    hub = daemon(state, plan.vpn)
+    ends = {end.id: daemon(state, end.gateway) for end in plan.partners.values()}
+    _certificates(site, plan, state, hub, ends)
+    for host, pluto in ((plan.vpn, hub), *((plan.partners[i].gateway, d)
+                                            for i, d in ends.items())):
+        pluto.start()
+        pid = pluto.pid()
+        if pid is not None:
+            state.started_process(Proc(host, "pluto", pid, str(pluto.log)))
+    vpnfiles.apply(site, libreswan.hub_files(site, site.hub.id), hub.conf_dir, hub.client)
+    for pid, pluto in ends.items():
+        partner = site.partners[pid]
+        vpnfiles.write_files(libreswan.kit_files(site, partner, with_psk=True), pluto.conf_dir)
+        pluto.client.reread_secrets()
+        pluto.load(pluto.conf_dir / f"{site.hub.id}.conf", site.hub.id)
+
+
+def _certificates(site: Site, plan: Plan, state: State, hub: PlutoDaemon,
+                  ends: dict[str, PlutoDaemon]) -> None:
+    users = [p for p in plan.partners if site.partners[p].tunnel.auth == "cert"]  # type: ignore[union-attr]
+    if not users:
+        return
+    ca = TunnelCA(host_dir(state, plan.vpn) / "tunnel-ca", f"{site.hub.name} lab tunnel CA")
+    password = secrets.token_urlsafe(16)
+    hub.import_ca(ca.pem)
+    hub.import_p12(ca.issue(site.hub.id, _fqdn(site.hub.ike_id), password), password)
+    for pid in users:
+        tunnel = site.partners[pid].tunnel
+        assert tunnel is not None
+        ends[pid].import_ca(ca.pem)
+        ends[pid].import_p12(ca.issue(pid, _fqdn(tunnel.peer_id), password), password)
+
+
+def _fqdn(ike_id: str) -> str:
+    if not ike_id.startswith("@"):
+        raise LabError(f"the lab issues IKE certificates for @FQDN ids only, not {ike_id!r}")
+    return ike_id.removeprefix("@")

@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 from corridor.lab import netns
-from corridor.lab.plan import Host, LabError, Plan
+from corridor.lab.errors import LabError
+from corridor.lab.plan import Host, Plan
 from corridor.lab.state import State, alive, namespace
 from corridor.net.errors import NetError
 from corridor.net.runner import run

@@ -13,7 +13,8 @@ import shutil
 from pathlib import Path
 
 from corridor.lab import build, labsite, servers, state, tunnels, zones
-from corridor.lab.plan import LabError, Plan, collisions, plan
+from corridor.lab.errors import LabError
+from corridor.lab.plan import Plan, collisions, plan
 from corridor.net import firewall, nft
 from corridor.site.model import Site
 
@@ -51,9 +52,12 @@ def up(site: Site, root: Path, name: str) -> state.State:
         lab_site = labsite.make(site, the_plan, lab_site_dir(st), servers.desk_keys(st))
         build.make_hosts(the_plan, st)
         apply_rules(lab_site, the_plan, st)
-        servers.start_hub(lab_site, the_plan, st)
-        servers.start_partners(lab_site, the_plan, st)
+        # Everything starts side by side (Python servers are slow to start under an
+        # emulated VM), then each is waited for.
+        waiting = servers.start_hub(lab_site, the_plan, st)
+        waiting += servers.start_partners(lab_site, the_plan, st)
         tunnels.start(lab_site, the_plan, st)
+        servers.wait_all(waiting)
     except BaseException:
         build.teardown(name, st, st.dir)
         raise

@@ -22,6 +22,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from corridor.lab.errors import LabError
 from corridor.site.lab import gateway, vpn_host
 from corridor.site.model import Lab, Partner, Site
 
@@ -29,10 +30,6 @@ V4 = ipaddress.IPv4Address
 V4Net = ipaddress.IPv4Network
 V4If = ipaddress.IPv4Interface
 SERVED = ("eig", "txn", "rpt", "jump")  # hub hosts whose name is a `corridor serve` server
-
-
-class LabError(Exception):
-    """The lab cannot be built as asked; the message is one line for the operator."""
 
 
 @dataclass(frozen=True, slots=True)

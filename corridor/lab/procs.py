@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from corridor.lab.plan import LabError
+from corridor.lab.errors import LabError
 from corridor.lab.state import Proc, State, alive
 
 # The servers and simulators are Python: slow to start under an emulated VM, so their

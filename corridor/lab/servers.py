@@ -7,14 +7,16 @@ from __future__ import annotations
 import http.client
 import shutil
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
+from corridor.jump.sshd import keygen
 from corridor.jump.state import JumpState, ensure_key
 from corridor.lab import netns
 from corridor.lab.labsite import authorized_keys
-from corridor.lab.plan import Plan
+from corridor.lab.plan import SERVED, Plan
 from corridor.lab.procs import corridor, spawn, wait_ready
-from corridor.lab.state import State
+from corridor.lab.state import Proc, State
 from corridor.pki.layout import Layout
 from corridor.pki.tls import client_context
 from corridor.sim.identity import hub_client_tls
@@ -35,34 +37,41 @@ def desk_keys(state: State) -> Path:
     return host_dir(state, "desk") / "keys"
 
 
-def start_hub(site: Site, plan: Plan, state: State) -> None:
+Waiting = list[tuple[Proc, Callable[[], bool]]]  # started, and how to know it is ready
+
+
+def start_hub(site: Site, plan: Plan, state: State) -> Waiting:
+    """Start sshd on every hub host and each hub server; return what to wait for. The
+    servers start side by side: none needs another to start (EIG and RPT reach TXN when
+    they are asked to)."""
     bastion = ""
     if "jump" in plan.hosts:
         jump = JumpState.under(data_dir(state, "jump"))
         jump.prepare()
         bastion = ensure_key(jump.client_key).export_public_key().decode().strip()
     keys = authorized_keys(site, desk_keys(state), bastion) if bastion else []
-    sshds = []
+    waiting: Waiting = []
+    for name in (n for n in SERVED if n in plan.hosts):
+        proc = spawn(state, name, name, corridor("serve", name, "--site", str(site.root),
+                                                 "--data", str(data_dir(state, name))))
+        waiting.append((proc, lambda name=name: _healthy(site, state, name)))
+    # Probed from the jump host, the one host every host's rules let reach its SSH.
+    prober = "jump" if "jump" in plan.hosts else None
     for h in site.hub.hosts:
         if h.name in plan.hosts:
-            sshds.append((h.name, plan.address(h.name), h.ssh_port,
-                          _sshd(state, h.name, plan.address(h.name), h.ssh_port, keys)))
-    args = ["--site", str(site.root)]
-    order = [name for name in ("txn", "rpt", "eig", "jump") if name in plan.hosts]
-    for name in order:
-        proc = spawn(state, name, name, corridor("serve", name, *args, "--data",
-                                                 str(data_dir(state, name))))
-        wait_ready(proc, lambda name=name: _healthy(site, state, name))
-    # From the jump host, the one host every host's rules let reach its SSH.
-    prober = "jump" if "jump" in plan.hosts else None
-    for host, addr, port, proc in sshds:
-        ns = state.ns(prober or host)
-        wait_ready(proc, lambda ns=ns, a=addr, p=port: netns.tcp_open(ns, str(a), p))
+            addr = str(plan.address(h.name))
+            proc = _sshd(state, h.name, addr, h.ssh_port, keys)
+            ns = state.ns(prober or h.name)
+            waiting.append((proc, lambda ns=ns, a=addr, p=h.ssh_port: netns.tcp_open(ns, a, p)))
+    return waiting
 
 
-def _sshd(state: State, host: str, address: object, port: int, keys: list[str]):  # type: ignore[no-untyped-def]
-    from corridor.jump.sshd import keygen
+def wait_all(waiting: Waiting) -> None:
+    for proc, ready in waiting:
+        wait_ready(proc, ready)
 
+
+def _sshd(state: State, host: str, address: str, port: int, keys: list[str]) -> Proc:
     folder = host_dir(state, host) / "sshd"
     folder.mkdir(exist_ok=True)
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation
@@ -81,9 +90,10 @@ def _sshd(state: State, host: str, address: object, port: int, keys: list[str]):
     return spawn(state, host, "sshd", [sshd, "-D", "-e", "-f", str(config)])
 
 
-def start_partners(site: Site, plan: Plan, state: State) -> None:
+def start_partners(site: Site, plan: Plan, state: State) -> Waiting:
+    """Start each partner's application; return what to wait for."""
     eig_port = plan.ports["eig"]
-    waiting = []
+    waiting: Waiting = []
     for end in plan.partners.values():
         for what, port in end.serves:
             listen = f"{end.app_addr}:{port}"
@@ -96,9 +106,10 @@ def start_partners(site: Site, plan: Plan, state: State) -> None:
                                 end.id, "serve-callbacks", "--listen", listen, "--journal",
                                 str(host_dir(state, end.app) / "callbacks.jsonl"))
             proc = spawn(state, end.app, f"sim {what}", argv)
-            waiting.append((proc, end.app, str(end.app_addr), port))
-    for proc, host, addr, port in waiting:
-        wait_ready(proc, lambda h=host, a=addr, p=port: _sim_healthy(site, state, h, a, p))
+            addr = str(end.app_addr)
+            waiting.append((proc, lambda h=end.app, a=addr, p=port:
+                            _sim_healthy(site, state, h, a, p)))
+    return waiting
 
 
 def _healthy(site: Site, state: State, name: str) -> bool:

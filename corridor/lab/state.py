@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from corridor.lab.plan import LabError
+from corridor.lab.errors import LabError
 
 DEFAULT_ROOT = Path(os.environ.get("CORRIDOR_LAB_ROOT", "/run/corridor-lab"))
 DEFAULT_NAME = "clab"

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import secrets
 
-from corridor.lab.plan import LabError, Plan
+from corridor.lab.errors import LabError
+from corridor.lab.plan import Plan
 from corridor.lab.servers import host_dir
 from corridor.lab.state import Proc, State
 from corridor.net import libreswan, vpnfiles

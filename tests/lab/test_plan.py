@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from corridor.lab import zones
-from corridor.lab.plan import LabError, collisions, plan
+from corridor.lab.errors import LabError
+from corridor.lab.plan import collisions, plan
 from corridor.site import check_site, load_site
 from tests.support import EXAMPLE_SITE
 

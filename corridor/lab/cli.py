@@ -17,9 +17,8 @@ from pathlib import Path
 import click
 
 from corridor.clikit import open_site, site_option
-from corridor.lab.plan import LabError
+from corridor.core.errors import CorridorError
 from corridor.lab.state import DEFAULT_NAME, DEFAULT_ROOT, check_name
-from corridor.net.errors import NetError
 
 name_option = click.option("--name", default=DEFAULT_NAME, show_default=True,
                            help="The lab's name: its namespaces are NAME-<host>.")
@@ -54,9 +53,8 @@ def _errors(func):  # type: ignore[no-untyped-def]
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
         try:
             return func(*args, **kwargs)
-        except (LabError, NetError) as exc:
-            text = exc.detail if isinstance(exc, NetError) else str(exc)
-            for line in text.splitlines() or ["failed"]:
+        except CorridorError as exc:
+            for line in exc.detail.splitlines() or ["failed"]:
                 click.echo(f"error: {line}", err=True)
             sys.exit(1)
 
@@ -130,15 +128,20 @@ def lab_status(name: str, root: Path, as_json: bool, in_place: bool) -> None:
 @lab.command("demo")
 @name_option
 @root_option
+@click.option("--partner", default="payfast", show_default=True,
+              help="The send partner whose application sends the transfer.")
+@click.option("--to", "receiver", default="mobicash", show_default=True,
+              help="The receive partner that pays it out.")
 @in_place_option
 @_errors
-def lab_demo(name: str, root: Path, in_place: bool) -> None:
-    """PayFast's application sends a transfer through its tunnel to MobiCash, hop by hop."""
+def lab_demo(name: str, root: Path, partner: str, receiver: str, in_place: bool) -> None:
+    """A send partner's application sends a transfer through its tunnel, hop by hop."""
     from corridor.lab import journey
 
     check_name(name)
-    if not run_lab("demo", ["--name", name, "--root", str(root)], in_place):
+    if not run_lab("demo", ["--name", name, "--root", str(root), "--partner", partner,
+                            "--to", receiver], in_place):
         return
-    journey.run(root, name)
+    journey.run(root, name, partner, receiver)
 
 

@@ -45,8 +45,20 @@ def run_lab(command: str, argv: list[str], in_place: bool) -> bool:
     return True
 
 
+def esp_here() -> bool | None:
+    """Whether this kernel carries ESP, by corridor.lab.kernel's probe; None while that
+    probe is not part of this build (pending)."""
+    try:
+        from corridor.lab.kernel import esp_support  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return bool(esp_support().available)
+
+
 def _errors(func):  # type: ignore[no-untyped-def]
-    """Lab and tool failures as one line each, exit 1, no traceback."""
+    """Lab and tool failures as `error: ...` lines, exit 1, no traceback: like
+    clikit.friendly_errors, but one line per fault, since a refusal may name several (each
+    lab network that collides with this machine's addresses)."""
     import functools
 
     @functools.wraps(func)
@@ -82,7 +94,7 @@ def lab_up(site_dir: Path, name: str, root: Path, in_place: bool) -> None:
         return
     site = open_site(site_dir)
     started = time.monotonic()
-    st = inplace.up(site, root, name)
+    st = inplace.up(site, root, name, esp=esp_here())
     click.echo(f"lab {name} up in {time.monotonic() - started:.1f}s: "
                f"{len(st.namespaces)} hosts, {len(st.processes)} processes; "
                f"`corridor lab status --name {name}` shows them")

@@ -45,9 +45,12 @@ def check_can_build(site: Site, root: Path, name: str) -> Plan:
     return the_plan
 
 
-def up(site: Site, root: Path, name: str) -> state.State:
+def up(site: Site, root: Path, name: str, esp: bool | None = None) -> state.State:
+    """Build lab `name` from `site`; `esp` is what the caller knows of this kernel's ESP
+    (recorded for `lab status`; None: not checked)."""
     the_plan = check_can_build(site, root, name)
     st = state.new(root, name, site.root)
+    st.esp = esp
     try:
         lab_site = labsite.make(site, the_plan, lab_site_dir(st), servers.desk_keys(st))
         build.make_hosts(the_plan, st)

@@ -49,7 +49,6 @@ class Host:
     routes: tuple[Route, ...] = ()
     forwards: bool = False
     servers: tuple[str, ...] = ()  # what runs on it: sshd, pluto, eig, txn, sim ...
-    partner: str | None = None
 
     @property
     def address(self) -> V4:
@@ -131,7 +130,7 @@ def plan(site: Site) -> Plan:
     lab = hub.lab
     if lab is None:
         raise LabError(f"{site.root}/hub.yaml has no lab block: add one (see the demo site)")
-    vpn = vpn_host(hub)
+    vpn = vpn_host({h.name: h.zone for h in hub.hosts})
     if vpn is None:
         raise LabError("hub.yaml needs a host named vpn (or one edge host)")
     ports = {name: listen.port for name, listen in hub.listen.items()}
@@ -204,12 +203,12 @@ def plan(site: Site) -> Plan:
         to_hub = [Route(str(n), gateway(wan.network), gw_lan.ip) for n in end.hub_subnets]
         add(Host(end.gateway, "gateway", f"partner {p.id}", (wan, gw_lan),
                  routes=(Route("default", gateway(wan.network)), *to_hub), forwards=True,
-                 servers=("pluto",), partner=p.id))
+                 servers=("pluto",)))
         links.append(Link(end.app, "lan", _iface(end.app_addr, lan), end.gateway, "lan",
                           b_addr=gw_lan))
         add(Host(end.app, "app", f"partner {p.id}", (_iface(end.app_addr, lan),),
                  routes=(Route("default", gw_lan.ip),),
-                 servers=tuple(f"sim {what}" for what, _ in end.serves), partner=p.id))
+                 servers=tuple(f"sim {what}" for what, _ in end.serves)))
     stranger = on_internet("stranger", lab.stranger, "lab.stranger")
     add(Host("stranger", "stranger", "internet", (stranger,),
              routes=(Route("default", gateway(stranger.network)),)))

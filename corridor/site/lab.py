@@ -10,7 +10,7 @@ hub's public IP, a partner's peer IP) that the lab's internet does not hold.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from corridor.site.faults import Faults
 from corridor.site.fields import Reader, parse_cidr
@@ -21,12 +21,12 @@ V4Net = ipaddress.IPv4Network
 V4 = ipaddress.IPv4Address
 
 
-def vpn_host(hub: Hub) -> str | None:
-    """The host that terminates the tunnels and routes between the lab's segments: the one
-    named `vpn`, else the only host in the edge zone."""
-    if hub.host("vpn") is not None:
+def vpn_host(zones: Mapping[str, str]) -> str | None:
+    """Of hub.yaml's hosts (name -> zone), the one that terminates the tunnels and routes
+    between the lab's segments: the one named `vpn`, else the only host in the edge zone."""
+    if "vpn" in zones:
         return "vpn"
-    edge = [h.name for h in hub.hosts if h.zone == "edge"]
+    edge = [name for name, zone in zones.items() if zone == "edge"]
     return edge[0] if len(edge) == 1 else None
 
 
@@ -101,8 +101,7 @@ def _check_hosts(r: Reader, lab: Lab, zones: dict[str, str]) -> None:
             r.faults.add(where(name), f"lab.addresses: {name!r} is not a host of hub.yaml")
             continue
         _inside(r.faults, where(name), f"host {name}", ip, lab.segments.get(zone), zone)
-    edge = [n for n, z in zones.items() if z == "edge"]
-    vpn = "vpn" if "vpn" in zones else (edge[0] if len(edge) == 1 else None)
+    vpn = vpn_host(zones)
     if vpn is None:
         r.faults.add(r.data.where, "lab: hub.yaml needs a host named vpn (or one edge host) "
                                    "to terminate the tunnels")

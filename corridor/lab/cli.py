@@ -94,7 +94,7 @@ def lab_up(site_dir: Path, name: str, root: Path, in_place: bool) -> None:
         return
     site = open_site(site_dir)
     started = time.monotonic()
-    st = inplace.up(site, root, name, esp=esp_here())
+    st = inplace.up(site, root, name, esp=esp_here(), say=lambda line: click.echo(line, err=True))
     click.echo(f"lab {name} up in {time.monotonic() - started:.1f}s: "
                f"{len(st.namespaces)} hosts, {len(st.processes)} processes; "
                f"`corridor lab status --name {name}` shows them")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from corridor.lab import build, labsite, servers, state, tunnels, zones
@@ -45,22 +47,35 @@ def check_can_build(site: Site, root: Path, name: str) -> Plan:
     return the_plan
 
 
-def up(site: Site, root: Path, name: str, esp: bool | None = None) -> state.State:
+def up(site: Site, root: Path, name: str, esp: bool | None = None,
+       say: Callable[[str], None] = lambda _: None) -> state.State:
     """Build lab `name` from `site`; `esp` is what the caller knows of this kernel's ESP
-    (recorded for `lab status`; None: not checked)."""
+    (recorded for `lab status`; None: not checked); `say` hears each step as it ends."""
     the_plan = check_can_build(site, root, name)
     st = state.new(root, name, site.root)
     st.esp = esp
+    started = time.monotonic()
+
+    def step(what: str) -> None:
+        say(f"{time.monotonic() - started:6.1f}s  {what}")
+
     try:
         lab_site = labsite.make(site, the_plan, lab_site_dir(st), servers.desk_keys(st))
+        step(f"lab site with its own keys at {lab_site.root}")
         build.make_hosts(the_plan, st)
+        step(f"{len(the_plan.hosts)} hosts, {len(the_plan.links)} links, "
+             f"{len(the_plan.bridges)} bridges")
         apply_rules(lab_site, the_plan, st)
+        step(f"partner allowlist and zone rules ({len(the_plan.flows)} flows)")
         # Everything starts side by side (Python servers are slow to start under an
         # emulated VM), then each is waited for.
         waiting = servers.start_hub(lab_site, the_plan, st)
         waiting += servers.start_partners(lab_site, the_plan, st)
         tunnels.start(lab_site, the_plan, st)
+        step(f"pluto on {the_plan.vpn} and {len(the_plan.partners)} partner gateway(s), "
+             "conns loaded")
         servers.wait_all(waiting)
+        step(f"{len(waiting)} servers ready")
     except BaseException:
         build.teardown(name, st, st.dir)
         raise

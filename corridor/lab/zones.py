@@ -97,7 +97,8 @@ def gateway_rules() -> str:
                'oifname "internet" meta l4proto tcp rt ipsec missing counter '
                'comment "cleartext tcp out"']
     arriving = ['iifname "internet" meta l4proto esp counter comment "esp in"',
-                'iifname "internet" meta l4proto tcp counter comment "cleartext tcp in"']
+                'iifname "internet" meta l4proto tcp meta ipsec missing counter '
+                'comment "cleartext tcp in"']
     out = _head()
     out += _chain("leaving", "type filter hook postrouting priority srcnat + 10; "
                              "policy accept;", leaving)

@@ -16,14 +16,20 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 from corridor.lab import netns
 from corridor.lab.errors import LabError
-from corridor.lab.plan import Host, Plan
+from corridor.lab.plan import Bridge, Host, Link, Plan
 from corridor.lab.state import State, alive, namespace
 from corridor.net.errors import NetError
 from corridor.net.runner import run
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def ip_batch(ns: str, lines: list[str]) -> None:
@@ -44,35 +50,52 @@ def machine_addresses() -> list[ipaddress.IPv4Interface]:
             for link in json.loads(out) for a in link.get("addr_info", [])]
 
 
+def side_by_side(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """`fn` on every item at once (each mostly waits on a tool it started: under an
+    emulated VM, starting a process takes a second); the results in order, or the first
+    failure raised."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [future.result() for future in [pool.submit(fn, item) for item in items]]
+
+
 def make_hosts(plan: Plan, state: State) -> None:
-    for host in plan.hosts.values():
+    def make(host: Host) -> None:
         ns = state.ns(host.name)
         state.made_namespace(ns)
         run(["ip", "netns", "add", ns])
         _sysctls(ns, host)
-    for b in plan.bridges:
+
+    def bridge(b: Bridge) -> None:
         lines = [f"link add name {b.name} type bridge",
                  *(f"addr add {a} dev {b.name}" for a in b.addresses), f"link set {b.name} up"]
         ip_batch(state.ns(b.host), lines)
-    for link in plan.links:
-        a, b = state.ns(link.a), state.ns(link.b)
-        ip_batch(a, [f"link add name {link.a_if} type veth peer name {link.b_if} netns {b}"])
-        a_lines = [f"link set {link.a_if} up"]
-        if link.a_addr is not None:
-            a_lines.insert(0, f"addr add {link.a_addr} dev {link.a_if}")
-        ip_batch(a, a_lines)
-        b_lines = [f"link set {link.b_if} up"]
-        if link.b_bridge is not None:
-            b_lines.insert(0, f"link set {link.b_if} master {link.b_bridge}")
-        elif link.b_addr is not None:
-            b_lines.insert(0, f"addr add {link.b_addr} dev {link.b_if}")
-        ip_batch(b, b_lines)
-    for host in plan.hosts.values():
+
+    def address(host: Host) -> None:
         lines = [f"addr add {ip}/32 dev lo" for ip in host.loopback]
         for r in host.routes:
             src = f" src {r.src}" if r.src else ""
             lines.append(f"route add {r.dest} via {r.via}{src}")
         ip_batch(state.ns(host.name), lines)
+
+    side_by_side(make, plan.hosts.values())
+    side_by_side(bridge, plan.bridges)
+    side_by_side(lambda link: _link(link, state), plan.links)
+    side_by_side(address, plan.hosts.values())
+
+
+def _link(link: Link, state: State) -> None:
+    a, b = state.ns(link.a), state.ns(link.b)
+    ip_batch(a, [f"link add name {link.a_if} type veth peer name {link.b_if} netns {b}"])
+    a_lines = [f"link set {link.a_if} up"]
+    if link.a_addr is not None:
+        a_lines.insert(0, f"addr add {link.a_addr} dev {link.a_if}")
+    ip_batch(a, a_lines)
+    b_lines = [f"link set {link.b_if} up"]
+    if link.b_bridge is not None:
+        b_lines.insert(0, f"link set {link.b_if} master {link.b_bridge}")
+    elif link.b_addr is not None:
+        b_lines.insert(0, f"addr add {link.b_addr} dev {link.b_if}")
+    ip_batch(b, b_lines)
 
 
 def _sysctls(ns: str, host: Host) -> None:

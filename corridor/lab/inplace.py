@@ -87,14 +87,19 @@ def up(site: Site, root: Path, name: str, esp: bool | None = None,
 def apply_rules(site: Site, the_plan: Plan, st: state.State) -> None:
     """The partner allowlist and the lab's rules on the vpn host, the zone rules on every
     other hub host, counters on each partner gateway's internet link."""
-    vpn = st.ns(the_plan.vpn)
-    nft.apply(firewall.render(firewall.allowlist(site)), vpn)
-    nft.apply(zones.vpn_rules(the_plan), vpn)
+    scripts = {the_plan.vpn: [firewall.render(firewall.allowlist(site)),
+                              zones.vpn_rules(the_plan)]}
     for host in the_plan.hosts.values():
         if host.kind == "hub" and host.name != the_plan.vpn:
-            nft.apply(zones.host_rules(the_plan, host.name), st.ns(host.name))
+            scripts[host.name] = [zones.host_rules(the_plan, host.name)]
         elif host.kind == "gateway":
-            nft.apply(zones.gateway_rules(), st.ns(host.name))
+            scripts[host.name] = [zones.gateway_rules()]
+
+    def load(host: str) -> None:
+        for script in scripts[host]:
+            nft.apply(script, st.ns(host))
+
+    build.side_by_side(load, scripts)
 
 
 def down(root: Path, name: str) -> list[str]:

@@ -65,7 +65,8 @@ class Journey:
         if other is None or not self.site.partners[receiver].receives:
             raise LabError(f"demo: {receiver} is not a receive partner with a tunnel in the lab")
         self.sender, self.receiver = end, other
-        self.counts: dict[str, dict[str, int]] = {}
+        self.start: dict[str, dict[str, int]] = {}  # ESP counts when the journey began
+        self.counts: dict[str, dict[str, int]] = {}  # ... when its tunnel was last printed
 
     # -- printing ------------------------------------------------------------------------
 
@@ -76,15 +77,21 @@ class Journey:
         return " -> ".join(hosts)
 
     def moved(self, end: PartnerEnd) -> str:
-        """The ESP packets that crossed `end`'s tunnel since the last call for it, as counted
-        by the vpn host and by the partner's gateway."""
+        """The ESP packets each end of `end`'s tunnel sent since the last call for it."""
         now = self._esp(end)
-        before = self.counts.get(end.id, {})
+        before = self.counts[end.id]
         self.counts[end.id] = now
-        d = {k: v - before.get(k, 0) for k, v in now.items()}
         vpn, gw = self.plan.vpn, end.gateway
-        return (f"ESP {vpn} -> {gw} +{d['to']} (received +{d['in']}), {gw} -> {vpn} "
-                f"+{d['out']} (received +{d['from']})")
+        return (f"ESP {vpn} -> {gw} +{now['to'] - before.get('to', 0)}, {gw} -> {vpn} "
+                f"+{now['out'] - before.get('out', 0)}")
+
+    def totals(self, end: PartnerEnd) -> str:
+        """Both ends' counts over the whole journey: what one sent, the other received."""
+        now, first = self._esp(end), self.start[end.id]
+        d = {k: now[k] - first[k] for k in now}
+        vpn, gw = self.plan.vpn, end.gateway
+        return (f"{end.id}'s tunnel: {vpn} sent {d['to']} ESP packets, {gw} received "
+                f"{d['in']}; {gw} sent {d['out']}, {vpn} received {d['from']}")
 
     def _esp(self, end: PartnerEnd) -> dict[str, int]:
         vpn = {c.rule: c.packets for c in nft.counters(self.st.ns(self.plan.vpn), LAB_TABLE)}
@@ -98,13 +105,15 @@ class Journey:
     def run(self) -> None:
         sender, receiver = self.sender, self.receiver
         self._need_tunnels(sender.id, receiver.id)
-        self.moved(sender)  # the counts the journey starts from
-        self.moved(receiver)
+        self.start = {e.id: self._esp(e) for e in (sender, receiver)}
+        self.counts = dict(self.start)
         self.out.print(f"[bold]Corridor lab demo[/]: {sender.id}'s application sends a transfer "
                        "through the lab's tunnels")
         self._fund(sender.id)
         netns.run_in(self.st.ns(sender.app), asyncio.run, self._send(sender, receiver))
-        leaked = self._esp(sender)["clear"]
+        for end in (sender, receiver):
+            self.hop("ESP", self.totals(end))
+        leaked = self._esp(sender)["clear"] - self.start[sender.id]["clear"]
         if leaked:
             raise LabError(f"demo: {leaked} TCP packet(s) left {sender.gateway} in clear")
         self.out.print(f"[bold green]demo complete[/]: every hop between partners and the hub "
@@ -156,17 +165,18 @@ class Journey:
             tid = transfer.id
             credit = _wait(f"credit on {receiver.id}'s wallet {account}",
                            lambda: self._credit(receiver, account, tid))
+            back = _wait(f"{receiver.id}'s receiver callback",
+                         lambda: self._calls(receiver, tid, "acknowledged"))
+            # The callback often starts before the payout's answer is back: both are
+            # counted together, on the callback's line.
             self.hop("TXN", f"payout to {receiver.id} at {receiver.app_addr}, sent from its face "
                      f"{receiver.face}: wallet {account} credited {credit['amount']} "
                      f"{quote.receive_currency}")
-            self.hop("", self.path("txn", self.plan.vpn, "net", receiver.gateway, receiver.app)
-                     + f"; {self.moved(receiver)}")
-            back = _wait(f"{receiver.id}'s receiver callback",
-                         lambda: self._calls(receiver, tid, "acknowledged"))
+            self.hop("", self.path("txn", self.plan.vpn, "net", receiver.gateway, receiver.app))
             self.hop(receiver.id, f"receiver callback {back[0]['status']} -> POST "
                      f"https://{receiver.face}:{eig}/v1/callbacks/receiver, acknowledged")
             self.hop("", self.path(receiver.app, receiver.gateway, "net", self.plan.vpn, "eig",
-                                   "txn") + f"; {self.moved(receiver)} since the line above")
+                                   "txn") + f"; payout and callback: {self.moved(receiver)}")
             final = await driver.status(tid)
             deadline = time.monotonic() + WAIT_S
             while final.status not in FINAL and time.monotonic() < deadline:
@@ -179,7 +189,7 @@ class Journey:
             self.hop(sender.id, f"sender callback {got[0]['status']} at {sender.app_addr}, "
                      "signature verified")
             self.hop("", self.path("txn", self.plan.vpn, "net", sender.gateway, sender.app)
-                     + f"; {self.moved(sender)} since the transfer (status polls included)")
+                     + f"; since the transfer, status polls included: {self.moved(sender)}")
 
     def _eig_sees(self, sender: PartnerEnd) -> None:
         """The peers of EIG's established partner connections, as EIG's host sees them."""

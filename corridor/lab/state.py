@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -21,6 +22,9 @@ from corridor.lab.errors import LabError
 DEFAULT_ROOT = Path(os.environ.get("CORRIDOR_LAB_ROOT", "/run/corridor-lab"))
 DEFAULT_NAME = "clab"
 _NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # no '-': one lab's prefix is never another's
+
+
+_saving = threading.Lock()
 
 
 @dataclass
@@ -55,10 +59,11 @@ class State:
         return namespace(self.name, host)
 
     def save(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1, sort_keys=True))
-        os.replace(tmp, self.path)
+        with _saving:  # the builder records from several threads
+            self.dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(asdict(self), indent=1, sort_keys=True))
+            os.replace(tmp, self.path)
 
     def made_namespace(self, ns: str) -> None:
         """Record a namespace about to be made (before: a crash in between leaves a name

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 
+from corridor.lab.build import side_by_side
 from corridor.lab.errors import LabError
 from corridor.lab.plan import Plan
 from corridor.lab.servers import host_dir
@@ -27,21 +28,32 @@ def daemon(state: State, host: str) -> PlutoDaemon:
 
 
 def start(site: Site, plan: Plan, state: State) -> None:
-    hub = daemon(state, plan.vpn)
-    ends = {end.id: daemon(state, end.gateway) for end in plan.partners.values()}
+    """pluto on every tunnel end, each loaded with its conns; the ends side by side."""
+    hosts = [plan.vpn, *(e.gateway for e in plan.partners.values())]
+    daemons = dict(zip(hosts, side_by_side(lambda host: daemon(state, host), hosts),
+                       strict=True))
+    hub = daemons[plan.vpn]
+    ends = {e.id: daemons[e.gateway] for e in plan.partners.values()}
     _certificates(site, plan, state, hub, ends)
-    for host, pluto in ((plan.vpn, hub), *((plan.partners[i].gateway, d)
-                                            for i, d in ends.items())):
-        pluto.start()
+
+    def run(host: str) -> None:
+        pluto = daemons[host].start()
         pid = pluto.pid()
         if pid is not None:
             state.started_process(Proc(host, "pluto", pid, str(pluto.log)))
-    vpnfiles.apply(site, libreswan.hub_files(site, site.hub.id), hub.conf_dir, hub.client)
-    for pid, pluto in ends.items():
-        partner = site.partners[pid]
+
+    def load(host: str) -> None:
+        pluto = daemons[host]
+        if host == plan.vpn:  # as `corridor vpn apply` does
+            vpnfiles.apply(site, libreswan.hub_files(site, site.hub.id), hub.conf_dir, hub.client)
+            return
+        partner = site.partners[next(e.id for e in plan.partners.values() if e.gateway == host)]
         vpnfiles.write_files(libreswan.kit_files(site, partner, with_psk=True), pluto.conf_dir)
         pluto.client.reread_secrets()
         pluto.load(pluto.conf_dir / f"{site.hub.id}.conf", site.hub.id)
+
+    side_by_side(run, hosts)
+    side_by_side(load, hosts)
 
 
 def _certificates(site: Site, plan: Plan, state: State, hub: PlutoDaemon,

@@ -30,17 +30,19 @@ def test_a_transfer_crosses_the_tunnels_hop_by_hop(lab: Lab) -> None:
     out = done.stdout
     # EIG sees PayFast's application at its allowlisted inner address, not its gateway.
     assert "sees the caller at 10.20.1.2 (in payfast's allowed_ips" in out
-    # Each hop names the hosts it crossed; the ESP counters of its tunnel moved, as both
-    # ends counted them.
-    for hosts, gw in (("payfast -> payfast-gw -> net -> vpn -> eig -> txn", "payfast-gw"),
-                      ("txn -> vpn -> net -> mobicash-gw -> mobicash", "mobicash-gw")):
-        esp = re.search(re.escape(hosts) + rf"; ESP vpn -> {gw} \+(\d+) \(received \+(\d+)\), "
-                        rf"{gw} -> vpn \+(\d+) \(received \+(\d+)\)", out)
-        assert esp is not None, out
-        sent, got, back, back_got = map(int, esp.groups())
-        assert min(sent, got, back, back_got) > 0, esp.group(0)
-    assert "mobicash -> mobicash-gw -> net -> vpn -> eig -> txn; ESP" in out
-    assert "txn -> vpn -> net -> payfast-gw -> payfast; ESP" in out
+    # Each hop names the hosts it crossed and the ESP packets its tunnel carried.
+    for line in ("payfast -> payfast-gw -> net -> vpn -> eig -> txn; ",
+                 "mobicash -> mobicash-gw -> net -> vpn -> eig -> txn; payout and callback: "):
+        gw = line.split(" -> ")[1]
+        esp = re.search(re.escape(line) + rf"ESP vpn -> {gw} \+(\d+), {gw} -> vpn \+(\d+)", out)
+        assert esp is not None and min(map(int, esp.groups())) > 0, out
+    assert "txn -> vpn -> net -> mobicash-gw -> mobicash" in out
+    assert "txn -> vpn -> net -> payfast-gw -> payfast; since the transfer" in out
+    # Over the journey, both ends of each tunnel counted ESP both ways.
+    for partner in ("payfast", "mobicash"):
+        totals = re.search(rf"{partner}'s tunnel: vpn sent (\d+) ESP packets, {partner}-gw "
+                           rf"received (\d+); {partner}-gw sent (\d+), vpn received (\d+)", out)
+        assert totals is not None and min(map(int, totals.groups())) > 0, out
     assert "sender callback COMPLETED at 10.20.1.2" in out and "demo complete" in out
     after = {t["partner"]: t for t in lab.status()["tunnels"]}
     for partner in ("payfast", "mobicash"):

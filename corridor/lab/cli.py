@@ -9,6 +9,7 @@ runs the same subcommand with `--in-place`.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -47,7 +48,13 @@ def run_lab(command: str, argv: list[str], in_place: bool) -> bool:
 
 def esp_here() -> bool | None:
     """Whether this kernel carries ESP, by corridor.lab.kernel's probe; None while that
-    probe is not part of this build (pending)."""
+    probe is not part of this build (pending).
+
+    `lab up` asks before it starts pluto, and that matters beyond the answer: the probe's
+    SA makes the kernel load ESP and its crypto templates. Under an emulated VM that takes
+    seconds, and if the first Child SA pays for it instead, pluto's SA can arrive after the
+    kernel dropped the SPI it reserved 30 s earlier (netlink "No such process"): that
+    tunnel then stays "IKE up, IPsec SA down"."""
     try:
         from corridor.lab.kernel import esp_support  # type: ignore[import-not-found]
     except ImportError:
@@ -59,7 +66,6 @@ def _errors(func):  # type: ignore[no-untyped-def]
     """Lab and tool failures as `error: ...` lines, exit 1, no traceback: like
     clikit.friendly_errors, but one line per fault, since a refusal may name several (each
     lab network that collides with this machine's addresses)."""
-    import functools
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]

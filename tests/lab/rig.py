@@ -1,6 +1,7 @@
 """A lab under test: `corridor lab up --in-place` on a copy of the demo site, run as the
-operator runs it (a separate process), with a name and a directory of its own, and always
-taken down."""
+operator runs it (a separate process), under a name of its own, and always taken down.
+Its files go where the lab's always go (a tmpfs under /run in the VM, where the test's
+own temporary directory may be the host's, shared over 9p, which holds no sockets)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from corridor.lab import report
+from corridor.lab.state import DEFAULT_ROOT
 from tests.support import copy_site, need_root, need_tool
 
 TOOLS = ("ip", "nft", "sshd", "ssh", "ssh-keygen", "ipsec", "certutil", "pk12util")
@@ -65,7 +67,7 @@ class Lab:
 def running_lab(tmp: Path, tag: str) -> Iterator[Lab]:
     need_root()
     need_tool(*TOOLS)
-    lab = Lab(lab_name(tag), tmp / "root", copy_site(tmp))
+    lab = Lab(lab_name(tag), DEFAULT_ROOT, copy_site(tmp))
     try:
         done = corridor("lab", "up", "--site", lab.site, *lab.args())
         assert done.returncode == 0, done.stdout + done.stderr

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from corridor.lab.state import alive
+from corridor.lab.state import DEFAULT_ROOT, alive
 from tests.lab.rig import TOOLS, corridor, lab_name, namespaces
 from tests.support import copy_site, need_root, need_tool, wait_for
 
@@ -24,7 +24,7 @@ def test_overlapping_lab_addresses_are_refused_with_their_line(tmp_path: Path) -
     site = copy_site(tmp_path)
     hub = site / "hub.yaml"
     hub.write_text(hub.read_text().replace("dmz: 10.98.0.0/24", "dmz: 10.20.0.0/16"))
-    name, root = lab_name("bad"), tmp_path / "root"
+    name, root = lab_name("bad"), DEFAULT_ROOT
     done = corridor("lab", "up", "--site", site, "--name", name, "--root", root, "--in-place")
     assert done.returncode == 2
     line = next(i for i, ln in enumerate(hub.read_text().splitlines(), 1) if "10.20.0.0/16" in ln)
@@ -46,7 +46,7 @@ def test_a_lab_colliding_with_this_machine_is_refused_in_one_line(tmp_path: Path
                        check=True)
         subprocess.run(["ip", "-n", machine, "addr", "add", "10.98.1.77/24", "dev", "d0"],
                        check=True)
-        name, root = lab_name("col"), tmp_path / "root"
+        name, root = lab_name("col"), DEFAULT_ROOT
         done = subprocess.run(
             ["ip", "netns", "exec", machine, sys.executable, "-m", "corridor", "lab", "up",
              "--site", str(copy_site(tmp_path)), "--name", name, "--root", str(root),
@@ -62,7 +62,7 @@ def test_a_lab_colliding_with_this_machine_is_refused_in_one_line(tmp_path: Path
 def test_down_removes_everything_after_the_builder_is_killed(tmp_path: Path) -> None:
     need_root()
     need_tool(*TOOLS)
-    name, root = lab_name("kill"), tmp_path / "root"
+    name, root = lab_name("kill"), DEFAULT_ROOT
     state = root / name / "state.json"
     builder = subprocess.Popen(
         [sys.executable, "-m", "corridor", "lab", "up", "--site", str(copy_site(tmp_path)),

@@ -51,10 +51,10 @@ def machine_addresses() -> list[ipaddress.IPv4Interface]:
 
 
 def side_by_side(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """`fn` on every item at once (each mostly waits on a tool it started: under an
-    emulated VM, starting a process takes a second); the results in order, or the first
-    failure raised."""
-    with ThreadPoolExecutor(max_workers=8) as pool:
+    """`fn` on the items, as many at once as there are CPUs (each mostly runs a tool; more
+    at once only makes each slower, past the tools' own timeouts under an emulated VM);
+    the results in order, or the first failure raised."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         return [future.result() for future in [pool.submit(fn, item) for item in items]]
 
 

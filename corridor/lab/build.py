@@ -24,6 +24,7 @@ from typing import TypeVar
 from corridor.lab import netns
 from corridor.lab.errors import LabError
 from corridor.lab.plan import Bridge, Host, Link, Plan
+from corridor.lab.procs import TOOL_S
 from corridor.lab.state import State, alive, namespace
 from corridor.net.errors import NetError
 from corridor.net.runner import run
@@ -37,7 +38,7 @@ def ip_batch(ns: str, lines: list[str]) -> None:
     if not lines:
         return
     proc = subprocess.run(["ip", "-n", ns, "-batch", "-"], input="\n".join(lines) + "\n",
-                          capture_output=True, text=True, timeout=60, check=False)
+                          capture_output=True, text=True, timeout=TOOL_S, check=False)
     if proc.returncode != 0:
         why = (proc.stderr or proc.stdout).strip().splitlines()
         raise NetError(f"ip in {ns}: {why[0] if why else 'failed'}")
@@ -62,7 +63,7 @@ def make_hosts(plan: Plan, state: State) -> None:
     def make(host: Host) -> None:
         ns = state.ns(host.name)
         state.made_namespace(ns)
-        run(["ip", "netns", "add", ns])
+        run(["ip", "netns", "add", ns], timeout=TOOL_S)
         _sysctls(ns, host)
 
     def bridge(b: Bridge) -> None:
@@ -109,7 +110,7 @@ def _sysctls(ns: str, host: Host) -> None:
               # it would hand them to the vpn host's forward chain. Each host's own rules
               # guard its segment instead. (-e: absent without br_netfilter.)
               "net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-arptables=0"]
-    run(["ip", "netns", "exec", ns, "sysctl", "-e", "-q", "-w", *values])
+    run(["ip", "netns", "exec", ns, "sysctl", "-e", "-q", "-w", *values], timeout=TOOL_S)
     ip_batch(ns, ["link set lo up"])
 
 

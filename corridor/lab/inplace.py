@@ -17,6 +17,7 @@ from pathlib import Path
 from corridor.lab import build, labsite, servers, state, tunnels, zones
 from corridor.lab.errors import LabError
 from corridor.lab.plan import Plan, collisions, plan
+from corridor.lab.procs import TOOL_S
 from corridor.net import firewall, nft
 from corridor.site.model import Site
 
@@ -97,7 +98,7 @@ def apply_rules(site: Site, the_plan: Plan, st: state.State) -> None:
 
     def load(host: str) -> None:
         for script in scripts[host]:
-            nft.apply(script, st.ns(host))
+            nft.apply(script, st.ns(host), TOOL_S)
 
     build.side_by_side(load, scripts)
 

@@ -15,6 +15,7 @@ import secrets
 from corridor.lab.build import side_by_side
 from corridor.lab.errors import LabError
 from corridor.lab.plan import Plan
+from corridor.lab.procs import TOOL_S
 from corridor.lab.servers import host_dir
 from corridor.lab.state import Proc, State
 from corridor.net import libreswan, vpnfiles
@@ -24,7 +25,7 @@ from corridor.site.model import Site
 
 def daemon(state: State, host: str) -> PlutoDaemon:
     home = host_dir(state, host) / "pluto"
-    return PlutoDaemon(state.ns(host), home, home / "ipsec.d", home / "run")
+    return PlutoDaemon(state.ns(host), home, home / "ipsec.d", home / "run", TOOL_S)
 
 
 def start(site: Site, plan: Plan, state: State) -> None:

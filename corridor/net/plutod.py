@@ -28,8 +28,9 @@ from corridor.net.runner import libexec, run
 
 class PlutoDaemon:
     def __init__(self, ns: str | None, home: Path, conf_dir: Path,
-                 rundir: Path | None = None) -> None:
+                 rundir: Path | None = None, timeout: float = 30.0) -> None:
         self.ns, self.home, self.conf_dir = ns, home, conf_dir
+        self.timeout = timeout  # per tool call
         self.run = rundir or home / "run"
         self.nss = home / "nss"
         self.log = home / "pluto.log"
@@ -37,7 +38,8 @@ class PlutoDaemon:
         for d in (self.run, self.nss, conf_dir):
             d.mkdir(parents=True, exist_ok=True)
         if not (self.nss / "cert9.db").exists():
-            run(["certutil", "-N", "-d", f"sql:{self.nss}", "--empty-password"])
+            run(["certutil", "-N", "-d", f"sql:{self.nss}", "--empty-password"],
+                timeout=timeout)
         (home / "ipsec.conf").write_text("config setup\n")
         secrets = home / "ipsec.secrets"
         secrets.write_text(f"include {conf_dir}/*.secrets\n")
@@ -45,14 +47,14 @@ class PlutoDaemon:
 
     @property
     def client(self) -> Pluto:
-        return Pluto(self.ctl)
+        return Pluto(self.ctl, self.timeout)
 
     def start(self, timeout: float = 30.0) -> PlutoDaemon:
         """Start pluto (it forks into the background) and wait for its control socket."""
         run([libexec("pluto"), "--config", str(self.home / "ipsec.conf"), "--rundir",
              str(self.run), "--nssdir", str(self.nss), "--secretsfile",
              str(self.home / "ipsec.secrets"), "--logfile", str(self.log), "--no-dnssec"],
-            netns=self.ns)
+            netns=self.ns, timeout=self.timeout)
         deadline = time.monotonic() + timeout
         while not self.ctl.exists():
             if time.monotonic() > deadline:
@@ -92,10 +94,11 @@ class PlutoDaemon:
 
     def import_ca(self, ca_pem: Path, nickname: str = "corridor-tunnel-ca") -> None:
         run(["certutil", "-A", "-d", f"sql:{self.nss}", "-n", nickname, "-t", "CT,,",
-             "-i", str(ca_pem)])
+             "-i", str(ca_pem)], timeout=self.timeout)
 
     def import_p12(self, p12: Path, password: str) -> None:
-        run(["pk12util", "-i", str(p12), "-d", f"sql:{self.nss}", "-W", password])
+        run(["pk12util", "-i", str(p12), "-d", f"sql:{self.nss}", "-W", password],
+            timeout=self.timeout)
 
 
 class TunnelCA:

@@ -17,7 +17,7 @@ from pathlib import Path
 from corridor.lab import build, labsite, servers, state, tunnels, zones
 from corridor.lab.errors import LabError
 from corridor.lab.plan import Plan, collisions, plan
-from corridor.lab.procs import TOOL_S
+from corridor.lab.procs import READY_S, TOOL_S
 from corridor.net import firewall, nft
 from corridor.site.model import Site
 
@@ -77,6 +77,12 @@ def up(site: Site, root: Path, name: str, esp: bool | None = None,
              "conns loaded")
         servers.wait_all(waiting)
         step(f"{len(waiting)} servers ready")
+        # Where the kernel carries ESP the lab is up when every tunnel is; elsewhere, when
+        # both ends of each hold an IKE SA.
+        pending = tunnels.settle(lab_site, the_plan, st, sorted(the_plan.partners),
+                                 need_ipsec=esp is True, timeout=READY_S)
+        step("tunnels established" + "".join(f"; not {pid}: {why}"
+                                             for pid, why in pending.items()))
     except BaseException:
         build.teardown(name, st, st.dir)
         raise

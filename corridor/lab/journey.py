@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from rich.console import Console
 
 from corridor.core.ids import new_id
-from corridor.lab import netns, report, state
+from corridor.lab import netns, state, tunnels
 from corridor.lab.errors import LabError
 from corridor.lab.plan import PartnerEnd, Plan, plan
 from corridor.lab.procs import corridor
@@ -121,13 +121,15 @@ class Journey:
                        "in clear")
 
     def _need_tunnels(self, *partners: str) -> None:
-        tunnels = {t["partner"]: t for t in report.tunnel_states(self.st, self.plan)}
-        for pid in partners:
-            t = tunnels.get(pid)
-            if t is None or t["state"] != "up":
-                label = t["label"] if t else "absent"
-                raise LabError(f"demo: {pid}'s tunnel is {label}; the journey needs its IPsec "
-                               "SA (a kernel with ESP)")
+        """Both ends of each tunnel up (IPsec SA), waited for; else one line why."""
+        if self.st.esp is False:
+            raise LabError("demo: this lab's kernel has no ESP, so no tunnel carries traffic")
+        pending = tunnels.settle(self.site, self.plan, self.st, list(partners),
+                                 need_ipsec=True, timeout=WAIT_S)
+        if pending:
+            pid, why = next(iter(pending.items()))
+            raise LabError(f"demo: {pid}'s tunnel is not up ({why}); the journey needs its "
+                           "IPsec SA (a kernel with ESP)")
 
     def _fund(self, partner: str) -> None:
         argv = corridor("ledger", "fund", partner, "1000000.00", "--reference",

@@ -10,11 +10,11 @@ import click
 
 from corridor.lab import netns, state, tunnels
 from corridor.lab.errors import LabError
-from corridor.lab.plan import plan
-from corridor.net import nft, status
+from corridor.lab.plan import Plan, plan
+from corridor.net import nft
 from corridor.net.errors import NetError
 from corridor.net.firewall import TABLE as ALLOWLIST
-from corridor.site import load_site
+from corridor.site import Site, load_site
 
 LAB_TABLE = "corridor_lab"
 
@@ -36,18 +36,19 @@ def gather(root: Path, name: str) -> dict[str, Any]:
                       "addresses": [str(a) for a in host.addresses]
                       + [f"{ip}/32" for ip in host.loopback], "servers": procs})
     return {"name": name, "phase": st.phase, "site": st.site, "esp": st.esp,
-            "hosts": hosts, "tunnels": tunnel_states(st, the_plan),
+            "hosts": hosts, "tunnels": tunnel_states(site, st, the_plan),
             "firewall": counters(st, the_plan)}
 
 
-def tunnel_states(st: state.State, the_plan: Any) -> list[dict[str, object]]:
-    pluto = tunnels.daemon(st, the_plan.vpn).client
-    text = pluto.status() if pluto.running() else ""
-    found = status.parse(text, sorted(the_plan.partners))
-    return [t.as_dict() for t in found.values()]
+def tunnel_states(site: Site, st: state.State, the_plan: Plan) -> list[dict[str, object]]:
+    """Each tunnel as the vpn host's pluto sees it, with what the partner's gateway says."""
+    found = []
+    for hub, gw in tunnels.ends(site, the_plan, st).values():
+        found.append({**hub.as_dict(), "gateway_state": gw.state, "gateway_label": gw.label})
+    return found
 
 
-def counters(st: state.State, the_plan: Any) -> dict[str, list[dict[str, object]]]:
+def counters(st: state.State, the_plan: Plan) -> dict[str, list[dict[str, object]]]:
     out: dict[str, list[dict[str, object]]] = {}
     for host in the_plan.hosts.values():
         tables = [ALLOWLIST, LAB_TABLE] if host.name == the_plan.vpn else [LAB_TABLE]
@@ -86,8 +87,10 @@ def show(found: dict[str, Any]) -> None:
     for t in found["tunnels"]:
         ike = f"#{t['ike_sa']}" if t["ike_sa"] is not None else "-"
         ipsec = f"#{t['ipsec_sa']}" if t["ipsec_sa"] is not None else "-"
+        gateway = "" if t["gateway_state"] == t["state"] else \
+            f" (its gateway: {t['gateway_label']})"
         click.echo(f"  {t['partner']:<14} IKE {ike:<6} IPsec {ipsec:<6} in {t['bytes_in']:>9} "
-                   f"out {t['bytes_out']:>9}  {t['label']}")
+                   f"out {t['bytes_out']:>9}  {t['label']}{gateway}")
     click.echo("\nfirewall counters (packets)")
     for host, rows in found["firewall"].items():
         for r in rows:

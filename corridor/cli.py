@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "sim": "corridor.sim.cli:sim",
     "alerts": "corridor.monitoring.cli:alerts",
     "deploy": "corridor.deploy.cli:deploy",
+    "lab": "corridor.lab.cli:lab",
 }
 
 

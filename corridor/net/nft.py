@@ -18,17 +18,18 @@ from corridor.net.firewall import DROPPED_SETS, TABLE
 from corridor.net.runner import run
 
 
-def check(script: str, netns: str | None = None) -> None:
+def check(script: str, netns: str | None = None, timeout: float = 30.0) -> None:
     """`nft -c`: the kernel's own parser and validator, without committing anything."""
-    proc = run(["nft", "-c", "-f", "-"], netns=netns, stdin=script, check=False)
+    proc = run(["nft", "-c", "-f", "-"], netns=netns, stdin=script, check=False,
+               timeout=timeout)
     if proc.returncode != 0:
         raise NotApplied(f"nft refused the ruleset: {_nft_error(proc.stderr)}")
 
 
-def apply(script: str, netns: str | None = None) -> None:
+def apply(script: str, netns: str | None = None, timeout: float = 30.0) -> None:
     """Replace Corridor's table in one `nft -f` transaction; on failure nothing changes."""
-    check(script, netns)
-    proc = run(["nft", "-f", "-"], netns=netns, stdin=script, check=False)
+    check(script, netns, timeout)
+    proc = run(["nft", "-f", "-"], netns=netns, stdin=script, check=False, timeout=timeout)
     if proc.returncode != 0:
         raise NetError(f"nft apply failed, previous rules kept: {_nft_error(proc.stderr)}")
 

@@ -15,8 +15,9 @@ DEFAULT_CTL = Path("/run/pluto/pluto.ctl")
 
 
 class Pluto:
-    def __init__(self, ctlsocket: Path = DEFAULT_CTL) -> None:
+    def __init__(self, ctlsocket: Path = DEFAULT_CTL, timeout: float = 30.0) -> None:
         self.ctl = ctlsocket
+        self.timeout = timeout  # per call to whack or addconn
 
     def running(self) -> bool:
         return self.ctl.exists()
@@ -24,7 +25,8 @@ class Pluto:
     def whack(self, *args: str, check: bool = True) -> str:
         if not self.running():
             raise NetError(f"pluto is not running (no control socket at {self.ctl})")
-        proc = run(["ipsec", "whack", "--ctlsocket", str(self.ctl), *args], check=check)
+        proc = run(["ipsec", "whack", "--ctlsocket", str(self.ctl), *args], check=check,
+                   timeout=self.timeout)
         return proc.stdout + proc.stderr
 
     def status(self) -> str:
@@ -43,7 +45,7 @@ class Pluto:
     def add(self, config: Path, name: str) -> None:
         """Load (or reload) one conn from its file."""
         proc = run([libexec("addconn"), "--ctlsocket", str(self.ctl), "--config", str(config),
-                    name], check=False)
+                    name], check=False, timeout=self.timeout)
         text = (proc.stdout + proc.stderr).strip()
         if proc.returncode != 0 or "failed" in text.lower():
             raise NetError(f"pluto refused conn {name}: {text.splitlines()[-1] if text else '?'}")

@@ -24,6 +24,7 @@ from corridor.pki.layout import Layout
 from corridor.site.access import read_access
 from corridor.site.faults import Fault, Faults, SiteInvalid
 from corridor.site.fields import Reader, parse_cidr
+from corridor.site.lab import check_lab, read_lab
 from corridor.site.model import ZONES, Access, Host, Hub, Listen, Partner, Site
 from corridor.site.tunnels import check_tunnel_overlaps, read_tunnel
 from corridor.site.yamlines import Node, SiteYaml, YamlFault
@@ -68,6 +69,8 @@ def _read(files: SiteYaml) -> tuple[Site | None, list[Fault]]:
         _check_corridors(hub, partners, fee_lines, faults)
     _check_allowlists(partners, faults)
     check_tunnel_overlaps(files, partners, faults)
+    if hub is not None:
+        check_lab(hub, partners, faults)
     if faults or hub is None:
         return None, faults
     return Site(root=root, hub=hub, partners=partners, access=access, sanctions=sanctions), faults
@@ -87,7 +90,8 @@ def _read_hub(
 ) -> Hub | None:
     r = Reader(data, where, faults)
     r.allow_only(
-        "hub", "listen", "hosts", "store", "quotes", "fx", "fees", "compliance", "settlement"
+        "hub", "listen", "hosts", "store", "quotes", "fx", "fees", "compliance", "settlement",
+        "lab",
     )
     ident = r.sub("hub")
     listen: dict[str, Listen] = {}
@@ -189,7 +193,9 @@ def _read_hub(
             faults.add(settle.at("cutoff"), f"cutoff {text!r} must be HH:MM (UTC)")
         elif m:
             cutoff = time(int(m.group(1)), int(m.group(2)))
-    if ident is None:
+    lab_r = r.sub("lab", required=False)
+    lab = read_lab(lab_r, [(h.name, h.zone) for h in hosts]) if lab_r is not None else None
+    if ident is None or (lab_r is not None and lab is None):
         return None
     hub_id, name = ident.ident("id"), ident.str("name")
     public_ip, ike_id = ident.str("public_ip"), ident.str("ike_id")
@@ -203,6 +209,7 @@ def _read_hub(
         tariff=Tariff(quote_ttl_s=ttl, fx_margin_bps=margin,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
                       fx_rates=rates, fees=fees),
         sanctions_threshold=threshold, kyc=kyc, settlement_cutoff=cutoff,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
+        lab=lab,
     )
 
 

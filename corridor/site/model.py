@@ -35,6 +35,18 @@ class Host:
 
 
 @dataclass(frozen=True, slots=True)
+class Lab:
+    """Addresses of the lab (`corridor lab up`), where each host is a network namespace."""
+
+    internet: tuple[ipaddress.IPv4Network, ...]  # holds hub.public_ip and every peer_ip
+    segments: dict[str, ipaddress.IPv4Network]  # zone -> its segment; the vpn host routes
+    addresses: dict[str, ipaddress.IPv4Address]  # hub host -> its address in its segment
+    desk: ipaddress.IPv4Address  # an administrator's workstation in the admin segment
+    stranger: ipaddress.IPv4Address  # a host on the internet that has no tunnel
+    lines: dict[str, int] = field(default_factory=dict)  # key -> line in hub.yaml
+
+
+@dataclass(frozen=True, slots=True)
 class Hub:
     id: str
     name: str
@@ -48,6 +60,7 @@ class Hub:
     sanctions_threshold: int
     kyc: dict[str, KycRule]
     settlement_cutoff: time
+    lab: Lab | None = None
 
     def host(self, name: str) -> Host | None:
         return next((h for h in self.hosts if h.name == name), None)

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from corridor.net.cli import vpn
+from corridor.net.plutod import PlutoDaemon, TunnelCA
 from tests.net.netns import lab, sh
-from tests.net.pluto import PlutoPeer, TinyCA
 from tests.net.test_render import make_psks
 from tests.support import need_root, need_tool, wait_for
 
@@ -55,11 +55,11 @@ def tunnels(site_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
             sh("ip", "link", "set", hub_end, "master", bridge, ns=hub_ns)
             sh("ip", "route", "add", "203.0.113.0/24", "dev", peer_end, ns=ns)
         peers = {
-            "hub": PlutoPeer(hub_ns, tmp_path / "hub", tmp_path / "hub" / "ipsec.d"),
-            "payfast": PlutoPeer(pay_ns, tmp_path / "payfast", tmp_path / "payfast" / "kit"),
-            "mobicash": PlutoPeer(mob_ns, tmp_path / "mobicash", tmp_path / "mobicash" / "kit"),
+            "hub": PlutoDaemon(hub_ns, tmp_path / "hub", tmp_path / "hub" / "ipsec.d"),
+            "payfast": PlutoDaemon(pay_ns, tmp_path / "payfast", tmp_path / "payfast" / "kit"),
+            "mobicash": PlutoDaemon(mob_ns, tmp_path / "mobicash", tmp_path / "mobicash" / "kit"),
         }
-        ca = TinyCA(tmp_path)
+        ca = TunnelCA(tmp_path)
         for name, nick, fqdn in (("hub", "corridor-hub", "vpn.corridor.example"),
                                  ("mobicash", "mobicash", "vpn.mobicash.example")):
             peers[name].import_ca(ca.pem)

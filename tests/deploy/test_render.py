@@ -203,7 +203,8 @@ def test_bad_input_is_one_line_and_writes_nothing(site: Path, tmp_path: Path) ->
     hub = other / "hub.yaml"
     hub.write_text(hub.read_text().replace(
         "  - {name: jump,", "  - {name: db, zone: core, address: 127.0.0.1, ssh_port: 22}\n"
-                           "  - {name: jump,"))
+                           "  - {name: jump,").replace(
+        "rpt: 10.98.1.20,", "rpt: 10.98.1.20, db: 10.98.1.30,"))  # its lab address
     assert "host 'db' runs no Corridor server" in refused(render(other, "db", out))
 
     (other / "pki/hub/txn.key").unlink()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from corridor.net.plutod import PlutoDaemon
 from tests.deploy.rendering import BIN, setting
 from tests.net.netns import lab, sh
-from tests.net.pluto import PlutoPeer
 from tests.support import need_root, need_tool
 
 UNITS = "etc/systemd/system"
@@ -70,7 +70,7 @@ def test_vpn_apply_and_monitor_need_no_capability(
     with lab() as w:
         hub_ns = w.ns("vh")
         w.link(hub_ns, "203.0.113.10/24", w.ns("vx"), "203.0.113.1/24")
-        hub = PlutoPeer(hub_ns, tmp_path / "hub", tmp_path / "hub" / "ipsec.d")
+        hub = PlutoDaemon(hub_ns, tmp_path / "hub", tmp_path / "hub" / "ipsec.d")
         hub.start()
         try:
             applied = as_unit(units / "corridor-vpn.service", "vpn", "apply", "--site",

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Run inside the lab VM by test_vm.py: `sh tests/lab/tunnel.sh WORK`. Two namespaces joined
-# by a veth, the hub and PayFast, each with a pluto started the way tests/net/pluto.py's
+# by a veth, the hub and PayFast, each with a pluto started the way corridor/net/plutod.py's
 # PlutoPeer starts one (own run directory, NSS database, secrets and log), loading the
 # conns rendered from the demo site into WORK/hub and WORK/payfast. Shell rather than
 # Python: every Python start costs tens of seconds over the VM's 9p root under emulation.

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from corridor.net.plutod import PlutoDaemon, TunnelCA
 from corridor.partners import log
 from corridor.site import check_site, load_site
 from corridor.site.edit import relocate
@@ -29,7 +30,6 @@ from tests.eig.conftest import (
 )
 from tests.eig.test_refusals import audited
 from tests.net.netns import lab, sh
-from tests.net.pluto import PlutoPeer, TinyCA
 from tests.partners.support import PARTNER, SOURCE_IP, api_key, booted_site, corridor, onboard
 from tests.rpt.server import running_rpt
 from tests.support import need_root, need_tool, site_snapshot, wait_for
@@ -57,8 +57,8 @@ def test_onboard_then_offboard_on_a_running_hub(tmp_path: Path,
     gw: Gateway | None = None
     with lab() as world:
         fw_ns = world.ns("fw")
-        pluto = PlutoPeer(world.ns("vh"), tmp_path / "pluto", tmp_path / "pluto" / "ipsec.d")
-        ca = TinyCA(tmp_path)  # the hub's NSS certificate, for the certificate tunnel
+        pluto = PlutoDaemon(world.ns("vh"), tmp_path / "pluto", tmp_path / "pluto" / "ipsec.d")
+        ca = TunnelCA(tmp_path)  # the hub's NSS certificate, for the certificate tunnel
         pluto.import_ca(ca.pem)
         pluto.import_p12(ca.issue("corridor-hub", "vpn.corridor.example", "pw"), "pw")
         pluto.start()
@@ -75,7 +75,7 @@ def test_onboard_then_offboard_on_a_running_hub(tmp_path: Path,
 
 
 def run_scenario(gw: Gateway, txn: TxnProcess, data: Path, perimeter: list[str], fw_ns: str,
-                 pluto: PlutoPeer, tmp_path: Path) -> None:
+                 pluto: PlutoDaemon, tmp_path: Path) -> None:
     site = gw.site
     live = ["--site", str(site), "--data", str(data)]
     assert corridor("firewall", "apply", *live, "--netns", fw_ns).returncode == 0

@@ -16,9 +16,9 @@ from corridor.lab.state import Proc, State, alive
 
 # The servers and simulators are Python: slow to start under an emulated VM, so their
 # deadlines are generous; a probe that succeeds ends the wait at once.
-READY_S = float(os.environ.get("CORRIDOR_LAB_READY_S", "180"))
+READY_S = 180.0
 # The longest one call to a tool (ip, nft, whack...) may take, for the same reason.
-TOOL_S = float(os.environ.get("CORRIDOR_LAB_TOOL_S", "300"))
+TOOL_S = 300.0
 
 
 def corridor(*args: str) -> list[str]:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from corridor.lab.errors import LabError
 
-DEFAULT_ROOT = Path(os.environ.get("CORRIDOR_LAB_ROOT", "/run/corridor-lab"))
+# On a tmpfs: pluto's control sockets live under it (`--root` puts a lab elsewhere).
+DEFAULT_ROOT = Path("/run/corridor-lab")
 DEFAULT_NAME = "clab"
 _NAME = re.compile(r"^[a-z][a-z0-9]{0,11}$")  # no '-': one lab's prefix is never another's
 

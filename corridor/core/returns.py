@@ -59,19 +59,24 @@ def return_terms(send: int, fee: int, fx_margin: int, receive: int) -> ReturnTer
 
 
 def return_legs(quote: Quote) -> list[Leg]:
-    """The posted journal of a return; it balances per currency (send - margin goes back
-    through the FX position, the receive amount comes out of the settlement account)."""
-    s, r = quote.send.currency, quote.receive.currency
-    send, fee, margin = quote.send.minor, quote.fee.minor, quote.fx_margin.minor
-    receive = quote.receive.minor
-    terms = return_terms(send, fee, margin, receive)
-    refund_fee = fee - terms.fee_kept
+    """The posted journal of a transfer's return."""
+    return return_moves(quote.partner_id, quote.send.currency, quote.receive_partner_id,
+                        quote.receive.currency, quote.send.minor, quote.fee.minor,
+                        quote.fx_margin.minor, quote.receive.minor)
+
+
+def return_moves(send_partner: str, s: str, receive_partner: str, r: str, send: int,
+                 fee: int, fx_margin: int, receive: int) -> list[Leg]:
+    """What returns of these amounts move, account by account; it balances per currency
+    (send - margin goes back through the FX position, the receive amount comes out of the
+    settlement account). Linear in the amounts, so RPT applies it to sums."""
+    terms = return_terms(send, fee, fx_margin, receive)
     legs = [
-        Leg(settlement_account(quote.receive_partner_id, r), r, -terms.settlement_debit),
+        Leg(settlement_account(receive_partner, r), r, -terms.settlement_debit),
         Leg(fx_position_account(r), r, receive),
-        Leg(fx_position_account(s), s, -(send - margin)),
+        Leg(fx_position_account(s), s, -(send - fx_margin)),
         Leg(fx_revenue_account(s), s, -terms.margin_refunded),
-        Leg(fee_revenue_account(s), s, -refund_fee),
-        Leg(float_account(quote.partner_id, s), s, terms.float_credit),
+        Leg(fee_revenue_account(s), s, -(fee - terms.fee_kept)),
+        Leg(float_account(send_partner, s), s, terms.float_credit),
     ]
     return [leg for leg in legs if leg.amount]

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 
 from corridor.core.ids import new_id
+from corridor.rpt import periods
 from corridor.sim.identity import PartnerIdentity, loopback_source
 from corridor.sim.world import World
 from corridor.store import reads as q
 from tests.e2e.journeys import history, send, sender_told, wait_status
 from tests.e2e.test_callbacks import callback
-from tests.support import wait_for
+from tests.support import REPO, wait_for
 
 
 def post_as(world: World, partner_id: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
@@ -180,4 +184,77 @@ def test_bad_recalls_get_a_clear_code(world: World) -> None:
     status, body = post_as(world, "payfast", f"/v1/transfers/{failed}/recall",
                            {"reason": "x"})
     assert (status, body["code"], body["state"]) == (409, "not_completed", "FAILED"), body
+    assert world.violations() == []
+
+
+def get_as(world: World, partner_id: str, path: str) -> tuple[int, Any]:
+    """GET a partner call on EIG as `partner_id`."""
+    ident = PartnerIdentity.of(world.site, partner_id, "any")
+    eig = world.site.hub.listen["eig"]
+
+    async def go() -> tuple[int, Any]:
+        source = loopback_source(ident.partner)
+        connector = aiohttp.TCPConnector(ssl=ident.client_tls(),
+                                         local_addr=(source, 0) if source else None)
+        async with aiohttp.ClientSession(connector=connector) as session, session.get(
+                f"https://{eig.host}:{eig.port}{path}",
+                headers={"Authorization": f"Bearer {ident.api_key()}"}) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+    return asyncio.run(go())
+
+
+def test_rpt_reports_and_settles_the_returns(world: World) -> None:
+    """Last in the module: RPT follows the feed of every transfer above; its reports show
+    the returns, its settlement nets them, and it still matches TXN's ledger."""
+    tid = completed(world)
+    world.control(world.receiver, "POST", f"/sim/payouts/{tid}/return", {"reason": "closed"})
+    assert wait_status(world, [tid], {"RETURNED"}) == {tid: "RETURNED"}
+    assert world.stack is not None
+    rpt = world.stack.start_rpt()
+    assert rpt is not None
+    rpt.wait_ready(30)
+    site = world.site
+    today = periods.business_day_of(datetime.now(UTC), site.hub.settlement_cutoff)
+
+    returned = world.query(lambda c: c.query(
+        "SELECT send_minor, receive_minor FROM transfers WHERE status = 'RETURNED'"))
+    assert len(returned) >= 2
+
+    def caught_up() -> dict[str, Any] | None:
+        status, body = get_as(world, "payfast", f"/v1/reports/transactions?from={today}"
+                              f"&to={today}")
+        if status != 200:
+            return None
+        rows = [r for r in body["transfers"] if r["status"] == "RETURNED"]
+        return body if len(rows) == len(returned) else None
+
+    report = wait_for(caught_up, timeout=30, interval=0.3, what="RPT to see the returns")
+    row = next(r for r in report["transfers"] if r["transfer_id"] == tid)
+    assert (row["code"], row["reason"]) == ("payout_returned", "closed")
+    assert row["returned_at"] and row["completed_at"]
+
+    status, st = get_as(world, "payfast", f"/v1/reports/settlement?date={today}")
+    assert status == 200, st
+    (sent,) = st["sent"]
+    assert sent["returned"] == len(returned)
+    credited = sum(send for send, _ in returned)  # the fee is kept (core.returns)
+    assert int(sent["float_credited"].replace(".", "")) == credited
+    (position,) = st["positions"]
+    assert int(position["float_debited"].replace(".", "")) == (
+        int(sent["float_debited"].replace(".", "")) - credited)
+    status, st = get_as(world, "mobicash", f"/v1/reports/settlement?date={today}")
+    assert status == 200, st
+    (received,) = st["received"]
+    assert received["returned"] == len(returned)
+    assert int(received["taken_back"].replace(".", "")) == sum(r for _, r in returned)
+    (position,) = st["positions"]
+    assert int(position["owed_for_payouts"].replace(".", "")) == (
+        int(received["paid_out"].replace(".", "")) - sum(r for _, r in returned))
+
+    verify = subprocess.run(
+        [sys.executable, "-m", "corridor", "rpt", "verify", "--date", today.isoformat(),
+         "--site", str(world.site_dir), "--data", str(world.data_dir)],
+        cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert verify.returncode == 0, verify.stdout + verify.stderr
     assert world.violations() == []

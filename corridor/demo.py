@@ -30,7 +30,6 @@ from corridor.probe import poll
 T = TypeVar("T")
 SEND_AMOUNT = "10000.00"
 STORE = "sqlite:///txn.db"  # the demo always runs on SQLite, under its data directory
-PORT_NAMES = ("eig", "eig_internal", "txn", "rpt", "jump", "mobicash", "payfast")
 
 
 class DemoFailed(Exception):

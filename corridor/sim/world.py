@@ -106,17 +106,6 @@ class World:
         self.receiver.wait_ready()
         self.inbox.wait_ready()
 
-    def restart_receiver(self) -> None:
-        assert self.receiver is not None
-        self.receiver.stop()
-        site = self.site
-        from corridor.sim.identity import host_port
-
-        host, port = host_port(site.partners["mobicash"].endpoint)
-        self.receiver = spawn_receive_partner(
-            site, "mobicash", host=host, port=port, log=self.data_dir / "mobicash.log",
-            extra=self._receiver_extra()).wait_ready()
-
     def _receiver_extra(self) -> list[str]:
         state = ["--state", str(self.data_dir / "mobicash-state.json")] \
             if self.receiver_state else []

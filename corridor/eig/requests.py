@@ -78,6 +78,8 @@ OPERATIONS = (
     Operation("get_transfer", "GET", f"/v1/transfers/{{id:{TRANSFER_ID}}}", "send"),
     Operation("cancel_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/cancel", "send",
               schemas.CancelRequest, coalesced=True),
+    Operation("recall_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/recall", "send",
+              schemas.RecallRequest, coalesced=True),
     Operation("receiver_callback", "POST", "/v1/callbacks/receiver", "receive",
               schemas.ReceiverCallback, coalesced=True),
     Operation("transactions_report", "GET", "/v1/reports/transactions", "any",

@@ -29,6 +29,7 @@ from corridor.web import decode, error_middleware
 
 # A sender callback on these states tells the partner the transfer's fate.
 FINAL = frozenset({"COMPLETED", "FAILED", "REJECTED", "CANCELLED"})
+# A later callback may still follow COMPLETED: a return, or a refused recall.
 
 
 @dataclass(slots=True)
@@ -39,11 +40,14 @@ class Received:
     reference: str
     received_at: float  # unix seconds
     duplicate: bool  # the same event_id arrived before
+    reason: str | None = None
+    recall: str | None = None  # the recall's status, when the callback answers one
 
     def as_dict(self) -> dict[str, object]:
         return {"event_id": self.event_id, "transfer_id": self.transfer_id,
                 "status": self.status, "reference": self.reference,
-                "received_at": self.received_at, "duplicate": self.duplicate}
+                "received_at": self.received_at, "duplicate": self.duplicate,
+                "reason": self.reason, "recall": self.recall}
 
 
 class CallbackInbox:
@@ -151,7 +155,9 @@ class CallbackInbox:
         duplicate = event.event_id in self._events
         self._events.add(event.event_id)
         got = Received(event.event_id, event.transfer.id, event.transfer.status,
-                       event.transfer.reference, time.time(), duplicate)
+                       event.transfer.reference, time.time(), duplicate,
+                       event.transfer.reason,
+                       event.recall.status if event.recall is not None else None)
         self.received.append(got)
         if self._journal is not None:
             self._journal.write(msgspec.json.encode(got.as_dict()) + b"\n")

@@ -25,7 +25,8 @@ def test_the_demo_prints_every_hop_and_exits_cleanly(tmp_path: Path) -> None:
                 "(matches its pin)", "POST /v1/quotes", "ACCEPTED", "payout submitted to MobiCash",
                 "credited 15180.82 KES", "receiver callback SUCCESS", "COMPLETED",
                 "sender callback COMPLETED received, signature verified", "ledger verified",
-                "demo complete"):
+                "/recall -> 202 REQUESTED", "receiver callback RETURNED", "RETURNED (recalled)",
+                "sender callback RETURNED received (recall RETURNED)", "demo complete"):
         assert hop in out, hop
     assert (tmp_path / "demo" / "site" / "pki" / "hub" / "txn.key").stat().st_mode & 0o077 == 0
     assert "Traceback" not in result.stderr

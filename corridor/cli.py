@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "store": "corridor.txn.cli.store:store_group",
     "ledger": "corridor.txn.cli.ledger:ledger",
     "compliance": "corridor.txn.cli.compliance:compliance",
+    "fx": "corridor.txn.cli.fx:fx_group",
     "transfers": "corridor.txn.cli.transfers:transfers",
     "trace": "corridor.txn.cli.trace:trace",
     "reconcile": "corridor.txn.cli.reconcile:reconcile",

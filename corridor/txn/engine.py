@@ -213,6 +213,15 @@ class Engine:
                 self.refused_stale += 1
             raise
 
+    async def corridors(self, partner_id: str) -> bytes:
+        """The partner's catalogue (`GET /v1/corridors`), on the store's newest rates."""
+        from corridor.txn.catalogue import catalogue
+        from corridor.txn.fx import book
+
+        partner = self.sender(partner_id)
+        self.rates = await self.read(book, self.site.hub.tariff)
+        return encode(catalogue(self.site, partner, self.rates, self.clock()))
+
     async def find_quote(self, quote_id: str) -> Quote | None:
         quote = self.writer.quote_cache.get(quote_id)
         if quote is None:

@@ -62,6 +62,11 @@ async def list_transfers(request: web.Request) -> web.StreamResponse:
     return reply(200, await engine.list_transfers(partner_id(request), dict(request.query)))
 
 
+@allow("eig")
+async def corridors(request: web.Request) -> web.StreamResponse:
+    return reply(200, await request.app[ENGINE].corridors(partner_id(request)))
+
+
 @allow("rpt", "eig")
 async def events(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
@@ -118,6 +123,7 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
         r.add_post(path, relayed(op))
     r.add_get("/internal/v1/transfers", list_transfers)
     r.add_get("/internal/v1/transfers/{id}", get_transfer)
+    r.add_get("/internal/v1/corridors", corridors)
     r.add_post(BATCH_PATH, batch)
     r.add_get("/internal/v1/events", events)
     r.add_get("/internal/v1/ledger/balances", balances)

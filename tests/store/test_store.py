@@ -11,8 +11,8 @@ from corridor.core.errors import Conflict
 from corridor.core.money import Money
 from corridor.site import load_site
 from corridor.store import Writer, connect, migrate, open_store, run_batch
-from corridor.store.migrate import available
 from corridor.store import reads as q
+from corridor.store.migrate import available
 from corridor.store.rows import EntryRow, columns
 from corridor.txn.commands.floats import Fund
 from tests.support import copy_site, wait_for

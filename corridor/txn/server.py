@@ -28,7 +28,7 @@ from corridor.pki.tls import hub_listener
 from corridor.settings import Settings
 from corridor.site.model import Site
 from corridor.tracing import Tracing
-from corridor.txn import gauges
+from corridor.txn import fxapi, gauges
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine, bounded_int
 from corridor.txn.relay import RELAYED, batch, relayed
@@ -130,6 +130,7 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     r.add_get("/internal/v1/ledger/activity", activity)
     r.add_get("/healthz", healthz)
     r.add_get("/metrics", metrics)
+    fxapi.routes(app)
     return app
 
 
@@ -161,7 +162,9 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
     app[TRACER] = tracing.tracer
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    contexts = hub_listener(Layout(site.root), "txn", revocations=False)
+    # The hub CA's CRL too: operators' certificates reach TXN (the treasury's rates).
+    contexts = hub_listener(Layout(site.root), "txn")
+    app[fxapi.CONTEXTS] = contexts
     await web.TCPSite(runner, host, port, ssl_context=contexts.following(),
                       backlog=1024).start()
     watcher = asyncio.create_task(contexts.watch())

@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "serve": "corridor.serve:serve",
     "up": "corridor.serve:up",
     "demo": "corridor.demo:demo",
+    "sandbox": "corridor.sandbox:sandbox",
     "bench": "corridor.bench:bench",
     "store": "corridor.txn.cli.store:store_group",
     "ledger": "corridor.txn.cli.ledger:ledger",

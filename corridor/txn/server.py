@@ -62,11 +62,6 @@ async def list_transfers(request: web.Request) -> web.StreamResponse:
     return reply(200, await engine.list_transfers(partner_id(request), dict(request.query)))
 
 
-@allow("eig")
-async def corridors(request: web.Request) -> web.StreamResponse:
-    return reply(200, await request.app[ENGINE].corridors(partner_id(request)))
-
-
 @allow("rpt", "eig")
 async def events(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
@@ -86,6 +81,11 @@ async def activity(request: web.Request) -> web.StreamResponse:
     if not since or not until:
         raise InvalidInput("from and to are required", code="invalid_request")
     return reply(200, await request.app[ENGINE].activity(since, until))
+
+
+@allow("eig")
+async def corridors(request: web.Request) -> web.StreamResponse:
+    return reply(200, await request.app[ENGINE].corridors(partner_id(request)))
 
 
 async def healthz(request: web.Request) -> web.StreamResponse:

@@ -10,11 +10,7 @@ then reports that snapshot. The alert rules in `corridor/monitoring/alerts.yml` 
 - `corridor_txn_reconciliation_open{kind}`: contradictions flagged and not yet resolved;
 - `corridor_txn_float_available` and `corridor_txn_float_floor{partner, currency}`: a
   send partner's float (posted + pending) and its floor, in the currency's units;
-- `corridor_txn_event_seq`: the newest event of the feed RPT follows;
-- `corridor_txn_fx_rate_age_seconds{pair}` and `corridor_txn_fx_rate_stale{pair}`: how old
-  the rate each pair is priced on is (hub.yaml's static rates have no age), and whether it
-  is older than `fx.max_age_seconds`, so that quotes on it are refused `rates_stale`;
-  `corridor_txn_quotes_refused_stale_total` counts those refusals.
+- `corridor_txn_event_seq`: the newest event of the feed RPT follows.
 
 The writer's load needs no gauge: `corridor_txn_batch_seconds_sum` grows by the time the
 writer spends committing, so its rate is the share of the time the writer is busy.
@@ -27,7 +23,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from corridor.core.money import exponent
@@ -36,6 +32,7 @@ from corridor.site.model import Site
 from corridor.store import Connection
 from corridor.store import reads as q
 from corridor.txn.engine import Engine
+from corridor.txn.fxgauges import FxGauges
 
 SENDER_CALLBACK = "sender_callback"
 
@@ -50,8 +47,6 @@ class Snapshot:
     # partner, currency, available and floor in minor units
     floats: list[tuple[str, str, int, int]] = field(default_factory=list)
     event_seq: int = 0
-    # pair, seconds since its source gave it (None: hub.yaml's), stale
-    fx: list[tuple[str, float | None, bool]] = field(default_factory=list)
 
 
 def read(conn: Connection, site: Site) -> Snapshot:
@@ -64,25 +59,12 @@ def read(conn: Connection, site: Site) -> Snapshot:
         partner = site.partner(partner_id)
         floor = (partner.float_floor if partner is not None else None) or 0
         floats.append((partner_id, currency, int(posted) + int(pending), floor))
-    from datetime import UTC, datetime
-
-    from corridor.txn.fx import book
-
-    rates, now, fx = book(conn, site.hub.tariff), datetime.now(UTC), []
-    pairs = set(rates.live) | {p for p in rates.site if (p[1], p[0]) not in rates.live}
-    for pair in sorted(pairs):
-        found = rates.find(*pair)
-        if found is not None:
-            rate = found[0]
-            age = None if rate.at is None else (now - rate.at).total_seconds()
-            fx.append((rate.pair, age, rates.stale(rate, now)))
     return Snapshot(
         unknown=[(p, int(n), at) for p, n, at in q.unknown_payouts(conn)],
         parked=[(p, int(n)) for p, n in q.parked_messages(conn, SENDER_CALLBACK)],
         flags=[(k, int(n)) for k, n in q.open_flags(conn)],
         floats=floats,
         event_seq=q.last_event_seq(conn),
-        fx=fx,
     )
 
 
@@ -96,7 +78,7 @@ class StoreGauges(Collector):
     async def refresh(self) -> None:
         self.snapshot = await self.engine.read(read, self.engine.site)
 
-    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         s, now = self.snapshot, self.engine.clock()
         unknown = GaugeMetricFamily(
             "corridor_txn_unknown_payouts", "Transfers in UNKNOWN, by receive partner",
@@ -134,33 +116,22 @@ class StoreGauges(Collector):
         seq = GaugeMetricFamily(
             "corridor_txn_event_seq", "Seq of the newest event of the feed RPT follows")
         seq.add_metric([], s.event_seq)
-        age = GaugeMetricFamily(
-            "corridor_txn_fx_rate_age_seconds",
-            "Seconds since the source gave the rate each pair is priced on (pushed rates)",
-            labels=["pair"])
-        stale = GaugeMetricFamily(
-            "corridor_txn_fx_rate_stale",
-            "1 when the pair's rate is older than fx.max_age_seconds: its quotes are refused",
-            labels=["pair"])
-        for pair, seconds, is_stale in s.fx:
-            if seconds is not None:
-                age.add_metric([pair], max(0.0, seconds))
-            stale.add_metric([pair], 1 if is_stale else 0)
-        refused = CounterMetricFamily(
-            "corridor_txn_quotes_refused_stale",
-            "Quotes refused rates_stale since TXN started (this process)")
-        refused.add_metric([], self.engine.refused_stale)
-        yield from (unknown, oldest, parked, flags, available, floor, seq, age, stale, refused)
+        yield from (unknown, oldest, parked, flags, available, floor, seq)
 
 
 GAUGES = web.AppKey("store_gauges", StoreGauges)
+FX_GAUGES = web.AppKey("fx_gauges", FxGauges)
 
 
 def install(app: web.Application, engine: Engine, registry: CollectorRegistry) -> None:
-    """Register the store gauges on TXN's registry; `refresh` before each scrape."""
+    """Register the store gauges (and the FX rates', corridor.txn.fxgauges) on TXN's
+    registry; `refresh` before each scrape."""
     app[GAUGES] = StoreGauges(engine)
     registry.register(app[GAUGES])
+    app[FX_GAUGES] = FxGauges(engine)
+    registry.register(app[FX_GAUGES])
 
 
 async def refresh(app: web.Application) -> None:
     await app[GAUGES].refresh()
+    await app[FX_GAUGES].refresh()

@@ -8,13 +8,13 @@ from typing import Any, get_args
 
 import msgspec
 
+import corridor.api.catalogue
 from corridor.api import schemas
-from corridor.api.catalogue import Catalogue
 from corridor.eig.requests import CALLS, IDEMPOTENCY_KEY, TRANSFER_ID, Call
 
 REF = "#/components/schemas/{name}"
 _SUCCESS: dict[str, tuple[tuple[str, ...], type]] = {
-    "list_corridors": (("200",), Catalogue),
+    "list_corridors": (("200",), corridor.api.catalogue.Catalogue),
     "create_quote": (("200", "201"), schemas.Quote),
     "validate_account": (("200",), schemas.AccountValidation),
     "create_transfer": (("200", "201", "202"), schemas.Transfer),

@@ -189,3 +189,30 @@ def test_a_stale_rate_refuses_quotes_503_until_a_fresh_one_comes(
     assert code == 0
     shown = {r["pair"]: r for r in json.loads(out)["rates"]}
     assert shown["INR/KES"]["source"] == "treasury" and shown["INR/PHP"]["stale"] is True
+
+
+def test_a_rates_file_is_taken_whole_or_not_at_all(engine: Engine, tmp_path: Path) -> None:
+    rates = tmp_path / "rates.csv"
+    rates.write_text("pair,rate,source,at\nINR/KES,1.5500,refinitiv,\nINR/PHP,-0.67,,\n"
+                     "AED/KES,abc,,\n")
+    code, out = corridor(engine, "fx", "watch", str(rates), "--by", "feed", "--once")
+    assert code == 1
+    assert f"error: {rates}:3: rate_not_positive:" in out
+    assert f"error: {rates}:4: invalid_rate:" in out
+    assert live(engine) == {}  # the good line 2 is not taken from a faulty file either
+    at = rfc3339(datetime.now(UTC))
+    rates.write_text(f"pair,rate,source,at\nINR/KES,1.5500,refinitiv,{at}\n"
+                     f"INR/PHP,0.6800,,{at}\nAED/KES,40.0000,,{at}\n")
+    code, out = corridor(engine, "fx", "watch", str(rates), "--by", "feed", "--once")
+    # AED/KES 35.12 -> 40 is beyond the band: a proposal, said as a refusal of its line.
+    assert code == 1 and f"{rates}:4: rate_move_beyond_band:" in out, out
+    assert live(engine) == {"INR/KES": "1.5500", "INR/PHP": "0.6800"}
+    # The same file again pushes nothing twice.
+    code, out = corridor(engine, "fx", "watch", str(rates), "--by", "feed", "--once")
+    assert code == 0 and out == "", out
+    assert live(engine) == {"INR/KES": "1.5500", "INR/PHP": "0.6800"}
+    conn = engine.connect()
+    try:
+        assert len(rates_store.history(conn)) == 3  # two live, one proposal
+    finally:
+        conn.close()

@@ -149,3 +149,41 @@ def fx_report(site_dir: Path, data_dir: Path, store: str | None, since: str | No
                        f"{item['receive_currency']}  mid {item['mid_rate']}  rate "
                        f"{item['rate']}  from rate {item['fx_rate_id'] or '-'} "
                        f"({item['source']}{given})")
+
+
+@fx_group.command("watch")
+@site_option
+@data_option
+@store_option
+@click.argument("rates_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--by", "by", required=True, help="The feed or operator the rates are from.")
+@click.option("--interval", default=2.0, show_default=True,
+              help="Seconds between looks at the file.")
+@click.option("--once", is_flag=True, help="Read the file once and exit (1 if anything "
+              "was refused).")
+def fx_watch(site_dir: Path, data_dir: Path, store: str | None, rates_file: Path, by: str,
+             interval: float, once: bool) -> None:
+    """Push the rates of RATES_FILE (CSV: pair,rate,source,at) each time it changes; a
+    version with a fault is refused whole (FILE:LINE: message), nothing pushed."""
+    import time
+
+    from corridor.txn import ratesfile
+
+    seen: tuple[int, int, int] | None = None
+    with opened(site_dir, data_dir, store) as (site, conn):
+        while True:
+            version = ratesfile.stamp(rates_file)
+            refused: list[str] = []
+            if version != seen or once:
+                seen = version
+                lines, refused = ratesfile.read(rates_file)
+                if not refused:
+                    done, refused = ratesfile.apply(conn, site.hub.tariff, rates_file, lines,
+                                                    by, now())
+                    for line in done:
+                        click.echo(line)
+                for line in refused:
+                    click.echo(f"error: {line}", err=True)
+            if once:
+                raise SystemExit(1 if refused else 0)
+            time.sleep(interval)

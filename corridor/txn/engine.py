@@ -31,6 +31,7 @@ from corridor.store import reads as q
 from corridor.txn.commands.idempotency import Reply
 from corridor.txn.commands.quotes import CreateQuote
 from corridor.txn.commands.transfers import CancelTransfer, CreateTransfer
+from corridor.txn.fx import book
 from corridor.txn.wire import encode, transfer_wire
 
 T = TypeVar("T")
@@ -80,8 +81,6 @@ class Engine:
         return open_store(self.dsn, self.data_dir)
 
     def start(self) -> None:
-        from corridor.txn.fx import book
-
         conn = self.connect()  # migrate once, before anything reads or writes
         try:
             self.rates = book(conn, self.site.hub.tariff)
@@ -173,8 +172,6 @@ class Engine:
     # -- partner calls -----------------------------------------------------------------------
 
     async def quote(self, partner_id: str, key: str, body: bytes) -> Reply:
-        from corridor.txn.fx import book
-
         partner = self.sender(partner_id)
         req = decode_body(body, api.QuoteRequest)
         receiver = self.site.receive_partner_for(req.destination_country, req.receive_currency)
@@ -216,7 +213,6 @@ class Engine:
     async def corridors(self, partner_id: str) -> bytes:
         """The partner's catalogue (`GET /v1/corridors`), on the store's newest rates."""
         from corridor.txn.catalogue import catalogue
-        from corridor.txn.fx import book
 
         partner = self.sender(partner_id)
         self.rates = await self.read(book, self.site.hub.tariff)

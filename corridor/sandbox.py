@@ -208,8 +208,8 @@ def sandbox(data_dir: Path, fresh: bool, free_ports: bool) -> None:
     import shutil
 
     from corridor.core.errors import CorridorError
-    from corridor.embedded import StackError
     from corridor.sim.identity import SimError
+    from corridor.stack import StackError
 
     root = data_dir / "sandbox"
     if fresh and root.exists():

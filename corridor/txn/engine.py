@@ -73,7 +73,7 @@ class Engine:
         self.writer.on_queued = self._queued
         tariff = site.hub.tariff
         # The live rates quotes are priced from: read at start, again when a quote's rate
-        # looks stale or was replaced in the store (`CreateQuote` checks in its batch).
+        # looks stale or was replaced in the store (`CreateQuote` checks in its group commit).
         self.rates = RateBook(tariff.fx_rates, {}, tariff.fx_max_age_s)
         self.refused_stale = 0  # quotes refused `rates_stale` (a counter on /metrics)
 
@@ -186,7 +186,7 @@ class Engine:
                 send_amount=req.send_amount, receive_amount=req.receive_amount,
                 quote_id=quote_id, now=now, rates=rates)
 
-        def reprice(b: Any) -> Quote:  # on the writer thread, inside the quote's batch
+        def reprice(b: Any) -> Quote:  # on the writer thread, in the quote's group commit
             self.rates = book(b.conn, tariff)
             return self.priced(price, self.rates)
 

@@ -15,7 +15,6 @@ library's csv reads the lines; the rules are `corridor.core.fx`'s.)
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -99,12 +98,3 @@ def apply(conn: Connection, tariff: Tariff, path: Path, lines: list[Line], by: s
             done.append(f"{path}:{line.number}: rate {pushed.row.id}: {pushed.row.pair} "
                         f"{pushed.row.rate} is live")
     return done, refused
-
-
-def stamp(path: Path) -> tuple[int, int, int] | None:
-    """What tells one version of the file from the next (None: not there)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_ino, st.st_size, st.st_mtime_ns

@@ -64,7 +64,7 @@ def test_a_pushed_rate_prices_the_next_quote_and_the_quote_records_it(engine: En
                          "--source", "refinitiv")
     assert code == 0, out
     assert "is live" in out
-    # The engine priced on its copy (still 1.5412); the batch saw the newer rate and
+    # The engine priced on its copy (still 1.5412); its group commit saw the newer rate and
     # priced the quote again on it.
     after = quote(engine, "q1")
     assert after["rate"] == str((Decimal("1.5500") * Decimal("0.985")).quantize(Decimal("1E-8")))

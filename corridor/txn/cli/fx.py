@@ -167,12 +167,13 @@ def fx_watch(site_dir: Path, data_dir: Path, store: str | None, rates_file: Path
     version with a fault is refused whole (FILE:LINE: message), nothing pushed."""
     import time
 
+    from corridor.filestamp import Stamp, stamp
     from corridor.txn import ratesfile
 
-    seen: tuple[int, int, int] | None = None
+    seen: Stamp | None = None
     with opened(site_dir, data_dir, store) as (site, conn):
         while True:
-            version = ratesfile.stamp(rates_file)
+            version = stamp(rates_file)
             refused: list[str] = []
             if version != seen or once:
                 seen = version

@@ -71,10 +71,24 @@ _NAMED_ORDER = ("name", "account")  # what both parties must give, in message or
 _NAMED = frozenset(_NAMED_ORDER)
 
 
+# What locates the originator: any one of these groups, every field of it.
+LOCATED_BY = (("address",), ("id_type", "id_number"), ("date_of_birth", "place_of_birth"))
+
+
 def _located(sender: set[str]) -> bool:
     """Does the originator give an address, or an ID, or a date and place of birth?"""
-    return ("address" in sender or {"id_type", "id_number"} <= sender
-            or {"date_of_birth", "place_of_birth"} <= sender)
+    return any(sender.issuperset(group) for group in LOCATED_BY)
+
+
+def required_fields(rules: Mapping[str, KycRule], corridor: str
+                    ) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...], tuple[str, ...]]:
+    """What `check_kyc` requires on a corridor, as the catalogue states it: the sender's
+    fields, the groups one of which locates the sender, the beneficiary's fields."""
+    rule = rules.get(corridor)
+    extra_s, extra_b = (rule.sender, rule.beneficiary) if rule else ((), ())
+    sender = tuple(dict.fromkeys((*_NAMED_ORDER, *extra_s)))
+    beneficiary = tuple(dict.fromkeys((*_NAMED_ORDER, *extra_b)))
+    return sender, LOCATED_BY, beneficiary
 
 
 def _filled(party: Party) -> set[str]:

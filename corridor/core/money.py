@@ -21,6 +21,10 @@ EXPONENTS: dict[str, int] = {
     "XAF": 0, "XOF": 0, "ZAR": 2, "ZMW": 2,
 }
 
+# The largest amount the partner API takes (EIG refuses more): far beyond any real
+# transfer, yet well inside a 64-bit integer of minor units.
+MAX_MINOR = 10**15
+
 _TENS = tuple(10**e for e in range(max(EXPONENTS.values()) + 1))
 _AMOUNT = re.compile(r"^(0|[1-9][0-9]{0,17})(?:\.([0-9]+))?$")
 

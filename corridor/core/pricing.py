@@ -19,6 +19,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROU
 
 from corridor.core.counterparty import Counterparty
 from corridor.core.errors import InvalidInput
+from corridor.core.fx import DEFAULT_BAND_BPS, RateBook
 from corridor.core.money import Money, exponent, format_minor, parse_minor
 
 _RATE_PLACES = Decimal("0.00000001")
@@ -43,6 +44,11 @@ class Tariff:
     fx_margin_bps: int
     fx_rates: dict[tuple[str, str], Decimal]  # (base, quote) -> mid rate
     fees: dict[str, FeeRule]  # corridor -> its fee
+    # Live rates (corridor.core.fx): older than this many seconds, a rate prices nothing;
+    # None: rates never go stale. A pushed rate moving more than `fx_band_bps` from the
+    # current one waits for a second operator.
+    fx_max_age_s: int | None = None
+    fx_band_bps: int = DEFAULT_BAND_BPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,7 @@ class Quote:
     payout_method: str
     created_at: datetime
     expires_at: datetime
+    fx_rate_id: int | None = None  # the stored rate it was priced on; None: hub.yaml's
 
     @property
     def total(self) -> Money:
@@ -89,10 +96,12 @@ def price_quote(
     receive_amount: str | None,
     quote_id: str,
     now: datetime,
+    rates: RateBook | None = None,
 ) -> Quote:
     """Price a transfer from `sender` to `receiver`, the receive partner the site routes
     `destination_country` and `receive_currency` to (None: no route), or raise
-    InvalidInput with the code partners see."""
+    InvalidInput with the code partners see. `rates` are the live rates (without them,
+    hub.yaml's); a stale one raises 503 `rates_stale`."""
     if (send_amount is None) == (receive_amount is None):
         raise InvalidInput("give exactly one of send_amount and receive_amount",
                            code="amount_required")
@@ -113,20 +122,21 @@ def price_quote(
     if fee_rule.currency != send_currency:
         raise InvalidInput(f"corridor {corridor} is priced in {fee_rule.currency}",
                            code="currency_not_supported")
-    mid = mid_rate(tariff, send_currency, receive_currency)
-    if send_currency == receive_currency:
-        rate = mid
+    rate_id = None
+    if rates is None:
+        mid = mid_rate(tariff, send_currency, receive_currency)
     else:
-        margin = Decimal(10000 - tariff.fx_margin_bps) / 10000
-        rate = (mid * margin).quantize(_RATE_PLACES, rounding=ROUND_DOWN)
+        mid, used = rates.mid(send_currency, receive_currency, now)
+        rate_id = used.id if used is not None else None
+    rate = customer_rate(tariff, mid, send_currency, receive_currency)
     # minor units of receive per minor unit of send
-    scale = Decimal(10) ** (exponent(receive_currency) - exponent(send_currency))
+    scale = minor_scale(send_currency, receive_currency)
     if send_amount is not None:
         send_minor = parse_minor(send_amount, send_currency)
-        receive_minor = int((send_minor * rate * scale).to_integral_value(ROUND_FLOOR))
+        receive_minor = receive_for_send(send_minor, rate, scale)
     else:
         receive_minor = parse_minor(receive_amount, receive_currency)
-        send_minor = int((receive_minor / (rate * scale)).to_integral_value(ROUND_CEILING))
+        send_minor = send_for_receive(receive_minor, rate, scale)
     if send_minor <= 0 or receive_minor <= 0:
         raise InvalidInput("the amount is too small to pay out", code="amount_too_small")
     limit = sender.limits.per_transfer
@@ -158,7 +168,32 @@ def price_quote(
         payout_method=payout_method,
         created_at=now,
         expires_at=now + timedelta(seconds=tariff.quote_ttl_s),
+        fx_rate_id=rate_id,
     )
+
+
+def customer_rate(tariff: Tariff, mid: Decimal, send_currency: str,
+                  receive_currency: str) -> Decimal:
+    """The rate the customer gets: the mid rate less the hub's margin, truncated."""
+    if send_currency == receive_currency:
+        return mid
+    margin = Decimal(10000 - tariff.fx_margin_bps) / 10000
+    return (mid * margin).quantize(_RATE_PLACES, rounding=ROUND_DOWN)
+
+
+def minor_scale(send_currency: str, receive_currency: str) -> Decimal:
+    """Minor units of the receive currency per minor unit of the send currency at 1:1."""
+    return Decimal(10) ** (exponent(receive_currency) - exponent(send_currency))
+
+
+def receive_for_send(send_minor: int, rate: Decimal, scale: Decimal) -> int:
+    """What a send amount pays out (rounded down to the receive currency's minor unit)."""
+    return int((send_minor * rate * scale).to_integral_value(ROUND_FLOOR))
+
+
+def send_for_receive(receive_minor: int, rate: Decimal, scale: Decimal) -> int:
+    """What a receive amount costs (rounded up to the send currency's minor unit)."""
+    return int((receive_minor / (rate * scale)).to_integral_value(ROUND_CEILING))
 
 
 def mid_rate(tariff: Tariff, base: str, quote: str) -> Decimal:

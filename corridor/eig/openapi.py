@@ -8,11 +8,13 @@ from typing import Any, get_args
 
 import msgspec
 
+import corridor.api.catalogue
 from corridor.api import schemas
 from corridor.eig.requests import IDEMPOTENCY_KEY, OPERATIONS, TRANSFER_ID, Operation
 
 REF = "#/components/schemas/{name}"
 _SUCCESS: dict[str, tuple[tuple[str, ...], type]] = {
+    "list_corridors": (("200",), corridor.api.catalogue.Catalogue),
     "create_quote": (("200", "201"), schemas.Quote),
     "validate_account": (("200",), schemas.AccountValidation),
     "create_transfer": (("200", "201", "202"), schemas.Transfer),
@@ -59,9 +61,12 @@ _PROBLEMS = {
     "415": "Body is not application/json",
     "422": "The body or query does not validate",
     "429": "Rate limit reached; retry after Retry-After seconds",
-    "503": "The transaction engine is unavailable; retry with the same Idempotency-Key",
+    "503": "The transaction engine is unavailable (retry with the same Idempotency-Key), or "
+           "the corridor's FX rate is stale (code rates_stale: no quote until it is renewed)",
 }
 _SUMMARIES = {
+    "list_corridors": "What this partner may send: corridors, payout methods, amounts, fees, "
+                      "KYC fields, quote lifetime, indicative rate",
     "create_quote": "Price a transfer",
     "validate_account": "Ask the receive partner whether an account exists",
     "create_transfer": "Create a transfer from a quote",

@@ -13,12 +13,10 @@ import msgspec
 
 from corridor.api import schemas
 from corridor.core.errors import InvalidInput
-from corridor.core.money import parse_minor
+from corridor.core.money import MAX_MINOR, parse_minor
 from corridor.core.times import parse_time
 from corridor.eig.errors import BadRequest
 
-# Far beyond any real transfer, yet well inside a 64-bit integer of minor units.
-MAX_MINOR = 10**15
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 TRANSFER_ID = "[A-Za-z0-9-]{1,64}"
 _CURSOR = re.compile(r"^[A-Za-z0-9._:=-]{1,200}$")
@@ -68,6 +66,7 @@ def check_validation(req: schemas.AccountValidationRequest) -> None:
 
 
 OPERATIONS = (
+    Operation("list_corridors", "GET", "/v1/corridors", "send"),
     Operation("create_quote", "POST", "/v1/quotes", "send", schemas.QuoteRequest, check_quote,
               coalesced=True),
     Operation("validate_account", "POST", "/v1/accounts/validate", "send",

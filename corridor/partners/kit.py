@@ -2,7 +2,8 @@
 (and optionally a .tar.gz), written by `corridor partner onboard`.
 
     README.txt        the API base URL, how to authenticate, how callbacks are signed (with
-                      an example to check an implementation against), test accounts
+                      an example to check an implementation against), test accounts, and
+                      for a send partner the sandbox (`corridor sandbox`) and its outcomes
     openapi.json      the partner API (the document EIG serves)
     hub-ca.crt        verifies EIG's server certificate
     partner-ca.crt    issued the partner's client certificate
@@ -186,7 +187,29 @@ def _readme(site: Site, partner: Partner, url: str, own_key: bool, with_secrets:
         parts.append("   None: you reach the API from your allowlisted addresses directly.")
     parts += ["", "4. Test accounts"]
     parts += accounts or ["   None listed for this hub."]
+    if partner.sends:
+        parts += ["", *_sandbox_lines()]
     return "\n".join(parts) + "\n"
+
+
+def _sandbox_lines() -> list[str]:
+    """Section 5: the sandbox to build against before the tunnel is up, and what to ask
+    it for each outcome (corridor.sandbox.OUTCOMES, docs/sandbox.md)."""
+    from corridor.sandbox import OUTCOMES
+
+    lines = [
+        "5. The sandbox",
+        "   Before your tunnel is up, build against `corridor sandbox`: the same API (EIG,",
+        "   TXN and simulated partners on one host, mutual TLS, API key), with test",
+        "   credentials, a funded float and requests that produce each outcome on demand.",
+        "   Start with GET /v1/corridors: what you may send, the amounts, fees and KYC",
+        "   fields each corridor requires, the quote lifetime and an indicative rate.",
+    ]
+    for o in OUTCOMES:
+        text = textwrap.wrap(o.how if o.ready else f"({o.how})", width=58)
+        lines.append(f"     {o.status:<24} {text[0]}")
+        lines += [f"     {'':<24} {more}" for more in text[1:]]
+    return lines
 
 
 def _example_call(site: Site, partner: Partner, url: str) -> list[str]:

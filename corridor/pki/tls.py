@@ -87,10 +87,10 @@ def hub_server(layout: Layout, name: str) -> ssl.SSLContext:
 def hub_listener(layout: Layout, name: str, *, revocations: bool = True) -> ContextHolder:
     """Hub server `name` for the hub's clients (and operators), following its certificate
     on disk (a renewal reaches new connections without a restart) and, with
-    `revocations`, the hub CA's CRL. TXN goes without: its only clients are the hub's own
-    servers. A site bootstrapped before that CRL existed has none: the server then
-    refuses no certificate (and logs it) until `corridor pki bootstrap` or `corridor rpt
-    operator-revoke` writes it, and loads it then."""
+    `revocations`, the hub CA's CRL (TXN's and RPT's both: operators reach them). A site
+    bootstrapped before that CRL existed has none: the server then refuses no certificate
+    (and logs it) until `corridor pki bootstrap` or `corridor rpt operator-revoke` writes
+    it, and loads it then."""
     cert, key = layout.hub(name)
     _need(layout, cert, key, layout.hub_ca[0])
     return ContextHolder(layout, cert, key, layout.hub_ca[0],

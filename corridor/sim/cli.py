@@ -99,9 +99,11 @@ def sim(verbose: bool) -> None:
 @click.option("--seed", type=int, help="Seed of the fault choices (repeatable runs).")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep payouts and wallet credits in this JSON file across restarts.")
+@click.option("--sandbox", is_flag=True,
+              help="Play the sandbox's test accounts (corridor.sim.scenarios).")
 def receive_partner(site_dir: Path, partner_id: str, listen: str | None, eig_url: str | None,
                     api_key_file: Path | None, seed: int | None, state_file: Path | None,
-                    no_callbacks: bool, **knobs: Any) -> None:
+                    no_callbacks: bool, sandbox: bool, **knobs: Any) -> None:
     """Run a receive partner (wallet book, payouts, signed receiver callbacks)."""
     from corridor.sim.receive import ReceivePartnerSim
 
@@ -111,7 +113,8 @@ def receive_partner(site_dir: Path, partner_id: str, listen: str | None, eig_url
         faults.update({**knobs, "callbacks": not no_callbacks})
         simulator = ReceivePartnerSim(
             site, partner_id, listen=_listen(listen), eig_url=eig_url,
-            api_key_file=api_key_file, faults=faults, seed=seed, state_file=state_file)
+            api_key_file=api_key_file, faults=faults, seed=seed, state_file=state_file,
+            sandbox=sandbox)
     except (SimError, FaultError) as exc:
         fail(str(exc))
         return

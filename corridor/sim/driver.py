@@ -216,6 +216,21 @@ class SendDriver:
             "recall", f"/v1/transfers/{transfer_id}/recall", {"reason": reason})
         return data
 
+    async def corridors(self) -> dict[str, Any]:
+        """The partner's catalogue (GET /v1/corridors)."""
+        return await self._call("corridors", "GET", "/v1/corridors", None)  # type: ignore[no-any-return]  # the API's JSON object
+
+    async def raw(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        """One call as given, no retry: (status, decoded JSON body), refusals included."""
+        headers = {"Authorization": self._auth}
+        if method == "POST":
+            headers["Idempotency-Key"] = new_id()
+        data = msgspec.json.encode(body) if body is not None else None
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        resp = await self._open(8).request(method, self._prefix + path, headers, data)
+        return resp.status, msgspec.json.decode(resp.body) if resp.body else None
+
     async def _poll(self, transfer_id: str) -> str:
         deadline = time.monotonic() + self.timeout
         delay = 0.02

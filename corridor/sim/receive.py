@@ -76,6 +76,7 @@ class ReceivePartnerSim:
         state_file: Path | None = None,
         callback_concurrency: int = 64,
         callback_timeout: float = 10.0,
+        sandbox: bool = False,
     ) -> None:
         ident = PartnerIdentity.of(site, partner_id, "receive")
         self.site, self.ident, self.partner = site, ident, ident.partner
@@ -84,6 +85,16 @@ class ReceivePartnerSim:
         self.random = random.Random(seed)
         self.state_file = state_file
         self.payouts = Payouts(self.partner, self.faults, self.random)
+        # The sandbox's scripted wallets (corridor.sim.scenarios): account -> scenario.
+        self.scenarios: dict[str, str] = {}
+        if sandbox:
+            from corridor.sim.scenarios import scenario_wallets
+            from corridor.sim.wallets import Wallet
+
+            for account, (holder, scenario) in scenario_wallets(self.partner.country).items():
+                self.payouts.wallets.wallets[account] = Wallet(account, holder,
+                                                               self.partner.currency)
+                self.scenarios[account] = scenario
         self.secret = ident.secret
         self._dirty = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -192,6 +203,12 @@ class ReceivePartnerSim:
             raise CorridorError("Idempotency-Key header is required",
                                code="idempotency_key_missing")
         payout, fresh = self.payouts.book(key, body)
+        if self.scenarios.get(payout.request.beneficiary.account or "") == \
+                "unknown_then_completed":
+            # Credited, but the answer is lost, every time, and no callback comes: the hub
+            # cannot tell and marks it UNKNOWN until its status query hears SUCCESS.
+            self._dirty.set()
+            return reply({"status": "ERROR", "reason": "sandbox: the answer is lost"}, 503)
         if fresh:
             self._dirty.set()
             delivery = self.outcomes.report(payout)

@@ -16,6 +16,7 @@ from pathlib import Path
 from corridor.core.compliance import KycRule, SanctionsEntry
 from corridor.core.counterparty import Limits
 from corridor.core.errors import InvalidInput
+from corridor.core.fx import DEFAULT_BAND_BPS
 from corridor.core.money import is_currency
 from corridor.core.pricing import FeeRule, Tariff
 from corridor.core.times import parse_time
@@ -131,9 +132,12 @@ def _read_hub(
     ttl = quotes.int("ttl_seconds", 10, 86400) if quotes is not None else None
     fx = r.sub("fx")
     margin, rates = None, {}
+    max_age, band = None, DEFAULT_BAND_BPS
     if fx is not None:
-        fx.allow_only("margin_bps", "rates")
+        fx.allow_only("margin_bps", "rates", "max_age_seconds", "band_bps")
         margin = fx.int("margin_bps", 0, 2000)
+        max_age = fx.int("max_age_seconds", 5, 7 * 86400, required=False)
+        band = fx.int("band_bps", 1, 10000, required=False) or DEFAULT_BAND_BPS
         items = fx.list("rates")
         for i, body in enumerate(items or ()):
             rr = Reader(body, items.at(i), faults, "fx.rates[]")
@@ -207,7 +211,7 @@ def _read_hub(
         listen=listen, hosts=tuple(hosts),
         store_txn=store_txn, store_rpt=store_rpt,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
         tariff=Tariff(quote_ttl_s=ttl, fx_margin_bps=margin,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
-                      fx_rates=rates, fees=fees),
+                      fx_rates=rates, fees=fees, fx_max_age_s=max_age, fx_band_bps=band),
         sanctions_threshold=threshold, kyc=kyc, settlement_cutoff=cutoff,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
         lab=lab,
     )

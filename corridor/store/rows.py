@@ -50,6 +50,7 @@ class QuoteRow(TableRow):
     payout_method: str
     created_at: str
     expires_at: str
+    fx_rate_id: int | None = None
 
 
 QUOTE_COLUMNS = columns(QuoteRow)
@@ -60,7 +61,7 @@ def quote_row(q: Quote) -> QuoteRow:
         q.id, q.partner_id, q.receive_partner_id, q.corridor, q.send.minor, q.send.currency,
         q.receive.minor, q.receive.currency, q.fee.minor, q.fx_margin.minor, str(q.rate),
         str(q.mid_rate), q.destination_country, q.payout_method, rfc3339(q.created_at),
-        rfc3339(q.expires_at),
+        rfc3339(q.expires_at), q.fx_rate_id,
     )
 
 
@@ -81,6 +82,7 @@ def row_quote(r: tuple[object, ...]) -> Quote:
         rate=Decimal(str(r[10])), mid_rate=Decimal(str(r[11])),
         destination_country=str(r[12]), payout_method=str(r[13]),
         created_at=parse_time(str(r[14])), expires_at=parse_time(str(r[15])),
+        fx_rate_id=None if r[16] is None else _minor(r[16]),
     )
 
 

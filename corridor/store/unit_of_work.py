@@ -61,6 +61,7 @@ class UnitOfWork:
         self._transfers: dict[str, TransferRow | None] = {}
         self.out = Changes()
         self.new_quotes: list[Quote] = []
+        self._fx: dict[tuple[str, str], int | None] = {}
 
     # -- loading -------------------------------------------------------------------------
 
@@ -177,6 +178,20 @@ class UnitOfWork:
         if transfer_id not in self._transfers:
             self._load_transfers([transfer_id])
         return self._transfers[transfer_id]
+
+    def fx_rate_id(self, base: str, quote: str) -> int | None:
+        """The id of the stored rate a base/quote price uses now (the pair's newest live
+        rate, else its inverse's; None: hub.yaml's), read once per group."""
+        if (base, quote) not in self._fx:
+            newest = dict.fromkeys(((base, quote), (quote, base)), None)
+            for b, q, i in self.conn.query(
+                "SELECT base, quote, MAX(id) FROM fx_rates WHERE state = 'live' AND "
+                "((base = ? AND quote = ?) OR (base = ? AND quote = ?)) GROUP BY base, quote",
+                (base, quote, quote, base),
+            ):
+                newest[(b, q)] = int(i)
+            self._fx[(base, quote)] = newest[(base, quote)] or newest[(quote, base)]
+        return self._fx[(base, quote)]
 
     def funded(self, partner_id: str, reference: str) -> bool:
         return bool(self.conn.query(

@@ -21,6 +21,7 @@ import msgspec
 from corridor.api import schemas as api
 from corridor.core.compliance import Screener, check_kyc, sender_key
 from corridor.core.errors import CorridorError, InvalidInput, NotFound, Refused
+from corridor.core.fx import RateBook
 from corridor.core.ids import new_id
 from corridor.core.pricing import Quote, price_quote
 from corridor.core.times import parse_time, rfc3339
@@ -30,6 +31,7 @@ from corridor.store import reads as q
 from corridor.txn.commands.idempotency import Reply
 from corridor.txn.commands.quotes import CreateQuote
 from corridor.txn.commands.transfers import CancelTransfer, CreateTransfer
+from corridor.txn.fx import book
 from corridor.txn.wire import encode, transfer_wire
 
 T = TypeVar("T")
@@ -69,12 +71,21 @@ class Engine:
         self.wake_pipes: list[int] = []  # write ends towards pump processes
         self._poked = False
         self.writer.on_queued = self._queued
+        tariff = site.hub.tariff
+        # The live rates quotes are priced from: read at start, again when a quote's rate
+        # looks stale or was replaced in the store (`CreateQuote` checks in its group commit).
+        self.rates = RateBook(tariff.fx_rates, {}, tariff.fx_max_age_s)
+        self.refused_stale = 0  # quotes refused `rates_stale` (a counter on /metrics)
 
     def connect(self) -> Connection:
         return open_store(self.dsn, self.data_dir)
 
     def start(self) -> None:
-        self.connect().close()  # migrate once, before anything reads or writes
+        conn = self.connect()  # migrate once, before anything reads or writes
+        try:
+            self.rates = book(conn, self.site.hub.tariff)
+        finally:
+            conn.close()
         with contextlib.suppress(RuntimeError):  # no loop: a command-line tool, no pumps
             self._loop = asyncio.get_running_loop()
         self.writer.start()
@@ -164,13 +175,48 @@ class Engine:
         partner = self.sender(partner_id)
         req = decode_body(body, api.QuoteRequest)
         receiver = self.site.receive_partner_for(req.destination_country, req.receive_currency)
-        quote = price_quote(
-            self.site.hub.tariff, partner, receiver, send_currency=req.send_currency,
-            receive_currency=req.receive_currency, destination_country=req.destination_country,
-            payout_method=req.payout_method, send_amount=req.send_amount,
-            receive_amount=req.receive_amount, quote_id=new_id(), now=self.clock(),
-        )
-        return await self.writer.submit(CreateQuote(partner.id, key, body_hash(body), quote))
+        tariff = self.site.hub.tariff
+        quote_id, now = new_id(), self.clock()
+
+        def price(rates: RateBook) -> Quote:
+            return price_quote(
+                tariff, partner, receiver, send_currency=req.send_currency,
+                receive_currency=req.receive_currency,
+                destination_country=req.destination_country, payout_method=req.payout_method,
+                send_amount=req.send_amount, receive_amount=req.receive_amount,
+                quote_id=quote_id, now=now, rates=rates)
+
+        def reprice(b: Any) -> Quote:  # on the writer thread, in the quote's group commit
+            self.rates = book(b.conn, tariff)
+            return self.priced(price, self.rates)
+
+        try:
+            quote = price(self.rates)
+        except CorridorError as exc:
+            if exc.code != "rates_stale":
+                raise
+            # Perhaps only this copy is old: the store may hold a newer rate.
+            self.rates = await self.read(book, tariff)
+            quote = self.priced(price, self.rates)
+        return await self.writer.submit(
+            CreateQuote(partner.id, key, body_hash(body), quote, reprice))
+
+    def priced(self, price: Callable[[RateBook], Quote], rates: RateBook) -> Quote:
+        """`price(rates)`, counting a `rates_stale` refusal."""
+        try:
+            return price(rates)
+        except CorridorError as exc:
+            if exc.code == "rates_stale":
+                self.refused_stale += 1
+            raise
+
+    async def corridors(self, partner_id: str) -> bytes:
+        """The partner's catalogue (`GET /v1/corridors`), on the store's newest rates."""
+        from corridor.txn.catalogue import catalogue
+
+        partner = self.sender(partner_id)
+        self.rates = await self.read(book, self.site.hub.tariff)
+        return encode(catalogue(self.site, partner, self.rates, self.clock()))
 
     async def find_quote(self, quote_id: str) -> Quote | None:
         quote = self.writer.quote_cache.get(quote_id)

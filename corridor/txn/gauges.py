@@ -32,6 +32,7 @@ from corridor.site.model import Site
 from corridor.store import Connection
 from corridor.store import reads as q
 from corridor.txn.engine import Engine
+from corridor.txn.fxgauges import FxGauges
 
 SENDER_CALLBACK = "sender_callback"
 
@@ -119,13 +120,18 @@ class StoreGauges(Collector):
 
 
 GAUGES = web.AppKey("store_gauges", StoreGauges)
+FX_GAUGES = web.AppKey("fx_gauges", FxGauges)
 
 
 def install(app: web.Application, engine: Engine, registry: CollectorRegistry) -> None:
-    """Register the store gauges on TXN's registry; `refresh` before each scrape."""
+    """Register the store gauges (and the FX rates', corridor.txn.fxgauges) on TXN's
+    registry; `refresh` before each scrape."""
     app[GAUGES] = StoreGauges(engine)
     registry.register(app[GAUGES])
+    app[FX_GAUGES] = FxGauges(engine)
+    registry.register(app[FX_GAUGES])
 
 
 async def refresh(app: web.Application) -> None:
     await app[GAUGES].refresh()
+    await app[FX_GAUGES].refresh()

@@ -28,7 +28,7 @@ from corridor.pki.tls import hub_listener
 from corridor.settings import Settings
 from corridor.site.model import Site
 from corridor.tracing import Tracing
-from corridor.txn import gauges
+from corridor.txn import fxapi, gauges
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine, bounded_int
 from corridor.txn.relay import RELAYED, batch, relayed
@@ -83,6 +83,11 @@ async def activity(request: web.Request) -> web.StreamResponse:
     return reply(200, await request.app[ENGINE].activity(since, until))
 
 
+@allow("eig")
+async def corridors(request: web.Request) -> web.StreamResponse:
+    return reply(200, await request.app[ENGINE].corridors(partner_id(request)))
+
+
 async def healthz(request: web.Request) -> web.StreamResponse:
     return reply(200, b'{"status":"ok"}')
 
@@ -118,12 +123,14 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
         r.add_post(path, relayed(op))
     r.add_get("/internal/v1/transfers", list_transfers)
     r.add_get("/internal/v1/transfers/{id}", get_transfer)
+    r.add_get("/internal/v1/corridors", corridors)
     r.add_post(BATCH_PATH, batch)
     r.add_get("/internal/v1/events", events)
     r.add_get("/internal/v1/ledger/balances", balances)
     r.add_get("/internal/v1/ledger/activity", activity)
     r.add_get("/healthz", healthz)
     r.add_get("/metrics", metrics)
+    fxapi.routes(app)
     return app
 
 
@@ -159,7 +166,9 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
     app[TRACER] = tracing.tracer
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    contexts = hub_listener(Layout(site.root), "txn", revocations=False)
+    # The hub CA's CRL too: operators' certificates reach TXN (the treasury's rates).
+    contexts = hub_listener(Layout(site.root), "txn")
+    app[fxapi.CONTEXTS] = contexts
     await web.TCPSite(runner, host, port, ssl_context=contexts.following(),
                       backlog=1024).start()
     watcher = asyncio.create_task(contexts.watch())

@@ -147,6 +147,9 @@ def test_the_kit_holds_what_the_partner_needs_and_nothing_of_ours(site: Path,
     assert "Base URL:  https://127.0.0.1:8443" in readme
     assert "Authorization: Bearer" in readme and "/v1/quotes" in readme
     assert "254700000001   JOHN KAMAU" in readme and "FROZEN ACCOUNT HOLDER" in readme
+    # A send partner's kit names the sandbox, the catalogue and what produces each outcome.
+    assert "corridor sandbox" in readme and "GET /v1/corridors" in readme
+    assert "254700999001" in readme and "rates_stale" in readme
     header = re.search(r"header  Corridor-Signature: (t=\d+,v1=[0-9a-f]+)", readme).group(1)
     body = re.search(r"body    (.*)", readme).group(1).encode()
     secret = bytes.fromhex(re.search(r"secret  ([0-9a-f]+)", readme).group(1))

@@ -26,6 +26,7 @@ from corridor.site.faults import Fault, Faults, SiteInvalid
 from corridor.site.fields import Reader, parse_cidr
 from corridor.site.lab import check_lab, read_lab
 from corridor.site.model import ZONES, Access, Host, Hub, Listen, Partner, Site
+from corridor.site.routing import check_routes, read_routes, routed
 from corridor.site.tunnels import check_tunnel_overlaps, read_tunnel
 from corridor.site.yamlines import Node, SiteYaml, YamlFault
 
@@ -57,7 +58,9 @@ def _read(files: SiteYaml) -> tuple[Site | None, list[Fault]]:
         faults.add(Node("hub.yaml", 1), f"no hub.yaml in {root}")
         return None, faults
     fee_lines: dict[str, Node] = {}
-    hub = _load(files, "hub.yaml", faults, lambda d, w: _read_hub(d, w, faults, fee_lines))
+    route_lines: dict[tuple[str, str], Node] = {}
+    hub = _load(files, "hub.yaml", faults,
+                lambda d, w: _read_hub(d, w, faults, fee_lines, route_lines))
     partners = _read_partners(files, faults)
     access = Access()
     if files.exists("access.yaml"):
@@ -67,6 +70,7 @@ def _read(files: SiteYaml) -> tuple[Site | None, list[Fault]]:
     sanctions = _read_sanctions(root, faults)
     if hub is not None:
         _check_corridors(hub, partners, fee_lines, faults)
+        check_routes(hub, partners, route_lines, faults)
     _check_allowlists(partners, faults)
     check_tunnel_overlaps(files, partners, faults)
     if hub is not None:
@@ -86,12 +90,13 @@ def _load(files: SiteYaml, label: str, faults: Faults, read):  # type: ignore[no
 
 
 def _read_hub(
-    data: object, where: Node, faults: Faults, fee_lines: dict[str, Node]
+    data: object, where: Node, faults: Faults, fee_lines: dict[str, Node],
+    route_lines: dict[tuple[str, str], Node] | None = None,
 ) -> Hub | None:
     r = Reader(data, where, faults)
     r.allow_only(
         "hub", "listen", "hosts", "store", "quotes", "fx", "fees", "compliance", "settlement",
-        "lab",
+        "lab", "routing",
     )
     ident = r.sub("hub")
     listen: dict[str, Listen] = {}
@@ -193,6 +198,7 @@ def _read_hub(
             faults.add(settle.at("cutoff"), f"cutoff {text!r} must be HH:MM (UTC)")
         elif m:
             cutoff = time(int(m.group(1)), int(m.group(2)))
+    routes = read_routes(r, faults, route_lines if route_lines is not None else {})
     lab_r = r.sub("lab", required=False)
     lab = read_lab(lab_r, [(h.name, h.zone) for h in hosts]) if lab_r is not None else None
     if ident is None or (lab_r is not None and lab is None):
@@ -209,7 +215,7 @@ def _read_hub(
         tariff=Tariff(quote_ttl_s=ttl, fx_margin_bps=margin,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
                       fx_rates=rates, fees=fees),
         sanctions_threshold=threshold, kyc=kyc, settlement_cutoff=cutoff,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
-        lab=lab,
+        lab=lab, routes=routes,
     )
 
 
@@ -390,7 +396,7 @@ def _check_corridors(
             continue
         for cur in p.currencies:
             other = seen.get((p.country, cur))
-            if other:
+            if other and not routed(hub, p.country, cur, partners):
                 faults.add(Node(p.source, 1), f"routing to {p.country}/{cur} is ambiguous: "
                                               f"{other} and {p.id} both pay out there")
             seen[(p.country, cur)] = p.id

@@ -14,6 +14,7 @@ from typing import Literal
 from corridor.core.compliance import KycRule, SanctionsEntry
 from corridor.core.counterparty import Counterparty
 from corridor.core.pricing import Tariff
+from corridor.core.routing import Route
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Role = Literal["send", "receive", "both"]
@@ -61,6 +62,7 @@ class Hub:
     kyc: dict[str, KycRule]
     settlement_cutoff: time
     lab: Lab | None = None
+    routes: tuple[Route, ...] = ()  # receive partners sharing a corridor and method
 
     def host(self, name: str) -> Host | None:
         return next((h for h in self.hosts if h.name == name), None)
@@ -160,11 +162,37 @@ class Site:
         return self.partners.get(partner_id)
 
     def receive_partner_for(self, country: str, currency: str) -> Partner | None:
-        """The receive partner that pays out in `country` and `currency` (routing)."""
+        """The receive partner that pays out in `country` and `currency` (routing): where
+        several do, the first that a routing rule of hub.yaml names."""
+        for route in self.hub.routes:
+            if route.corridor.endswith(f"-{country}"):
+                for pid in route.partners:
+                    p = self.partners.get(pid)
+                    if p is not None and not p.disabled and currency in p.currencies:
+                        return p
         for p in self.partners.values():
             if p.receives and not p.disabled and p.country == country and currency in p.currencies:
                 return p
         return None
+
+    def route(self, corridor: str, method: str) -> Route | None:
+        """hub.yaml's routing rule for a corridor and payout method, if it has one."""
+        return next((r for r in self.hub.routes
+                     if r.corridor == corridor and r.method == method), None)
+
+    def primary_receiver(self, send_country: str, country: str, currency: str,
+                         method: str) -> Partner | None:
+        """The receive partner a quote names: the routing rule's first (enabled) partner
+        paying out in `currency` when the corridor and method have one, else the one
+        partner paying out in `country` and `currency`. The payout worker may route the
+        payout to another partner of the rule (corridor.txn.routing)."""
+        route = self.route(f"{send_country}-{country}", method)
+        if route is not None:
+            for pid in route.partners:
+                p = self.partners.get(pid)
+                if p is not None and not p.disabled and currency in p.currencies:
+                    return p
+        return self.receive_partner_for(country, currency)
 
     def path(self, ref: str) -> Path:
         return self.root / ref

@@ -263,3 +263,25 @@ def transfer_flags(conn: Connection, transfer_id: str) -> list[Row]:
         "SELECT kind, partner_status, detail, action, at, resolved_at FROM reconciliation "
         "WHERE transfer_id = ? ORDER BY id", (transfer_id,)
     )
+
+
+def breakers(conn: Connection) -> list[Row]:
+    """Each receive partner's circuit breaker as the payout worker last wrote it: partner,
+    state, consecutive failures, last reason, since, next probe."""
+    return conn.query("SELECT partner_id, state, failures, reason, since, probe_at "
+                      "FROM partner_breakers ORDER BY partner_id")
+
+
+def routes_of(conn: Connection, transfer_id: str) -> list[Row]:
+    """A transfer's payout routing changes, oldest first: at, data (from, to, reason)."""
+    return conn.query("SELECT at, data FROM events WHERE transfer_id = ? AND "
+                      "type = 'transfer.routed' ORDER BY seq", (transfer_id,))
+
+
+def routed_payouts(conn: Connection) -> list[Row]:
+    """How many payouts were routed away from each partner (partner, n)."""
+    out: dict[str, int] = {}
+    for (data,) in conn.query("SELECT data FROM events WHERE type = 'transfer.routed'"):
+        was = msgspec.json.decode(data).get("from", "")
+        out[was] = out.get(was, 0) + 1
+    return sorted(out.items())

@@ -38,10 +38,14 @@ class Payout:
 @dataclass(frozen=True, slots=True)
 class PayoutResult:
     # pending: the partner took it, the outcome follows; unknown: no usable answer;
-    # not_found: a status query says the partner never received it.
-    status: Literal["completed", "failed", "pending", "unknown", "not_found"]
+    # not_found: a status query says the partner never received it; not_sent: no
+    # connection could be opened for a submission, so the partner cannot have it.
+    status: Literal["completed", "failed", "pending", "unknown", "not_found", "not_sent"]
     partner_reference: str | None = None
     reason: str | None = None
+    # the partner could not be reached (connects failed or timed out): counts against its
+    # circuit breaker (corridor.txn.routing)
+    unreachable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,10 @@ class Connector(Protocol):
     async def submit_payout(self, payout: Payout, idempotency_key: str) -> PayoutResult: ...
 
     async def query_status(self, payout: Payout, idempotency_key: str) -> PayoutResult: ...
+
+    async def probe(self) -> bool:
+        """Whether the partner's API answers at all (the circuit breaker's probe)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -87,6 +95,9 @@ class InProcessConnector:
 
     async def query_status(self, payout: Payout, idempotency_key: str) -> PayoutResult:
         return self.answers.get(idempotency_key) or PayoutResult("not_found")
+
+    async def probe(self) -> bool:
+        return True
 
     async def close(self) -> None:
         return None

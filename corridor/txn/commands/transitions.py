@@ -46,7 +46,7 @@ def notify(ch: Changes, row: TransferRow, at: str) -> None:
 def legs_of(b: Batch, row: TransferRow) -> list[ledger.Leg]:
     quote = b.quote(row.quote_id)
     assert quote is not None, f"transfer {row.id} has no quote {row.quote_id}"
-    return ledger.transfer_legs(quote)
+    return ledger.transfer_legs(quote, row.receive_partner_id)
 
 
 def own_transfer(b: Batch, partner_id: str | None, transfer_id: str) -> TransferRow:

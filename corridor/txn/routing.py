@@ -81,8 +81,10 @@ class Router:
 
     def unreachable(self, partner_id: str, reason: str) -> None:
         b = self.breaker(partner_id)
+        was = b.state
         if b.failure(self.engine.clock(), reason):
-            log.warning("receive partner %s out of rotation: %s", partner_id, reason)
+            if was == CLOSED:
+                log.warning("receive partner %s out of rotation: %s", partner_id, reason)
             self._record(b)
 
     def _record(self, b: Breaker) -> None:

@@ -278,10 +278,8 @@ def routes_of(conn: Connection, transfer_id: str) -> list[Row]:
                       "type = 'transfer.routed' ORDER BY seq", (transfer_id,))
 
 
-def routed_payouts(conn: Connection) -> list[Row]:
-    """How many payouts were routed away from each partner (partner, n)."""
-    out: dict[str, int] = {}
-    for (data,) in conn.query("SELECT data FROM events WHERE type = 'transfer.routed'"):
-        was = msgspec.json.decode(data).get("from", "")
-        out[was] = out.get(was, 0) + 1
-    return sorted(out.items())
+def payouts_in_flight(conn: Connection) -> list[Row]:
+    """Payouts SUBMITTED or UNKNOWN by the receive partner they went to (partner, n)."""
+    return conn.query("SELECT receive_partner_id, COUNT(*) FROM transfers WHERE status IN "
+                      "('SUBMITTED', 'UNKNOWN') GROUP BY receive_partner_id "
+                      "ORDER BY receive_partner_id")

@@ -11,6 +11,7 @@ from corridor.sim.faults import Faults
 from corridor.sim.process import SimProcess
 from corridor.sim.world import World
 from corridor.store import reads as q
+from corridor.txn import gauges
 from tests.e2e.journeys import send, sender_told, take_down, wait_status
 from tests.e2e.test_faults import corridor
 from tests.support import wait_for
@@ -68,6 +69,9 @@ def test_mobicash_down_and_back_up_under_load(world: World) -> None:
     during = send(world, 30)
     wait_for(lambda: breaker(world, "mobicash") in ("open", "probing"), timeout=10,
              what="MobiCash out of rotation")
+    snapshot = world.query(gauges.read, world.site)  # what /metrics reports
+    assert dict(snapshot.breakers)["mobicash"] in ("open", "probing")
+    assert dict(snapshot.breakers)["kenpay"] == "closed"
     paid_once(world, during, "kenpay", other_up=False)
     moved = [t for t in during if world.query(q.routes_of, t)]
     assert moved == during  # each one's route change is on record

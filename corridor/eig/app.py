@@ -181,7 +181,7 @@ class Gateway:
                 headers = {"Corridor-Partner": partner.id}
                 inject(headers)  # this span's trace, on to TXN
                 body: bytes | None = None
-                path = "/internal" + request.path
+                path = call.internal or "/internal" + request.path
                 if call.method == "POST":
                     key = request.headers.get("Idempotency-Key")
                     if key is None:

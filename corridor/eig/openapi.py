@@ -20,6 +20,7 @@ _SUCCESS: dict[str, tuple[tuple[str, ...], type]] = {
     "get_transfer": (("200",), schemas.Transfer),
     "cancel_transfer": (("200",), schemas.Transfer),
     "receiver_callback": (("200",), schemas.CallbackAck),
+    "list_events": (("200",), schemas.PartnerEventPage),
 }
 # RPT's report bodies (corridor/rpt/README.md) have no wire struct: described here.
 _ROWS = {"type": "array", "items": {"type": "object",
@@ -68,8 +69,35 @@ _SUMMARIES = {
     "get_transfer": "A transfer's status and history",
     "cancel_transfer": "Cancel a transfer before it is submitted",
     "receiver_callback": "A receive partner reports the outcome of a payout",
+    "list_events": "This partner's sender callbacks after its cursor, to catch up on missed ones",
     "transactions_report": "This partner's transactions in a period, as JSON or CSV",
     "settlement_report": "This partner's settlement statement for one business day",
+}
+
+
+# What the hub POSTs to a send partner's callback_url (docs/payouts-and-callbacks.md).
+_SENDER_CALLBACK: dict[str, Any] = {
+    "summary": "A sender callback: a transfer's status, or an analyst's information request",
+    "description": (
+        "Retried with backoff until a 2xx (the partner file's `callback_retry`, else the "
+        "hub's default: 1 s doubling to 300 s, for 24 h), then parked for replay. A "
+        "Retry-After (seconds or an HTTP date) on an answer that is not 2xx is honoured. Delivery "
+        "is at least once: recognise a repeat by its event id; missed ones can be read "
+        "again with GET /v1/events."),
+    "parameters": [
+        {"name": "Corridor-Signature", "in": "header", "required": True,
+         "description": "t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\"> with the partner's "
+                        "callback secret", "schema": {"type": "string"}},
+        {"name": "Corridor-Event-Id", "in": "header", "required": True,
+         "description": "the callback's event_id: the same in every attempt",
+         "schema": {"type": "string"}},
+        {"name": "Corridor-Delivery-Id", "in": "header", "required": True,
+         "description": "this attempt: <message>-<attempt>, new on every attempt",
+         "schema": {"type": "string"}},
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": REF.format(name="SenderCallback")}}}},
+    "responses": {"200": {"description": "Acknowledged (any 2xx)"}},
 }
 
 
@@ -109,6 +137,14 @@ def _parameters(call: Call) -> list[dict[str, Any]]:
             {"name": "cursor", "in": "query",
              "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._:=-]{1,200}$"}},
         ]
+    if call.name == "list_events":
+        params += [
+            {"name": "after", "in": "query", "description": "a `cursor` or `next_cursor` this "
+             "call returned; absent: from the first callback",
+             "schema": {"type": "string", "pattern": r"^[0-9]{1,18}$"}},
+            {"name": "limit", "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+        ]
     if call.name == "transactions_report":
         when = "YYYY-MM-DD (`to` includes that whole day) or an RFC 3339 time"
         params += [
@@ -129,7 +165,7 @@ def _parameters(call: Call) -> list[dict[str, Any]]:
 @functools.cache
 def document() -> dict[str, Any]:
     types = [c.body for c in CALLS if c.body is not None]
-    types += [t for _, t in _SUCCESS.values()] + [schemas.Problem]
+    types += [t for _, t in _SUCCESS.values()] + [schemas.Problem, schemas.SenderCallback]
     _, components = msgspec.json.schema_components(types, ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for call in CALLS:
@@ -172,6 +208,7 @@ def document() -> dict[str, Any]:
                 "key must be that partner's. Every POST takes an Idempotency-Key."),
         },
         "servers": [{"url": "/"}],
+        "webhooks": {"senderCallback": {"post": _SENDER_CALLBACK}},
         "security": [{"mutualTLS": [], "apiKey": []}],
         "paths": paths,
         "components": {

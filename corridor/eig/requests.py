@@ -38,6 +38,9 @@ class Call:
     # Relayed in a batch with concurrent calls (corridor.eig.batching): the calls TXN
     # answers from its group-commit writer, not ones that wait on a remote partner.
     batched: bool = False
+    # TXN's path for it when it is not "/internal" + the partner's path (GET /v1/events is
+    # the partner's own callbacks, not TXN's whole feed at /internal/v1/events)
+    internal: str | None = None
 
     @property
     def decoder(self) -> msgspec.json.Decoder[Any] | None:
@@ -78,6 +81,8 @@ CALLS = (
     Call("get_transfer", "GET", f"/v1/transfers/{{id:{TRANSFER_ID}}}", "send"),
     Call("cancel_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/cancel", "send",
          schemas.CancelRequest, batched=True),
+    Call("list_events", "GET", "/v1/events", "send", query=lambda q: events_query(q),
+         internal="/internal/v1/partner-events"),
     Call("receiver_callback", "POST", "/v1/callbacks/receiver", "receive",
          schemas.ReceiverCallback, batched=True),
     Call("transactions_report", "GET", "/v1/reports/transactions", "any",
@@ -135,6 +140,24 @@ def list_query(query: Any) -> str:
         if not _CURSOR.match(query["cursor"]):
             raise InvalidInput("cursor is not one this API returned", code="invalid_cursor")
         out["cursor"] = query["cursor"]
+    return "?" + urlencode(out) if out else ""
+
+
+def events_query(query: Any) -> str:
+    """The validated query of GET /v1/events: `after` (a cursor this API returned, or
+    nothing to read from the start) and `limit`."""
+    from urllib.parse import urlencode
+
+    out: dict[str, str] = {}
+    if "after" in query:
+        if not query["after"].isdigit() or len(query["after"]) > 18:
+            raise InvalidInput("after is not a cursor this API returned", code="invalid_cursor")
+        out["after"] = query["after"]
+    if "limit" in query:
+        text = query["limit"]
+        if not text.isdigit() or not 1 <= int(text) <= 500:
+            raise InvalidInput("limit must be a whole number 1..500", code="invalid_limit")
+        out["limit"] = str(int(text))
     return "?" + urlencode(out) if out else ""
 
 

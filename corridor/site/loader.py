@@ -25,7 +25,7 @@ from corridor.site.access import read_access
 from corridor.site.faults import Fault, Faults, SiteInvalid
 from corridor.site.fields import Reader, parse_cidr
 from corridor.site.lab import check_lab, read_lab
-from corridor.site.model import ZONES, Access, Host, Hub, Listen, Partner, Site
+from corridor.site.model import ZONES, Access, CallbackRetry, Host, Hub, Listen, Partner, Site
 from corridor.site.routing import check_routes, read_routes, routed
 from corridor.site.tunnels import check_tunnel_overlaps, read_tunnel
 from corridor.site.yamlines import Node, SiteYaml, YamlFault
@@ -271,7 +271,7 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
     r.allow_only(
         "id", "name", "country", "role", "currencies", "allowed_ips", "certificate", "api_key",
         "callback_url", "callback_secret", "endpoint", "connector", "payout_methods", "float",
-        "limits", "tunnel", "disabled", "offboarded",
+        "limits", "tunnel", "disabled", "offboarded", "callback_retry",
     )
     pid, name, country = r.ident("id"), r.str("name"), r.country("country")
     role = r.choice("role", ("send", "receive", "both"))
@@ -312,6 +312,7 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         )
     tunnel_r = r.sub("tunnel", required=False)
     tunnel = read_tunnel(tunnel_r, root) if tunnel_r is not None else None
+    retry = _callback_retry(r, sends)
     disabled = r.bool("disabled")
     offboarded = _offboarded(r, disabled)
     if None in (pid, name, country, role, subject, api_key, callback_secret) or not currencies:
@@ -331,7 +332,29 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         endpoint=endpoint, connector=connector, payout_methods=methods,
         float_floor=floor, limits=limits, tunnel=tunnel, disabled=disabled,
         offboarded=offboarded, source=where.file, lines={k: r.at(k).line for k in r.data},
+        callback_retry=retry,
     )
+
+
+def _callback_retry(r: Reader, sends: bool) -> CallbackRetry | None:
+    """`callback_retry: {backoff_s: 1, backoff_max_s: 300, retry_for_s: 86400}`: a send
+    partner's own sender-callback schedule (seconds; docs/payouts-and-callbacks.md)."""
+    sub = r.sub("callback_retry", required=False)
+    if sub is None:
+        return None
+    if not sends:
+        r.faults.add(r.at("callback_retry"), "callback_retry is for send partners only")
+        return None
+    sub.allow_only("backoff_s", "backoff_max_s", "retry_for_s")
+    first = sub.int("backoff_s", 1, 3600)
+    cap = sub.int("backoff_max_s", 1, 86400)
+    period = sub.int("retry_for_s", 60, 30 * 86400)
+    if None in (first, cap, period):
+        return None
+    if first > cap:  # type: ignore[operator]  # the None check above
+        r.faults.add(sub.at("backoff_s"), "callback_retry.backoff_s is above backoff_max_s")
+        return None
+    return CallbackRetry(float(first), float(cap), float(period))  # type: ignore[arg-type]  # the None check above
 
 
 def _offboarded(r: Reader, disabled: bool) -> str | None:

@@ -81,6 +81,16 @@ class Tunnel:
 
 
 @dataclass(frozen=True, slots=True)
+class CallbackRetry:
+    """A send partner's own sender-callback schedule (its file's `callback_retry`): the
+    first pause, doubling up to `backoff_max_s`, for `retry_for_s` before it is parked."""
+
+    backoff_s: float
+    backoff_max_s: float
+    retry_for_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Partner(Counterparty):
     """A partner's file: the domain's `Counterparty` (id, country, currencies, payout
     methods, limits) and how the hub knows and reaches it."""
@@ -105,6 +115,7 @@ class Partner(Counterparty):
     offboarded: str | None
     source: str  # the file it came from, relative to the site root
     lines: dict[str, int] = field(default_factory=dict)  # top-level field -> line in source
+    callback_retry: CallbackRetry | None = None  # None: the hub's default schedule
 
     def where(self, key: str) -> str:
         """`partners/x.yaml:12`: where a field was written, for messages about it."""

@@ -283,3 +283,11 @@ def payouts_in_flight(conn: Connection) -> list[Row]:
     return conn.query("SELECT receive_partner_id, COUNT(*) FROM transfers WHERE status IN "
                       "('SUBMITTED', 'UNKNOWN') GROUP BY receive_partner_id "
                       "ORDER BY receive_partner_id")
+
+
+def partner_events(conn: Connection, partner_id: str, after: int, limit: int) -> list[Row]:
+    """A send partner's sender callbacks after the cursor `after`, oldest first: id,
+    created_at, payload (the callback's JSON)."""
+    return conn.query(
+        "SELECT id, created_at, payload FROM outbox WHERE partner_id = ? AND "
+        "kind = 'sender_callback' AND id > ? ORDER BY id LIMIT ?", (partner_id, after, limit))

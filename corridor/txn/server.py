@@ -62,6 +62,12 @@ async def list_transfers(request: web.Request) -> web.StreamResponse:
     return reply(200, await engine.list_transfers(partner_id(request), dict(request.query)))
 
 
+@allow("eig")
+async def partner_events(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    return reply(200, await engine.partner_events(partner_id(request), dict(request.query)))
+
+
 @allow("rpt", "eig")
 async def events(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
@@ -120,6 +126,7 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     r.add_get("/internal/v1/transfers/{id}", get_transfer)
     r.add_post(BATCH_PATH, batch)
     r.add_get("/internal/v1/events", events)
+    r.add_get("/internal/v1/partner-events", partner_events)
     r.add_get("/internal/v1/ledger/balances", balances)
     r.add_get("/internal/v1/ledger/activity", activity)
     r.add_get("/healthz", healthz)

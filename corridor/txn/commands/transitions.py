@@ -39,7 +39,8 @@ def change(b: Batch, ch: Changes, row: TransferRow, new: Status, at: str,
 
 def notify(ch: Changes, row: TransferRow, at: str) -> None:
     if row.status in NOTIFY:
-        payload = api.SenderCallback(event_id=new_id(), transfer=transfer_wire(row))
+        payload = api.SenderCallback(event_id=new_id(), transfer=transfer_wire(row),
+                                     type="TRANSFER_STATUS")
         ch.send("sender_callback", row.id, row.partner_id, encode(payload).decode(), at, at)
 
 

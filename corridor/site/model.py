@@ -191,19 +191,5 @@ class Site:
         return next((r for r in self.hub.routes
                      if r.corridor == corridor and r.method == method), None)
 
-    def primary_receiver(self, send_country: str, country: str, currency: str,
-                         method: str) -> Partner | None:
-        """The receive partner a quote names: the routing rule's first (enabled) partner
-        paying out in `currency` when the corridor and method have one, else the one
-        partner paying out in `country` and `currency`. The payout worker may route the
-        payout to another partner of the rule (corridor.txn.routing)."""
-        route = self.route(f"{send_country}-{country}", method)
-        if route is not None:
-            for pid in route.partners:
-                p = self.partners.get(pid)
-                if p is not None and not p.disabled and currency in p.currencies:
-                    return p
-        return self.receive_partner_for(country, currency)
-
     def path(self, ref: str) -> Path:
         return self.root / ref

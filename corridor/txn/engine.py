@@ -163,8 +163,7 @@ class Engine:
     async def quote(self, partner_id: str, key: str, body: bytes) -> Reply:
         partner = self.sender(partner_id)
         req = decode_body(body, api.QuoteRequest)
-        receiver = self.site.primary_receiver(partner.country, req.destination_country,
-                                              req.receive_currency, req.payout_method)
+        receiver = self.site.receive_partner_for(req.destination_country, req.receive_currency)
         quote = price_quote(
             self.site.hub.tariff, partner, receiver, send_currency=req.send_currency,
             receive_currency=req.receive_currency, destination_country=req.destination_country,
@@ -236,10 +235,9 @@ class Engine:
 
     async def validate_account(self, partner_id: str, body: bytes,
                                connectors: Any) -> bytes:
-        sender = self.sender(partner_id)
+        self.sender(partner_id)
         req = decode_body(body, api.AccountValidationRequest)
-        receiver = self.site.primary_receiver(sender.country, req.destination_country,
-                                              req.receive_currency, req.payout_method)
+        receiver = self.site.receive_partner_for(req.destination_country, req.receive_currency)
         if receiver is None:
             raise InvalidInput(f"no payout in {req.destination_country} in "
                                f"{req.receive_currency}", code="no_route")

@@ -9,6 +9,13 @@ from typing import Any, get_args
 import msgspec
 
 from corridor.api import schemas
+from corridor.api.documents import (
+    ALLOWED,
+    MAX_DOCUMENT,
+    MAX_DOCUMENTS,
+    MAX_TEXT,
+    InformationAnswerReceipt,
+)
 from corridor.eig.requests import CALLS, IDEMPOTENCY_KEY, TRANSFER_ID, Call
 
 REF = "#/components/schemas/{name}"
@@ -21,6 +28,7 @@ _SUCCESS: dict[str, tuple[tuple[str, ...], type]] = {
     "cancel_transfer": (("200",), schemas.Transfer),
     "receiver_callback": (("200",), schemas.CallbackAck),
     "list_events": (("200",), schemas.PartnerEventPage),
+    "answer_information_request": (("201",), InformationAnswerReceipt),
 }
 # RPT's report bodies (corridor/rpt/README.md) have no wire struct: described here.
 _ROWS = {"type": "array", "items": {"type": "object",
@@ -69,11 +77,28 @@ _SUMMARIES = {
     "get_transfer": "A transfer's status and history",
     "cancel_transfer": "Cancel a transfer before it is submitted",
     "receiver_callback": "A receive partner reports the outcome of a payout",
+    "answer_information_request": "Answer an analyst's information request on a held "
+                                  "transfer with text and documents (PDF, JPEG, PNG)",
     "list_events": "This partner's sender callbacks after its cursor, to catch up on missed ones",
     "transactions_report": "This partner's transactions in a period, as JSON or CSV",
     "settlement_report": "This partner's settlement statement for one business day",
 }
 
+
+_ANSWER_FORM: dict[str, Any] = {"required": True, "content": {"multipart/form-data": {
+    "schema": {"type": "object", "properties": {
+        "text": {"type": "string", "maxLength": MAX_TEXT},
+        "document": {"type": "array", "maxItems": MAX_DOCUMENTS,
+                     "items": {"type": "string", "contentMediaType": "application/octet-stream",
+                               "maxLength": MAX_DOCUMENT}}}},
+    "encoding": {"document": {"contentType": ", ".join(ALLOWED)}}}}}
+_ANSWER_DOC = (
+    f"Text and up to {MAX_DOCUMENTS} documents of at most {MAX_DOCUMENT} bytes each: PDF, "
+    "JPEG or PNG, the type read from the content (a part's Content-Type that names another "
+    "type is refused). Refusals change nothing: 413 document_too_large; 415 "
+    "document_type_not_allowed, document_type_mismatch, unsupported_media_type; 422 "
+    "too_many_documents, answer_empty, answer_too_long, invalid_form; 404 "
+    "transfer_not_found (another partner's transfer too); 409 no_information_request.")
 
 # What the hub POSTs to a send partner's callback_url (docs/payouts-and-callbacks.md).
 _SENDER_CALLBACK: dict[str, Any] = {
@@ -195,6 +220,9 @@ def document() -> dict[str, Any]:
         if call.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"$ref": REF.format(name=call.body.__name__)}}}}
+        if call.form:
+            op["requestBody"] = _ANSWER_FORM
+            op["description"] = _ANSWER_DOC
         paths.setdefault(path, {})[call.method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -41,6 +41,8 @@ class Call:
     # TXN's path for it when it is not "/internal" + the partner's path (GET /v1/events is
     # the partner's own callbacks, not TXN's whole feed at /internal/v1/events)
     internal: str | None = None
+    # The body is a multipart form (documents), read by corridor.eig.documents
+    form: bool = False
 
     @property
     def decoder(self) -> msgspec.json.Decoder[Any] | None:
@@ -81,6 +83,8 @@ CALLS = (
     Call("get_transfer", "GET", f"/v1/transfers/{{id:{TRANSFER_ID}}}", "send"),
     Call("cancel_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/cancel", "send",
          schemas.CancelRequest, batched=True),
+    Call("answer_information_request", "POST",
+         f"/v1/transfers/{{id:{TRANSFER_ID}}}/documents", "send", form=True),
     Call("list_events", "GET", "/v1/events", "send", query=lambda q: events_query(q),
          internal="/internal/v1/partner-events"),
     Call("receiver_callback", "POST", "/v1/callbacks/receiver", "receive",

@@ -291,3 +291,19 @@ def partner_events(conn: Connection, partner_id: str, after: int, limit: int) ->
     return conn.query(
         "SELECT id, created_at, payload FROM outbox WHERE partner_id = ? AND "
         "kind = 'sender_callback' AND id > ? ORDER BY id LIMIT ?", (partner_id, after, limit))
+
+
+def information_requests(conn: Connection, transfer_id: str) -> list[Row]:
+    """A transfer's information requests, oldest first: id, ask, asked_by, asked_at,
+    deadline, state, answer, answered_at."""
+    return conn.query("SELECT id, ask, asked_by, asked_at, deadline, state, answer, "
+                      "answered_at FROM information_requests WHERE transfer_id = ? "
+                      "ORDER BY asked_at, id", (transfer_id,))
+
+
+def documents_of(conn: Connection, transfer_id: str) -> list[Row]:
+    """What a transfer's send partner sent, without the content: id, request_id, name,
+    media_type, size, sha256, received_at."""
+    return conn.query("SELECT id, request_id, name, media_type, size, sha256, received_at "
+                      "FROM documents WHERE transfer_id = ? ORDER BY received_at, id",
+                      (transfer_id,))

@@ -20,7 +20,7 @@ PSK = "k" * 20 + "\"quote'and spaces " + "z" * 10
 
 def make_psks(site: Path) -> None:
     (site / "secrets").mkdir(exist_ok=True)
-    for pid in ("payfast", "islapay", "desertx"):
+    for pid in ("payfast", "islapay", "desertx", "kenpay"):
         path = site / "secrets" / f"{pid}.psk"
         path.write_text(PSK + "\n")
         os.chmod(path, 0o600)
@@ -33,7 +33,8 @@ def test_vpn_render_writes_conn_and_0600_secrets(site_dir: Path, tmp_path: Path)
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
     assert names == ["desertx.conf", "desertx.secrets", "islapay.conf", "islapay.secrets",
-                     "mobicash.conf", "payfast.conf", "payfast.secrets"]
+                     "kenpay.conf", "kenpay.secrets", "mobicash.conf", "payfast.conf",
+                     "payfast.secrets"]
     conn = (out / "payfast.conf").read_text()
     assert "\nconn payfast\n" in conn
     for line in ("ikev2=insist", "left=203.0.113.10",

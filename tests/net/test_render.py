@@ -90,4 +90,4 @@ def test_vpn_check_runs_libreswan_on_the_result(site_dir: Path) -> None:
     need_tool("ipsec")
     make_psks(site_dir)
     result = CliRunner().invoke(vpn, ["check", "--site", str(site_dir)])
-    assert (result.exit_code, result.output.strip()) == (0, "4 tunnel(s): ok")
+    assert (result.exit_code, result.output.strip()) == (0, "5 tunnel(s): ok")

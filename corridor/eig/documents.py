@@ -7,6 +7,7 @@ what passes is relayed to TXN as JSON, which checks it again before storing anyt
 from __future__ import annotations
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from corridor.api.documents import (
     MAX_DOCUMENT,
@@ -21,13 +22,18 @@ from corridor.core.errors import BodyTooLarge, InvalidInput
 from corridor.eig.errors import UnsupportedMediaType
 
 FORM = "multipart/form-data"
+# What aiohttp's multipart reader raises on a form that does not parse.
+_MALFORMED = (AssertionError, ValueError, HttpProcessingError)
 
 
 async def _read(part: BodyPartReader, bound: int, what: str, code: str) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
-        chunk = await part.read_chunk(64 * 1024)
+        try:
+            chunk = await part.read_chunk(64 * 1024)
+        except _MALFORMED as exc:
+            raise InvalidInput(f"the form does not parse: {exc}", code="invalid_form") from None
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
@@ -38,19 +44,27 @@ async def _read(part: BodyPartReader, bound: int, what: str, code: str) -> bytes
 
 async def read_answer(request: web.Request) -> InformationAnswer:
     """The form as an `InformationAnswer`, or the refusal (nothing is relayed)."""
+    try:
+        return await _read_answer(request)
+    except _MALFORMED as exc:  # anywhere in aiohttp's reading of the parts' heads
+        raise InvalidInput(f"the form does not parse: {str(exc)[:200]}",
+                           code="invalid_form") from None
+
+
+async def _read_answer(request: web.Request) -> InformationAnswer:
     if request.content_type != FORM:
         raise UnsupportedMediaType(f"send the answer as {FORM}: a `text` field and "
                                    "`document` files", code="unsupported_media_type")
     try:
         reader = await request.multipart()
-    except (AssertionError, ValueError) as exc:
+    except _MALFORMED as exc:
         raise InvalidInput(f"the form does not parse: {exc}", code="invalid_form") from None
     text: str | None = None
     documents: list[DocumentUpload] = []
     while True:
         try:
             part = await reader.next()
-        except (AssertionError, ValueError) as exc:
+        except _MALFORMED as exc:
             raise InvalidInput(f"the form does not parse: {exc}", code="invalid_form") from None
         if part is None:
             break

@@ -36,7 +36,11 @@ class Router:
         self.connectors = connectors
         self.failures = settings.breaker_failures
         self.cooldown = settings.breaker_probe_s
-        self.breakers: dict[str, Breaker] = {}
+        # One per partner a route names, made here: `pick` runs on the writer thread (inside
+        # the claim's batch) and only reads them.
+        self.breakers: dict[str, Breaker] = {
+            p: Breaker(p, self.failures, self.cooldown)
+            for route in self.site.hub.routes for p in route.partners}
         self._writes: set[asyncio.Future[None]] = set()
 
     def breaker(self, partner_id: str) -> Breaker:
@@ -47,7 +51,8 @@ class Router:
 
     def available(self, partner_id: str) -> bool:
         p = self.site.partner(partner_id)
-        return p is not None and not p.disabled and self.breaker(partner_id).available
+        b = self.breakers.get(partner_id)
+        return p is not None and not p.disabled and (b is None or b.available)
 
     def pick(self, row: TransferRow) -> tuple[str, str] | None:
         """The partner an ACCEPTED transfer's payout goes to, and why, by its route; None

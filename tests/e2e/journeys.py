@@ -81,6 +81,17 @@ def credits(world: World, tid: str) -> int:
     return sum(1 for c in world.wallet(account)["credits"] if c["payout_id"] == tid)
 
 
+def credits_at(world: World, sim: SimProcess | None, tid: str) -> int:
+    """How many times `sim` (a receive partner's simulator) credited this transfer."""
+    row = world.query(q.transfer, tid)
+    account = json.loads(row.beneficiary)["account"]
+    status, body = world.control(sim, "GET", f"/sim/wallets/{account}")
+    if status == 404:
+        return 0
+    assert status == 200, body
+    return sum(1 for c in body["credits"] if c["payout_id"] == tid)
+
+
 def sender_told(world: World, tid: str, status: str, timeout: float = 15.0) -> None:
     def told() -> bool:
         try:

@@ -5,26 +5,13 @@ succeeds; none is paid twice; a payout that may have been credited (UNKNOWN) sta
 
 from __future__ import annotations
 
-import json
-
 from corridor.sim.faults import Faults
-from corridor.sim.process import SimProcess
 from corridor.sim.world import World
 from corridor.store import reads as q
 from corridor.txn import gauges
-from tests.e2e.journeys import send, sender_told, take_down, wait_status
+from tests.e2e.journeys import credits_at, send, sender_told, take_down, wait_status
 from tests.e2e.test_faults import corridor
 from tests.support import wait_for
-
-
-def credits_at(world: World, sim: SimProcess | None, tid: str) -> int:
-    row = world.query(q.transfer, tid)
-    account = json.loads(row.beneficiary)["account"]
-    status, body = world.control(sim, "GET", f"/sim/wallets/{account}")
-    if status == 404:
-        return 0
-    assert status == 200, body
-    return sum(1 for c in body["credits"] if c["payout_id"] == tid)
 
 
 def partner_of(world: World, tid: str) -> str:

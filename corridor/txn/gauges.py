@@ -16,7 +16,7 @@ then reports that snapshot. The alert rules in `corridor/monitoring/alerts.yml` 
   `corridor_txn_payouts_in_flight{partner}`: payouts SUBMITTED or UNKNOWN by the partner
   they went to (routing, corridor.txn.routing).
 
-The writer's load needs no gauge: `corridor_txn_batch_seconds_sum` grows by the time the
+The writer's load needs no gauge: `corridor_txn_group_commit_seconds_sum` grows by the time the
 writer spends committing, so its rate is the share of the time the writer is busy.
 """
 

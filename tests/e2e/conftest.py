@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from corridor.sim.faults import Faults
+from corridor.sim.faults import InjectedFaults
 from corridor.sim.world import World
 from corridor.store import reads as q
 from tests.e2e.journeys import FAST
@@ -40,7 +40,7 @@ def calm(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     w: World = request.getfixturevalue("world")
-    defaults = Faults().as_dict()
+    defaults = InjectedFaults().as_dict()
     w.faults(**defaults)
     w.faults(w.second, **defaults)
     wait_for(lambda: all(state == "closed" for _, state, *_ in w.query(q.breakers)),

@@ -25,7 +25,7 @@ from corridor.core.errors import Conflict, InternalError, InvalidInput, NotFound
 from corridor.core.ids import new_id
 from corridor.core.states import Status
 from corridor.core.times import rfc3339
-from corridor.store import Batch, Changes, Needs, TransferRow
+from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.txn.commands.idempotency import Reply, replay
 from corridor.txn.commands.transitions import change, own_transfer
 from corridor.txn.wire import encode, transfer_wire
@@ -36,12 +36,12 @@ _REQUEST = ("SELECT id, transfer_id, partner_id, ask, asked_by, asked_at, deadli
             "answer, answered_at FROM information_requests")
 
 
-def requests_of(b: Batch, transfer_id: str) -> list[tuple[Any, ...]]:
+def requests_of(b: UnitOfWork, transfer_id: str) -> list[tuple[Any, ...]]:
     return b.conn.query(f"{_REQUEST} WHERE transfer_id = ? ORDER BY asked_at, id",
                         (transfer_id,))
 
 
-def _open_request(b: Batch, transfer_id: str) -> tuple[Any, ...] | None:
+def _open_request(b: UnitOfWork, transfer_id: str) -> tuple[Any, ...] | None:
     return next((r for r in requests_of(b, transfer_id) if r[7] == OPEN), None)
 
 
@@ -58,7 +58,7 @@ class RequestInfo:
     def needs(self, n: Needs) -> None:
         n.transfers.add(self.transfer_id)
 
-    def apply(self, b: Batch, ch: Changes) -> api.InformationRequest:
+    def apply(self, b: UnitOfWork, ch: Changes) -> api.InformationRequest:
         row = own_transfer(b, None, self.transfer_id)
         if row.status != Status.COMPLIANCE_HOLD:
             raise Conflict(f"transfer {row.id} is {row.status}, not on compliance hold",
@@ -107,7 +107,7 @@ class AnswerInfo:
         n.transfers.add(self.transfer_id)
         n.idempotency.add((self.partner_id, self.key))
 
-    def apply(self, b: Batch, ch: Changes) -> Reply:
+    def apply(self, b: UnitOfWork, ch: Changes) -> Reply:
         old = replay(b, self.partner_id, self.key, self.body_hash)
         if old is not None:
             return old
@@ -157,7 +157,7 @@ class ExpireInfoRequests:
     def needs(self, n: Needs) -> None:
         pass
 
-    def apply(self, b: Batch, ch: Changes) -> int:
+    def apply(self, b: UnitOfWork, ch: Changes) -> int:
         at = rfc3339(self.now)
         due = b.conn.query(f"{_REQUEST} WHERE state = 'open' AND deadline <= ? "
                            "ORDER BY deadline LIMIT ?", (at, self.limit))
@@ -197,7 +197,7 @@ class ReadDocument:
     def needs(self, n: Needs) -> None:
         pass
 
-    def apply(self, b: Batch, ch: Changes) -> tuple[DocumentReceipt, str, bytes]:
+    def apply(self, b: UnitOfWork, ch: Changes) -> tuple[DocumentReceipt, str, bytes]:
         rows = b.conn.query("SELECT id, name, media_type, size, sha256, transfer_id, content "
                             "FROM documents WHERE id = ?", (self.document_id,))
         if not rows:

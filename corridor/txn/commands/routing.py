@@ -17,11 +17,11 @@ from corridor.core import ledger
 from corridor.core.ids import new_id
 from corridor.core.states import Status
 from corridor.core.times import rfc3339
-from corridor.store import Batch, Changes, Needs, TransferRow
+from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.txn.wire import encode
 
 
-def route(b: Batch, ch: Changes, row: TransferRow, to: str, why: str, at: str) -> TransferRow:
+def route(b: UnitOfWork, ch: Changes, row: TransferRow, to: str, why: str, at: str) -> TransferRow:
     """Give a stored transfer's payout to `to`: the settlement owed moves with it (a pending
     journal), the change is an event of the feed (`transfer.routed`)."""
     quote = b.quote(row.quote_id)
@@ -51,7 +51,7 @@ class Reroute:
     def needs(self, n: Needs) -> None:
         n.transfers.add(self.transfer_id)
 
-    def apply(self, b: Batch, ch: Changes) -> bool:
+    def apply(self, b: UnitOfWork, ch: Changes) -> bool:
         row = b.transfer(self.transfer_id)
         if row is None or row.status != Status.SUBMITTED \
                 or row.receive_partner_id != self.from_partner:
@@ -76,7 +76,7 @@ class RecordBreaker:
     def needs(self, n: Needs) -> None:
         pass
 
-    def apply(self, b: Batch, ch: Changes) -> None:
+    def apply(self, b: UnitOfWork, ch: Changes) -> None:
         probe = rfc3339(self.probe_at) if self.probe_at is not None else None
         ch.execute(
             "INSERT INTO partner_breakers (partner_id, state, failures, reason, since, "

@@ -5,7 +5,7 @@ succeeds; none is paid twice; a payout that may have been credited (UNKNOWN) sta
 
 from __future__ import annotations
 
-from corridor.sim.faults import Faults
+from corridor.sim.faults import InjectedFaults
 from corridor.sim.world import World
 from corridor.store import reads as q
 from corridor.txn import gauges
@@ -39,8 +39,8 @@ def paid_once(world: World, ids: list[str], where: str, other_up: bool = True) -
 
 
 def calm(world: World) -> None:
-    world.faults(**Faults().as_dict())
-    world.faults(world.second, **Faults().as_dict())
+    world.faults(**InjectedFaults().as_dict())
+    world.faults(world.second, **InjectedFaults().as_dict())
     wait_for(lambda: breaker(world, "mobicash") == "closed", timeout=20,
              what="MobiCash back in rotation")
 

@@ -52,6 +52,12 @@ class TransportTimeout(TransportError):
     """No answer within the pool's time: a call that timed out may have been applied."""
 
 
+class ConnectFailed(TransportError):
+    """No connection could be opened (refused, unreachable, TLS handshake failed, or the
+    time ran out while connecting): the request was never sent, so it cannot have been
+    applied. Routing moves a payout to another partner only on this error."""
+
+
 class _Dropped(TransportError):
     """The server closed the connection before the answer was complete."""
 
@@ -254,21 +260,26 @@ class Pool:
         if replayable is None:
             replayable = method in IDEMPOTENT or "Idempotency-Key" in headers
         raw = b"".join(head)
+        sent = [False]  # set once the request is on its way
         try:
             if self.timeout is None:
-                return await self._send(raw, method == "HEAD", replayable)
+                return await self._send(raw, method == "HEAD", replayable, sent)
             async with asyncio.timeout(self.timeout):
-                return await self._send(raw, method == "HEAD", replayable)
+                return await self._send(raw, method == "HEAD", replayable, sent)
         except TransportError:
             raise
         except TimeoutError as exc:  # the pool's own, or the system's on connect
+            if not sent[0]:
+                raise ConnectFailed(f"{self.authority.decode()}: no connection within "
+                                    f"{self.timeout} s") from exc
             raise TransportTimeout(
                 f"no answer from {self.authority.decode()} within {self.timeout} s") from exc
         except OSError as exc:  # connecting, TLS, a reset (ssl.SSLError is an OSError)
             raise TransportError(
                 f"{self.authority.decode()}: {type(exc).__name__}: {exc}") from exc
 
-    async def _send(self, raw: bytes, head_only: bool, replayable: bool) -> Response:
+    async def _send(self, raw: bytes, head_only: bool, replayable: bool,
+                    sent: list[bool]) -> Response:
         async with self._slots:
             for attempt in (0, 1):
                 conn = None
@@ -278,8 +289,15 @@ class Pool:
                         conn = candidate
                         break
                 if conn is None:
-                    conn = await self._connect()
+                    try:
+                        conn = await self._connect()
+                    except OSError as exc:  # refused, unreachable, TLS (an OSError too)
+                        if not sent[0]:
+                            raise ConnectFailed(f"{self.authority.decode()}: "
+                                                f"{type(exc).__name__}: {exc}") from exc
+                        raise
                 reused = conn.used
+                sent[0] = True
                 try:
                     answer = await conn.exchange(raw, head_only)
                 except _Dropped as exc:

@@ -74,6 +74,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     payout_poll_max_s: Annotated[float, _knob(
         "longest pause between status queries of a PENDING or UNKNOWN payout", "s",
         gt=0)] = 600.0
+    breaker_failures: Annotated[int, _knob(
+        "consecutive failed or timed-out connects that take a receive partner out of "
+        "rotation", "connects", ge=1)] = 3
+    breaker_probe_s: Annotated[float, _knob(
+        "pause before a partner out of rotation is probed (again)", "s", gt=0)] = 10.0
     callback_retry_for_s: Annotated[float, _knob(
         "how long a sender callback is retried before it is parked for replay", "s",
         gt=0)] = 86400.0

@@ -6,7 +6,7 @@
 set -euo pipefail
 packages=(nftables libreswan iproute2 iputils-ping openssh-server openssh-client tcpdump
           chromium sslscan curl openssl tmux libnss3-tools procps asciinema faketime
-          prometheus qemu-system-x86 linux-image-amd64 busybox-static)
+          prometheus qemu-system-x86 linux-image-amd64 busybox-static libmagic1)
 [ "$(id -u)" = 0 ] || { echo "system-deps: not root, skipping apt"; exit 0; }
 missing=()
 for p in "${packages[@]}"; do

@@ -179,12 +179,44 @@ class CallbackAck(msgspec.Struct, kw_only=True):
     duplicate: bool = False
 
 
+CallbackType = Literal["TRANSFER_STATUS", "INFO_REQUESTED"]
+
+
+class InformationRequest(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """An analyst's question about a held transfer; answered by
+    `POST /v1/transfers/{id}/documents` before `deadline`, else the transfer is rejected."""
+
+    id: str
+    ask: str
+    deadline: str
+    asked_at: str
+
+
 class SenderCallback(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """What the hub POSTs to a send partner's callback_url on final states and on hold."""
+    """What the hub POSTs to a send partner's callback_url on final states, on hold and
+    when an analyst asks for information (`type`: TRANSFER_STATUS or INFO_REQUESTED; absent
+    in callbacks queued before the field existed, which are all TRANSFER_STATUS).
+    `event_id` is the same in every attempt and in `GET /v1/events`."""
 
     event_id: str
     transfer: Transfer
     recall: Recall | None = None  # when a recall was answered (refused, or returned)
+    type: CallbackType | None = None
+    information_request: InformationRequest | None = None
+
+
+class PartnerEvent(msgspec.Struct, kw_only=True):
+    """One sender callback as `GET /v1/events` replays it: `callback` is exactly what was
+    (or will be) POSTed; `cursor` is the value to pass as `?after=` to read what follows."""
+
+    cursor: str
+    at: str
+    callback: SenderCallback
+
+
+class PartnerEventPage(msgspec.Struct, kw_only=True):
+    events: list[PartnerEvent]
+    next_cursor: str  # pass as ?after= next time (the same cursor when nothing was new)
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):

@@ -47,9 +47,10 @@ def fx_position_account(currency: str) -> str:
     return f"fx:position:{currency}"
 
 
-def transfer_legs(quote: Quote) -> list[Leg]:
+def transfer_legs(quote: Quote, receive_partner_id: str | None = None) -> list[Leg]:
     """The journal of one transfer: the float pays send + fee; the fee and the FX margin
-    are revenue; the rest is converted and owed to the receive partner."""
+    are revenue; the rest is converted and owed to the receive partner (the quote's, or
+    `receive_partner_id` when the payout was routed to another one)."""
     s, r = quote.send.currency, quote.receive.currency
     send, fee, margin = quote.send.minor, quote.fee.minor, quote.fx_margin.minor
     receive = quote.receive.minor
@@ -59,9 +60,17 @@ def transfer_legs(quote: Quote) -> list[Leg]:
         Leg(fx_revenue_account(s), s, margin),
         Leg(fx_position_account(s), s, send - margin),  # converted at the mid rate
         Leg(fx_position_account(r), r, -receive),
-        Leg(settlement_account(quote.receive_partner_id, r), r, receive),
+        Leg(settlement_account(receive_partner_id or quote.receive_partner_id, r), r, receive),
     ]
     return [leg for leg in legs if leg.amount]
+
+
+def reroute_legs(quote: Quote, from_partner: str, to_partner: str) -> list[Leg]:
+    """A reserved payout moved from one receive partner to another: what is owed moves
+    from the first's settlement account to the second's."""
+    r, receive = quote.receive.currency, quote.receive.minor
+    return [Leg(settlement_account(from_partner, r), r, -receive),
+            Leg(settlement_account(to_partner, r), r, receive)]
 
 
 def funding_legs(partner_id: str, deposit: Money) -> list[Leg]:

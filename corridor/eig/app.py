@@ -21,6 +21,7 @@ from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 from corridor.api.schemas import Problem
 from corridor.core.errors import BodyTooLarge, CorridorError, Refused, Unauthenticated
 from corridor.eig.audit import SecurityAuditLog
+from corridor.eig.documents import read_answer
 from corridor.eig.errors import (
     BadRequest,
     RateLimited,
@@ -181,7 +182,7 @@ class Gateway:
                 headers = {"Corridor-Partner": partner.id}
                 inject(headers)  # this span's trace, on to TXN
                 body: bytes | None = None
-                path = "/internal" + request.path
+                path = call.internal or "/internal" + request.path
                 if call.method == "POST":
                     key = request.headers.get("Idempotency-Key")
                     if key is None:
@@ -191,8 +192,12 @@ class Gateway:
                         raise BadRequest("Idempotency-Key is 1-128 of A-Z a-z 0-9 . _ : -",
                                          code="idempotency_key_invalid")
                     headers["Idempotency-Key"] = key
-                    body = await self.read_body(request)
-                    value = decode(call, body)
+                    if call.form:  # an answer with documents: multipart, checked here
+                        body = msgspec.json.encode(await read_answer(request))
+                        value = None
+                    else:
+                        body = await self.read_body(request)
+                        value = decode(call, body)
                     headers["Content-Type"] = "application/json"
                     if call.name == "receiver_callback":
                         transfer_id = value.transfer_id

@@ -10,6 +10,13 @@ import msgspec
 
 import corridor.api.catalogue
 from corridor.api import schemas
+from corridor.api.documents import (
+    ALLOWED,
+    MAX_DOCUMENT,
+    MAX_DOCUMENTS,
+    MAX_TEXT,
+    InformationAnswerReceipt,
+)
 from corridor.eig.requests import IDEMPOTENCY_KEY, OPERATIONS, TRANSFER_ID, Operation
 
 REF = "#/components/schemas/{name}"
@@ -23,6 +30,8 @@ _SUCCESS: dict[str, tuple[tuple[str, ...], type]] = {
     "cancel_transfer": (("200",), schemas.Transfer),
     "recall_transfer": (("202",), schemas.Recall),
     "receiver_callback": (("200",), schemas.CallbackAck),
+    "list_events": (("200",), schemas.PartnerEventPage),
+    "answer_information_request": (("201",), InformationAnswerReceipt),
 }
 # RPT's report bodies (corridor/rpt/README.md) have no wire struct: described here.
 _ROWS = {"type": "array", "items": {"type": "object",
@@ -76,8 +85,52 @@ _SUMMARIES = {
     "recall_transfer": "Ask for a completed transfer's funds back (answered as a return or "
                        "a refusal, by sender callback)",
     "receiver_callback": "A receive partner reports the outcome of a payout",
+    "answer_information_request": "Answer an analyst's information request on a held "
+                                  "transfer with text and documents (PDF, JPEG, PNG)",
+    "list_events": "This partner's sender callbacks after its cursor, to catch up on missed ones",
     "transactions_report": "This partner's transactions in a period, as JSON or CSV",
     "settlement_report": "This partner's settlement statement for one business day",
+}
+
+
+_ANSWER_FORM: dict[str, Any] = {"required": True, "content": {"multipart/form-data": {
+    "schema": {"type": "object", "properties": {
+        "text": {"type": "string", "maxLength": MAX_TEXT},
+        "document": {"type": "array", "maxItems": MAX_DOCUMENTS,
+                     "items": {"type": "string", "contentMediaType": "application/octet-stream",
+                               "maxLength": MAX_DOCUMENT}}}},
+    "encoding": {"document": {"contentType": ", ".join(ALLOWED)}}}}}
+_ANSWER_DOC = (
+    f"Text and up to {MAX_DOCUMENTS} documents of at most {MAX_DOCUMENT} bytes each: PDF, "
+    "JPEG or PNG, the type read from the content (a part's Content-Type that names another "
+    "type is refused). Refusals change nothing: 413 document_too_large; 415 "
+    "document_type_not_allowed, document_type_mismatch, unsupported_media_type; 422 "
+    "too_many_documents, answer_empty, answer_too_long, invalid_form; 404 "
+    "transfer_not_found (another partner's transfer too); 409 no_information_request.")
+
+# What the hub POSTs to a send partner's callback_url (docs/payouts-and-callbacks.md).
+_SENDER_CALLBACK: dict[str, Any] = {
+    "summary": "A sender callback: a transfer's status, or an analyst's information request",
+    "description": (
+        "Retried with backoff until a 2xx (the partner file's `callback_retry`, else the "
+        "hub's default: 1 s doubling to 300 s, for 24 h), then parked for replay. A "
+        "Retry-After (seconds or an HTTP date) on an answer that is not 2xx is honoured. Delivery "
+        "is at least once: recognise a repeat by its event id; missed ones can be read "
+        "again with GET /v1/events."),
+    "parameters": [
+        {"name": "Corridor-Signature", "in": "header", "required": True,
+         "description": "t=<unix>,v1=<hex HMAC-SHA256 of \"t.body\"> with the partner's "
+                        "callback secret", "schema": {"type": "string"}},
+        {"name": "Corridor-Event-Id", "in": "header", "required": True,
+         "description": "the callback's event_id: the same in every attempt",
+         "schema": {"type": "string"}},
+        {"name": "Corridor-Delivery-Id", "in": "header", "required": True,
+         "description": "this attempt: <message>-<attempt>, new on every attempt",
+         "schema": {"type": "string"}},
+    ],
+    "requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": REF.format(name="SenderCallback")}}}},
+    "responses": {"200": {"description": "Acknowledged (any 2xx)"}},
 }
 
 
@@ -117,6 +170,14 @@ def _parameters(call: Operation) -> list[dict[str, Any]]:
             {"name": "cursor", "in": "query",
              "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._:=-]{1,200}$"}},
         ]
+    if call.name == "list_events":
+        params += [
+            {"name": "after", "in": "query", "description": "a `cursor` or `next_cursor` this "
+             "call returned; absent: from the first callback",
+             "schema": {"type": "string", "pattern": r"^[0-9]{1,18}$"}},
+            {"name": "limit", "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}},
+        ]
     if call.name == "transactions_report":
         when = "YYYY-MM-DD (`to` includes that whole day) or an RFC 3339 time"
         params += [
@@ -137,7 +198,7 @@ def _parameters(call: Operation) -> list[dict[str, Any]]:
 @functools.cache
 def document() -> dict[str, Any]:
     types = [c.body for c in OPERATIONS if c.body is not None]
-    types += [t for _, t in _SUCCESS.values()] + [schemas.Problem]
+    types += [t for _, t in _SUCCESS.values()] + [schemas.Problem, schemas.SenderCallback]
     _, components = msgspec.json.schema_components(types, ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
     for call in OPERATIONS:
@@ -167,6 +228,9 @@ def document() -> dict[str, Any]:
         if call.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"$ref": REF.format(name=call.body.__name__)}}}}
+        if call.form:
+            op["requestBody"] = _ANSWER_FORM
+            op["description"] = _ANSWER_DOC
         paths.setdefault(path, {})[call.method.lower()] = op
     return {
         "openapi": "3.1.0",
@@ -180,6 +244,7 @@ def document() -> dict[str, Any]:
                 "key must be that partner's. Every POST takes an Idempotency-Key."),
         },
         "servers": [{"url": "/"}],
+        "webhooks": {"senderCallback": {"post": _SENDER_CALLBACK}},
         "security": [{"mutualTLS": [], "apiKey": []}],
         "paths": paths,
         "components": {

@@ -36,6 +36,11 @@ class Operation:
     # Relayed in a batch with concurrent calls (corridor.eig.coalescer): the calls TXN
     # answers from its group-commit writer, not ones that wait on a remote partner.
     coalesced: bool = False
+    # TXN's path for it when it is not "/internal" + the partner's path (GET /v1/events is
+    # the partner's own callbacks, not TXN's whole feed at /internal/v1/events)
+    internal: str | None = None
+    # The body is a multipart form (documents), read by corridor.eig.documents
+    form: bool = False
 
     @property
     def decoder(self) -> msgspec.json.Decoder[Any] | None:
@@ -79,6 +84,10 @@ OPERATIONS = (
               schemas.CancelRequest, coalesced=True),
     Operation("recall_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/recall", "send",
               schemas.RecallRequest, coalesced=True),
+    Operation("answer_information_request", "POST",
+              f"/v1/transfers/{{id:{TRANSFER_ID}}}/documents", "send", form=True),
+    Operation("list_events", "GET", "/v1/events", "send", query=lambda q: events_query(q),
+              internal="/internal/v1/partner-events"),
     Operation("receiver_callback", "POST", "/v1/callbacks/receiver", "receive",
               schemas.ReceiverCallback, coalesced=True),
     Operation("transactions_report", "GET", "/v1/reports/transactions", "any",
@@ -136,6 +145,24 @@ def list_query(query: Any) -> str:
         if not _CURSOR.match(query["cursor"]):
             raise InvalidInput("cursor is not one this API returned", code="invalid_cursor")
         out["cursor"] = query["cursor"]
+    return "?" + urlencode(out) if out else ""
+
+
+def events_query(query: Any) -> str:
+    """The validated query of GET /v1/events: `after` (a cursor this API returned, or
+    nothing to read from the start) and `limit`."""
+    from urllib.parse import urlencode
+
+    out: dict[str, str] = {}
+    if "after" in query:
+        if not query["after"].isdigit() or len(query["after"]) > 18:
+            raise InvalidInput("after is not a cursor this API returned", code="invalid_cursor")
+        out["after"] = query["after"]
+    if "limit" in query:
+        text = query["limit"]
+        if not text.isdigit() or not 1 <= int(text) <= 500:
+            raise InvalidInput("limit must be a whole number 1..500", code="invalid_limit")
+        out["limit"] = str(int(text))
     return "?" + urlencode(out) if out else ""
 
 

@@ -42,12 +42,18 @@ class Received:
     duplicate: bool  # the same event_id arrived before
     reason: str | None = None
     recall: str | None = None  # the recall's status, when the callback answers one
+    type: str | None = None  # TRANSFER_STATUS or INFO_REQUESTED
+    delivery_id: str | None = None  # the Corridor-Delivery-Id header
+    event_header: str | None = None  # the Corridor-Event-Id header
+    ask: str | None = None  # an information request's question
 
     def as_dict(self) -> dict[str, object]:
         return {"event_id": self.event_id, "transfer_id": self.transfer_id,
                 "status": self.status, "reference": self.reference,
                 "received_at": self.received_at, "duplicate": self.duplicate,
-                "reason": self.reason, "recall": self.recall}
+                "reason": self.reason, "recall": self.recall,
+                "type": self.type, "delivery_id": self.delivery_id,
+                "event_header": self.event_header, "ask": self.ask}
 
 
 class CallbackInbox:
@@ -75,6 +81,8 @@ class CallbackInbox:
         self._journal_path = journal
         self._journal: Any = None
         self._unavailable_until = 0.0
+        self._retry_after: str | None = None  # sent with each 503 while unavailable
+        self.turned_away: list[dict[str, object]] = []  # callbacks answered 503
         self._tasks: set[asyncio.Task[None]] = set()
         host, port = listen or host_port(self.partner.callback_url)
         # The hub's client certificate is checked when presented; the signature is what
@@ -107,10 +115,13 @@ class CallbackInbox:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def go_down(self, seconds: float, mode: str = "closed") -> None:
-        """Be unreachable for `seconds`: `closed` shuts the listener, `503` answers 503."""
+    async def go_down(self, seconds: float, mode: str = "closed",
+                      retry_after: int | None = None) -> None:
+        """Be unreachable for `seconds`: `closed` shuts the listener, `503` answers 503
+        (with `Retry-After: retry_after` when given)."""
         if mode == "503":
             self._unavailable_until = time.monotonic() + seconds
+            self._retry_after = None if retry_after is None else str(retry_after)
             return
         await self.listener.stop()
         task = asyncio.create_task(self._come_back(seconds))
@@ -139,12 +150,19 @@ class CallbackInbox:
         app.router.add_post(self.path, self.callback)
         app.router.add_get("/sim/health", self.health)
         app.router.add_get("/sim/callbacks", self.callback_log)
+        app.router.add_get("/sim/turned-away", self.turned_away_log)
         app.router.add_post("/sim/down", self.down)
         return app
 
     async def callback(self, request: web.Request) -> web.Response:
         if time.monotonic() < self._unavailable_until:
-            return reply({"status": "unavailable"}, 503)
+            self.turned_away.append({"event_header": request.headers.get("Corridor-Event-Id"),
+                                     "delivery_id": request.headers.get("Corridor-Delivery-Id"),
+                                     "at": time.time()})
+            answer = reply({"status": "unavailable"}, 503)
+            if self._retry_after is not None:
+                answer.headers["Retry-After"] = self._retry_after
+            return answer
         body = await request.read()
         try:
             check_signature(self._secret, request, body)
@@ -157,7 +175,11 @@ class CallbackInbox:
         got = Received(event.event_id, event.transfer.id, event.transfer.status,
                        event.transfer.reference, time.time(), duplicate,
                        event.transfer.reason,
-                       event.recall.status if event.recall is not None else None)
+                       event.recall.status if event.recall is not None else None,
+                       event.type,
+                       request.headers.get("Corridor-Delivery-Id"),
+                       request.headers.get("Corridor-Event-Id"),
+                       event.information_request.ask if event.information_request else None)
         self.received.append(got)
         if self._journal is not None:
             self._journal.write(msgspec.json.encode(got.as_dict()) + b"\n")
@@ -184,10 +206,18 @@ class CallbackInbox:
         return reply([r.as_dict() for r in self.received
                       if wanted is None or r.transfer_id == wanted])
 
+    async def turned_away_log(self, request: web.Request) -> web.Response:
+        self._control(request)
+        return reply(self.turned_away)
+
     async def down(self, request: web.Request) -> web.Response:
         self._control(request)
         ask = decode(await request.read() or b"{}", dict[str, Any])
         seconds, mode = ask.get("seconds"), ask.get("mode", "closed")
+        retry_after = ask.get("retry_after")
+        if retry_after is not None and (not isinstance(retry_after, int)
+                                        or not 0 <= retry_after <= 3600):
+            raise InvalidInput("retry_after is whole seconds, 0 to 3600", code="invalid_fault")
         if not isinstance(seconds, int | float) or not 0 < seconds <= 3600:
             raise InvalidInput("give seconds, between 0 and 3600", code="invalid_fault")
         if mode not in ("closed", "503"):
@@ -195,7 +225,7 @@ class CallbackInbox:
 
         async def later() -> None:
             await asyncio.sleep(0.05)  # let the answer leave first
-            await self.go_down(float(seconds), mode)
+            await self.go_down(float(seconds), mode, retry_after)
 
         task = asyncio.create_task(later())
         self._tasks.add(task)

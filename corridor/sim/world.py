@@ -55,6 +55,9 @@ class World:
     stack: Stack | None = None
     receiver: SimProcess | None = None
     inbox: SimProcess | None = None
+    # The second Kenyan wallet provider (KenPay): another instance of the same simulator,
+    # which hub.yaml's routing gives IN-KE wallet payouts when MobiCash is out of rotation.
+    second: SimProcess | None = None
 
     @classmethod
     def create(cls, root: Path, *, store: str | None = None, fixed_ports: bool = False,
@@ -63,7 +66,8 @@ class World:
         """A world under `root`: the demo site's own ports, or free ones (tests, bench)."""
         ports = None if fixed_ports else {
             name: free_port() for name in ("eig", "eig_internal", "txn", "rpt", "jump",
-                                           "mobicash", "payfast", "islapay", "desertx")}
+                                           "mobicash", "kenpay", "payfast", "islapay",
+                                           "desertx")}
         site_dir = make_site(root, ports)
         return cls(root, site_dir, store, dict(env or {}), list(receiver_args or []),
                    receiver_state)
@@ -99,22 +103,27 @@ class World:
         self.receiver = spawn_receive_partner(
             site, "mobicash", host=host, port=port, log=logs / "mobicash.log",
             extra=self._receiver_extra())
+        host, port = host_port(site.partners["kenpay"].endpoint)
+        self.second = spawn_receive_partner(
+            site, "kenpay", host=host, port=port, log=logs / "kenpay.log",
+            extra=self._receiver_extra("kenpay"))
         host, port = host_port(payfast.callback_url)
         self.inbox = spawn_send_callbacks(site, "payfast", host=host, port=port,
                                           log=logs / "payfast.log",
                                           extra=["--journal", str(logs / "payfast.jsonl")])
         self.receiver.wait_ready()
+        self.second.wait_ready()
         self.inbox.wait_ready()
 
-    def _receiver_extra(self) -> list[str]:
-        state = ["--state", str(self.data_dir / "mobicash-state.json")] \
+    def _receiver_extra(self, partner: str = "mobicash") -> list[str]:
+        state = ["--state", str(self.data_dir / f"{partner}-state.json")] \
             if self.receiver_state else []
         return ["--seed", "7", *state, *self.receiver_args]
 
     def stop(self) -> None:
         if self.stack is not None:
             self.stack.down()
-        for sim in (self.receiver, self.inbox):
+        for sim in (self.receiver, self.second, self.inbox):
             if sim is not None:
                 sim.stop()
 
@@ -132,8 +141,8 @@ class World:
         assert sim is not None
         return control_call(sim.host, sim.port, self.site, method, path, body)
 
-    def faults(self, **knobs: Any) -> dict[str, Any]:
-        status, body = self.control(self.receiver, "PATCH", "/sim/faults", knobs)
+    def faults(self, sim: SimProcess | None = None, **knobs: Any) -> dict[str, Any]:
+        status, body = self.control(sim or self.receiver, "PATCH", "/sim/faults", knobs)
         assert status == 200, body
         return body  # type: ignore[no-any-return]  # the simulator's JSON answer
 

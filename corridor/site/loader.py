@@ -26,7 +26,8 @@ from corridor.site.access import read_access
 from corridor.site.faults import Fault, Faults, SiteInvalid
 from corridor.site.fields import Reader, parse_cidr
 from corridor.site.lab import check_lab, read_lab
-from corridor.site.model import ZONES, Access, Host, Hub, Listen, Partner, Site
+from corridor.site.model import ZONES, Access, CallbackRetry, Host, Hub, Listen, Partner, Site
+from corridor.site.routing import check_routes, read_routes, routed
 from corridor.site.tunnels import check_tunnel_overlaps, read_tunnel
 from corridor.site.yamlines import Node, SiteYaml, YamlFault
 
@@ -58,7 +59,9 @@ def _read(files: SiteYaml) -> tuple[Site | None, list[Fault]]:
         faults.add(Node("hub.yaml", 1), f"no hub.yaml in {root}")
         return None, faults
     fee_lines: dict[str, Node] = {}
-    hub = _load(files, "hub.yaml", faults, lambda d, w: _read_hub(d, w, faults, fee_lines))
+    route_lines: dict[tuple[str, str], Node] = {}
+    hub = _load(files, "hub.yaml", faults,
+                lambda d, w: _read_hub(d, w, faults, fee_lines, route_lines))
     partners = _read_partners(files, faults)
     access = Access()
     if files.exists("access.yaml"):
@@ -68,6 +71,7 @@ def _read(files: SiteYaml) -> tuple[Site | None, list[Fault]]:
     sanctions = _read_sanctions(root, faults)
     if hub is not None:
         _check_corridors(hub, partners, fee_lines, faults)
+        check_routes(hub, partners, route_lines, faults)
     _check_allowlists(partners, faults)
     check_tunnel_overlaps(files, partners, faults)
     if hub is not None:
@@ -87,12 +91,13 @@ def _load(files: SiteYaml, label: str, faults: Faults, read):  # type: ignore[no
 
 
 def _read_hub(
-    data: object, where: Node, faults: Faults, fee_lines: dict[str, Node]
+    data: object, where: Node, faults: Faults, fee_lines: dict[str, Node],
+    route_lines: dict[tuple[str, str], Node] | None = None,
 ) -> Hub | None:
     r = Reader(data, where, faults)
     r.allow_only(
         "hub", "listen", "hosts", "store", "quotes", "fx", "fees", "compliance", "settlement",
-        "lab",
+        "lab", "routing",
     )
     ident = r.sub("hub")
     listen: dict[str, Listen] = {}
@@ -197,6 +202,7 @@ def _read_hub(
             faults.add(settle.at("cutoff"), f"cutoff {text!r} must be HH:MM (UTC)")
         elif m:
             cutoff = time(int(m.group(1)), int(m.group(2)))
+    routes = read_routes(r, faults, route_lines if route_lines is not None else {})
     lab_r = r.sub("lab", required=False)
     lab = read_lab(lab_r, [(h.name, h.zone) for h in hosts]) if lab_r is not None else None
     if ident is None or (lab_r is not None and lab is None):
@@ -213,7 +219,7 @@ def _read_hub(
         tariff=Tariff(quote_ttl_s=ttl, fx_margin_bps=margin,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
                       fx_rates=rates, fees=fees, fx_max_age_s=max_age, fx_band_bps=band),
         sanctions_threshold=threshold, kyc=kyc, settlement_cutoff=cutoff,  # type: ignore[arg-type]  # None only with a fault; a faulty site is never used
-        lab=lab,
+        lab=lab, routes=routes,
     )
 
 
@@ -269,7 +275,7 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
     r.allow_only(
         "id", "name", "country", "role", "currencies", "allowed_ips", "certificate", "api_key",
         "callback_url", "callback_secret", "endpoint", "connector", "payout_methods", "float",
-        "limits", "tunnel", "disabled", "offboarded",
+        "limits", "tunnel", "disabled", "offboarded", "callback_retry",
     )
     pid, name, country = r.ident("id"), r.str("name"), r.country("country")
     role = r.choice("role", ("send", "receive", "both"))
@@ -310,6 +316,7 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         )
     tunnel_r = r.sub("tunnel", required=False)
     tunnel = read_tunnel(tunnel_r, root) if tunnel_r is not None else None
+    retry = _callback_retry(r, sends)
     disabled = r.bool("disabled")
     offboarded = _offboarded(r, disabled)
     if None in (pid, name, country, role, subject, api_key, callback_secret) or not currencies:
@@ -329,7 +336,29 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         endpoint=endpoint, connector=connector, payout_methods=methods,
         float_floor=floor, limits=limits, tunnel=tunnel, disabled=disabled,
         offboarded=offboarded, source=where.file, lines={k: r.at(k).line for k in r.data},
+        callback_retry=retry,
     )
+
+
+def _callback_retry(r: Reader, sends: bool) -> CallbackRetry | None:
+    """`callback_retry: {backoff_s: 1, backoff_max_s: 300, retry_for_s: 86400}`: a send
+    partner's own sender-callback schedule (seconds; docs/payouts-and-callbacks.md)."""
+    sub = r.sub("callback_retry", required=False)
+    if sub is None:
+        return None
+    if not sends:
+        r.faults.add(r.at("callback_retry"), "callback_retry is for send partners only")
+        return None
+    sub.allow_only("backoff_s", "backoff_max_s", "retry_for_s")
+    first = sub.int("backoff_s", 1, 3600)
+    cap = sub.int("backoff_max_s", 1, 86400)
+    period = sub.int("retry_for_s", 60, 30 * 86400)
+    if None in (first, cap, period):
+        return None
+    if first > cap:  # type: ignore[operator]  # the None check above
+        r.faults.add(sub.at("backoff_s"), "callback_retry.backoff_s is above backoff_max_s")
+        return None
+    return CallbackRetry(float(first), float(cap), float(period))  # type: ignore[arg-type]  # the None check above
 
 
 def _offboarded(r: Reader, disabled: bool) -> str | None:
@@ -394,7 +423,7 @@ def _check_corridors(
             continue
         for cur in p.currencies:
             other = seen.get((p.country, cur))
-            if other:
+            if other and not routed(hub, p.country, cur, partners):
                 faults.add(Node(p.source, 1), f"routing to {p.country}/{cur} is ambiguous: "
                                               f"{other} and {p.id} both pay out there")
             seen[(p.country, cur)] = p.id

@@ -14,6 +14,7 @@ from typing import Literal
 from corridor.core.compliance import KycRule, SanctionsEntry
 from corridor.core.counterparty import Counterparty
 from corridor.core.pricing import Tariff
+from corridor.core.routing import Route
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Role = Literal["send", "receive", "both"]
@@ -61,6 +62,7 @@ class Hub:
     kyc: dict[str, KycRule]
     settlement_cutoff: time
     lab: Lab | None = None
+    routes: tuple[Route, ...] = ()  # receive partners sharing a corridor and method
 
     def host(self, name: str) -> Host | None:
         return next((h for h in self.hosts if h.name == name), None)
@@ -76,6 +78,16 @@ class Tunnel:
     psk_file: Path | None  # absolute; None for certificate authentication
     ike: str  # Libreswan proposal syntax, e.g. "aes256-sha2_256;dh19"
     esp: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRetry:
+    """A send partner's own sender-callback schedule (its file's `callback_retry`): the
+    first pause, doubling up to `backoff_max_s`, for `retry_for_s` before it is parked."""
+
+    backoff_s: float
+    backoff_max_s: float
+    retry_for_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +115,7 @@ class Partner(Counterparty):
     offboarded: str | None
     source: str  # the file it came from, relative to the site root
     lines: dict[str, int] = field(default_factory=dict)  # top-level field -> line in source
+    callback_retry: CallbackRetry | None = None  # None: the hub's default schedule
 
     def where(self, key: str) -> str:
         """`partners/x.yaml:12`: where a field was written, for messages about it."""
@@ -160,11 +173,23 @@ class Site:
         return self.partners.get(partner_id)
 
     def receive_partner_for(self, country: str, currency: str) -> Partner | None:
-        """The receive partner that pays out in `country` and `currency` (routing)."""
+        """The receive partner that pays out in `country` and `currency` (routing): where
+        several do, the first that a routing rule of hub.yaml names."""
+        for route in self.hub.routes:
+            if route.corridor.endswith(f"-{country}"):
+                for pid in route.partners:
+                    p = self.partners.get(pid)
+                    if p is not None and not p.disabled and currency in p.currencies:
+                        return p
         for p in self.partners.values():
             if p.receives and not p.disabled and p.country == country and currency in p.currencies:
                 return p
         return None
+
+    def route(self, corridor: str, method: str) -> Route | None:
+        """hub.yaml's routing rule for a corridor and payout method, if it has one."""
+        return next((r for r in self.hub.routes
+                     if r.corridor == corridor and r.method == method), None)
 
     def path(self, ref: str) -> Path:
         return self.root / ref

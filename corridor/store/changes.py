@@ -88,6 +88,13 @@ class OutboxClose(msgspec.Struct, gc=False):
     kind: str
 
 
+class RouteChange(msgspec.Struct, gc=False):
+    """A transfer's payout routed to another receive partner (before it reached any)."""
+
+    transfer_id: str
+    partner_id: str
+
+
 class Resolution(msgspec.Struct, gc=False):
     """A flagged contradiction closed: who did, what they did, when."""
 
@@ -116,7 +123,7 @@ class Changes:
         "balances", "daily", "decisions", "entries", "events", "flags", "fundings",
         "idempotency", "outbox", "outbox_closes", "outbox_retries", "outbox_updates",
         "payouts", "quotes", "recall_updates", "recalls", "reschedules", "resolutions",
-        "returns", "transfers", "updates",
+        "returns", "routes", "statements", "transfers", "updates",
     )
 
     def __init__(self) -> None:
@@ -141,6 +148,10 @@ class Changes:
         self.returns: list[ReturnRow] = []
         self.recalls: list[RecallRow] = []
         self.recall_updates: list[RecallUpdate] = []
+        self.routes: list[RouteChange] = []
+        # Writes of the smaller tables (breakers, information requests, documents): one
+        # portable statement each, run after the tables above, in order.
+        self.statements: list[tuple[str, tuple[object, ...]]] = []
 
     def transfer(self, row: TransferRow) -> None:
         self.transfers.append(row)
@@ -207,6 +218,14 @@ class Changes:
     def funding(self, partner_id: str, reference: str, currency: str, amount: int,
                 journal_id: str, at: str) -> None:
         self.fundings.append(FundingRow(partner_id, reference, currency, amount, journal_id, at))
+
+    def route(self, transfer_id: str, partner_id: str) -> None:
+        """Give a transfer's payout (and its open payout message) to another partner."""
+        self.routes.append(RouteChange(transfer_id, partner_id))
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> None:
+        """One more statement for the batch (portable SQL, `?` placeholders)."""
+        self.statements.append((sql, params))
 
     def decision(self, transfer_id: str, decision: str, analyst: str, note: str | None,
                  at: str) -> None:

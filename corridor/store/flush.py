@@ -39,6 +39,10 @@ def flush_changes(c: Connection, out: Changes, daily_stored: set[tuple[str, str,
         "UPDATE transfers SET status = ?, code = ?, reason = ?, updated_at = ? WHERE id = ?",
         [(u.status, u.code, u.reason, u.at, u.transfer_id) for u in last.values()],
     )
+    c.executemany("UPDATE transfers SET receive_partner_id = ? WHERE id = ?",
+                  [(r.partner_id, r.transfer_id) for r in out.routes])
+    c.executemany("UPDATE outbox SET partner_id = ? WHERE transfer_id = ? AND kind = 'payout'",
+                  [(r.partner_id, r.transfer_id) for r in out.routes])
     c.insert_rows(EventRow, out.events)
     c.insert_rows(EntryRow, out.entries)
     sums: dict[str, list[Any]] = {}
@@ -95,3 +99,5 @@ def flush_changes(c: Connection, out: Changes, daily_stored: set[tuple[str, str,
         "answer = COALESCE(?, answer) WHERE transfer_id = ?",
         [(u.status, u.answered_at, u.answer, u.transfer_id) for u in out.recall_updates],
     )
+    for sql, params in out.statements:
+        c.execute(sql, params)

@@ -278,3 +278,45 @@ def returned_amounts(conn: Connection) -> dict[str, tuple[int, int, int, int]]:
     return {i: (int(s), int(f), int(m), int(r)) for i, s, f, m, r in conn.query(
         "SELECT id, send_minor, fee_minor, fx_margin_minor, receive_minor FROM transfers "
         "WHERE status = 'RETURNED'")}
+def breakers(conn: Connection) -> list[Row]:
+    """Each receive partner's circuit breaker as the payout worker last wrote it: partner,
+    state, consecutive failures, last reason, since, next probe."""
+    return conn.query("SELECT partner_id, state, failures, reason, since, probe_at "
+                      "FROM partner_breakers ORDER BY partner_id")
+
+
+def routes_of(conn: Connection, transfer_id: str) -> list[Row]:
+    """A transfer's payout routing changes, oldest first: at, data (from, to, reason)."""
+    return conn.query("SELECT at, data FROM events WHERE transfer_id = ? AND "
+                      "type = 'transfer.routed' ORDER BY seq", (transfer_id,))
+
+
+def payouts_in_flight(conn: Connection) -> list[Row]:
+    """Payouts SUBMITTED or UNKNOWN by the receive partner they went to (partner, n)."""
+    return conn.query("SELECT receive_partner_id, COUNT(*) FROM transfers WHERE status IN "
+                      "('SUBMITTED', 'UNKNOWN') GROUP BY receive_partner_id "
+                      "ORDER BY receive_partner_id")
+
+
+def partner_events(conn: Connection, partner_id: str, after: int, limit: int) -> list[Row]:
+    """A send partner's sender callbacks after the cursor `after`, oldest first: id,
+    created_at, payload (the callback's JSON)."""
+    return conn.query(
+        "SELECT id, created_at, payload FROM outbox WHERE partner_id = ? AND "
+        "kind = 'sender_callback' AND id > ? ORDER BY id LIMIT ?", (partner_id, after, limit))
+
+
+def information_requests(conn: Connection, transfer_id: str) -> list[Row]:
+    """A transfer's information requests, oldest first: id, ask, asked_by, asked_at,
+    deadline, state, answer, answered_at."""
+    return conn.query("SELECT id, ask, asked_by, asked_at, deadline, state, answer, "
+                      "answered_at FROM information_requests WHERE transfer_id = ? "
+                      "ORDER BY asked_at, id", (transfer_id,))
+
+
+def documents_of(conn: Connection, transfer_id: str) -> list[Row]:
+    """What a transfer's send partner sent, without the content: id, request_id, name,
+    media_type, size, sha256, received_at."""
+    return conn.query("SELECT id, request_id, name, media_type, size, sha256, received_at "
+                      "FROM documents WHERE transfer_id = ? ORDER BY received_at, id",
+                      (transfer_id,))

@@ -286,6 +286,12 @@ class UnitOfWork:
                 current.status, current.code, current.reason, current.updated_at = (
                     u.status, u.code, u.reason, u.at)
         out.updates += ch.updates
+        for moved in ch.routes:
+            current = self._transfers.get(moved.transfer_id)
+            if current is not None:
+                current.receive_partner_id = moved.partner_id
+        out.routes += ch.routes
+        out.statements += ch.statements
         out.events += ch.events
         out.entries += ch.entries
         for m in ch.balances:

@@ -41,10 +41,14 @@ class Payout:
 @dataclass(frozen=True, slots=True)
 class PayoutResult:
     # pending: the partner took it, the outcome follows; unknown: no usable answer;
-    # not_found: a status query says the partner never received it.
-    status: Literal["completed", "failed", "pending", "unknown", "not_found"]
+    # not_found: a status query says the partner never received it; not_sent: no
+    # connection could be opened for a submission, so the partner cannot have it.
+    status: Literal["completed", "failed", "pending", "unknown", "not_found", "not_sent"]
     partner_reference: str | None = None
     reason: str | None = None
+    # the partner could not be reached (connects failed or timed out): counts against its
+    # circuit breaker (corridor.txn.routing)
+    unreachable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,9 @@ class Connector(Protocol):
 
     async def request_recall(self, payout: Payout, reason: str,
                              idempotency_key: str) -> RecallResult: ...
+    async def probe(self) -> bool:
+        """Whether the partner's API answers at all (the circuit breaker's probe)."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -110,6 +117,8 @@ class InProcessConnector:
         payout asked of it completes at once, whichever process asked)."""
         return RecallResult("returned", reason=f"recalled: {reason}",
                             return_reference=f"ip-r-{payout.transfer_id}")
+    async def probe(self) -> bool:
+        return True
 
     async def close(self) -> None:
         return None

@@ -4,9 +4,12 @@ state (and COMPLIANCE_HOLD) writes in the same commit as the state change.
 Each round claims the due messages (up to a limit), POSTs them concurrently (bounded) over one pool
 of kept-alive HTTPS connections per callback URL (`corridor.httppool`), signed with that
 partner's secret (`Corridor-Signature`), and applies every result through the group-commit
-writer. A message that fails is due again after exponential backoff; once it has failed
-for `retry_for`, it is parked (`dead`) for `corridor callbacks replay`. Delivery is at
-least once: a partner recognises a repeat by the payload's `event_id`.
+writer. A message that fails is due again after exponential backoff (the partner file's
+`callback_retry`, else the hub's settings), or after the partner's `Retry-After` when its
+answer carries one and it is later; once it has failed for `retry_for`, it is parked
+(`dead`) for `corridor callbacks replay`. Delivery is at least once: a partner recognises a
+repeat by the `event_id` (also in the `Corridor-Event-Id` header); `Corridor-Delivery-Id`
+names one attempt (`<message>-<attempt>`), and `GET /v1/events` replays what it missed.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import logging
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
+
+import msgspec
 
 from corridor.core import signature
 from corridor.httppool import Pool, TransportError, TransportTimeout
@@ -24,6 +30,7 @@ from corridor.pki.credentials import read_hmac_secret
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client_to_partner
 from corridor.settings import Settings
+from corridor.site.model import Partner
 from corridor.store.rows import OutboxRow
 from corridor.txn.commands.outbox import Delivered
 from corridor.txn.engine import Engine
@@ -49,6 +56,39 @@ class Policy:
             backoff=Backoff(settings.callback_backoff_s, settings.callback_backoff_max_s),
             timeout=settings.callback_timeout_s,
         )
+
+    def of_partner(self, partner: Partner | None) -> Policy:
+        """The partner's own schedule (its file's `callback_retry`), else this one."""
+        own = partner.callback_retry if partner is not None else None
+        if own is None:
+            return self
+        return Policy(retry_for=timedelta(seconds=own.retry_for_s),
+                      backoff=Backoff(own.backoff_s, own.backoff_max_s),
+                      timeout=self.timeout, concurrency=self.concurrency)
+
+
+class _EventId(msgspec.Struct):
+    event_id: str
+
+
+_event_id = msgspec.json.Decoder(_EventId).decode
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds a `Retry-After` header asks for (RFC 9110 10.2.3: seconds or an HTTP date),
+    or None when there is none or it does not parse."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
 
 
 class SenderCallbacks(Pump):
@@ -98,19 +138,31 @@ class SenderCallbacks(Pump):
         return self._secrets[partner_id]
 
     async def _deliver(self, message: OutboxRow) -> None:
-        error = await self._post(message)
+        error, wait = await self._post(message)
         now = self.engine.clock()
+        policy = self.policy.of_partner(self.engine.site.partner(message.partner_id))
+        retry_at = policy.backoff.after(now, message.attempts)
         if error is None:
             self.delivered += 1
         else:
+            if wait is not None:
+                # The partner said when to come back: not sooner, and never beyond the
+                # retry period (the message is parked at its end either way).
+                asked = now + timedelta(seconds=min(wait, policy.retry_for.total_seconds()))
+                retry_at = max(retry_at, asked)
+                error = f"{error}, Retry-After {wait:g} s"
             log.info("sender callback %d to %s failed (attempt %d): %s", message.id,
                      message.partner_id, message.attempts, error)
         await self.engine.writer.submit(Delivered(
-            message, error is None, error, now,
-            self.policy.backoff.after(now, message.attempts), self.policy.retry_for))
+            message, error is None, error, now, retry_at, policy.retry_for))
 
-    async def _post(self, message: OutboxRow) -> str | None:
-        """One attempt; None when the partner acknowledged it, else why not."""
+    async def _post(self, message: OutboxRow) -> tuple[str | None, float | None]:
+        """One attempt: (None, None) when the partner acknowledged it, else why not and
+        the seconds its Retry-After asked for (None without one)."""
+        error = await self._attempt(message)
+        return error if isinstance(error, tuple) else (error, None)
+
+    async def _attempt(self, message: OutboxRow) -> str | tuple[str, float | None] | None:
         partner = self.engine.site.partner(message.partner_id)
         if partner is None or not partner.callback_url:
             return f"{message.partner_id} has no callback_url"
@@ -119,7 +171,9 @@ class SenderCallbacks(Pump):
             return f"{message.partner_id} has no callback secret"
         body = message.payload.encode()
         headers = {"Content-Type": "application/json",
-                   signature.HEADER: signature.sign(secret, body, int(time.time()))}
+                   signature.HEADER: signature.sign(secret, body, int(time.time())),
+                   "Corridor-Event-Id": _event_id(body).event_id,
+                   "Corridor-Delivery-Id": f"{message.id}-{message.attempts + 1}"}
         try:
             pool, path = self._pool(partner.callback_url)
         except (ValueError, OSError) as exc:  # a URL's bad port; the TLS files unreadable
@@ -133,4 +187,5 @@ class SenderCallbacks(Pump):
             return str(exc)[:300]
         if 200 <= resp.status < 300:
             return None
-        return f"HTTP {resp.status}"
+        return f"HTTP {resp.status}", retry_after(resp.headers.get("retry-after"),
+                                                  self.engine.clock())

@@ -314,6 +314,31 @@ class Engine:
                                             holder_name=check.holder_name,
                                             name_match_score=score))
 
+    async def answer_info(self, partner_id: str, key: str, transfer_id: str,
+                          body: bytes) -> Reply:
+        """`POST /v1/transfers/{id}/documents`, as EIG relays it (documents checked there
+        and again here)."""
+        from corridor.api.documents import InformationAnswer
+        from corridor.txn.commands.information import AnswerInfo
+
+        self.sender(partner_id)
+        answer = decode_body(body, InformationAnswer)
+        return await self.writer.submit(AnswerInfo(
+            partner_id, key, body_hash(body), transfer_id, answer, self.clock()))
+
+    async def partner_events(self, partner_id: str, params: dict[str, str]) -> bytes:
+        """`GET /v1/events?after=CURSOR&limit=N`: the partner's own sender callbacks after
+        its cursor, each exactly as POSTed (the JSON is stored, and relayed unparsed)."""
+        self.sender(partner_id)
+        after = bounded_int(params.get("after") or "0", "after", 0, 2**62)
+        limit = bounded_int(params.get("limit", "100"), "limit", 1, 500)
+        rows = await self.read(q.partner_events, partner_id, after, limit)
+        items = b",".join(
+            b'{"cursor":"%d","at":%s,"callback":%s}' % (int(i), encode(str(at)), str(p).encode())
+            for i, at, p in rows)
+        cursor = str(int(rows[-1][0]) if rows else after)
+        return b'{"events":[%s],"next_cursor":"%s"}' % (items, cursor.encode())
+
     # -- RPT's feed and the ledger ------------------------------------------------------------
 
     async def events(self, after: int, limit: int) -> bytes:

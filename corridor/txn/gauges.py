@@ -10,7 +10,11 @@ then reports that snapshot. The alert rules in `corridor/monitoring/alerts.yml` 
 - `corridor_txn_reconciliation_open{kind}`: contradictions flagged and not yet resolved;
 - `corridor_txn_float_available` and `corridor_txn_float_floor{partner, currency}`: a
   send partner's float (posted + pending) and its floor, in the currency's units;
-- `corridor_txn_event_seq`: the newest event of the feed RPT follows.
+- `corridor_txn_event_seq`: the newest event of the feed RPT follows;
+- `corridor_txn_partner_breaker{partner}`: each routed receive partner's circuit breaker
+  (0 closed: in rotation, 1 probing, 2 open: out of rotation), and
+  `corridor_txn_payouts_in_flight{partner}`: payouts SUBMITTED or UNKNOWN by the partner
+  they went to (routing, corridor.txn.routing).
 
 The writer's load needs no gauge: `corridor_txn_group_commit_seconds_sum` grows by the time the
 writer spends committing, so its rate is the share of the time the writer is busy.
@@ -47,6 +51,8 @@ class Snapshot:
     # partner, currency, available and floor in minor units
     floats: list[tuple[str, str, int, int]] = field(default_factory=list)
     event_seq: int = 0
+    breakers: list[tuple[str, str]] = field(default_factory=list)  # partner, state
+    in_flight: list[tuple[str, int]] = field(default_factory=list)  # partner, n
 
 
 def read(conn: Connection, site: Site) -> Snapshot:
@@ -65,7 +71,19 @@ def read(conn: Connection, site: Site) -> Snapshot:
         flags=[(k, int(n)) for k, n in q.open_flags(conn)],
         floats=floats,
         event_seq=q.last_event_seq(conn),
+        breakers=_breakers(conn, site),
+        in_flight=[(p, int(n)) for p, n in q.payouts_in_flight(conn)],
     )
+
+
+BREAKER_VALUES = {"closed": 0, "probing": 1, "open": 2}
+
+
+def _breakers(conn: Connection, site: Site) -> list[tuple[str, str]]:
+    """Every partner a route names, with its breaker's state (closed until one opened)."""
+    stored = {str(r[0]): str(r[1]) for r in q.breakers(conn)}
+    routed = sorted({p for r in site.hub.routes for p in r.partners} | set(stored))
+    return [(p, stored.get(p, "closed")) for p in routed]
 
 
 class StoreGauges(Collector):
@@ -116,7 +134,19 @@ class StoreGauges(Collector):
         seq = GaugeMetricFamily(
             "corridor_txn_event_seq", "Seq of the newest event of the feed RPT follows")
         seq.add_metric([], s.event_seq)
-        yield from (unknown, oldest, parked, flags, available, floor, seq)
+        breaker = GaugeMetricFamily(
+            "corridor_txn_partner_breaker",
+            "A routed receive partner's circuit breaker: 0 closed (in rotation), 1 probing, "
+            "2 open (out of rotation)", labels=["partner"])
+        for partner, state in s.breakers:
+            breaker.add_metric([partner], BREAKER_VALUES.get(state, 2))
+        in_flight = GaugeMetricFamily(
+            "corridor_txn_payouts_in_flight",
+            "Payouts SUBMITTED or UNKNOWN, by the receive partner they were routed to",
+            labels=["partner"])
+        for partner, n in s.in_flight:
+            in_flight.add_metric([partner], n)
+        yield from (unknown, oldest, parked, flags, available, floor, seq, breaker, in_flight)
 
 
 GAUGES = web.AppKey("store_gauges", StoreGauges)

@@ -38,7 +38,7 @@ from corridor.api.receive_partner import (
 from corridor.core import signature
 from corridor.core.errors import Unavailable
 from corridor.core.money import format_minor
-from corridor.httppool import Pool, TransportError, TransportTimeout
+from corridor.httppool import ConnectFailed, Pool, TransportError, TransportTimeout
 from corridor.pki.credentials import read_hmac_secret
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client_to_partner
@@ -72,6 +72,7 @@ class Answer:
     status: int | None  # None: no answer (connection error or timeout)
     body: bytes = b""
     timed_out: bool = False
+    not_sent: bool = False  # no attempt got a connection: the partner never saw it
 
 
 class HttpsJsonConnector:
@@ -107,6 +108,7 @@ class HttpsJsonConnector:
         pool = self._open()
         delay = self.timing.backoff
         answer = Answer(None)
+        not_sent = True  # until an attempt gets a connection
         for attempt in range(self.timing.retries + 1):
             headers = {}
             if body is not None:
@@ -121,6 +123,9 @@ class HttpsJsonConnector:
                 got = await pool.request(method, self._prefix + path, headers, body,
                                          replayable=True)
                 answer = Answer(got.status, got.body)
+            except ConnectFailed as exc:
+                log.debug("%s %s%s: %s", method, self.base, path, exc)
+                answer = Answer(None, not_sent=not_sent)
             except TransportTimeout:
                 answer = Answer(None, timed_out=True)
                 if not retry_timeouts:
@@ -128,6 +133,7 @@ class HttpsJsonConnector:
             except TransportError as exc:
                 log.debug("%s %s%s failed: %s", method, self.base, path, exc)
                 answer = Answer(None)
+            not_sent = answer.not_sent
             if answer.status is not None and answer.status < 500:
                 return answer
             if attempt < self.timing.retries:
@@ -166,6 +172,15 @@ class HttpsJsonConnector:
         answer = await self._call("POST", "/v1/payouts", self.payout_body(payout),
                                   key=idempotency_key, retry_timeouts=False)
         return self._result(answer, submit=True)
+
+    async def probe(self) -> bool:
+        """Any HTTP answer below 500 to a status query of a payout that does not exist."""
+        pool = self._open()
+        try:
+            got = await pool.request("GET", self._prefix + "/v1/payouts/corridor-probe", {})
+        except TransportError:
+            return False
+        return got.status < 500
 
     async def query_status(self, payout: Payout, idempotency_key: str) -> PayoutResult:
         answer = await self._call("GET", f"/v1/payouts/{payout.transfer_id}")
@@ -208,7 +223,12 @@ class HttpsJsonConnector:
                                 f"{_detail(answer.body) or f'HTTP {status}'}")
         why = "timed out" if answer.timed_out else (
             f"HTTP {status}" if status is not None else "no connection")
-        return PayoutResult("unknown", reason=f"{self.partner.id}: {why}")
+        unreachable = status is None
+        if submit and answer.not_sent:
+            return PayoutResult("not_sent", reason=f"{self.partner.id}: no connection",
+                                unreachable=True)
+        return PayoutResult("unknown", reason=f"{self.partner.id}: {why}",
+                            unreachable=unreachable)
 
 
 def _detail(body: bytes) -> str:

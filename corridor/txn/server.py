@@ -22,7 +22,7 @@ from opentelemetry.trace import NoOpTracer
 from prometheus_client import CollectorRegistry, generate_latest
 
 from corridor.api.internal import BATCH_PATH
-from corridor.core.errors import InvalidInput
+from corridor.core.errors import BodyTooLarge, InvalidInput
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_listener
 from corridor.settings import Settings
@@ -60,6 +60,29 @@ async def get_transfer(request: web.Request) -> web.StreamResponse:
 async def list_transfers(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE]
     return reply(200, await engine.list_transfers(partner_id(request), dict(request.query)))
+
+
+@allow("eig")
+async def answer_info(request: web.Request) -> web.StreamResponse:
+    """An answer to an information request: larger than any other call (documents), so
+    read here up to its own bound rather than the app's."""
+    from corridor.api.documents import MAX_DOCUMENT, MAX_DOCUMENTS
+
+    bound = MAX_DOCUMENTS * MAX_DOCUMENT * 4 // 3 + 64 * 1024  # base64 in JSON
+    length = request.content_length
+    if length is None or length > bound:
+        raise BodyTooLarge(f"an answer is at most {bound} bytes", code="body_too_large")
+    body = await request.content.readexactly(length)
+    answer = await request.app[ENGINE].answer_info(
+        partner_id(request), request.headers.get("Idempotency-Key") or "",
+        request.match_info["id"], body)
+    return reply(answer.status, answer.body)
+
+
+@allow("eig")
+async def partner_events(request: web.Request) -> web.StreamResponse:
+    engine = request.app[ENGINE]
+    return reply(200, await engine.partner_events(partner_id(request), dict(request.query)))
 
 
 @allow("rpt", "eig")
@@ -126,6 +149,8 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     r.add_get("/internal/v1/corridors", corridors)
     r.add_post(BATCH_PATH, batch)
     r.add_get("/internal/v1/events", events)
+    r.add_get("/internal/v1/partner-events", partner_events)
+    r.add_post("/internal/v1/transfers/{id}/documents", answer_info)
     r.add_get("/internal/v1/ledger/balances", balances)
     r.add_get("/internal/v1/ledger/activity", activity)
     r.add_get("/healthz", healthz)
@@ -136,14 +161,16 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
 
 def pumps(engine: Engine, connectors: Connectors, stop: asyncio.Event, settings: Settings, *,
           hold_payouts: bool = False) -> list[asyncio.Task[None]]:
-    """The outbox pumps as tasks: sender-callback delivery, and the payout worker and the
-    recall forwarder unless payouts are held (accepted transfers then wait in the outbox,
-    as after a crash)."""
+    """The outbox pumps as tasks: sender-callback delivery, information-request deadlines,
+    and the payout worker and the recall forwarder unless payouts are held (accepted
+    transfers then wait in the outbox, as after a crash)."""
+    from corridor.txn.deadlines import expire_information_requests
     from corridor.txn.delivery import Policy, SenderCallbacks
     from corridor.txn.recalls import RecallForwarder
     from corridor.txn.worker import Worker
 
-    tasks = [asyncio.create_task(SenderCallbacks(engine, Policy.of(settings)).run(stop))]
+    tasks = [asyncio.create_task(SenderCallbacks(engine, Policy.of(settings)).run(stop)),
+             asyncio.create_task(expire_information_requests(engine, stop))]
     if not hold_payouts:
         tasks.append(asyncio.create_task(Worker(engine, connectors, settings).run(stop)))
         tasks.append(asyncio.create_task(

@@ -27,8 +27,10 @@ from corridor.store.rows import OutboxRow, TransferRow
 from corridor.txn.commands.idempotency import ForgetKeys
 from corridor.txn.commands.outbox import ClaimOutbox
 from corridor.txn.commands.payouts import ClaimPayouts, FinishPayout
+from corridor.txn.commands.routing import Reroute
 from corridor.txn.connectors import Connectors, Payout, PayoutResult
 from corridor.txn.engine import Engine
+from corridor.txn.routing import Router
 from corridor.txn.wire import decode
 
 log = logging.getLogger("corridor.txn.worker")
@@ -164,6 +166,7 @@ class Worker(Pump):
         super().__init__(engine, lease=timedelta(seconds=settings.txn_lease_s), idle=idle,
                          inflight=claim)
         self.connectors = connectors
+        self.router = Router(engine, connectors, settings)
         # PENDING: first status query when no callback came. UNKNOWN: the first query
         # sooner, as the partner may well know by then; both double up to the cap.
         self.poll = Backoff(settings.payout_poll_s, settings.payout_poll_max_s)
@@ -179,33 +182,52 @@ class Worker(Pump):
         return await super().claim()
 
     def claim_command(self, room: int) -> Any:
-        return ClaimPayouts(self.engine.clock(), room, self.lease)
+        return ClaimPayouts(self.engine.clock(), room, self.lease, self.router.pick)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        probes = asyncio.create_task(self.router.run(stop))
+        try:
+            await super().run(stop)
+        finally:
+            await probes
 
     async def handle(self, item: tuple[OutboxRow, TransferRow, bool]) -> None:
         await self.pay(*item)
 
     async def pay(self, message: OutboxRow, row: TransferRow, fresh: bool) -> None:
         engine = self.engine
-        connector = self.connectors.for_partner(message.partner_id)
+        partner = row.receive_partner_id  # the claim may have routed it
+        connector = self.connectors.for_partner(partner)
         if connector is None:
             return  # no connector of that kind here: the lease runs out and it waits
         payout = payout_of(row)
         key = row.id  # one idempotency key per payout, for its whole life
         result: PayoutResult
         if fresh:
-            result = await connector.submit_payout(payout, key)
+            result = self._saw(partner, await connector.submit_payout(payout, key))
+            if result.status == "not_sent":
+                # Nobody can have it: another partner of its route takes it, if any is in
+                # rotation; otherwise it waits here as a payout without an answer.
+                other = self.router.alternative(row)
+                if other is not None and await engine.writer.submit(Reroute(
+                        row.id, partner, other, f"{result.reason}; routed to {other}",
+                        engine.clock())):
+                    return
+                result = PayoutResult("unknown", reason=result.reason)
             if result.status == "pending":
                 # The usual case: the callback follows. Nothing to write: the claim's
                 # lease already holds the message back until the first status query.
                 return
         else:
-            result = await connector.query_status(payout, key)
+            result = self._saw(partner, await connector.query_status(payout, key))
             if result.status == "not_found":
                 # The partner never received it (the earlier submission was lost on the
                 # way): submit again under the same key, never a new one.
                 log.info("payout %s unknown to %s; submitting again", row.id,
                          row.receive_partner_id)
-                result = await connector.submit_payout(payout, key)
+                result = self._saw(partner, await connector.submit_payout(payout, key))
+                if result.status == "not_sent":
+                    result = PayoutResult("unknown", reason=result.reason)
         now = engine.clock()
         backoff = self.poll if result.status == "pending" else self.ask
         await engine.writer.submit(FinishPayout(
@@ -214,3 +236,11 @@ class Worker(Pump):
             partner_reference=result.partner_reference))
         if result.status == "completed":
             self.paid += 1
+
+    def _saw(self, partner: str, result: PayoutResult) -> PayoutResult:
+        """Tell the partner's breaker whether the call reached it."""
+        if result.unreachable:
+            self.router.unreachable(partner, result.reason or "no connection")
+        else:
+            self.router.reached(partner)
+        return result

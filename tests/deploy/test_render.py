@@ -22,7 +22,7 @@ from corridor.supervise import RestartPolicy
 from tests.deploy.rendering import BIN, HOSTS, corridor, render, setting
 from tests.support import need_root, need_tool
 
-PARTNERS = ("desertx", "islapay", "mobicash", "payfast")
+PARTNERS = ("desertx", "islapay", "kenpay", "mobicash", "payfast")
 
 # Every secret file each host's copy of the site holds, and nothing else: no CA key, no
 # partner's or operator's key, no clear API key, no secret of another role.
@@ -30,7 +30,8 @@ SECRETS = {
     "eig": {"pki/hub/eig.key", *(f"secrets/{p}.apikey.hash" for p in PARTNERS)},
     "txn": {"pki/hub/txn.key", *(f"secrets/{p}.hmac" for p in PARTNERS)},
     "rpt": {"pki/hub/rpt.key"},
-    "vpn": {"secrets/desertx.psk", "secrets/islapay.psk", "secrets/payfast.psk"},  # mobicash: cert
+    "vpn": {"secrets/desertx.psk", "secrets/islapay.psk", "secrets/kenpay.psk",
+            "secrets/payfast.psk"},  # mobicash: cert
     "jump": {"secrets/totp/asha"},  # otieno is not enrolled
 }
 PUBLIC = (".crt", ".crl", ".yaml", ".csv")

@@ -78,14 +78,15 @@ def test_vpn_apply_and_monitor_need_no_capability(
                               "--ctlsocket", str(hub.ctl))
             assert applied.returncode == 0, applied.stderr
             assert applied.stdout.split() == ["desertx.conf", "desertx.secrets", "islapay.conf",
-                                              "islapay.secrets", "payfast.conf",
+                                              "islapay.secrets", "kenpay.conf",
+                                              "kenpay.secrets", "payfast.conf",
                                               "payfast.secrets"]
             assert '"payfast"' in hub.whack("--status")
             seen = as_unit(units / "corridor-vpn-monitor.service", "vpn", "monitor", "--site",
                            str(vpn_site), "--data", str(data), "--ctlsocket", str(hub.ctl),
                            "--count", "1", "--metrics", "")
             assert seen.returncode == 0, seen.stderr
-            assert seen.stdout.count('"partner"') == 3
+            assert seen.stdout.count('"partner"') == 4
         finally:
             hub.stop()
 

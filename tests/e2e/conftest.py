@@ -12,8 +12,9 @@ import pytest
 
 from corridor.sim.faults import InjectedFaults
 from corridor.sim.world import World
+from corridor.store import reads as q
 from tests.e2e.journeys import FAST
-from tests.support import pg_schema
+from tests.support import pg_schema, wait_for
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -33,12 +34,17 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(autouse=True)
 def calm(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test starts and ends with a well-behaved receive partner."""
+    """Every test starts and ends with well-behaved receive partners, and starts with both
+    Kenyan wallets in payout rotation (a breaker a test opened has closed again)."""
     if "world" not in request.fixturenames:
         yield
         return
     w: World = request.getfixturevalue("world")
     defaults = InjectedFaults().as_dict()
     w.faults(**defaults)
+    w.faults(w.second, **defaults)
+    wait_for(lambda: all(state == "closed" for _, state, *_ in w.query(q.breakers)),
+             timeout=20, what="every receive partner back in rotation")
     yield
     w.faults(**defaults)
+    w.faults(w.second, **defaults)

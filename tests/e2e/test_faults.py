@@ -11,6 +11,7 @@ from corridor.sim.world import World
 from corridor.store import reads as q
 from tests.e2e.journeys import (
     credits,
+    credits_at,
     history,
     send,
     sender_told,
@@ -42,11 +43,24 @@ def test_a_slow_partner_still_completes(world: World) -> None:
 
 
 def test_a_partner_that_is_down_leaves_the_payout_unknown_until_it_is_back(world: World) -> None:
-    take_down(world, world.receiver, 2)
+    # Both Kenyan wallets down: no partner of the route can take the payout (with one
+    # down, test_routing shows it moving to the other), so it waits UNKNOWN.
+    for sim in (world.receiver, world.second):
+        status, body = world.control(sim, "POST", "/sim/down", {"seconds": 3})
+        assert status == 202, body
+    for sim in (world.receiver, world.second):
+        assert sim is not None
+        wait_for(lambda s=sim: not s.healthy(), timeout=3, what=f"{sim.url} to go down")
     ids = send(world, 2)
     assert set(wait_status(world, ids, {"UNKNOWN"}, timeout=10).values()) == {"UNKNOWN"}
-    settled(world, ids, "COMPLETED")  # status query: NOT_FOUND -> resubmitted, same key
-    assert "UNKNOWN" in history(world, ids[0])
+    # Status query: NOT_FOUND -> resubmitted under the same key, wherever it went.
+    assert wait_status(world, ids, timeout=30) == {t: "COMPLETED" for t in ids}
+    for tid in ids:
+        assert "UNKNOWN" in history(world, tid)
+        assert credits_at(world, world.receiver, tid) + credits_at(world, world.second,
+                                                                     tid) == 1, tid
+        sender_told(world, tid, "COMPLETED")
+    assert world.violations() == []
 
 
 def test_a_partner_answering_500_is_asked_again(world: World) -> None:

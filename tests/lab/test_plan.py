@@ -32,7 +32,7 @@ def test_demo_site_plans_one_host_per_server_and_per_partner_end() -> None:
     p = plan(load_site(EXAMPLE_SITE))
     assert set(p.hosts) == {"net", "vpn", "eig", "txn", "rpt", "jump", "desk", "stranger",
                             "payfast", "payfast-gw", "mobicash", "mobicash-gw", "islapay",
-                            "islapay-gw", "desertx", "desertx-gw"}
+                            "islapay-gw", "desertx", "desertx-gw", "kenpay", "kenpay-gw"}
     assert p.hosts["txn"].servers == ("txn", "sshd")
     assert p.hosts["vpn"].servers == ("pluto", "sshd")
     assert p.hosts["payfast-gw"].servers == ("pluto",)

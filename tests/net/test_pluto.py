@@ -40,7 +40,7 @@ def tunnels(site_dir: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     need_root()
     need_tool("ip", "ipsec", "certutil", "pk12util")
     make_psks(site_dir)
-    _disable(site_dir, "islapay", "desertx")
+    _disable(site_dir, "islapay", "desertx", "kenpay")
     with lab() as w:
         hub_ns, pay_ns, mob_ns = w.ns("vh"), w.ns("vp"), w.ns("vm")
         bridge = "cbr0"

@@ -20,7 +20,7 @@ PSK = "k" * 20 + "\"quote'and spaces " + "z" * 10
 
 def make_psks(site: Path) -> None:
     (site / "secrets").mkdir(exist_ok=True)
-    for pid in ("payfast", "islapay", "desertx"):
+    for pid in ("payfast", "islapay", "desertx", "kenpay"):
         path = site / "secrets" / f"{pid}.psk"
         path.write_text(PSK + "\n")
         os.chmod(path, 0o600)
@@ -33,7 +33,8 @@ def test_vpn_render_writes_conn_and_0600_secrets(site_dir: Path, tmp_path: Path)
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
     assert names == ["desertx.conf", "desertx.secrets", "islapay.conf", "islapay.secrets",
-                     "mobicash.conf", "payfast.conf", "payfast.secrets"]
+                     "kenpay.conf", "kenpay.secrets", "mobicash.conf", "payfast.conf",
+                     "payfast.secrets"]
     conn = (out / "payfast.conf").read_text()
     assert "\nconn payfast\n" in conn
     for line in ("ikev2=insist", "left=203.0.113.10",
@@ -89,4 +90,4 @@ def test_vpn_check_runs_libreswan_on_the_result(site_dir: Path) -> None:
     need_tool("ipsec")
     make_psks(site_dir)
     result = CliRunner().invoke(vpn, ["check", "--site", str(site_dir)])
-    assert (result.exit_code, result.output.strip()) == (0, "4 tunnel(s): ok")
+    assert (result.exit_code, result.output.strip()) == (0, "5 tunnel(s): ok")

@@ -22,7 +22,7 @@ def test_migrations_apply_once_and_are_recorded(dsn: str, tmp_path: Path) -> Non
     conn = connect(dsn, tmp_path)
     try:
         versions = [v for v, _ in available()]
-        assert versions[:6] == [1, 2, 3, 4, 5, 6] and 17 in versions
+        assert versions[:6] == [1, 2, 3, 4, 5, 6] and {8, 9, 10, 17} <= set(versions)
         assert migrate(conn) == versions
         assert migrate(conn) == []
         assert conn.query("SELECT version FROM schema_version ORDER BY version") == [

@@ -54,6 +54,8 @@ def timeline(conn: Connection, data_dir: Path, transfer_id: str) -> dict[str, An
             step(at, "TXN", f"status {d['status']}{why}", status=d["status"],
                  previous=d.get("previous"), code=d.get("code"), reason=d.get("reason"),
                  screening=screening)
+        elif kind == "transfer.routed":
+            step(at, "TXN", f"payout routed {d['from']} -> {d['to']}: {d['reason']}", data=d)
         else:
             step(at, "TXN", kind, data=d)
     journals: dict[str, list[Any]] = {}

@@ -11,6 +11,7 @@ from corridor.core.money import format_minor
 from corridor.store import reads as q
 from corridor.txn.cli.store import now, opened, run
 from corridor.txn.commands.transfers import CancelTransfer
+from corridor.txn.wire import decode
 
 
 @click.group()
@@ -41,13 +42,16 @@ def transfers_list(site_dir: Path, data_dir: Path, store: str | None, partner: s
 @store_option
 @click.argument("transfer_id")
 def transfers_show(site_dir: Path, data_dir: Path, store: str | None, transfer_id: str) -> None:
-    """One transfer and its history."""
-    with opened(site_dir, data_dir, store) as (_, conn):
+    """One transfer and its history, with its payout's route and the breakers of the
+    receive partners it could go to."""
+    with opened(site_dir, data_dir, store) as (site, conn):
         row = q.transfer(conn, transfer_id)
         if row is None:
             fail(f"transfer {transfer_id} not found")
             return
         history = q.history(conn, transfer_id)
+        routes = q.routes_of(conn, transfer_id)
+        breakers = {r[0]: r for r in q.breakers(conn)}
     click.echo(f"{row.id}  {row.partner_id} -> {row.receive_partner_id}  ref {row.reference}")
     click.echo(f"  {format_minor(row.send_minor, row.send_currency)} {row.send_currency} -> "
                f"{format_minor(row.receive_minor, row.receive_currency)} {row.receive_currency}"
@@ -55,6 +59,18 @@ def transfers_show(site_dir: Path, data_dir: Path, store: str | None, transfer_i
     for h in history:
         why = f"  {h['code']}: {h['reason']}" if h["code"] else ""
         click.echo(f"  {h['at']}  {h['status']}{why}")
+    route = site.route(row.corridor, row.payout_method)
+    if route is not None:
+        click.echo(f"  route {route.corridor} {route.method} by {route.rule}: "
+                   f"{', '.join(route.partners)}; paid out by {row.receive_partner_id}")
+        for pid in route.partners:
+            b = breakers.get(pid)
+            state = "closed" if b is None else f"{b[1]} since {b[4]}" + (
+                f" ({b[3]})" if b[3] and b[1] != "closed" else "")
+            click.echo(f"    {pid:<10} breaker {state}")
+    for at, data in routes:
+        moved = decode(data)
+        click.echo(f"  {at}  routed {moved['from']} -> {moved['to']}: {moved['reason']}")
 
 
 @transfers.command("cancel")

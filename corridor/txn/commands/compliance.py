@@ -12,6 +12,7 @@ from corridor.core.times import rfc3339
 from corridor.site.model import Partner
 from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.txn.commands.floats import funds_and_limits, reserve
+from corridor.txn.commands.information import close_requests
 from corridor.txn.commands.transitions import change, own_transfer
 from corridor.txn.wire import encode
 
@@ -41,6 +42,7 @@ class Decide:
         ch.event(new_id(), "compliance.decision", row.id, at, encode({
             "transfer_id": row.id, "decision": self.decision, "analyst": self.analyst,
             "note": self.note}).decode())
+        close_requests(ch, row)
         if self.decision == "reject":
             return change(b, ch, row, Status.REJECTED, at, "compliance_rejected",
                           self.note or "rejected by compliance")

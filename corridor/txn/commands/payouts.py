@@ -4,6 +4,7 @@ a receiver callback brought it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +15,7 @@ from corridor.core.states import FINAL, Status
 from corridor.core.times import rfc3339
 from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.store.rows import OutboxRow
+from corridor.txn.commands.routing import route
 from corridor.txn.commands.transitions import change, event_id, legs_of
 
 
@@ -23,11 +25,15 @@ class ClaimPayouts:
     SUBMITTED before its connector is called: [(message, transfer, fresh)]. A transfer
     already SUBMITTED or UNKNOWN (a worker died mid-payout, or the outcome is awaited) comes
     with fresh=False: the worker asks the partner for its status instead. A message whose
-    transfer was cancelled or finished meanwhile is closed."""
+    transfer was cancelled or finished meanwhile is closed. `pick` names the receive
+    partner an ACCEPTED transfer goes to (the routing rule and the breakers,
+    corridor.txn.routing); when it is another than the quote's, the payout is routed there
+    before anything is sent."""
 
     now: datetime
     limit: int
     lease: timedelta
+    pick: Callable[[TransferRow], tuple[str, str] | None] | None = None  # partner, why
 
     def needs(self, n: Needs) -> None:
         pass
@@ -44,6 +50,9 @@ class ClaimPayouts:
             if row is None:
                 continue
             if row.status == Status.ACCEPTED:
+                to = self.pick(row) if self.pick is not None else None
+                if to is not None and to[0] != row.receive_partner_id:
+                    row = route(b, ch, row, to[0], to[1], at)
                 out.append((r, change(b, ch, row, Status.SUBMITTED, at), True))
             elif row.status in (Status.SUBMITTED, Status.UNKNOWN):
                 out.append((r, row, False))

@@ -45,14 +45,14 @@ def notify(ch: Changes, row: TransferRow, at: str, recall: api.Recall | None = N
     partner hears about, or `always`)."""
     if always or row.status in NOTIFY:
         payload = api.SenderCallback(event_id=new_id(), transfer=transfer_wire(row),
-                                     recall=recall)
+                                     recall=recall, type="TRANSFER_STATUS")
         ch.send("sender_callback", row.id, row.partner_id, encode(payload).decode(), at, at)
 
 
 def legs_of(b: UnitOfWork, row: TransferRow) -> list[ledger.Leg]:
     quote = b.quote(row.quote_id)
     assert quote is not None, f"transfer {row.id} has no quote {row.quote_id}"
-    return ledger.transfer_legs(quote)
+    return ledger.transfer_legs(quote, row.receive_partner_id)
 
 
 def own_transfer(b: UnitOfWork, partner_id: str | None, transfer_id: str) -> TransferRow:

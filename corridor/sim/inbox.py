@@ -23,7 +23,7 @@ from aiohttp import web
 from corridor.api.schemas import SenderCallback
 from corridor.core.errors import InvalidInput, Refused, Unauthenticated
 from corridor.sim.identity import PartnerIdentity, host_port
-from corridor.sim.web import Listener, check_signature, reply
+from corridor.sim.web import Listener, check_signature, echo_trace, reply
 from corridor.site.model import Site
 from corridor.web import decode, error_middleware
 
@@ -39,11 +39,13 @@ class Received:
     reference: str
     received_at: float  # unix seconds
     duplicate: bool  # the same event_id arrived before
+    traceparent: str | None = None  # the hub's trace context of the callback
 
     def as_dict(self) -> dict[str, object]:
         return {"event_id": self.event_id, "transfer_id": self.transfer_id,
                 "status": self.status, "reference": self.reference,
-                "received_at": self.received_at, "duplicate": self.duplicate}
+                "received_at": self.received_at, "duplicate": self.duplicate,
+                "traceparent": self.traceparent}
 
 
 class CallbackInbox:
@@ -151,7 +153,8 @@ class CallbackInbox:
         duplicate = event.event_id in self._events
         self._events.add(event.event_id)
         got = Received(event.event_id, event.transfer.id, event.transfer.status,
-                       event.transfer.reference, time.time(), duplicate)
+                       event.transfer.reference, time.time(), duplicate,
+                       request.headers.get("traceparent"))
         self.received.append(got)
         if self._journal is not None:
             self._journal.write(msgspec.json.encode(got.as_dict()) + b"\n")
@@ -160,7 +163,7 @@ class CallbackInbox:
             future = self._waiters.get(got.transfer_id)
             if future is not None and not future.done():
                 future.set_result(got)
-        return reply({"received": True, "duplicate": duplicate})
+        return echo_trace(request, reply({"received": True, "duplicate": duplicate}))
 
     def _control(self, request: web.Request) -> None:
         """The control API is for the hub's side of a test or demo: a hub certificate."""

@@ -39,6 +39,7 @@ class Payout:
     reason: str | None
     credited: bool
     received_at: str
+    traceparent: str | None = None  # the hub's trace context: its callback carries it on
 
 
 class Payouts:

@@ -104,7 +104,8 @@ class Changes:
     __slots__ = (
         "balances", "daily", "decisions", "entries", "events", "flags", "fundings",
         "idempotency", "outbox", "outbox_closes", "outbox_retries", "outbox_updates",
-        "payouts", "quotes", "reschedules", "resolutions", "transfers", "updates",
+        "payouts", "quotes", "reschedules", "resolutions", "traceparent", "transfers",
+        "updates",
     )
 
     def __init__(self) -> None:
@@ -126,6 +127,7 @@ class Changes:
         self.payouts: list[PayoutRow] = []
         self.fundings: list[FundingRow] = []
         self.decisions: list[DecisionRow] = []
+        self.traceparent: str | None = None  # the command's trace: its messages carry it
 
     def transfer(self, row: TransferRow) -> None:
         self.transfers.append(row)
@@ -157,7 +159,8 @@ class Changes:
 
     def send(self, kind: str, transfer_id: str | None, partner_id: str, payload: str,
              due_at: str, at: str) -> None:
-        self.outbox.append(NewMessage(kind, transfer_id, partner_id, payload, due_at, at))
+        self.outbox.append(NewMessage(kind, transfer_id, partner_id, payload, due_at, at,
+                                      traceparent=self.traceparent))
 
     def outbox_state(self, outbox_id: int, state: str, attempts: int, due_at: str,
                      error: str | None = None) -> None:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+from opentelemetry.trace import SpanKind
+
 from corridor.core import signature
 from corridor.httppool import Pool, TransportError, TransportTimeout
 from corridor.pki.credentials import read_hmac_secret
@@ -25,6 +27,7 @@ from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client_to_partner
 from corridor.settings import Settings
 from corridor.store.rows import OutboxRow
+from corridor.tracing import Hop
 from corridor.txn.commands.outbox import Delivered
 from corridor.txn.engine import Engine
 from corridor.txn.worker import Backoff, Pump
@@ -98,7 +101,19 @@ class SenderCallbacks(Pump):
         return self._secrets[partner_id]
 
     async def _deliver(self, message: OutboxRow) -> None:
-        error = await self._post(message)
+        # In the trace of the hop whose change the callback reports (its outbox message
+        # keeps it), passed on to the send partner.
+        with self.engine.tracing.hop(
+                "txn sender_callback", message.traceparent,
+                {"corridor.transfer_id": message.transfer_id or "",
+                 "corridor.partner": message.partner_id,
+                 "corridor.attempt": message.attempts}, kind=SpanKind.CLIENT,
+                root=False) as hop:
+            error = await self._post(message, hop)
+            hop.set("corridor.outcome", "delivered" if error is None else error)
+            await self._record(message, error)
+
+    async def _record(self, message: OutboxRow, error: str | None) -> None:
         now = self.engine.clock()
         if error is None:
             self.delivered += 1
@@ -109,7 +124,7 @@ class SenderCallbacks(Pump):
             message, error is None, error, now,
             self.policy.backoff.after(now, message.attempts), self.policy.retry_for))
 
-    async def _post(self, message: OutboxRow) -> str | None:
+    async def _post(self, message: OutboxRow, hop: Hop) -> str | None:
         """One attempt; None when the partner acknowledged it, else why not."""
         partner = self.engine.site.partner(message.partner_id)
         if partner is None or not partner.callback_url:
@@ -120,6 +135,7 @@ class SenderCallbacks(Pump):
         body = message.payload.encode()
         headers = {"Content-Type": "application/json",
                    signature.HEADER: signature.sign(secret, body, int(time.time()))}
+        hop.headers(headers)
         try:
             pool, path = self._pool(partner.callback_url)
         except (ValueError, OSError) as exc:  # a URL's bad port; the TLS files unreadable
@@ -131,6 +147,7 @@ class SenderCallbacks(Pump):
             return "timed out"
         except TransportError as exc:
             return str(exc)[:300]
+        hop.set("http.response.status_code", resp.status)
         if 200 <= resp.status < 300:
             return None
         return f"HTTP {resp.status}"

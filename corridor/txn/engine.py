@@ -27,6 +27,7 @@ from corridor.core.times import parse_time, rfc3339
 from corridor.site.model import Partner, Site
 from corridor.store import Connection, Writer, open_store
 from corridor.store import reads as q
+from corridor.tracing import Tracing, passed_on
 from corridor.txn.commands.idempotency import Reply
 from corridor.txn.commands.quotes import CreateQuote
 from corridor.txn.commands.transfers import CancelTransfer, CreateTransfer
@@ -69,6 +70,9 @@ class Engine:
         self.wake_pipes: list[int] = []  # write ends towards pump processes
         self._poked = False
         self.writer.on_queued = self._queued
+        # The hops of its calls, payouts and sender callbacks (the server sets its own).
+        self.tracing = Tracing.off()
+        self.writer.trace_of = passed_on
 
     def connect(self) -> Connection:
         return open_store(self.dsn, self.data_dir)

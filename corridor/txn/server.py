@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
-from opentelemetry.trace import NoOpTracer
 from prometheus_client import CollectorRegistry, generate_latest
 
 from corridor.api.internal import BATCH_PATH
@@ -38,7 +37,6 @@ from corridor.txn.web import (
     MAX_BODY,
     METRICS,
     REGISTRY,
-    TRACER,
     Metrics,
     allow,
     count,
@@ -102,7 +100,6 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     app = web.Application(middlewares=[error_middleware(count)], client_max_size=MAX_BODY)
     app[ENGINE] = engine
     app[CONNECTORS] = connectors
-    app[TRACER] = NoOpTracer()
     registry = CollectorRegistry()
     app[REGISTRY] = registry
     app[METRICS] = Metrics(registry)
@@ -147,12 +144,11 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
     delivery until `stop` is set. When the pumps run in other processes, `wake_pipes` are
     the write ends of pipes that tell them of new outbox messages."""
     engine = Engine(site, dsn, data_dir)
+    engine.tracing = tracing = Tracing(settings, data_dir, "txn")
     engine.wake_pipes = list(wake_pipes)
     engine.start()
     connectors = Connectors(site, settings)
     app = make_app(engine, connectors)
-    tracing = Tracing(settings, data_dir, "txn")
-    app[TRACER] = tracing.tracer
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     contexts = hub_listener(Layout(site.root), "txn", revocations=False)
@@ -180,6 +176,7 @@ async def serve_pumps(site: Site, dsn: str, data_dir: Path, stop: asyncio.Event,
     own group-commit writer, until `stop` is set. Claims lease each message to one
     worker, so several such processes share the work."""
     engine = Engine(site, dsn, data_dir)
+    engine.tracing = tracing = Tracing(settings, data_dir, "txn")
     engine.start()
     if wake_pipe is not None:
         engine.hear_wakes(wake_pipe)
@@ -191,3 +188,4 @@ async def serve_pumps(site: Site, dsn: str, data_dir: Path, stop: asyncio.Event,
         await asyncio.gather(*tasks)
         await connectors.close()
         engine.stop()
+        tracing.close()

@@ -126,6 +126,9 @@ class Journey:
         before = world.wallet(account)
         self.hop("PayFast", _knock(site, "payfast"))
         async with SendDriver(site, "payfast", destination="KE", timeout=15, seed=1) as driver:
+            # PayFast traces its calls and asks for them to be recorded (a sampled W3C
+            # traceparent): every hop records its span, for `corridor trace`.
+            driver.new_trace()
             quote = await driver.quote(SEND_AMOUNT)
             self.hop("PayFast", f"POST /v1/quotes -> quote {quote.id[:13]}..: send "
                      f"{quote.send_amount} INR + fee {quote.fee} INR = {quote.total} INR, rate "

@@ -36,7 +36,7 @@ from corridor.pki.credentials import hash_api_key
 from corridor.pki.issue import fingerprint
 from corridor.pki.tls import ContextHolder
 from corridor.site.model import Partner
-from corridor.tracing import Tracing, passed_on
+from corridor.tracing import Tracing, current, passed_on
 from corridor.web import BoundMetrics, Handler, error_middleware
 
 log = logging.getLogger("corridor.eig")
@@ -198,6 +198,9 @@ class Gateway:
                     headers["Content-Type"] = "application/json"
                     if call.name == "receiver_callback":
                         transfer_id = value.transfer_id
+                        hop = current()
+                        if hop is not None:
+                            hop.set("corridor.transfer_id", transfer_id)
                         signature = request.headers.get("Corridor-Signature")
                         if not signature:
                             raise Unauthenticated("the callback is not signed",

@@ -69,6 +69,7 @@ class SenderCallbacks(Pump):
         self._tls = tls
         self._pools: dict[str, tuple[Pool, str]] = {}  # callback URL -> (pool, path)
         self._secrets: dict[str, bytes] = {}
+        self._secrets_of = engine.site  # the site the secrets were read for
         self.delivered = 0
 
     def _pool(self, url: str) -> tuple[Pool, str]:
@@ -92,6 +93,8 @@ class SenderCallbacks(Pump):
         await self._deliver(row)
 
     def _secret(self, partner_id: str) -> bytes | None:
+        if self.engine.site is not self._secrets_of:  # reloaded: a secret may have moved
+            self._secrets, self._secrets_of = {}, self.engine.site
         if partner_id not in self._secrets:
             partner = self.engine.site.partner(partner_id)
             path = partner.callback_secret_file if partner else None

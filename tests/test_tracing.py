@@ -81,3 +81,49 @@ def test_tracing_off_records_nothing_and_still_passes_the_partners_header_on(
     tracing.close()
     assert hop.traceparent == SAMPLED and bare.traceparent is None
     assert not spans_path(tmp_path, "txn").exists()
+
+
+def test_with_an_otlp_endpoint_the_spans_also_reach_the_collector(tmp_path: Path) -> None:
+    """A real OTLP/HTTP receiver (protobuf over HTTP, as a collector's): the span arrives
+    there with its trace, and in the spans file too."""
+    import http.server
+    import threading
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from corridor.ports import free_port
+
+    got: list[tuple[str, str | None, bytes]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # http.server names it
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((self.path, self.headers["Content-Type"], body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    port = free_port()
+    server = http.server.HTTPServer(("127.0.0.1", port), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        tracing = Tracing(Settings(otlp_endpoint=f"http://127.0.0.1:{port}/v1/traces"),
+                          tmp_path, "txn")
+        with tracing.hop("txn payout", SAMPLED, {"corridor.transfer_id": "T9"}):
+            pass
+        tracing.close()  # exports what is queued
+    finally:
+        server.shutdown()
+        server.server_close()
+    [(path, ctype, body)] = got
+    assert path == "/v1/traces" and ctype == "application/x-protobuf"
+    request = ExportTraceServiceRequest.FromString(body)
+    [span] = [s for r in request.resource_spans for ss in r.scope_spans for s in ss.spans]
+    assert span.name == "txn payout" and span.trace_id.hex() == TRACE
+    assert [s["name"] for s in lines(tmp_path, "txn")] == ["txn payout"]

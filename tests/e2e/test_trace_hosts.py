@@ -5,6 +5,7 @@ each other host's directory, and the timeline merges what all of them recorded, 
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import subprocess
 import sys
@@ -65,7 +66,21 @@ def look_as_mobicash(world: World, transfer_id: str) -> int:
     return asyncio.run(go())
 
 
-def test_trace_merges_the_records_of_each_host(hosts: tuple[World, Path]) -> None:
+def rotated(eig_data: Path, into: Path) -> Path:
+    """A copy of EIG's directory as logrotate leaves it: older lines in `NAME.2.gz`, newer
+    in `NAME.1`, the current file empty."""
+    (into / "eig").mkdir(parents=True)
+    for name in ("spans.jsonl", "security-audit.jsonl"):
+        lines = (eig_data / "eig" / name).read_bytes().splitlines(keepends=True)
+        half = len(lines) // 2
+        (into / "eig" / f"{name}.2.gz").write_bytes(gzip.compress(b"".join(lines[:half])))
+        (into / "eig" / f"{name}.1").write_bytes(b"".join(lines[half:]))
+        (into / "eig" / name).write_bytes(b"")
+    return into
+
+
+def test_trace_merges_the_records_of_each_host(hosts: tuple[World, Path], tmp_path: Path
+                                                ) -> None:
     world, eig_data = hosts
     trace_id, tid = send_traced(world, sampled=True)
     sender_told(world, tid, "COMPLETED")
@@ -110,6 +125,11 @@ def test_trace_merges_the_records_of_each_host(hosts: tuple[World, Path]) -> Non
     again = corridor("trace", tid, "--json", *where, "--from", str(eig_data), "--from",
                      str(eig_data))
     assert json.loads(again.stdout)["steps"] == steps
+
+    # Rotated logs are read too, compressed or not.
+    old = rotated(eig_data, tmp_path / "eig-rotated")
+    from_rotated = corridor("trace", tid, "--json", *where, "--from", str(old))
+    assert json.loads(from_rotated.stdout)["steps"] == steps
 
     text = corridor("trace", tid, *where, "--from", str(eig_data))
     assert text.returncode == 0 and "ms of it in EIG" in text.stdout

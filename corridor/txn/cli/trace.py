@@ -15,7 +15,8 @@ merged by time."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import gzip
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -151,42 +152,59 @@ def _span_text(span: dict[str, Any], children_s: float) -> str:
 
 
 def _refusals(data_dirs: Sequence[Path], transfer_id: str) -> list[dict[str, Any]]:
-    """EIG's audit lines about the transfer, from each host's log (read as a stream: it only
-    grows); a line seen in two copies of one log counts once."""
+    """EIG's audit lines about the transfer, from each host's log; a line seen in two
+    copies of one log counts once."""
     needle = transfer_id.encode()
     out: dict[bytes, dict[str, Any]] = {}
     for data_dir in data_dirs:
-        path = audit_path(data_dir)
-        if not path.exists():
-            continue
-        with path.open("rb") as f:
-            for raw in f:
-                if needle in raw and raw not in out:
-                    line = msgspec.json.decode(raw)
-                    # About the transfer: named by the call, or in the path of a call
-                    # refused before it was read (who called, from where).
-                    if line.get("transfer_id") == transfer_id or transfer_id in (
-                            line.get("request") or ""):
-                        out[raw] = line
+        for raw in _lines(audit_path(data_dir)):
+            if needle in raw and raw not in out:
+                line = msgspec.json.decode(raw)
+                # About the transfer: named by the call, or in the path of a call refused
+                # before it was read (who called, from where).
+                if line.get("transfer_id") == transfer_id or transfer_id in (
+                        line.get("request") or ""):
+                    out[raw] = line
     return list(out.values())
 
 
 def _spans(data_dirs: Sequence[Path], transfer_id: str) -> list[dict[str, Any]]:
     """The spans of every trace one of whose spans names the transfer, from the servers'
-    spans files under each of `data_dirs` (those present); a span seen twice counts once."""
+    spans files under each of `data_dirs` (those present); a span seen twice counts once.
+    Two passes over the files, decoding only the lines that can matter: those naming the
+    transfer, then those of its traces."""
+    files = [spans_path(d, server) for d in data_dirs for server in SERVERS_TRACED]
+    needle = transfer_id.encode()
+    traces: set[bytes] = set()
+    for path in files:
+        for raw in _lines(path):
+            if needle in raw:
+                span = msgspec.json.decode(raw)
+                if span.get("attributes", {}).get("corridor.transfer_id") == transfer_id:
+                    traces.add(span["context"]["trace_id"].encode())
     found: dict[str, dict[str, Any]] = {}
-    for data_dir in data_dirs:
-        for server in SERVERS_TRACED:
-            path = spans_path(data_dir, server)
-            if path.exists():
-                with path.open("rb") as f:
-                    for raw in f:
-                        if raw.strip():
-                            span = msgspec.json.decode(raw)
-                            found.setdefault(span["context"]["span_id"], span)
-    traces = {s["context"]["trace_id"] for s in found.values()
-              if s.get("attributes", {}).get("corridor.transfer_id") == transfer_id}
-    return [s for s in found.values() if s["context"]["trace_id"] in traces]
+    if traces:
+        for path in files:
+            for raw in _lines(path):
+                if any(t in raw for t in traces):
+                    span = msgspec.json.decode(raw)
+                    if span["context"]["trace_id"].encode() in traces:
+                        found.setdefault(span["context"]["span_id"], span)
+    return list(found.values())
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    """The lines of a log and of its rotated copies beside it (logrotate's `NAME.1`,
+    `NAME.2.gz`, ...), oldest first; read as streams."""
+    def age(copy: Path) -> int:
+        number = copy.name[len(path.name) + 1:].split(".")[0]
+        return int(number) if number.isdigit() else 0
+
+    copies = sorted(path.parent.glob(path.name + ".*"), key=age, reverse=True)
+    for one in [*copies, path]:
+        if one.is_file():
+            with gzip.open(one, "rb") if one.suffix == ".gz" else one.open("rb") as f:
+                yield from f
 
 
 def _text(value: Any) -> str:

@@ -81,4 +81,10 @@ def test_an_unsampled_trace_is_passed_on_and_recorded_nowhere(world: World) -> N
     told = [c for c in world.sender_callbacks(tid) if c["status"] == "COMPLETED"]
     assert told[0]["traceparent"].startswith(f"00-{trace_id}-")
     assert told[0]["traceparent"].endswith("-00")
+    # Spans leave in the order they end: once a later, sampled transfer's last span is out,
+    # any span of the unsampled one would be too.
+    later, later_tid = send_traced(world, sampled=True)
+    sender_told(world, later_tid, "COMPLETED")
+    wait_for(lambda: any(s["name"] == "txn sender_callback" for s in spans(
+        world.data_dir, later)), timeout=30, what="the later transfer's spans")
     assert spans(world.data_dir, trace_id) == []

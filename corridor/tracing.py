@@ -11,7 +11,8 @@ an unsampled one is passed on as it came, with no span; without one, a share
 `CORRIDOR_TRACE_SAMPLE` of the calls start a recorded trace and the rest pass nothing on.
 Every later hop (TXN behind EIG, the payout, the receiver's callback, the sender callback)
 follows that first decision through the header, so a trace is whole or absent, and an
-unrecorded call costs a dictionary look-up.
+unrecorded call costs a header look-up and a pattern match. A malformed `traceparent` is
+dropped, as W3C asks, and never passed on.
 
 The tracer is handed to what uses it rather than installed as OpenTelemetry's global one: a
 process may run several servers (the tests, the embedded stack), each with its own file.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Mapping, MutableMapping
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
@@ -41,6 +43,8 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from corridor.settings import Settings
 
 _W3C = TraceContextTextMapPropagator()
+# A W3C traceparent of version 00: trace id and parent id neither all zeros.
+_TRACEPARENT = re.compile(r"00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}")
 _encode = msgspec.json.Encoder().encode
 SERVERS_TRACED = ("eig", "txn")  # the servers that write spans (each its own file)
 # The hop the running task is in: what it passes on is stored with the outbox messages
@@ -126,6 +130,8 @@ class Tracing:
         """A step of a trace, given the `traceparent` it came with (None: none). Recorded when
         that header is sampled, or (`root`: the hop may start a trace) without one for a share
         `trace_sample` of the calls; otherwise no span, and the header goes on as it came."""
+        if traceparent is not None and not _TRACEPARENT.fullmatch(traceparent):
+            traceparent = None  # W3C: a malformed one is dropped, as if none came
         if not self.on:
             return Hop(None, traceparent)
         if traceparent is not None:
@@ -153,12 +159,9 @@ class Tracing:
 
 
 def sampled(traceparent: str) -> bool:
-    """Whether a W3C traceparent asks for the trace to be recorded (its flags' low bit);
-    a malformed one is taken as unsampled (passed on untouched, never parsed further)."""
-    try:
-        return len(traceparent) == 55 and bool(int(traceparent[53:], 16) & 1)
-    except ValueError:
-        return False
+    """Whether a well-formed W3C traceparent asks for the trace to be recorded (its flags'
+    low bit)."""
+    return bool(int(traceparent[53:55], 16) & 1)
 
 
 class Hop:

@@ -127,3 +127,14 @@ def test_with_an_otlp_endpoint_the_spans_also_reach_the_collector(tmp_path: Path
     [span] = [s for r in request.resource_spans for ss in r.scope_spans for s in ss.spans]
     assert span.name == "txn payout" and span.trace_id.hex() == TRACE
     assert [s["name"] for s in lines(tmp_path, "txn")] == ["txn payout"]
+
+
+def test_a_malformed_traceparent_is_dropped_as_if_none_came(tmp_path: Path) -> None:
+    tracing = Tracing(Settings(trace_sample=0.0), tmp_path, "eig")
+    for bad in (f"00-{TRACE}-00f067aa0ba902b7-0x", f"00-{'0' * 32}-00f067aa0ba902b7-01",
+                f"00-{TRACE}-00f067aa0ba902b7-01\r\nX-Injected: 1", "é" * 55,
+                f"00-{TRACE.upper()}-00f067aa0ba902b7-01", SAMPLED + "-extra"):
+        with tracing.hop("eig quote", bad) as hop:
+            assert hop.traceparent is None and not hop.recording, bad
+    tracing.close()
+    assert lines(tmp_path, "eig") == []

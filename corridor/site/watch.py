@@ -5,7 +5,7 @@ follow the site through one `SiteWatch`.
 
 What is watched is what partners are made of: hub.yaml, partners/*.yaml, the partners'
 certificates (their pins) and the files of secrets/ (API-key hashes, callback secrets).
-Their modification times and sizes are compared twice a second: a handful of `stat`
+Their stamps (`corridor.filestamp`) are compared twice a second: a handful of `stat`
 calls, and nothing read until one moved. A site that no longer loads (a half-done hand
 edit) leaves the previous one in force and is logged with its faults."""
 
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from corridor.filestamp import stamps
 from corridor.pki.layout import Layout
 from corridor.site.faults import SiteInvalid
 from corridor.site.loader import load_site
@@ -24,7 +25,6 @@ from corridor.site.model import Site
 
 log = logging.getLogger("corridor.site.watch")
 T = TypeVar("T")
-Stamp = tuple[tuple[str, int, int], ...]
 
 
 def _watched(root: Path) -> list[Path]:
@@ -35,16 +35,9 @@ def _watched(root: Path) -> list[Path]:
             *sorted(p for p in layout.secrets.glob("*") if p.is_file())]
 
 
-def stamp(root: Path) -> Stamp:
-    """What the watched files look like now (path, mtime, size)."""
-    out = []
-    for path in _watched(root):
-        try:
-            st = path.stat()
-        except FileNotFoundError:  # removed between the listing and the stat
-            continue
-        out.append((str(path), st.st_mtime_ns, st.st_size))
-    return tuple(out)
+def _stamp(root: Path) -> tuple[object, ...]:
+    """What the watched files look like now (`corridor.filestamp`)."""
+    return stamps(_watched(root))
 
 
 class SiteWatch(Generic[T]):
@@ -56,12 +49,12 @@ class SiteWatch(Generic[T]):
         self.root = root
         self._build = build
         self.on_change = on_change
-        self._stamp = stamp(root)
+        self._stamp = _stamp(root)
         self.value = build(load_site(root))
 
     def refresh(self) -> bool:
         """Reload if a watched file moved; whether the new site is now in force."""
-        now = stamp(self.root)
+        now = _stamp(self.root)
         if now == self._stamp:
             return False
         self._stamp = now

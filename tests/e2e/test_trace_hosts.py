@@ -16,7 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from corridor.embedded import Stack
+from corridor.stack import Stack
 from corridor.sim.identity import PartnerIdentity
 from corridor.sim.world import World
 from corridor.tracing import spans_path

@@ -16,9 +16,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from corridor.stack import Stack
 from corridor.sim.identity import PartnerIdentity
 from corridor.sim.world import World
+from corridor.stack import Stack
 from corridor.tracing import spans_path
 from tests.e2e.journeys import FAST, sender_told
 from tests.e2e.test_tracing_hops import send_traced, spans

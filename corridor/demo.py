@@ -78,6 +78,7 @@ class Journey:
         self.data_dir = data_dir
         self.out = console
         self.store = store  # the store commands would open without --store
+        self.transfer_id: str | None = None  # the demo's transfer, once made
 
     def hop(self, who: str, text: str) -> None:
         self.out.print(f"[bold cyan]{who:>9}[/]  {text}")
@@ -114,7 +115,10 @@ class Journey:
         where = f"--site {shlex.quote(str(site))} --data {shlex.quote(str(data))}"
         if (self.store or STORE) != STORE:  # it would take the other store
             where += f" --store {STORE}"
-        for command in ("ledger verify", "ledger balances", "transfers list"):
+        commands = ["ledger verify", "ledger balances", "transfers list"]
+        if self.transfer_id is not None:
+            commands.append(f"trace {self.transfer_id}")
+        for command in commands:
             self.out.print(f"  {_program()} {command} {where}", markup=False)
 
     async def _transfer(self, world: Any) -> None:
@@ -126,6 +130,9 @@ class Journey:
         before = world.wallet(account)
         self.hop("PayFast", _knock(site, "payfast"))
         async with SendDriver(site, "payfast", destination="KE", timeout=15, seed=1) as driver:
+            # PayFast traces its calls and asks for them to be recorded (a sampled W3C
+            # traceparent): every hop records its span, for `corridor trace`.
+            driver.new_trace()
             quote = await driver.quote(SEND_AMOUNT)
             self.hop("PayFast", f"POST /v1/quotes -> quote {quote.id[:13]}..: send "
                      f"{quote.send_amount} INR + fee {quote.fee} INR = {quote.total} INR, rate "
@@ -135,7 +142,7 @@ class Journey:
                      f"(screened, {quote.total} INR reserved on the float)")
             if transfer.status != "ACCEPTED":
                 raise DemoFailed(f"the transfer was {transfer.status}: {transfer.reason}")
-            tid = transfer.id
+            tid = self.transfer_id = transfer.id
             got = await asyncio.to_thread(
                 _wait, "sender callback", lambda: [c for c in world.sender_callbacks(tid)
                                                   if c["status"] == "COMPLETED"])

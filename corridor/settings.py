@@ -89,11 +89,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "longest pause between sender-callback attempts", "s", gt=0)] = 300.0
     callback_timeout_s: Annotated[float, _knob(
         "one sender-callback POST", "s", gt=0)] = 10.0
-    # Off by default: the OpenTelemetry SDK costs each server about 50 us of CPU per call
-    # (bench eig, measured with and without), close to half of EIG's own work on a quote.
+    # On by default, at a cost within the benches' noise: the decision to record is taken
+    # once, where a trace enters the hub, and an unrecorded call does no span work at all
+    # (docs/monitoring.md has the figures).
     tracing: Annotated[bool, _knob(
         "OpenTelemetry spans of the servers, to DATA/<server>/spans.jsonl (and OTLP)",
-        "1/0")] = False
+        "1/0")] = True
+    trace_sample: Annotated[float, _knob(
+        "share of the traces the hub starts itself (a partner call without a sampled "
+        "traceparent) that it records; a partner's sampled traceparent is always followed",
+        "ratio", ge=0, le=1)] = 0.01
     otlp_endpoint: Annotated[str | None, _knob(
         "OTLP/HTTP traces endpoint the servers' spans go to as well, e.g. "
         "http://collector:4318/v1/traces", "URL")] = None

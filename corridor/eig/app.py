@@ -16,7 +16,6 @@ import time
 import msgspec
 from aiohttp import web
 from cryptography import x509
-from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 
 from corridor.api.schemas import Problem
 from corridor.core.errors import BodyTooLarge, CorridorError, Refused, Unauthenticated
@@ -34,10 +33,11 @@ from corridor.eig.partners import PartnerDirectory
 from corridor.eig.ratelimit import RateLimiter
 from corridor.eig.requests import IDEMPOTENCY_KEY, OPERATIONS, Operation, decode
 from corridor.eig.upstream import Answer, Upstream
+from corridor.pki.credentials import hash_api_key
 from corridor.pki.issue import fingerprint
 from corridor.pki.tls import ContextHolder
 from corridor.site.model import Partner
-from corridor.tracing import extract, inject
+from corridor.tracing import Tracing, current, passed_on
 from corridor.web import BoundMetrics, Handler, error_middleware
 
 log = logging.getLogger("corridor.eig")
@@ -62,9 +62,9 @@ def _bearer(request: web.Request) -> str | None:
 class Gateway:
     def __init__(self, partners: PartnerDirectory, upstreams: dict[str, Upstream],
                  audit: SecurityAuditLog, metrics: EigMetrics, limiter: RateLimiter,
-                 contexts: ContextHolder, *, tracer: Tracer | None = None) -> None:
+                 contexts: ContextHolder, *, tracing: Tracing | None = None) -> None:
         self.partners = partners
-        self.tracer = tracer or NoOpTracer()
+        self.tracing = tracing or Tracing.off()
         self.contexts = contexts  # the partner listener's TLS: its CRL's revoked serials
         self.upstreams = upstreams  # "txn" and "rpt"
         self.audit = audit
@@ -180,7 +180,9 @@ class Gateway:
                                   f"{call.method} {request.path} is not for it",
                                   code="role_not_allowed")
                 headers = {"Corridor-Partner": partner.id}
-                inject(headers)  # this span's trace, on to TXN
+                traceparent = passed_on()  # this hop's trace, on to TXN
+                if traceparent is not None:
+                    headers["traceparent"] = traceparent
                 body: bytes | None = None
                 path = call.internal or "/internal" + request.path
                 if call.method == "POST":
@@ -201,6 +203,9 @@ class Gateway:
                     headers["Content-Type"] = "application/json"
                     if call.name == "receiver_callback":
                         transfer_id = value.transfer_id
+                        hop = current()
+                        if hop is not None:
+                            hop.set("corridor.transfer_id", transfer_id)
                         signature = request.headers.get("Corridor-Signature")
                         if not signature:
                             raise Unauthenticated("the callback is not signed",
@@ -220,24 +225,30 @@ class Gateway:
         return self.traced(call, handle)
 
     def traced(self, call: Operation, handle: Handler) -> Handler:
-        """`handle` in EIG's span of the call, in the trace of the partner's `traceparent`
-        (a new trace without one)."""
-        tracer = self.tracer
+        """`handle` in EIG's hop of the call, in the trace of the partner's `traceparent`
+        (`corridor.tracing`: recorded when it is sampled, or for a share of the calls that
+        come without one)."""
+        tracing = self.tracing
 
-        async def in_span(request: web.Request) -> web.StreamResponse:
-            peer = self.peer(request)
-            with tracer.start_as_current_span(
-                    f"eig {call.name}", context=extract(request.headers), kind=SpanKind.SERVER,
-                    attributes={"corridor.partner": request[PARTNER].id,
-                                "client.address": peer.source_ip or "",
-                                "tls.client.fingerprint": peer.fingerprint or "",
-                                "corridor.transfer_id": request.match_info.get("id", "")}
-                    ) as span:
+        async def in_hop(request: web.Request) -> web.StreamResponse:
+            with tracing.hop(f"eig {call.name}", request.headers.get("traceparent")) as hop:
+                if hop.span is None:
+                    return await handle(request)
+                peer = self.peer(request)
+                key = _bearer(request)
+                hop.span.set_attributes({
+                    "corridor.partner": request[PARTNER].id,
+                    "client.address": peer.source_ip or "",
+                    "tls.client.fingerprint": peer.fingerprint or "",
+                    # The key's id: the start of its SHA-256 (what secrets/ stores), never
+                    # the key.
+                    "corridor.api_key.id": hash_api_key(key).split(":")[-1][:12] if key else "",
+                    "corridor.transfer_id": request.match_info.get("id", "")})
                 response = await handle(request)
-                span.set_attribute("http.response.status_code", response.status)
+                hop.set("http.response.status_code", response.status)
                 return response
 
-        return in_span
+        return in_hop
 
     def refused_answer(self, request: web.Request, call: Operation, answer: Answer,
                        transfer_id: str | None) -> None:

@@ -71,7 +71,7 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
     await txn.start()
     await rpt.start()
     gateway = Gateway(partners, {"txn": txn, "rpt": rpt}, audit, metrics,
-                      RateLimiter(opts.rate, opts.burst), contexts, tracer=tracing.tracer)
+                      RateLimiter(opts.rate, opts.burst), contexts, tracing=tracing)
 
     def on_failure(f: HandshakeFailure) -> None:
         claimed = partners.directory.by_pin.get(f.fingerprint or "")

@@ -173,8 +173,8 @@ def onboard(site_dir: Path, data_dir: Path, partner_id: str, peer_ip: str | None
     applied = _report(done.applied)
     click.echo(f"api key {partner_id}: {done.api_key}")
     click.echo("(shown once; only its hash is stored: send it to the partner apart from the kit)")
-    click.echo(f"TXN and RPT read the partners when they start: restart them before "
-               f"{partner_id}'s first quote.")
+    click.echo(f"EIG, TXN and RPT running on this site take {partner_id} within a second; "
+               f"a host with a copy of the site needs its copy updated (corridor deploy render)")
     if not applied:
         fail("the site is onboarded but the perimeter is not applied everywhere (above)")
 

@@ -27,6 +27,7 @@ from corridor.rpt.exporter import FeedCollector, registry_for
 from corridor.rpt.feed import Feed
 from corridor.rpt.store import cursor
 from corridor.site.model import Site
+from corridor.site.watch import SiteWatch
 from corridor.web import Handler, error_middleware, problem_response
 
 STATIC = resources.files("corridor.rpt").joinpath("static")
@@ -75,6 +76,7 @@ class Rpt:
             web.get("/api/dashboard", self.dashboard_data),
         ])
         app.cleanup_ctx.append(self._watch_crl)
+        app.cleanup_ctx.append(self._follow_site)
         if self.feed is not None:
             app.cleanup_ctx.append(self._follow)
         return app
@@ -95,6 +97,20 @@ class Rpt:
 
     async def _watch_crl(self, app: web.Application):  # type: ignore[no-untyped-def]  # an aiohttp cleanup context
         task = asyncio.create_task(self.contexts.watch())
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def _follow_site(self, app: web.Application):  # type: ignore[no-untyped-def]  # an aiohttp cleanup context
+        """Keep the site in step with the directory (`corridor.site.watch`): a partner
+        onboarded or edited has its reports without a restart."""
+        def use(site: Site) -> None:
+            self.site = site
+            if self.feed is not None:
+                self.feed.site = site
+
+        task = asyncio.create_task(SiteWatch(self.site.root, lambda s: s, use).watch())
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

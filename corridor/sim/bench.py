@@ -160,7 +160,7 @@ def settle(run: Run, journal: Path, timeout: float) -> dict[str, Any]:
 
 def bench_world(root: Path, count: int, concurrency: int, rate: float,
                 rate_count: int, store: str | None, pool: int = 128,
-                txn_workers: int = 0) -> dict[str, Any]:
+                txn_workers: int = 0, env: dict[str, str] | None = None) -> dict[str, Any]:
     import uvloop
 
     from corridor.processes import relax_gc
@@ -170,7 +170,7 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
 
     relax_gc()  # the load generator too, like every server it measures
     world = World.create(root, store=store, receiver_state=False,
-                         env={"CORRIDOR_TXN_WORKERS": str(txn_workers)})
+                         env={"CORRIDOR_TXN_WORKERS": str(txn_workers), **(env or {})})
     with world:
         world.fund("1000000000.00")
         journal = world.data_dir / "payfast.jsonl"
@@ -221,7 +221,37 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
             w1.get("corridor_txn_group_commit_seconds_sum", 0) / closed_wall, 2),
         "wall_s": round(closed_wall, 2),
         "cores": os.cpu_count(),
+        # CPU per completed transfer of the closed loop, in ms, per process: what a
+        # change of the servers' per-call work (tracing, say) moves.
+        "cpu_ms_per_transfer": {name: round((cpu1[name] - cpu0[name]) * 1000 / max(
+            closed["completed"], 1), 3) for name in procs},
     }
+
+
+# `--tracing`: the servers' tracing knobs of each mode.
+TRACING = {
+    "off": {"CORRIDOR_TRACING": "0"},
+    "default": {"CORRIDOR_TRACING": "1", "CORRIDOR_TRACE_SAMPLE": "0.01"},
+    "all": {"CORRIDOR_TRACING": "1", "CORRIDOR_TRACE_SAMPLE": "1"},
+}
+
+
+def compare(modes: list[str], run: Any) -> dict[str, Any]:
+    """Run the bench once per mode, in the order given (repeat one to see the noise), and
+    put the figures side by side, each mode's repeats under its name."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for mode in modes:
+        out.setdefault(mode, []).append(run(TRACING[mode]))
+    keys = ("completed_per_s", "p50_ms", "p99_ms", "cpu_ms_per_transfer", "wall_s")
+
+    def figures(r: dict[str, Any]) -> dict[str, Any]:
+        at_rate = next(v for k, v in r.items() if k.startswith("at_"))
+        return {**{k: r[k] for k in keys}, "at_rate_p50_ms": at_rate["p50_ms"],
+                "at_rate_p99_ms": at_rate["p99_ms"]}
+
+    first = next(iter(out.values()))[0]
+    return {"tracing": {mode: [figures(r) for r in runs] for mode, runs in out.items()},
+            **{k: first[k] for k in ("transfers", "concurrency", "store", "cores")}}
 
 
 @click.command()
@@ -238,13 +268,24 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
                    "directory).")
 @click.option("--txn-workers", type=click.IntRange(0, 8), default=0, show_default=True,
               help="TXN outbox worker processes beside its API process (serve txn --workers).")
+@click.option("--tracing", "modes", default=None, metavar="MODE,...",
+              help="Compare the servers' tracing, one world per mode in this order: off "
+                   "(CORRIDOR_TRACING=0), default (on, 1% of the traces the hub starts), "
+                   "all (every trace recorded); e.g. off,default,all,off,default,all.")
 def bench(count: int, concurrency: int, rate: float, rate_count: int,
-          store: str | None, txn_workers: int) -> None:
+          store: str | None, txn_workers: int, modes: str | None) -> None:
     """Transfers from quote to sender callback through EIG, TXN and both simulators."""
     import logging
 
     logging.disable(logging.WARNING)
-    with tempfile.TemporaryDirectory(prefix="corridor-e2e-") as tmp:
-        out = bench_world(Path(tmp), count, concurrency, rate, rate_count, store,
-                          txn_workers=txn_workers)
-    click.echo(json.dumps(out))
+    wanted = [m.strip() for m in modes.split(",")] if modes else []
+    unknown = [m for m in wanted if m not in TRACING]
+    if unknown or (modes is not None and not wanted):
+        raise click.BadParameter(f"modes are {', '.join(TRACING)}", param_hint="--tracing")
+
+    def run(env: dict[str, str] | None = None) -> dict[str, Any]:
+        with tempfile.TemporaryDirectory(prefix="corridor-e2e-") as tmp:
+            return bench_world(Path(tmp), count, concurrency, rate, rate_count, store,
+                               txn_workers=txn_workers, env=env)
+
+    click.echo(json.dumps(compare(wanted, run) if wanted else run()))

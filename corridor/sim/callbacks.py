@@ -43,6 +43,7 @@ class Delivery:
     acknowledged: bool = False
     gave_up: bool = False
     done: asyncio.Event | None = None
+    traceparent: str | None = None  # the payout's trace context, carried on to the hub
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -101,9 +102,10 @@ class CallbackSender:
             self._pool.close()
             self._pool = None
 
-    def send(self, callback: ReceiverCallback) -> Delivery:
-        """Queue a delivery; its `done` event is set once it is acknowledged or given up."""
-        delivery = Delivery(new_id(), callback, done=asyncio.Event())
+    def send(self, callback: ReceiverCallback, traceparent: str | None = None) -> Delivery:
+        """Queue a delivery (in the trace `traceparent`, the payout's); its `done` event is
+        set once it is acknowledged or given up."""
+        delivery = Delivery(new_id(), callback, done=asyncio.Event(), traceparent=traceparent)
         self.deliveries.append(delivery)
         self.pending += 1
         self._queue.put_nowait(delivery)
@@ -122,7 +124,7 @@ class CallbackSender:
         delay = self.backoff[0]
         while True:
             delivery.attempts += 1
-            status = await self._post(delivery.key, body)
+            status = await self._post(delivery.key, body, delivery.traceparent)
             delivery.last_status = status
             if status is not None and 200 <= status < 300:
                 delivery.acknowledged = True
@@ -138,7 +140,7 @@ class CallbackSender:
         assert delivery.done is not None
         delivery.done.set()
 
-    async def _post(self, key: str, body: bytes) -> int | None:
+    async def _post(self, key: str, body: bytes, traceparent: str | None) -> int | None:
         """One attempt; the HTTP status, or None when the connection failed or timed out.
         Signed afresh each time so that a late retry is not refused as stale."""
         assert self._pool is not None
@@ -148,6 +150,8 @@ class CallbackSender:
             "Idempotency-Key": key,
             signature.HEADER: signature.sign(self.secret, body, int(time.time())),
         }
+        if traceparent is not None:
+            headers["traceparent"] = traceparent
         try:
             resp = await self._pool.request("POST", self._path, headers, body)
             return resp.status

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -105,6 +106,15 @@ class SendDriver:
         self._pool: Pool | None = None
         self._auth = f"Bearer {self._key}"
         self._prefix = urlsplit(self.eig_url).path  # EIG behind a path, if so
+        # The W3C trace context the partner's calls carry (`new_trace`); None: none.
+        self.traceparent: str | None = None
+
+    def new_trace(self, sampled: bool = True) -> str:
+        """Start a trace of the partner's own, as a partner's tracing would: the calls that
+        follow carry it (sampled: the hub records the trace on every hop). Its id."""
+        trace_id = secrets.token_hex(16)
+        self.traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-{'01' if sampled else '00'}"
+        return trace_id
 
     async def __aenter__(self) -> SendDriver:
         return self
@@ -249,6 +259,8 @@ class SendDriver:
         """One call, retried with the same Idempotency-Key when the answer is lost."""
         pool = self._open(8)
         headers = {"Authorization": self._auth}
+        if self.traceparent is not None:
+            headers["traceparent"] = self.traceparent
         if method == "POST":
             headers["Idempotency-Key"] = new_id()
         data = msgspec.json.encode(body) if body is not None else None

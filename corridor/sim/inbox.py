@@ -23,7 +23,7 @@ from aiohttp import web
 from corridor.api.schemas import SenderCallback
 from corridor.core.errors import InvalidInput, Refused, Unauthenticated
 from corridor.sim.identity import PartnerIdentity, host_port
-from corridor.sim.web import Listener, check_signature, reply
+from corridor.sim.web import Listener, check_signature, echo_trace, reply
 from corridor.site.model import Site
 from corridor.web import decode, error_middleware
 
@@ -46,6 +46,7 @@ class Received:
     delivery_id: str | None = None  # the Corridor-Delivery-Id header
     event_header: str | None = None  # the Corridor-Event-Id header
     ask: str | None = None  # an information request's question
+    traceparent: str | None = None  # the hub's trace context of the callback
 
     def as_dict(self) -> dict[str, object]:
         return {"event_id": self.event_id, "transfer_id": self.transfer_id,
@@ -53,7 +54,8 @@ class Received:
                 "received_at": self.received_at, "duplicate": self.duplicate,
                 "reason": self.reason, "recall": self.recall,
                 "type": self.type, "delivery_id": self.delivery_id,
-                "event_header": self.event_header, "ask": self.ask}
+                "event_header": self.event_header, "ask": self.ask,
+                "traceparent": self.traceparent}
 
 
 class CallbackInbox:
@@ -179,7 +181,8 @@ class CallbackInbox:
                        event.type,
                        request.headers.get("Corridor-Delivery-Id"),
                        request.headers.get("Corridor-Event-Id"),
-                       event.information_request.ask if event.information_request else None)
+                       event.information_request.ask if event.information_request else None,
+                       request.headers.get("traceparent"))
         self.received.append(got)
         if self._journal is not None:
             self._journal.write(msgspec.json.encode(got.as_dict()) + b"\n")
@@ -188,7 +191,7 @@ class CallbackInbox:
             future = self._waiters.get(got.transfer_id)
             if future is not None and not future.done():
                 future.set_result(got)
-        return reply({"received": True, "duplicate": duplicate})
+        return echo_trace(request, reply({"received": True, "duplicate": duplicate}))
 
     def _control(self, request: web.Request) -> None:
         """The control API is for the hub's side of a test or demo: a hub certificate."""

@@ -55,19 +55,21 @@ class OutcomeCallbacks:
         return self.sender.send(self._callback(payout, "RECALL_REFUSED", reason))
 
     def _send_all(self, payout: Payout, first: ReceiverCallback) -> list[Delivery]:
-        deliveries = [self.sender.send(first)]
+        trace = payout.traceparent
+        deliveries = [self.sender.send(first, trace)]
         if self.faults.duplicate_callback:
-            deliveries.append(self.sender.send(first))
+            deliveries.append(self.sender.send(first, trace))
         if self.faults.success_after_failure and payout.status == "FAILURE":
             contrary = self._callback(payout, "SUCCESS", None)
-            self._spawn(self._after(deliveries[0], contrary))
+            self._spawn(self._after(deliveries[0], contrary, trace))
         return deliveries
 
-    async def _after(self, first: Delivery, then: ReceiverCallback) -> None:
+    async def _after(self, first: Delivery, then: ReceiverCallback,
+                     trace: str | None) -> None:
         """Send `then` once `first` is settled, so the hub sees them in that order."""
         assert first.done is not None
         await first.done.wait()
-        self.sender.send(then)
+        self.sender.send(then, trace)
 
     def _callback(self, payout: Payout, status: str, reason: str | None) -> ReceiverCallback:
         return ReceiverCallback(

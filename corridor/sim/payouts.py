@@ -41,6 +41,7 @@ class Payout:
     received_at: str
     return_reference: str | None = None  # set once the payout was given back
     return_reason: str | None = None
+    traceparent: str | None = None  # the hub's trace context: its callback carries it on
 
 
 class Payouts:

@@ -42,7 +42,7 @@ from corridor.sim.identity import PartnerIdentity, SimError, host_port, loopback
 from corridor.sim.outcomes import OutcomeCallbacks
 from corridor.sim.payouts import Payouts
 from corridor.sim.wallets import name_score
-from corridor.sim.web import Listener, check_signature, reply
+from corridor.sim.web import Listener, check_signature, echo_trace, reply
 from corridor.site.model import Site
 from corridor.web import decode, error_middleware
 
@@ -210,6 +210,7 @@ class ReceivePartnerSim:
             self._dirty.set()
             return reply({"status": "ERROR", "reason": "sandbox: the answer is lost"}, 503)
         if fresh:
+            payout.traceparent = request.headers.get("traceparent")
             self._dirty.set()
             delivery = self.outcomes.report(payout)
             if payout.credited and self.faults.return_after_ms:
@@ -221,7 +222,7 @@ class ReceivePartnerSim:
                     await asyncio.wait_for(delivery.wait(), self.callbacks.timeout)
             if self.faults.hang_after_credit:
                 await asyncio.sleep(self.faults.hang_seconds)
-        return reply(payout.answer, 201 if fresh else 200)
+        return echo_trace(request, reply(payout.answer, 201 if fresh else 200))
 
     async def query(self, request: web.Request) -> web.Response:
         if (early := await self._enter(request, b"", signed=False)) is not None:

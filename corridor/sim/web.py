@@ -21,6 +21,15 @@ def reply(body: Any, status: int = 200) -> web.Response:
                         content_type="application/json")
 
 
+def echo_trace(request: web.Request, response: web.Response) -> web.Response:
+    """Answer with the caller's W3C `traceparent`, as a partner that takes part in the
+    hub's traces does (the simulators record no spans of their own)."""
+    traceparent = request.headers.get("traceparent")
+    if traceparent is not None:
+        response.headers["traceparent"] = traceparent
+    return response
+
+
 def check_signature(secret: bytes, request: web.Request, body: bytes) -> None:
     """Raise Unauthenticated (`bad_signature`) unless the request is signed recently."""
     signature.verify(secret, request.headers.get(signature.HEADER), body, int(time.time()))

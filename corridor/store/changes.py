@@ -123,7 +123,7 @@ class Changes:
         "balances", "daily", "decisions", "entries", "events", "flags", "fundings",
         "idempotency", "outbox", "outbox_closes", "outbox_retries", "outbox_updates",
         "payouts", "quotes", "recall_updates", "recalls", "reschedules", "resolutions",
-        "returns", "routes", "statements", "transfers", "updates",
+        "returns", "routes", "statements", "traceparent", "transfers", "updates",
     )
 
     def __init__(self) -> None:
@@ -152,6 +152,7 @@ class Changes:
         # Writes of the smaller tables (breakers, information requests, documents): one
         # portable statement each, run after the tables above, in order.
         self.statements: list[tuple[str, tuple[object, ...]]] = []
+        self.traceparent: str | None = None  # the command's trace: its messages carry it
 
     def transfer(self, row: TransferRow) -> None:
         self.transfers.append(row)
@@ -183,7 +184,8 @@ class Changes:
 
     def send(self, kind: str, transfer_id: str | None, partner_id: str, payload: str,
              due_at: str, at: str) -> None:
-        self.outbox.append(NewMessage(kind, transfer_id, partner_id, payload, due_at, at))
+        self.outbox.append(NewMessage(kind, transfer_id, partner_id, payload, due_at, at,
+                                      traceparent=self.traceparent))
 
     def outbox_state(self, outbox_id: int, state: str, attempts: int, due_at: str,
                      error: str | None = None) -> None:

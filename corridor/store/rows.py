@@ -144,11 +144,12 @@ class OutboxRow:
     due_at: str
     last_error: str | None
     give_up_at: str | None = None
+    traceparent: str | None = None  # the trace of the hop that wrote it
 
 
 OUTBOX_COLUMNS = (
     "id", "kind", "transfer_id", "partner_id", "payload", "state", "attempts", "due_at",
-    "last_error", "give_up_at",
+    "last_error", "give_up_at", "traceparent",
 )
 
 
@@ -215,6 +216,7 @@ class NewMessage(TableRow):
     created_at: str
     state: str = "pending"
     attempts: int = 0
+    traceparent: str | None = None
     last_error: str | None = None
 
 

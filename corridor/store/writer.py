@@ -54,13 +54,15 @@ class Outcome:
 
 def commit_group(conn: Connection, commands: Sequence[Command[object]],
                  quote_cache: dict[str, Quote] | None = None,
-                 queued: set[str] | None = None) -> list[Outcome]:
+                 queued: set[str] | None = None,
+                 traces: Sequence[str | None] | None = None) -> list[Outcome]:
     """Run `commands` in one transaction. If the transaction itself fails (a database
     error, not a refused command), it is retried one command per transaction so that one
     bad command cannot sink the others. `queued` gets the kinds of the outbox messages
-    that were committed."""
+    that were committed. `traces` are the commands' trace contexts (`Writer.trace_of`),
+    stored with the outbox messages each writes."""
     try:
-        return _one_transaction(conn, commands, quote_cache, queued)
+        return _one_transaction(conn, commands, quote_cache, queued, traces)
     except Exception as exc:
         if len(commands) == 1:
             log.exception("store transaction failed")
@@ -69,12 +71,15 @@ def commit_group(conn: Connection, commands: Sequence[Command[object]],
                                     code="store_error")
             return [out]
         log.warning("group of %d failed (%s); retrying one by one", len(commands), exc)
-        return [commit_group(conn, [cmd], quote_cache, queued)[0] for cmd in commands]
+        return [commit_group(conn, [cmd], quote_cache, queued,
+                             None if traces is None else [traces[i]])[0]
+                for i, cmd in enumerate(commands)]
 
 
 def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
                      quote_cache: dict[str, Quote] | None,
-                     queued: set[str] | None) -> list[Outcome]:
+                     queued: set[str] | None,
+                     traces: Sequence[str | None] | None) -> list[Outcome]:
     outcomes = [Outcome() for _ in commands]
     with conn.write():
         unit = UnitOfWork(conn, quote_cache)
@@ -82,8 +87,10 @@ def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
         for cmd in commands:
             cmd.needs(needs)
         unit.load(needs)
-        for cmd, out in zip(commands, outcomes, strict=True):
+        for i, (cmd, out) in enumerate(zip(commands, outcomes, strict=True)):
             ch = Changes()
+            if traces is not None:
+                ch.traceparent = traces[i]
             try:
                 out.value = cmd.apply(unit, ch)
             except CorridorError as exc:
@@ -102,13 +109,15 @@ def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
 
 
 class _Item:
-    __slots__ = ("command", "future", "loop")
+    __slots__ = ("command", "future", "loop", "trace")
 
     def __init__(self, command: Command[object], loop: asyncio.AbstractEventLoop | None,
-                 future: asyncio.Future[Any] | concurrent.futures.Future[Any]) -> None:
+                 future: asyncio.Future[Any] | concurrent.futures.Future[Any],
+                 trace: str | None = None) -> None:
         self.command = command
         self.loop = loop
         self.future = future
+        self.trace = trace
 
 
 class Writer:
@@ -126,6 +135,9 @@ class Writer:
         self.groups = 0
         self.commands = 0
         self.on_group: Callable[[int, float], None] | None = None  # (size, seconds)
+        # Read where a command is submitted: the trace context of the hop submitting it
+        # (TXN sets `corridor.tracing.passed_on`), kept with its outbox messages.
+        self.trace_of: Callable[[], str | None] | None = None
         # Called on the writer thread after a commit that queued outbox messages, with
         # their kinds: the engine wakes those pumps (and only those).
         self.on_queued: Callable[[set[str]], None] | None = None
@@ -198,7 +210,8 @@ class Writer:
         if pending is None:
             pending = self._pending[loop] = []
             loop.call_soon(self._hand_over, loop)
-        pending.append(_Item(command, loop, future))
+        trace_of = self.trace_of
+        pending.append(_Item(command, loop, future, trace_of() if trace_of else None))
         return future
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -232,7 +245,7 @@ class Writer:
                 started = time.perf_counter()
                 queued: set[str] = set()
                 outcomes = commit_group(conn, [i.command for i in items], self.quote_cache,
-                                     queued)
+                                        queued, [i.trace for i in items])
                 self._committed.set()
                 self.groups += 1
                 self.commands += len(items)

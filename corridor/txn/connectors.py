@@ -166,6 +166,19 @@ class Connectors:
                     self._made[partner_id] = None
         return self._made[partner_id]
 
+    def use_site(self, site: Site) -> list[Connector]:
+        """Follow a reloaded site: a partner whose file changed (or that left) gets a new
+        connector when next used. The connectors let go, for the caller to close once
+        their calls in flight are done."""
+        old, self.site = self.site, site
+        dropped = []
+        for partner_id in list(self._made):
+            if old.partner(partner_id) != site.partner(partner_id):
+                connector = self._made.pop(partner_id)
+                if connector is not None:
+                    dropped.append(connector)
+        return dropped
+
     async def close(self) -> None:
         for connector in self._made.values():
             if connector is not None:

@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
 import msgspec
+from opentelemetry.trace import SpanKind
 
 from corridor.core import signature
 from corridor.httppool import Pool, TransportError, TransportTimeout
@@ -32,6 +33,7 @@ from corridor.pki.tls import hub_client_to_partner
 from corridor.settings import Settings
 from corridor.site.model import Partner
 from corridor.store.rows import OutboxRow
+from corridor.tracing import Hop
 from corridor.txn.commands.outbox import Delivered
 from corridor.txn.engine import Engine
 from corridor.txn.worker import Backoff, Pump
@@ -106,6 +108,7 @@ class SenderCallbacks(Pump):
         self._tls = tls
         self._pools: dict[str, tuple[Pool, str]] = {}  # callback URL -> (pool, path)
         self._secrets: dict[str, bytes] = {}
+        self._secrets_of = engine.site  # the site the secrets were read for
         self.delivered = 0
 
     def _pool(self, url: str) -> tuple[Pool, str]:
@@ -129,6 +132,8 @@ class SenderCallbacks(Pump):
         await self._deliver(row)
 
     def _secret(self, partner_id: str) -> bytes | None:
+        if self.engine.site is not self._secrets_of:  # reloaded: a secret may have moved
+            self._secrets, self._secrets_of = {}, self.engine.site
         if partner_id not in self._secrets:
             partner = self.engine.site.partner(partner_id)
             path = partner.callback_secret_file if partner else None
@@ -138,7 +143,20 @@ class SenderCallbacks(Pump):
         return self._secrets[partner_id]
 
     async def _deliver(self, message: OutboxRow) -> None:
-        error, wait = await self._post(message)
+        # In the trace of the hop whose change the callback reports (its outbox message
+        # keeps it), passed on to the send partner.
+        with self.engine.tracing.hop(
+                "txn sender_callback", message.traceparent,
+                {"corridor.transfer_id": message.transfer_id or "",
+                 "corridor.partner": message.partner_id,
+                 "corridor.attempt": message.attempts}, kind=SpanKind.CLIENT,
+                root=False) as hop:
+            error, wait = await self._post(message, hop)
+            hop.set("corridor.outcome", "delivered" if error is None else error)
+            await self._record(message, error, wait)
+
+    async def _record(self, message: OutboxRow, error: str | None,
+                      wait: float | None) -> None:
         now = self.engine.clock()
         policy = self.policy.of_partner(self.engine.site.partner(message.partner_id))
         retry_at = policy.backoff.after(now, message.attempts)
@@ -156,13 +174,14 @@ class SenderCallbacks(Pump):
         await self.engine.writer.submit(Delivered(
             message, error is None, error, now, retry_at, policy.retry_for))
 
-    async def _post(self, message: OutboxRow) -> tuple[str | None, float | None]:
+    async def _post(self, message: OutboxRow, hop: Hop) -> tuple[str | None, float | None]:
         """One attempt: (None, None) when the partner acknowledged it, else why not and
         the seconds its Retry-After asked for (None without one)."""
-        error = await self._attempt(message)
+        error = await self._attempt(message, hop)
         return error if isinstance(error, tuple) else (error, None)
 
-    async def _attempt(self, message: OutboxRow) -> str | tuple[str, float | None] | None:
+    async def _attempt(self, message: OutboxRow,
+                       hop: Hop) -> str | tuple[str, float | None] | None:
         partner = self.engine.site.partner(message.partner_id)
         if partner is None or not partner.callback_url:
             return f"{message.partner_id} has no callback_url"
@@ -174,6 +193,7 @@ class SenderCallbacks(Pump):
                    signature.HEADER: signature.sign(secret, body, int(time.time())),
                    "Corridor-Event-Id": _event_id(body).event_id,
                    "Corridor-Delivery-Id": f"{message.id}-{message.attempts + 1}"}
+        hop.headers(headers)
         try:
             pool, path = self._pool(partner.callback_url)
         except (ValueError, OSError) as exc:  # a URL's bad port; the TLS files unreadable
@@ -185,6 +205,7 @@ class SenderCallbacks(Pump):
             return "timed out"
         except TransportError as exc:
             return str(exc)[:300]
+        hop.set("http.response.status_code", resp.status)
         if 200 <= resp.status < 300:
             return None
         return f"HTTP {resp.status}", retry_after(resp.headers.get("retry-after"),

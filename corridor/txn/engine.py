@@ -28,6 +28,7 @@ from corridor.core.times import parse_time, rfc3339
 from corridor.site.model import Partner, Site
 from corridor.store import Connection, Writer, open_store
 from corridor.store import reads as q
+from corridor.tracing import Tracing, passed_on
 from corridor.txn.commands.idempotency import Reply
 from corridor.txn.commands.quotes import CreateQuote
 from corridor.txn.commands.transfers import CancelTransfer, CreateTransfer
@@ -76,6 +77,9 @@ class Engine:
         # looks stale or was replaced in the store (`CreateQuote` checks in its group commit).
         self.rates = RateBook(tariff.fx_rates, {}, tariff.fx_max_age_s)
         self.refused_stale = 0  # quotes refused `rates_stale` (a counter on /metrics)
+        # The hops of its calls, payouts and sender callbacks (the server sets its own).
+        self.tracing = Tracing.off()
+        self.writer.trace_of = passed_on
 
     def connect(self) -> Connection:
         return open_store(self.dsn, self.data_dir)

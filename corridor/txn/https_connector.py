@@ -44,6 +44,7 @@ from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client_to_partner
 from corridor.settings import Settings
 from corridor.site.model import Partner, Site
+from corridor.tracing import Hop, current
 from corridor.txn.connectors import AccountCheck, Payout, PayoutResult, RecallResult, register
 
 log = logging.getLogger("corridor.txn.https")
@@ -109,30 +110,14 @@ class HttpsJsonConnector:
         delay = self.timing.backoff
         answer = Answer(None)
         not_sent = True  # until an attempt gets a connection
+        hop = current()  # the payout's hop (corridor.txn.worker): each attempt a step of it
         for attempt in range(self.timing.retries + 1):
-            headers = {}
-            if body is not None:
-                headers["Content-Type"] = "application/json"
-                # Signed afresh on each attempt so that a late retry is not stale.
-                headers[signature.HEADER] = signature.sign(self.secret, body, int(time.time()))
-            if key is not None:
-                headers["Idempotency-Key"] = key
-            try:
-                # Every call here may be sent twice: a read, an account check, or a
-                # submission under its Idempotency-Key.
-                got = await pool.request(method, self._prefix + path, headers, body,
-                                         replayable=True)
-                answer = Answer(got.status, got.body)
-            except ConnectFailed as exc:
-                log.debug("%s %s%s: %s", method, self.base, path, exc)
-                answer = Answer(None, not_sent=not_sent)
-            except TransportTimeout:
-                answer = Answer(None, timed_out=True)
-                if not retry_timeouts:
-                    return answer
-            except TransportError as exc:
-                log.debug("%s %s%s failed: %s", method, self.base, path, exc)
-                answer = Answer(None)
+            with (hop.child(f"{method} {path}", {"server.address": self.base,
+                                                 "corridor.attempt": attempt + 1})
+                  if hop is not None else Hop(None, None)) as step:
+                answer = await self._attempt(pool, step, method, path, body, key, not_sent)
+            if answer.timed_out and not retry_timeouts:
+                return answer
             not_sent = answer.not_sent
             if answer.status is not None and answer.status < 500:
                 return answer
@@ -140,6 +125,37 @@ class HttpsJsonConnector:
                 await asyncio.sleep(delay)
                 delay *= 2
         return answer
+
+    async def _attempt(self, pool: Pool, step: Hop, method: str, path: str,
+                       body: bytes | None, key: str | None, not_sent: bool) -> Answer:
+        """One try of a call, as the step `step` of its trace; `not_sent`: no attempt
+        before it got a connection."""
+        headers = {}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            # Signed afresh on each attempt so that a late retry is not stale.
+            headers[signature.HEADER] = signature.sign(self.secret, body, int(time.time()))
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        step.headers(headers)
+        try:
+            # Every call here may be sent twice: a read, an account check, or a
+            # submission under its Idempotency-Key.
+            got = await pool.request(method, self._prefix + path, headers, body,
+                                     replayable=True)
+        except ConnectFailed as exc:
+            log.debug("%s %s%s: %s", method, self.base, path, exc)
+            step.set("error.type", "connect failed")
+            return Answer(None, not_sent=not_sent)
+        except TransportTimeout:
+            step.set("error.type", "timeout")
+            return Answer(None, timed_out=True)
+        except TransportError as exc:
+            log.debug("%s %s%s failed: %s", method, self.base, path, exc)
+            step.set("error.type", str(exc)[:200])
+            return Answer(None)
+        step.set("http.response.status_code", got.status)
+        return Answer(got.status, got.body)
 
     async def validate_account(self, payout_method: str, account: str,
                                name: str | None) -> AccountCheck:

@@ -9,11 +9,9 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
 
 import msgspec
 from aiohttp import web
-from opentelemetry.trace import Span, SpanKind, get_current_span
 
 from corridor.api.internal import (
     MAX_BATCH_BODY,
@@ -31,7 +29,7 @@ from corridor.core.errors import (
     InvalidInput,
     NotFound,
 )
-from corridor.tracing import extract
+from corridor.tracing import Hop, current
 from corridor.txn.connectors import Connectors
 from corridor.txn.engine import Engine
 from corridor.txn.web import (
@@ -41,7 +39,6 @@ from corridor.txn.web import (
     MAX_BODY,
     METRICS,
     PARTNER,
-    TRACER,
     allow,
 )
 from corridor.txn.wire import encode
@@ -70,9 +67,9 @@ async def op_quote(engine: Engine, _c: Connectors, call: Relayed,
 async def op_transfer(engine: Engine, _c: Connectors, call: Relayed,
                       _p: dict[str, str]) -> Answered:
     r = await engine.create_transfer(call.partner_id(), call.idempotency_key(), call.body)
-    span = get_current_span()
-    if span.is_recording() and r.status < 300:  # the new transfer's id, for `corridor trace`
-        span.set_attribute("corridor.transfer_id", _created.decode(r.body).id)
+    hop = current()
+    if hop is not None and hop.recording and r.status < 300:  # for `corridor trace`
+        hop.set("corridor.transfer_id", _created.decode(r.body).id)
     return Answered(r.status, JSON, _bytes(r.body))
 
 
@@ -135,12 +132,11 @@ _CANCEL = re.compile(r"^/internal/v1/transfers/([^/]+)/cancel$")
 _RECALL = re.compile(r"^/internal/v1/transfers/([^/]+)/recall$")
 
 
-def _span(app: web.Application, call: Relayed) -> AbstractContextManager[Span]:
-    """TXN's span of one relayed call, in the trace of the partner's `traceparent`."""
-    parent = extract({"traceparent": call.traceparent}) if call.traceparent else None
-    return app[TRACER].start_as_current_span(
-        f"txn {call.method} {call.path}", context=parent, kind=SpanKind.SERVER,
-        attributes={"corridor.partner": call.partner or ""})
+def _span(app: web.Application, call: Relayed) -> Hop:
+    """TXN's hop of one relayed call, in the trace of the `traceparent` EIG passed on (EIG
+    decided whether it is recorded; TXN starts no trace of its own here)."""
+    return app[ENGINE].tracing.hop(f"txn {call.method} {call.path}", call.traceparent,
+                                   {"corridor.partner": call.partner or ""}, root=False)
 
 
 def _route(call: Relayed) -> tuple[str, Op, dict[str, str]]:

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
-from opentelemetry.trace import NoOpTracer
 from prometheus_client import CollectorRegistry, generate_latest
 
 from corridor.api.internal import BATCH_PATH
@@ -27,9 +26,10 @@ from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_listener
 from corridor.settings import Settings
 from corridor.site.model import Site
+from corridor.site.watch import SiteWatch
 from corridor.tracing import Tracing
 from corridor.txn import fxapi, gauges
-from corridor.txn.connectors import Connectors
+from corridor.txn.connectors import Connector, Connectors
 from corridor.txn.engine import Engine, bounded_int
 from corridor.txn.relay import RELAYED, batch, relayed
 from corridor.txn.web import (
@@ -38,7 +38,6 @@ from corridor.txn.web import (
     MAX_BODY,
     METRICS,
     REGISTRY,
-    TRACER,
     TxnMetrics,
     allow,
     count,
@@ -130,7 +129,6 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     app = web.Application(middlewares=[error_middleware(count)], client_max_size=MAX_BODY)
     app[ENGINE] = engine
     app[CONNECTORS] = connectors
-    app[TRACER] = NoOpTracer()
     registry = CollectorRegistry()
     app[REGISTRY] = registry
     app[METRICS] = TxnMetrics(registry)
@@ -159,6 +157,25 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     return app
 
 
+def follow_site(engine: Engine, connectors: Connectors) -> asyncio.Task[None]:
+    """Keep TXN's site in step with the directory (`corridor.site.watch`): a partner
+    onboarded, offboarded or edited quotes, sends, is paid out to and called back with
+    no restart."""
+    async def close_later(connector: Connector) -> None:
+        await asyncio.sleep(60)  # its calls in flight finish on their pool first
+        await connector.close()
+
+    def use(site: Site) -> None:
+        engine.site = site
+        for connector in connectors.use_site(site):
+            closing.add(task := asyncio.create_task(close_later(connector)))
+            task.add_done_callback(closing.discard)
+
+    closing: set[asyncio.Task[None]] = set()
+
+    return asyncio.create_task(SiteWatch(engine.site.root, lambda s: s, use).watch())
+
+
 def pumps(engine: Engine, connectors: Connectors, stop: asyncio.Event, settings: Settings, *,
           hold_payouts: bool = False) -> list[asyncio.Task[None]]:
     """The outbox pumps as tasks: sender-callback delivery, information-request deadlines,
@@ -185,12 +202,11 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
     delivery until `stop` is set. When the pumps run in other processes, `wake_pipes` are
     the write ends of pipes that tell them of new outbox messages."""
     engine = Engine(site, dsn, data_dir)
+    engine.tracing = tracing = Tracing(settings, data_dir, "txn")
     engine.wake_pipes = list(wake_pipes)
     engine.start()
     connectors = Connectors(site, settings)
     app = make_app(engine, connectors)
-    tracing = Tracing(settings, data_dir, "txn")
-    app[TRACER] = tracing.tracer
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     # The hub CA's CRL too: operators' certificates reach TXN (the treasury's rates).
@@ -199,6 +215,7 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
     await web.TCPSite(runner, host, port, ssl_context=contexts.following(),
                       backlog=1024).start()
     watcher = asyncio.create_task(contexts.watch())
+    site_watcher = follow_site(engine, connectors)
     log.info("TXN listening on https://%s:%d (store %s)", host, port, dsn.split("?")[0])
     tasks = (pumps(engine, connectors, stop, settings, hold_payouts=hold_payouts)
              if run_pumps else [])
@@ -206,6 +223,7 @@ async def serve(site: Site, dsn: str, data_dir: Path, host: str, port: int,
         await stop.wait()
     finally:
         watcher.cancel()
+        site_watcher.cancel()
         await asyncio.gather(*tasks)
         await runner.cleanup()
         await connectors.close()
@@ -220,14 +238,18 @@ async def serve_pumps(site: Site, dsn: str, data_dir: Path, stop: asyncio.Event,
     own group-commit writer, until `stop` is set. Claims lease each message to one
     worker, so several such processes share the work."""
     engine = Engine(site, dsn, data_dir)
+    engine.tracing = tracing = Tracing(settings, data_dir, "txn")
     engine.start()
     if wake_pipe is not None:
         engine.hear_wakes(wake_pipe)
     connectors = Connectors(site, settings)
+    site_watcher = follow_site(engine, connectors)
     tasks = pumps(engine, connectors, stop, settings, hold_payouts=hold_payouts)
     try:
         await stop.wait()
     finally:
+        site_watcher.cancel()
         await asyncio.gather(*tasks)
         await connectors.close()
         engine.stop()
+        tracing.close()

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from opentelemetry.trace import Tracer
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from corridor.core.errors import Refused, Unauthenticated
@@ -24,7 +23,6 @@ ENGINE = web.AppKey("engine", Engine)
 CONNECTORS = web.AppKey("connectors", Connectors)
 METRICS: web.AppKey[TxnMetrics] = web.AppKey("metrics")
 REGISTRY = web.AppKey("registry", CollectorRegistry)
-TRACER = web.AppKey("tracer", Tracer)
 
 
 def caller(request: web.Request) -> str | None:

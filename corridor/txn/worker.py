@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 from corridor.core.money import Money
 from corridor.settings import Settings
 from corridor.store.rows import OutboxRow, TransferRow
@@ -28,7 +30,7 @@ from corridor.txn.commands.idempotency import ForgetKeys
 from corridor.txn.commands.outbox import ClaimOutbox
 from corridor.txn.commands.payouts import ClaimPayouts, FinishPayout
 from corridor.txn.commands.routing import Reroute
-from corridor.txn.connectors import Connectors, Payout, PayoutResult
+from corridor.txn.connectors import Connector, Connectors, Payout, PayoutResult
 from corridor.txn.engine import Engine
 from corridor.txn.routing import Router
 from corridor.txn.wire import decode
@@ -195,11 +197,24 @@ class Worker(Pump):
         await self.pay(*item)
 
     async def pay(self, message: OutboxRow, row: TransferRow, fresh: bool) -> None:
-        engine = self.engine
         partner = row.receive_partner_id  # the claim may have routed it
         connector = self.connectors.for_partner(partner)
         if connector is None:
             return  # no connector of that kind here: the lease runs out and it waits
+        # In the trace of the call that accepted the transfer (its outbox message keeps it):
+        # the calls to the partner carry it on, and so does the sender callback this
+        # payout's outcome writes.
+        with self.engine.tracing.hop(
+                "txn payout" if fresh else "txn payout status", message.traceparent,
+                {"corridor.transfer_id": row.id, "corridor.partner": partner,
+                 "corridor.attempt": message.attempts}, kind=SpanKind.CLIENT,
+                root=False) as hop:
+            status = await self._pay(connector, partner, message, row, fresh)
+            hop.set("corridor.outcome", status)
+
+    async def _pay(self, connector: Connector, partner: str, message: OutboxRow,
+                   row: TransferRow, fresh: bool) -> str:
+        engine = self.engine
         payout = payout_of(row)
         key = row.id  # one idempotency key per payout, for its whole life
         result: PayoutResult
@@ -212,12 +227,12 @@ class Worker(Pump):
                 if other is not None and await engine.writer.submit(Reroute(
                         row.id, partner, other, f"{result.reason}; routed to {other}",
                         engine.clock())):
-                    return
+                    return "rerouted"
                 result = PayoutResult("unknown", reason=result.reason)
             if result.status == "pending":
                 # The usual case: the callback follows. Nothing to write: the claim's
                 # lease already holds the message back until the first status query.
-                return
+                return result.status
         else:
             result = self._saw(partner, await connector.query_status(payout, key))
             if result.status == "not_found":
@@ -236,6 +251,7 @@ class Worker(Pump):
             partner_reference=result.partner_reference))
         if result.status == "completed":
             self.paid += 1
+        return result.status
 
     def _saw(self, partner: str, result: PayoutResult) -> PayoutResult:
         """Tell the partner's breaker whether the call reached it."""

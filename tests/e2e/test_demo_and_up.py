@@ -36,16 +36,19 @@ def test_the_demo_prints_every_hop_and_exits_cleanly(tmp_path: Path) -> None:
     assert f"site  {tmp_path / 'demo' / 'site'}" in lines
     assert any(line.startswith(f"data  {tmp_path / 'demo' / 'data'} ") for line in lines)
     later = lines[lines.index("to look at them afterwards:") + 1:]
-    assert len(later) == 3
+    assert len(later) == 4
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("CORRIDOR_DATA", "CORRIDOR_SITE")}
     got = [subprocess.run(shlex.split(line), cwd=elsewhere, env=env, capture_output=True,
                           text=True, timeout=60) for line in later]
-    assert [r.returncode for r in got] == [0, 0, 0], [r.stderr for r in got]
+    assert [r.returncode for r in got] == [0, 0, 0, 0], [r.stderr for r in got]
     assert got[0].stdout == "ledger ok\n" and "float:payfast" in got[1].stdout
     tid = re.search(r"POST /v1/transfers -> (\S+) ACCEPTED", out)
     assert tid and tid[1] in got[2].stdout and "COMPLETED" in got[2].stdout
+    # Its transfer's whole path, every hop's span among the steps (PayFast traced it).
+    assert got[3].stdout.startswith(tid[1])
+    assert "sender callback to payfast (attempt" in got[3].stdout
 
 
 def test_up_runs_the_servers_until_sigterm(tmp_path: Path) -> None:

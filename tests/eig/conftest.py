@@ -182,11 +182,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         txn.kill(signal.SIGTERM)
 
 
-def start_gateway(stack: Stack, root: Path, *extra: str) -> Gateway:
-    """EIG on a copy of the stack's site, relaying to the stack's TXN and RPT."""
+def start_gateway(stack: Stack, root: Path, *extra: str, own_site: bool = True) -> Gateway:
+    """EIG on a copy of the stack's site (or, not `own_site`, on the stack's site itself,
+    as servers on one host share it), relaying to the stack's TXN and RPT."""
     root.mkdir(parents=True, exist_ok=True)
     site, data = root / "site", root / "var"
-    shutil.copytree(stack.site, site)
+    if own_site:
+        shutil.copytree(stack.site, site)
+    else:
+        site = stack.site
     port, internal = free_port(), free_port()
     log = root / "eig.log"
     proc = subprocess.Popen(

@@ -63,10 +63,13 @@ def test_onboard_then_offboard_on_a_running_hub(tmp_path: Path,
         pluto.import_p12(ca.issue("corridor-hub", "vpn.corridor.example", "pw"), "pw")
         pluto.start()
         try:
-            gw = start_gateway(Stack(site, data, txn), tmp_path / "eig")
-            perimeter = ["--netns", fw_ns, "--ipsec-dir", str(pluto.conf_dir),
-                         "--ctlsocket", str(pluto.ctl)]
-            run_scenario(gw, txn, data, perimeter, fw_ns, pluto, tmp_path)
+            # The whole hub runs before the partner arrives and is never restarted.
+            with running_rpt(site, data) as rpt_url:
+                gw = start_gateway(Stack(site, data, txn, rpt_url), tmp_path / "eig",
+                                   own_site=False)
+                perimeter = ["--netns", fw_ns, "--ipsec-dir", str(pluto.conf_dir),
+                             "--ctlsocket", str(pluto.ctl)]
+                run_scenario(gw, txn, data, perimeter, fw_ns, pluto, tmp_path)
         finally:
             pluto.stop()
             if gw is not None:
@@ -98,64 +101,69 @@ def run_scenario(gw: Gateway, txn: TxnProcess, data: Path, perimeter: list[str],
                              interface=SOURCE_IP)[0] == 200, what="EIG serving the partner")
     assert gw.curl("GET", "/v1/transfers", key=key)[1]["code"] == "api_key_wrong_partner"
 
-    # TXN and RPT read the partners when they start.
-    txn.kill(signal.SIGTERM)
-    txn.site_dir = site
-    txn.start()
-    with running_rpt(site, data):
-        fund = corridor("ledger", "fund", PARTNER, "100000.00", "--reference", "zz-float", *live)
-        assert fund.returncode == 0, fund.stderr
-        status, quote, _ = gw.curl("POST", "/v1/quotes", partner=None, cert=cert, key=key,
-                                   interface=SOURCE_IP, body=QUOTE,
-                                   headers={"Idempotency-Key": "zz-q1"})
-        assert status == 201, quote
-        status, transfer, _ = gw.curl("POST", "/v1/transfers", partner=None, cert=cert, key=key,
-                                      interface=SOURCE_IP, body=transfer_body(quote["id"], "zz-1"),
-                                      headers={"Idempotency-Key": "zz-t1"})
-        assert status in (201, 202) and transfer["status"] == "ACCEPTED", transfer
-        tid = transfer["id"]
+    # TXN and RPT follow the site too: the new partner is funded, quotes, sends and reads
+    # its report with no server restarted.
+    fund = corridor("ledger", "fund", PARTNER, "100000.00", "--reference", "zz-float", *live)
+    assert fund.returncode == 0, fund.stderr
+    status, quote, _ = gw.curl("POST", "/v1/quotes", partner=None, cert=cert, key=key,
+                               interface=SOURCE_IP, body=QUOTE,
+                               headers={"Idempotency-Key": "zz-q1"})
+    assert status == 201, quote
+    status, transfer, _ = gw.curl("POST", "/v1/transfers", partner=None, cert=cert, key=key,
+                                  interface=SOURCE_IP, body=transfer_body(quote["id"], "zz-1"),
+                                  headers={"Idempotency-Key": "zz-t1"})
+    assert status in (201, 202) and transfer["status"] == "ACCEPTED", transfer
+    tid = transfer["id"]
 
-        # In flight: refused, and nothing changes (waiting does not help: payouts are held).
-        before = site_snapshot(site)
-        for extra in ([], ["--in-flight", "wait", "--wait", "1"]):
-            out = corridor("partner", "offboard", PARTNER, *live, *perimeter, *extra)
-            assert out.returncode == 1, out.stdout
-            assert "zamzam has 1 transfer(s) in flight (ACCEPTED 1)" in out.stderr
-            assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
-            assert site_snapshot(site) == before
-        assert '"eig zamzam"' in ruleset(fw_ns)
-        out = corridor("partner", "offboard", "mobicash", *live, *perimeter)  # it pays it out
-        assert "mobicash has 1 transfer(s) in flight (ACCEPTED 1)" in out.stderr
+    def in_its_report() -> bool:
+        status, body, _ = gw.curl("GET", f"/v1/reports/transactions?from={TODAY}&to={TODAY}",
+                                  partner=None, cert=cert, key=key, interface=SOURCE_IP)
+        rows = body.get("transfers", []) if status == 200 and isinstance(body, dict) else []
+        return any(r.get("transfer_id") == tid for r in rows)
+
+    wait_for(in_its_report, timeout=20, interval=0.5, what="the new partner's own report")
+
+    # In flight: refused, and nothing changes (waiting does not help: payouts are held).
+    before = site_snapshot(site)
+    for extra in ([], ["--in-flight", "wait", "--wait", "1"]):
+        out = corridor("partner", "offboard", PARTNER, *live, *perimeter, *extra)
+        assert out.returncode == 1, out.stdout
+        assert "zamzam has 1 transfer(s) in flight (ACCEPTED 1)" in out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
         assert site_snapshot(site) == before
+    assert '"eig zamzam"' in ruleset(fw_ns)
+    out = corridor("partner", "offboard", "mobicash", *live, *perimeter)  # it pays it out
+    assert "mobicash has 1 transfer(s) in flight (ACCEPTED 1)" in out.stderr
+    assert site_snapshot(site) == before
 
-        out = corridor("partner", "offboard", PARTNER, *live, *perimeter, "--in-flight", "cancel")
-        assert out.returncode == 0, out.stderr
-        assert f"{tid}: CANCELLED" in out.stdout
+    out = corridor("partner", "offboard", PARTNER, *live, *perimeter, "--in-flight", "cancel")
+    assert out.returncode == 0, out.stderr
+    assert f"{tid}: CANCELLED" in out.stdout
 
-        # Every door is shut, and each refusal is audited.
-        wait_for(lambda: gw.curl("GET", "/v1/transfers", partner=None, cert=cert, key=key,
-                                 interface=SOURCE_IP)[0] < 0, what="TLS refused")
-        audited(gw, "certificate_revoked", partner_claimed=PARTNER, source_ip=SOURCE_IP)
-        # The key hash and the CRL are reloaded each on its own: wait for the key's turn.
-        wait_for(lambda: gw.curl("GET", "/v1/transfers", key=key)[1]["code"]
-                 == "api_key_invalid", what="the offboarded key refused")
-        audited(gw, "api_key_invalid", source_ip="127.0.0.1")
-        assert "zamzam" not in ruleset(fw_ns) and '"eig payfast"' in ruleset(fw_ns)
-        status_text = pluto.whack("--status")
-        assert '"zamzam":' not in status_text and '"payfast":' in status_text
-        assert not list(pluto.conf_dir.glob("zamzam.*"))
+    # Every door is shut, and each refusal is audited.
+    wait_for(lambda: gw.curl("GET", "/v1/transfers", partner=None, cert=cert, key=key,
+                             interface=SOURCE_IP)[0] < 0, what="TLS refused")
+    audited(gw, "certificate_revoked", partner_claimed=PARTNER, source_ip=SOURCE_IP)
+    # The key hash and the CRL are reloaded each on its own: wait for the key's turn.
+    wait_for(lambda: gw.curl("GET", "/v1/transfers", key=key)[1]["code"]
+             == "api_key_invalid", what="the offboarded key refused")
+    audited(gw, "api_key_invalid", source_ip="127.0.0.1")
+    assert "zamzam" not in ruleset(fw_ns) and '"eig payfast"' in ruleset(fw_ns)
+    status_text = pluto.whack("--status")
+    assert '"zamzam":' not in status_text and '"payfast":' in status_text
+    assert not list(pluto.conf_dir.glob("zamzam.*"))
 
-        # The history stays readable: in TXN, and in RPT's report.
-        out = corridor("transfers", "list", "--partner", PARTNER, *live)
-        assert tid in out.stdout and "CANCELLED" in out.stdout
+    # The history stays readable: in TXN, and in RPT's report.
+    out = corridor("transfers", "list", "--partner", PARTNER, *live)
+    assert tid in out.stdout and "CANCELLED" in out.stdout
 
-        def reported() -> bool:
-            out = corridor("rpt", "report", "--partner", PARTNER, "--from", TODAY, "--to", TODAY,
-                           "--format", "json", *live)
-            rows = json.loads(out.stdout)["transfers"] if out.returncode == 0 else []
-            return any(r.get("transfer_id") == tid and r.get("status") == "CANCELLED" for r in rows)
+    def reported() -> bool:
+        out = corridor("rpt", "report", "--partner", PARTNER, "--from", TODAY, "--to", TODAY,
+                       "--format", "json", *live)
+        rows = json.loads(out.stdout)["transfers"] if out.returncode == 0 else []
+        return any(r.get("transfer_id") == tid and r.get("status") == "CANCELLED" for r in rows)
 
-        wait_for(reported, timeout=20, interval=0.5, what="RPT reporting the cancelled transfer")
+    wait_for(reported, timeout=20, interval=0.5, what="RPT reporting the cancelled transfer")
 
     assert check_site(site) == []
     partner = load_site(site).partner(PARTNER)

@@ -27,6 +27,10 @@ def test_migrations_apply_once_and_are_recorded(dsn: str, tmp_path: Path) -> Non
         assert migrate(conn) == []
         assert conn.query("SELECT version FROM schema_version ORDER BY version") == [
             (v,) for v in versions]
+        assert migrate(conn) == [1, 2, 3, 4, 5, 6]
+        assert migrate(conn) == []
+        assert conn.query("SELECT version FROM schema_version ORDER BY version") == [
+            (1,), (2,), (3,), (4,), (5,), (6,)]
     finally:
         conn.close()
 

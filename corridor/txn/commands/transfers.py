@@ -131,7 +131,8 @@ class CreateTransfer:
             # What `floats.reserve` writes, made beforehand in `prepare`.
             ch.post(pre.reserve)
             ch.add_daily(p, self.sender_key, day, quote.send.minor)
-            ch.outbox.append(pre.payout)
+            ch.outbox.append(pre.payout if ch.traceparent is None else
+                             msgspec.structs.replace(pre.payout, traceparent=ch.traceparent))
             ch.events.append(pre.accepted)
             ch.transfer(pre.accepted_row)
             reply = Reply(201, pre.accepted_reply)

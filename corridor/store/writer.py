@@ -4,6 +4,16 @@ queue and applies as many as are waiting in one transaction, then answers every 
 A caller's answer is released only after its transaction has committed (and, on SQLite
 with `synchronous=FULL`, the WAL is on disk), so an acknowledged command is durable. A
 command that raises a `CorridorError` fails alone; the others in its batch still commit.
+
+On PostgreSQL the connection can break under a batch (the primary died, or was demoted in
+a failover): if that happened during COMMIT, nobody can say from here whether the batch is
+in the store. So each batch writes a marker row (`batch_commits`, a fresh id) in its own
+transaction; the writer connects again (the multi-host DSN finds the writable node),
+reads whether the marker is there, and answers the batch as committed if it is, or runs it
+again (new marker) if it is not. A batch is therefore never applied twice, and never
+acknowledged unless it is in the store that is writable now. The writer never cancels a
+COMMIT that waits for the synchronous standby (a cancelled wait leaves the commit visible
+on that node alone): it waits for the connection to break.
 """
 
 from __future__ import annotations
@@ -16,11 +26,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from corridor import processes
 from corridor.core.errors import CorridorError, Unavailable
+from corridor.core.ids import new_id
 from corridor.core.pricing import Quote
+from corridor.core.times import rfc3339
 from corridor.store.adapter import Connection
 from corridor.store.batch import Batch, Needs
 from corridor.store.changes import Changes
@@ -29,6 +42,9 @@ log = logging.getLogger("corridor.store")
 MAX_BATCH = 2000
 QUOTE_CACHE = 200_000
 CHECKPOINT_EVERY = 0.05  # seconds between WAL checkpoints at most, while commits come
+RECONNECT_FOR_S = 60.0  # how long the writer tries to reach a writable store for a batch
+MARKERS_KEPT_S = 3600.0  # batch markers older than this are deleted (a batch at a time)
+PRUNE_EVERY = 1000  # batches between two such deletions
 
 
 R = TypeVar("R")
@@ -52,16 +68,42 @@ class Outcome:
         self.error: BaseException | None = None
 
 
+class ConnectionLost(Exception):
+    """The store's connection broke under a batch. `marker` is the batch's marker (None
+    when no single transaction was in flight); `outcomes` and `batch` are what the batch
+    computed, valid if the marker turns out to be in the store."""
+
+    def __init__(self, marker: str | None, outcomes: list[Outcome],
+                 batch: Batch | None) -> None:
+        super().__init__("the store's connection was lost")
+        self.marker = marker
+        self.outcomes = outcomes
+        self.batch = batch
+
+
+def _unavailable() -> Outcome:
+    out = Outcome()
+    out.error = Unavailable("the store is unavailable; retry with the same Idempotency-Key",
+                            code="store_unavailable")
+    return out
+
+
 def run_batch(conn: Connection, commands: Sequence[Command[object]],
               quote_cache: dict[str, Quote] | None = None,
-              queued: set[str] | None = None) -> list[Outcome]:
+              queued: set[str] | None = None, *, marker: str | None = None) -> list[Outcome]:
     """Run `commands` in one transaction. If the transaction itself fails (a database
     error, not a refused command), it is retried one command per transaction so that one
     bad command cannot sink the others. `queued` gets the kinds of the outbox messages
-    that were committed."""
+    that were committed. With a `marker` (the writer's), the transaction also records it,
+    and a lost connection raises `ConnectionLost` instead of answering."""
+    outcomes = [Outcome() for _ in commands]
+    batch: Batch | None = None
     try:
-        return _one_transaction(conn, commands, quote_cache, queued)
+        batch = Batch(conn, quote_cache)
+        _one_transaction(conn, batch, commands, outcomes, marker)
     except Exception as exc:
+        if marker is not None and conn.lost(exc):
+            raise ConnectionLost(marker, outcomes, batch) from exc
         if len(commands) == 1:
             log.exception("store transaction failed")
             out = Outcome()
@@ -69,15 +111,24 @@ def run_batch(conn: Connection, commands: Sequence[Command[object]],
                                     code="store_error")
             return [out]
         log.warning("batch of %d failed (%s); retrying one by one", len(commands), exc)
-        return [run_batch(conn, [cmd], quote_cache, queued)[0] for cmd in commands]
+        done: list[Outcome] = []
+        for i, cmd in enumerate(commands):
+            try:
+                done.append(run_batch(conn, [cmd], quote_cache, queued,
+                                      marker=None if marker is None else new_id())[0])
+            except ConnectionLost:
+                # This one's outcome is unknown and the rest did not run: each is told
+                # to retry (partner calls carry idempotency keys, the pumps claim again).
+                done.extend(_unavailable() for _ in commands[i:])
+                raise ConnectionLost(None, done, None) from exc
+        return done
+    _after(batch, quote_cache, queued)
+    return outcomes
 
 
-def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
-                     quote_cache: dict[str, Quote] | None,
-                     queued: set[str] | None) -> list[Outcome]:
-    outcomes = [Outcome() for _ in commands]
+def _one_transaction(conn: Connection, batch: Batch, commands: Sequence[Command[object]],
+                     outcomes: list[Outcome], marker: str | None) -> None:
     with conn.write():
-        batch = Batch(conn, quote_cache)
         needs = Needs()
         for cmd in commands:
             cmd.needs(needs)
@@ -91,6 +142,15 @@ def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
                 continue
             batch.merge(ch)
         batch.flush()
+        if marker is not None:
+            conn.execute("INSERT INTO batch_commits (id, at) VALUES (?, ?)",
+                         (marker, rfc3339(datetime.now(UTC))))
+
+
+def _after(batch: Batch, quote_cache: dict[str, Quote] | None,
+           queued: set[str] | None) -> None:
+    """What a committed batch leaves behind in memory: the outbox kinds it queued (to
+    wake their pumps) and its new quotes (the writer's cache)."""
     if queued is not None:
         queued.update(message.kind for message in batch.out.outbox)
     if quote_cache is not None:
@@ -98,7 +158,6 @@ def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
             quote_cache[quote.id] = quote
         if len(quote_cache) > QUOTE_CACHE:
             quote_cache.clear()
-    return outcomes
 
 
 class _Item:
@@ -231,8 +290,7 @@ class Writer:
                     items.extend(item)
                 started = time.perf_counter()
                 queued: set[str] = set()
-                outcomes = run_batch(conn, [i.command for i in items], self.quote_cache,
-                                     queued)
+                conn, outcomes = self._commit(conn, [i.command for i in items], queued)
                 self._committed.set()
                 self.batches += 1
                 self.commands += len(items)
@@ -245,6 +303,70 @@ class Writer:
                     return
         finally:
             conn.close()
+
+
+    def _commit(self, conn: Connection, commands: list[Command[object]],
+                queued: set[str]) -> tuple[Connection, list[Outcome]]:
+        """Run one batch to a known outcome; the connection to go on with. Only a store
+        that can lose its connection under a commit (PostgreSQL) gets markers."""
+        marked = conn.kind == "postgresql"
+        deadline = time.monotonic() + RECONNECT_FOR_S
+        while True:
+            marker = new_id() if marked else None
+            try:
+                outcomes = run_batch(conn, commands, self.quote_cache, queued, marker=marker)
+            except ConnectionLost as lost:
+                log.warning("store connection lost under a batch of %d; reconnecting",
+                            len(commands))
+                conn = self._reconnect(conn, deadline)
+                if conn.broken:  # no writable store in time: nothing is known yet
+                    return conn, [_unavailable() for _ in commands]
+                if lost.marker is None:
+                    return conn, lost.outcomes
+                try:
+                    found = conn.query("SELECT 1 FROM batch_commits WHERE id = ?",
+                                       (lost.marker,))
+                except Exception as exc:
+                    if not conn.lost(exc):
+                        raise
+                    continue  # lost again: the marker is still in one place or the other
+                if found:
+                    log.info("the batch had committed before the connection was lost")
+                    assert lost.batch is not None
+                    _after(lost.batch, self.quote_cache, queued)
+                    return conn, lost.outcomes
+                log.info("the batch had not committed; applying it again")
+                continue
+            if marked:
+                self._prune(conn)
+            return conn, outcomes
+
+    def _reconnect(self, conn: Connection, deadline: float) -> Connection:
+        """A new connection to the writable store, tried until `deadline`; the broken
+        one back if none came."""
+        with contextlib.suppress(Exception):
+            conn.close()
+        pause = 0.05
+        while True:
+            try:
+                return self._connect()
+            except Exception as exc:  # no writable node yet (failover in progress)
+                if time.monotonic() > deadline:
+                    log.error("no writable store: %s", exc)
+                    return conn
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+
+    def _prune(self, conn: Connection) -> None:
+        """Every PRUNE_EVERY batches, forget markers older than MARKERS_KEPT_S: a marker is
+        read only right after its own batch."""
+        if self.batches % PRUNE_EVERY:
+            return
+        cutoff = rfc3339(datetime.now(UTC) - timedelta(seconds=MARKERS_KEPT_S))
+        try:
+            conn.execute("DELETE FROM batch_commits WHERE at < ?", (cutoff,))
+        except Exception as exc:  # the next prune tries again
+            log.warning("could not prune batch markers: %s", exc)
 
 
 def _settle(items: list[_Item], outcomes: list[Outcome]) -> None:

@@ -52,6 +52,11 @@ class TransportTimeout(TransportError):
     """No answer within the pool's time: a call that timed out may have been applied."""
 
 
+class ConnectFailed(TransportError):
+    """No connection could be made, so the request was never sent: safe to send to
+    another server, whatever it does."""
+
+
 class _Dropped(TransportError):
     """The server closed the connection before the answer was complete."""
 
@@ -278,7 +283,14 @@ class Pool:
                         conn = candidate
                         break
                 if conn is None:
-                    conn = await self._connect()
+                    try:
+                        conn = await self._connect()
+                    except OSError as exc:  # refused, unreachable, TLS refused
+                        if attempt == 0:
+                            raise ConnectFailed(
+                                f"{self.authority.decode()}: {type(exc).__name__}: {exc}"
+                            ) from exc
+                        raise
                 reused = conn.used
                 try:
                     answer = await conn.exchange(raw, head_only)

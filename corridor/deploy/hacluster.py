@@ -231,6 +231,11 @@ class Cluster:
         with urllib.request.urlopen(url, timeout=2) as answer:
             return {m["name"]: m["role"] for m in json.load(answer)["members"]}
 
+    def wait_writable(self, node: Node, timeout: float) -> Node:
+        """Until `node` takes writes (after a promotion), whatever the others say."""
+        return _wait(lambda: node if self.writable(node) else None, timeout,
+                     f"{node.name} to be writable")
+
     def wait_healthy(self, timeout: float) -> Node:
         """One writable primary whose other node streams to it synchronously (from
         PostgreSQL's `pg_stat_replication`), and Patroni has recorded that standby as the
@@ -280,6 +285,35 @@ class Cluster:
     def daemon_alive(self, node: Node) -> bool:
         proc = self._patroni.get(node.name)
         return proc is not None and proc.poll() is None
+
+
+    def fail_primary(self, kind: str, timeout: float = 120) -> dict[str, float]:
+        """Kill the primary `kind`-wise ("postgres", "node" or "patroni") and bring the
+        killed part back as its supervisor would; return once the other node is the
+        primary and the old one its synchronous standby. The times: `promote_s` from the
+        kill until the other node takes writes, `rejoin_s` until the old one is the
+        synchronous standby again."""
+        old = self.wait_healthy(timeout)
+        new = self.standby_of(old)
+        started = time.monotonic()
+        if kind == "postgres":
+            self.kill_postgres(old)  # Patroni stays and fails over at once
+        elif kind == "node":
+            self.kill_node(old)
+        elif kind == "patroni":
+            # PostgreSQL on the old node still runs as a primary, but its commits wait for
+            # a synchronous standby that has left: none is acknowledged. Its Patroni,
+            # back, demotes it.
+            self.kill_patroni(old)
+        else:
+            raise ValueError(f"unknown kind of kill {kind!r}")
+        self.wait_writable(new, timeout)
+        promoted = time.monotonic()
+        if kind != "postgres":
+            self.start_node(old)  # the host, or systemd, brings the daemon back
+        if self.wait_healthy(timeout) is not new or self.writable(old):
+            raise ClusterError(f"{old.name} did not come back as the standby")
+        return {"promote_s": promoted - started, "rejoin_s": time.monotonic() - promoted}
 
 
 def _kill(pid: int, sig: int) -> None:

@@ -318,18 +318,11 @@ class Writer:
             except ConnectionLost as lost:
                 log.warning("store connection lost under a batch of %d; reconnecting",
                             len(commands))
-                conn = self._reconnect(conn, deadline)
-                if conn.broken:  # no writable store in time: nothing is known yet
+                conn, found = self._find_marker(conn, lost.marker, deadline)
+                if found is None:  # no writable store in time: nothing is known yet
                     return conn, [_unavailable() for _ in commands]
                 if lost.marker is None:
                     return conn, lost.outcomes
-                try:
-                    found = conn.query("SELECT 1 FROM batch_commits WHERE id = ?",
-                                       (lost.marker,))
-                except Exception as exc:
-                    if not conn.lost(exc):
-                        raise
-                    continue  # lost again: the marker is still in one place or the other
                 if found:
                     log.info("the batch had committed before the connection was lost")
                     assert lost.batch is not None
@@ -340,6 +333,25 @@ class Writer:
             if marked:
                 self._prune(conn)
             return conn, outcomes
+
+    def _find_marker(self, conn: Connection, marker: str | None, deadline: float
+                   ) -> tuple[Connection, bool | None]:
+        """A new connection, and whether the batch with `marker` is in the store: asked
+        until a writable store answers (None if none did by `deadline`; False when there
+        is no marker to ask about)."""
+        while True:
+            conn = self._reconnect(conn, deadline)
+            if conn.broken:
+                return conn, None
+            if marker is None:
+                return conn, False
+            try:
+                found = conn.query("SELECT 1 FROM batch_commits WHERE id = ?", (marker,))
+            except Exception as exc:
+                if not conn.lost(exc):
+                    raise
+                continue  # lost again before the answer: ask the next writable node
+            return conn, bool(found)
 
     def _reconnect(self, conn: Connection, deadline: float) -> Connection:
         """A new connection to the writable store, tried until `deadline`; the broken

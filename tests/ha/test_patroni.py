@@ -46,19 +46,26 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 
 
 @pytest.fixture(scope="module")
-def hub(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[HaHub]:
-    h = HaHub(tmp_path_factory.mktemp("hub"), cluster.dsn)
+def hub(cluster: Cluster, request: pytest.FixtureRequest) -> Iterator[HaHub]:
+    # Its servers' logs and the nodes' stay in /tmp when a test failed, for a look.
+    root = Path(tempfile.mkdtemp(prefix="corridor-ha-hub-"))
+    h = HaHub(root, cluster.dsn)
     h.start()
     try:
         yield h
     finally:
         h.stop()
+        if request.session.testsfailed:
+            shutil.copytree(cluster.root, root / "cluster", dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("data", "etcd", "sock"))
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
-def flowing(load: Load, more: int = 15, timeout: float = 60) -> None:
+def flowing(load: Load, hub: HaHub, more: int = 15, timeout: float = 60) -> None:
     before = len(load.tally.acked)
     wait_for(lambda: len(load.tally.acked) >= before + more, timeout=timeout,
-             what="transfers to be acknowledged")
+             what=f"transfers to be acknowledged (logs in {hub.root})")
 
 
 def run_rounds(cluster: Cluster, hub: HaHub, kind: str, tmp_path: Path) -> list[float]:
@@ -66,13 +73,13 @@ def run_rounds(cluster: Cluster, hub: HaHub, kind: str, tmp_path: Path) -> list[
     load = Load(hub.world.site_dir, hub.eig_urls, clients=CLIENTS).start()
     gaps = []
     try:
-        flowing(load)
+        flowing(load, hub)
         for _ in range(ROUNDS):
             started = time.monotonic()
             # Returns once one node is writable and the old primary is back as its
             # synchronous standby (pg_stat_replication.sync_state, not Patroni's word).
             cluster.fail_primary(kind)
-            flowing(load)  # TXN reconnected by itself
+            flowing(load, hub)  # TXN reconnected by itself
             gaps.append(load.tally.longest_gap(started, time.monotonic()))
     finally:
         tally = load.stop()

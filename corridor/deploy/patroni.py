@@ -54,6 +54,10 @@ def dcs_settings() -> dict[str, Any]:
             "use_slots": True,
             "parameters": {
                 "wal_log_hints": "on",
+                # After a crash (a killed node, or Patroni's immediate demotion) PostgreSQL
+                # syncs the data directory before recovery: one syncfs() of the file
+                # system instead of an fsync per file, seconds less before a rejoin.
+                "recovery_init_sync_method": "syncfs",
                 "wal_level": "replica",
                 "hot_standby": "on",
                 "max_wal_senders": 10,

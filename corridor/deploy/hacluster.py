@@ -266,8 +266,13 @@ class Cluster:
         return [postmaster, *_descendants(postmaster)] if _alive(postmaster) else []
 
     def kill_postgres(self, node: Node) -> None:
-        for pid in self._postgres_pids(node):
-            _kill(pid, signal.SIGKILL)
+        """SIGKILL the postmaster and everything under it. The postmaster is stopped
+        first, so that it forks nothing between the listing and the kill."""
+        pids = self._postgres_pids(node)
+        if pids:
+            _kill(pids[0], signal.SIGSTOP)
+            for pid in self._postgres_pids(node):
+                _kill(pid, signal.SIGKILL)
 
     def kill_patroni(self, node: Node) -> None:
         proc = self._patroni[node.name]
@@ -277,8 +282,10 @@ class Cluster:
     def kill_node(self, node: Node) -> None:
         """Patroni and PostgreSQL of `node` at once, as a host losing power."""
         pids = self._postgres_pids(node)
+        if pids:
+            _kill(pids[0], signal.SIGSTOP)  # it forks nothing more
         self._patroni[node.name].kill()
-        for pid in pids:
+        for pid in self._postgres_pids(node):
             _kill(pid, signal.SIGKILL)
         self._patroni[node.name].wait()
 

@@ -7,7 +7,7 @@ Where the time goes is in the object too: `promote_s` is how long Patroni took t
 standby writable (a postmaster kill: Patroni sees it at once; a node or daemon kill: the
 leader key's 20 s lease must run out first), `failover_s` how long the partner could not
 get a transfer acknowledged (promotion, then TXN's writer reconnecting and resolving the
-batch it was committing), `rejoin_s` how long the old primary took to come back as the
+group it was committing), `rejoin_s` how long the old primary took to come back as the
 synchronous standby (crash recovery, pg_rewind, catching up).
 """
 

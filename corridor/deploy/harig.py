@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from corridor.core.ids import new_id
-from corridor.embedded import Service, Stack
 from corridor.httppool import Pool, TransportError
 from corridor.ports import free_port
 from corridor.sim.identity import PartnerIdentity
@@ -27,6 +26,7 @@ from corridor.sim.wallets import DEMO_WALLETS, holder_name, wallet_account
 from corridor.sim.world import World
 from corridor.site import copy_site, load_site
 from corridor.site.edit import SiteEdit, relocate
+from corridor.stack import Service, Stack
 
 TXN_HOSTS = (("txn", "127.0.0.2"), ("txn-b", "127.0.0.3"))
 # Fast hub timeouts, so that a payout interrupted by a fault resumes within seconds.

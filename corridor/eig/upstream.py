@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from corridor.api.internal import Relayed
 from corridor.core.errors import Unavailable
-from corridor.eig.batching import Batcher, resendable
+from corridor.eig.coalescer import Coalescer, resendable
 from corridor.httppool import MAX_BODY, ConnectFailed, Pool, TransportError
 from corridor.site.model import Site
 
@@ -96,10 +96,10 @@ class Upstream:
 
     async def relay(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
-        *, batched: bool = False,
+        *, coalesced: bool = False,
     ) -> Answer:
         """Send one call; Unavailable (503 with the `unavailable` code) when the server
-        cannot answer. (`batched` is for TXN; here each call goes alone.)"""
+        cannot answer. (`coalesced` is for TXN; here each call goes alone.)"""
         assert self._pool is not None, "start() first"
         try:
             got = await self._pool.request(method, path, headers, body)
@@ -115,7 +115,7 @@ class Txn(Upstream):
     partner retries with the same Idempotency-Key and TXN answers the original response.
     Calls go to the TXNs in turn; one that gives no answer is left aside for a moment, and
     a call goes to another only where that cannot apply it twice
-    (`corridor.eig.batching`)."""
+    (`corridor.eig.coalescer`)."""
 
     unavailable = ("txn_unavailable",
                    "the transaction engine is unavailable; retry with the same Idempotency-Key")
@@ -131,7 +131,7 @@ class Txn(Upstream):
         self._pools = [Pool(url, self._context, self._size, timeout=TIMEOUT_S,
                             max_body=self.max_body) for url in self.base_urls]
         self._pool = self._pools[0]
-        self._batcher = Batcher(self._pools, self._unavailable)
+        self._coalescer = Coalescer(self._pools, self._unavailable)
 
     async def close(self) -> None:
         for pool in self._pools:
@@ -139,26 +139,26 @@ class Txn(Upstream):
 
     async def relay(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
-        *, batched: bool = False,
+        *, coalesced: bool = False,
     ) -> Answer:
-        """With `batched`, the call goes to TXN in a batch with the calls made meanwhile
-        (`corridor.eig.batching`); its answer is the same."""
-        if batched:
-            got = await self._batcher.call(Relayed(
+        """With `coalesced`, the call goes to TXN in a batch with the calls made meanwhile
+        (`corridor.eig.coalescer`); its answer is the same."""
+        if coalesced:
+            got = await self._coalescer.call(Relayed(
                 method, path, headers["Corridor-Partner"], headers.get("Idempotency-Key"),
                 headers.get("Corridor-Signature"), body or b"", headers.get("traceparent")))
             return Answer(got.status, got.body, {"Content-Type": got.content_type})
         call = Relayed(method, path, key=headers.get("Idempotency-Key"))
         tried: set[int] = set()
         while True:
-            chosen = self._batcher.choose(tried)
+            chosen = self._coalescer.choose(tried)
             if chosen is None:
                 raise self._unavailable()
             tried.add(chosen)
             try:
                 response = await self._pools[chosen].request(method, path, headers, body)
             except TransportError as exc:
-                self._batcher.rest(chosen)
+                self._coalescer.rest(chosen)
                 if isinstance(exc, ConnectFailed) or resendable(call):
                     continue
                 raise self._unavailable() from exc

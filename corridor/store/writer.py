@@ -3,14 +3,14 @@ queue and applies as many as are waiting in one transaction, then answers every 
 
 A caller's answer is released only after its transaction has committed (and, on SQLite
 with `synchronous=FULL`, the WAL is on disk), so an acknowledged command is durable. A
-command that raises a `CorridorError` fails alone; the others in its batch still commit.
+command that raises a `CorridorError` fails alone; the others in its group still commit.
 
-On PostgreSQL the connection can break under a batch (the primary died, or was demoted in
-a failover): if that happened during COMMIT, nobody can say from here whether the batch is
-in the store. So each batch writes a marker row (`batch_commits`, a fresh id) in its own
+On PostgreSQL the connection can break under a group (the primary died, or was demoted in
+a failover): if that happened during COMMIT, nobody can say from here whether the group is
+in the store. So each group writes a marker row (`group_commits`, a fresh id) in its own
 transaction; the writer connects again (the multi-host DSN finds the writable node),
-reads whether the marker is there, and answers the batch as committed if it is, or runs it
-again (new marker) if it is not. A batch is therefore never applied twice, and never
+reads whether the marker is there, and answers the group as committed if it is, or runs it
+again (new marker) if it is not. A group is therefore never applied twice, and never
 acknowledged unless it is in the store that is writable now. The writer never cancels a
 COMMIT that waits for the synchronous standby (a cancelled wait leaves the commit visible
 on that node alone): it waits for the connection to break.
@@ -35,16 +35,16 @@ from corridor.core.ids import new_id
 from corridor.core.pricing import Quote
 from corridor.core.times import rfc3339
 from corridor.store.adapter import Connection
-from corridor.store.batch import Batch, Needs
 from corridor.store.changes import Changes
+from corridor.store.unit_of_work import Needs, UnitOfWork
 
 log = logging.getLogger("corridor.store")
-MAX_BATCH = 2000
+MAX_GROUP = 2000
 QUOTE_CACHE = 200_000
 CHECKPOINT_EVERY = 0.05  # seconds between WAL checkpoints at most, while commits come
-RECONNECT_FOR_S = 60.0  # how long the writer tries to reach a writable store for a batch
-MARKERS_KEPT_S = 3600.0  # batch markers older than this are deleted (a batch at a time)
-PRUNE_EVERY = 1000  # batches between two such deletions
+RECONNECT_FOR_S = 60.0  # how long the writer tries to reach a writable store for a group
+MARKERS_KEPT_S = 3600.0  # group markers older than this are deleted (a group at a time)
+PRUNE_EVERY = 1000  # groups between two such deletions
 
 
 R = TypeVar("R")
@@ -52,12 +52,12 @@ R_co = TypeVar("R_co", covariant=True)
 
 
 class Command(Protocol[R_co]):
-    """A use case run inside a batch: name what it reads, then read and write; its answer
+    """A use case run inside a group: name what it reads, then read and write; its answer
     is what `apply` returns."""
 
     def needs(self, n: Needs) -> None: ...
 
-    def apply(self, b: Batch, ch: Changes) -> R_co: ...
+    def apply(self, b: UnitOfWork, ch: Changes) -> R_co: ...
 
 
 class Outcome:
@@ -69,16 +69,16 @@ class Outcome:
 
 
 class ConnectionLost(Exception):
-    """The store's connection broke under a batch. `marker` is the batch's marker (None
-    when no single transaction was in flight); `outcomes` and `batch` are what the batch
+    """The store's connection broke under a group. `marker` is the group's marker (None
+    when no single transaction was in flight); `outcomes` and `unit` are what the group
     computed, valid if the marker turns out to be in the store."""
 
     def __init__(self, marker: str | None, outcomes: list[Outcome],
-                 batch: Batch | None) -> None:
+                 unit: UnitOfWork | None) -> None:
         super().__init__("the store's connection was lost")
         self.marker = marker
         self.outcomes = outcomes
-        self.batch = batch
+        self.unit = unit
 
 
 def _unavailable() -> Outcome:
@@ -88,73 +88,74 @@ def _unavailable() -> Outcome:
     return out
 
 
-def run_batch(conn: Connection, commands: Sequence[Command[object]],
-              quote_cache: dict[str, Quote] | None = None,
-              queued: set[str] | None = None, *, marker: str | None = None) -> list[Outcome]:
+def commit_group(conn: Connection, commands: Sequence[Command[object]],
+                 quote_cache: dict[str, Quote] | None = None,
+                 queued: set[str] | None = None, *,
+                 marker: str | None = None) -> list[Outcome]:
     """Run `commands` in one transaction. If the transaction itself fails (a database
     error, not a refused command), it is retried one command per transaction so that one
     bad command cannot sink the others. `queued` gets the kinds of the outbox messages
     that were committed. With a `marker` (the writer's), the transaction also records it,
     and a lost connection raises `ConnectionLost` instead of answering."""
     outcomes = [Outcome() for _ in commands]
-    batch: Batch | None = None
+    unit: UnitOfWork | None = None
     try:
-        batch = Batch(conn, quote_cache)
-        _one_transaction(conn, batch, commands, outcomes, marker)
+        unit = UnitOfWork(conn, quote_cache)
+        _one_transaction(conn, unit, commands, outcomes, marker)
     except Exception as exc:
         if marker is not None and conn.lost(exc):
-            raise ConnectionLost(marker, outcomes, batch) from exc
+            raise ConnectionLost(marker, outcomes, unit) from exc
         if len(commands) == 1:
             log.exception("store transaction failed")
             out = Outcome()
             out.error = Unavailable(f"the store refused the change: {type(exc).__name__}",
                                     code="store_error")
             return [out]
-        log.warning("batch of %d failed (%s); retrying one by one", len(commands), exc)
+        log.warning("group of %d failed (%s); retrying one by one", len(commands), exc)
         done: list[Outcome] = []
         for i, cmd in enumerate(commands):
             try:
-                done.append(run_batch(conn, [cmd], quote_cache, queued,
-                                      marker=None if marker is None else new_id())[0])
+                done.append(commit_group(conn, [cmd], quote_cache, queued,
+                                         marker=None if marker is None else new_id())[0])
             except ConnectionLost:
                 # This one's outcome is unknown and the rest did not run: each is told
                 # to retry (partner calls carry idempotency keys, the pumps claim again).
                 done.extend(_unavailable() for _ in commands[i:])
                 raise ConnectionLost(None, done, None) from exc
         return done
-    _after(batch, quote_cache, queued)
+    _after(unit, quote_cache, queued)
     return outcomes
 
 
-def _one_transaction(conn: Connection, batch: Batch, commands: Sequence[Command[object]],
+def _one_transaction(conn: Connection, unit: UnitOfWork, commands: Sequence[Command[object]],
                      outcomes: list[Outcome], marker: str | None) -> None:
     with conn.write():
         needs = Needs()
         for cmd in commands:
             cmd.needs(needs)
-        batch.load(needs)
+        unit.load(needs)
         for cmd, out in zip(commands, outcomes, strict=True):
             ch = Changes()
             try:
-                out.value = cmd.apply(batch, ch)
+                out.value = cmd.apply(unit, ch)
             except CorridorError as exc:
                 out.error = exc
                 continue
-            batch.merge(ch)
-        batch.flush()
+            unit.merge(ch)
+        unit.flush()
         if marker is not None:
-            conn.execute("INSERT INTO batch_commits (id, at) VALUES (?, ?)",
+            conn.execute("INSERT INTO group_commits (id, at) VALUES (?, ?)",
                          (marker, rfc3339(datetime.now(UTC))))
 
 
-def _after(batch: Batch, quote_cache: dict[str, Quote] | None,
+def _after(unit: UnitOfWork, quote_cache: dict[str, Quote] | None,
            queued: set[str] | None) -> None:
-    """What a committed batch leaves behind in memory: the outbox kinds it queued (to
+    """What a committed group leaves behind in memory: the outbox kinds it queued (to
     wake their pumps) and its new quotes (the writer's cache)."""
     if queued is not None:
-        queued.update(message.kind for message in batch.out.outbox)
+        queued.update(message.kind for message in unit.out.outbox)
     if quote_cache is not None:
-        for quote in batch.new_quotes:
+        for quote in unit.new_quotes:
             quote_cache[quote.id] = quote
         if len(quote_cache) > QUOTE_CACHE:
             quote_cache.clear()
@@ -173,18 +174,18 @@ class _Item:
 class Writer:
     """The group-commit writer thread."""
 
-    def __init__(self, connect: Callable[[], Connection], max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, connect: Callable[[], Connection], max_group: int = MAX_GROUP) -> None:
         self._connect = connect
-        self.max_batch = max_batch
+        self.max_group = max_group
         # Entries are lists of commands: those one turn of an event loop submitted, or one
         # from a plain thread; None stops the writer.
         self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self._thread: threading.Thread | None = None
         self.quote_cache: dict[str, Quote] = {}
-        self.batches = 0
+        self.groups = 0
         self.commands = 0
-        self.on_batch: Callable[[int, float], None] | None = None  # (size, seconds)
+        self.on_group: Callable[[int, float], None] | None = None  # (size, seconds)
         # Called on the writer thread after a commit that queued outbox messages, with
         # their kinds: the engine wakes those pumps (and only those).
         self.on_queued: Callable[[set[str]], None] | None = None
@@ -198,7 +199,7 @@ class Writer:
 
     def cpu_seconds(self) -> float:
         """CPU time the writer thread has used (0 when it is not running): with its wall
-        time, how much of a batch went to work and how much to waiting for the GIL or
+        time, how much of a group went to work and how much to waiting for the GIL or
         the disk."""
         ident = self._thread.ident if self._thread is not None else None
         if ident is None:
@@ -246,7 +247,7 @@ class Writer:
     def submit(self, command: Command[R]) -> asyncio.Future[R]:
         """Queue a command from the event loop; await the returned future.
 
-        Commands submitted in one turn of the event loop (the calls of one relayed batch,
+        Commands submitted in one turn of the event loop (the calls of one relayed group,
         say) reach the writer together, as one entry of its queue, at the end of that
         turn: handed over one at a time, the writer thread would wake at the first and
         could take the GIL and commit it alone while the loop was still submitting the
@@ -279,7 +280,7 @@ class Writer:
                     return
                 items = first
                 stop = False
-                while len(items) < self.max_batch:
+                while len(items) < self.max_group:
                     try:
                         item = self._queue.get_nowait()
                     except queue.Empty:
@@ -292,10 +293,10 @@ class Writer:
                 queued: set[str] = set()
                 conn, outcomes = self._commit(conn, [i.command for i in items], queued)
                 self._committed.set()
-                self.batches += 1
+                self.groups += 1
                 self.commands += len(items)
-                if self.on_batch is not None:
-                    self.on_batch(len(items), time.perf_counter() - started)
+                if self.on_group is not None:
+                    self.on_group(len(items), time.perf_counter() - started)
                 _settle(items, outcomes)
                 if queued and self.on_queued is not None:
                     self.on_queued(queued)
@@ -307,16 +308,17 @@ class Writer:
 
     def _commit(self, conn: Connection, commands: list[Command[object]],
                 queued: set[str]) -> tuple[Connection, list[Outcome]]:
-        """Run one batch to a known outcome; the connection to go on with. Only a store
+        """Run one group to a known outcome; the connection to go on with. Only a store
         that can lose its connection under a commit (PostgreSQL) gets markers."""
         marked = conn.kind == "postgresql"
         deadline = time.monotonic() + RECONNECT_FOR_S
         while True:
             marker = new_id() if marked else None
             try:
-                outcomes = run_batch(conn, commands, self.quote_cache, queued, marker=marker)
+                outcomes = commit_group(conn, commands, self.quote_cache, queued,
+                                        marker=marker)
             except ConnectionLost as lost:
-                log.warning("store connection lost under a batch of %d; reconnecting",
+                log.warning("store connection lost under a group of %d; reconnecting",
                             len(commands))
                 conn, found = self._find_marker(conn, lost.marker, deadline)
                 if found is None:  # no writable store in time: nothing is known yet
@@ -324,11 +326,11 @@ class Writer:
                 if lost.marker is None:
                     return conn, lost.outcomes
                 if found:
-                    log.info("the batch had committed before the connection was lost")
-                    assert lost.batch is not None
-                    _after(lost.batch, self.quote_cache, queued)
+                    log.info("the group had committed before the connection was lost")
+                    assert lost.unit is not None
+                    _after(lost.unit, self.quote_cache, queued)
                     return conn, lost.outcomes
-                log.info("the batch had not committed; applying it again")
+                log.info("the group had not committed; applying it again")
                 continue
             if marked:
                 self._prune(conn)
@@ -336,7 +338,7 @@ class Writer:
 
     def _find_marker(self, conn: Connection, marker: str | None, deadline: float
                    ) -> tuple[Connection, bool | None]:
-        """A new connection, and whether the batch with `marker` is in the store: asked
+        """A new connection, and whether the group with `marker` is in the store: asked
         until a writable store answers (None if none did by `deadline`; False when there
         is no marker to ask about)."""
         while True:
@@ -346,7 +348,7 @@ class Writer:
             if marker is None:
                 return conn, False
             try:
-                found = conn.query("SELECT 1 FROM batch_commits WHERE id = ?", (marker,))
+                found = conn.query("SELECT 1 FROM group_commits WHERE id = ?", (marker,))
             except Exception as exc:
                 if not conn.lost(exc):
                     raise
@@ -370,19 +372,19 @@ class Writer:
                 pause = min(pause * 2, 1.0)
 
     def _prune(self, conn: Connection) -> None:
-        """Every PRUNE_EVERY batches, forget markers older than MARKERS_KEPT_S: a marker is
-        read only right after its own batch."""
-        if self.batches % PRUNE_EVERY:
+        """Every PRUNE_EVERY groups, forget markers older than MARKERS_KEPT_S: a marker is
+        read only right after its own group."""
+        if self.groups % PRUNE_EVERY:
             return
         cutoff = rfc3339(datetime.now(UTC) - timedelta(seconds=MARKERS_KEPT_S))
         try:
-            conn.execute("DELETE FROM batch_commits WHERE at < ?", (cutoff,))
+            conn.execute("DELETE FROM group_commits WHERE at < ?", (cutoff,))
         except Exception as exc:  # the next prune tries again
-            log.warning("could not prune batch markers: %s", exc)
+            log.warning("could not prune group markers: %s", exc)
 
 
 def _settle(items: list[_Item], outcomes: list[Outcome]) -> None:
-    """Answer every waiter: one hop onto each event loop for the whole batch."""
+    """Answer every waiter: one hop onto each event loop for the whole group."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Outcome]]] = {}
     for item, out in zip(items, outcomes, strict=True):
         if item.loop is None:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from corridor.api.internal import BATCH_PATH, MSGPACK, Answered, Relayed, decode_calls
 from corridor.core.errors import Unavailable
-from corridor.eig.batching import Batcher
+from corridor.eig.coalescer import Coalescer
 from corridor.httppool import Pool
 from tests.support import free_port
 
@@ -58,16 +58,16 @@ async def serving(*txns: Scripted) -> AsyncIterator[None]:
             await runner.cleanup()
 
 
-def batcher(*ports: int) -> Batcher:
+def coalescer(*ports: int) -> Coalescer:
     pools = [Pool(f"http://127.0.0.1:{p}", None, 8, timeout=5) for p in ports]
-    return Batcher(pools, lambda: Unavailable("down", code="txn_unavailable"))
+    return Coalescer(pools, lambda: Unavailable("down", code="txn_unavailable"))
 
 
 def call(n: int, key: str | None) -> Relayed:
     return Relayed("POST", "/internal/v1/transfers", "payfast", key, None, f"{n}".encode())
 
 
-async def outcomes(b: Batcher, calls: list[Relayed]) -> list[int | str]:
+async def outcomes(b: Coalescer, calls: list[Relayed]) -> list[int | str]:
     got = await asyncio.gather(*(b.call(c) for c in calls), return_exceptions=True)
     return [g.status if isinstance(g, Answered) else type(g).__name__ for g in got]
 
@@ -81,7 +81,7 @@ def test_batches_go_to_each_txn_in_turn() -> None:
 
     async def go() -> None:
         async with serving(a, b):
-            txns = batcher(a.port, b.port)
+            txns = coalescer(a.port, b.port)
             for n in range(6):  # one at a time: six batches
                 assert await outcomes(txns, [call(n, f"k{n}")]) == [200]
         assert len(a.got) == len(b.got) == 3
@@ -95,7 +95,7 @@ def test_a_txn_that_cannot_be_reached_hands_every_call_to_the_other() -> None:
 
     async def go() -> None:
         async with serving(live):
-            txns = batcher(dead, live.port)
+            txns = coalescer(dead, live.port)
             # Unkeyed calls too: the batch never left, so nothing can run twice.
             assert await outcomes(txns, [call(1, None), call(2, "k2")]) == [200, 200]
             assert txns.failovers == 2
@@ -112,7 +112,7 @@ def test_a_txn_that_took_a_batch_unanswered_gets_only_keyed_calls_resent() -> No
 
     async def go() -> None:
         async with serving(mute, live):
-            txns = batcher(mute.port, live.port)
+            txns = coalescer(mute.port, live.port)
             got = await outcomes(txns, [call(1, None), call(2, "k2")])
             # The unkeyed call may have been applied by the mute TXN: 503, not twice.
             assert got == ["Unavailable", 200]

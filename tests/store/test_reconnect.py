@@ -1,4 +1,4 @@
-"""TXN's writer through a lost PostgreSQL connection (what a failover does to it): a batch
+"""TXN's writer through a lost PostgreSQL connection (what a failover does to it): a group
 whose connection died before COMMIT is applied on a new connection, one whose COMMIT went
 through but whose answer was lost is not applied again; either way the caller gets its
 answer once. The Patroni fault tests (tests/ha/test_patroni.py) do this with real kills."""
@@ -34,7 +34,7 @@ def fundings(dsn: str, tmp_path: Path, reference: str) -> int:
         conn.close()
 
 
-def test_a_batch_cut_off_before_commit_is_applied_on_a_new_connection(
+def test_a_group_cut_off_before_commit_is_applied_on_a_new_connection(
         pg_dsn: str, tmp_path: Path) -> None:
     conns: list[Connection] = []
 
@@ -74,7 +74,7 @@ class AnswerLost(PostgresConnection):
             raise psycopg.OperationalError("server closed the connection unexpectedly")
 
 
-def test_a_batch_committed_before_its_answer_was_lost_is_not_applied_again(
+def test_a_group_committed_before_its_answer_was_lost_is_not_applied_again(
         pg_dsn: str, tmp_path: Path) -> None:
     open_store(pg_dsn, tmp_path).close()  # the schema, once
     writer = Writer(lambda: AnswerLost(pg_dsn))

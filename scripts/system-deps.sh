@@ -40,4 +40,13 @@ if [[ " ${missing[*]} " == *" prometheus "* ]] && pgrep -x prometheus >/dev/null
     update-rc.d prometheus disable >/dev/null 2>&1 || true
   fi
 fi
+# etcd-server's package likewise starts a system etcd on 2379: the tests run their own.
+if [[ " ${missing[*]} " == *" etcd-server "* ]] && pgrep -x etcd >/dev/null; then
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now etcd.service >/dev/null 2>&1 || true
+  else
+    service etcd stop >/dev/null 2>&1 || true
+    update-rc.d etcd disable >/dev/null 2>&1 || true
+  fi
+fi
 patroni_venv

@@ -55,7 +55,8 @@ class TransportTimeout(TransportError):
 class ConnectFailed(TransportError):
     """No connection could be opened (refused, unreachable, TLS handshake failed, or the
     time ran out while connecting): the request was never sent, so it cannot have been
-    applied. Routing moves a payout to another partner only on this error."""
+    applied: safe to send to another server. Routing moves a payout to another partner
+    only on this error; EIG fails over to another TXN on it."""
 
 
 class _Dropped(TransportError):

@@ -97,12 +97,28 @@ class Stack:
         self.services[name] = service
         return service
 
-    def start_txn(self) -> Service:
+    def start_txn(self, name: str = "txn", listen: tuple[str, int] | None = None
+                  ) -> Service:
+        """TXN (as `name`), on the site's listen.txn or on `listen` (host, port): one of
+        several TXN processes, as on several hosts."""
         args = ["serve", "txn"] + (["--store", self.store] if self.store else [])
-        return self._spawn("txn", args, self._txn_healthy)
+        if listen is None:
+            return self._spawn(name, args, self._txn_healthy)
+        host, port = listen
+        ctx = hub_client(Layout(self.site_dir), "eig")
+        return self._spawn(name, [*args, "--listen", f"{host}:{port}"],
+                           lambda: http_ok(host, port, "/healthz", ctx))
 
-    def start_eig(self) -> Service:
-        return self._spawn("eig", ["serve", "eig"], self._eig_healthy)
+    def start_eig(self, name: str = "eig", ports: tuple[int, int] | None = None,
+                  extra: tuple[str, ...] = ()) -> Service:
+        """EIG (as `name`), on the site's ports or on `ports` (partner, internal): one of
+        several EIG processes behind one partner-facing name."""
+        if ports is None:
+            return self._spawn(name, ["serve", "eig", *extra], self._eig_healthy)
+        port, internal = ports
+        return self._spawn(name, ["serve", "eig", "--port", str(port), "--internal-port",
+                                  str(internal), *extra],
+                           lambda: http_ok("127.0.0.1", internal, "/healthz"))
 
     def start_rpt(self) -> Service | None:
         """RPT, when this build has it; it follows TXN's event feed."""
@@ -112,8 +128,8 @@ class Stack:
 
     def restart(self, name: str) -> Service:
         """Start a server of the stack again (after it exited), in its place."""
-        start = {"txn": self.start_txn, "eig": self.start_eig, "rpt": self.start_rpt}[name]
-        service = start()
+        service = (self.start_txn() if name == "txn" else self.start_eig() if name == "eig"
+                   else self.start_rpt())
         assert service is not None, name
         return service
 

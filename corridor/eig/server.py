@@ -26,7 +26,7 @@ from corridor.eig.metrics import EigMetrics
 from corridor.eig.partners import PartnerDirectory
 from corridor.eig.ratelimit import DEFAULT_BURST, DEFAULT_RATE, RateLimiter
 from corridor.eig.tlslayer import HandshakeFailure, audit_handshakes, listen
-from corridor.eig.upstream import Rpt, Txn, rpt_url, txn_url
+from corridor.eig.upstream import Rpt, Txn, rpt_url, txn_urls
 from corridor.patches.aiohttp_request_handler import handler_factory
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client, partner_listener
@@ -43,7 +43,7 @@ class Options:
     host: str | None = None  # default: the site's listen.eig
     port: int | None = None
     internal_port: int | None = None
-    txn_url: str | None = None  # default: the site's listen.txn
+    txn_url: str | None = None  # default: the site's TXN hosts (`txn_urls`)
     rpt_url: str | None = None  # default: the site's listen.rpt
     rate: float = DEFAULT_RATE
     burst: int = DEFAULT_BURST
@@ -66,7 +66,7 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
     tracing = Tracing(opts.settings, opts.data_dir, "eig")
     metrics = EigMetrics(opts.site_dir)
     tls = hub_client(layout, "eig")
-    txn = Txn(opts.txn_url or txn_url(site), tls)
+    txn = Txn(opts.txn_url or txn_urls(site), tls)
     rpt = Rpt(opts.rpt_url or rpt_url(site), tls, pool=16)
     await txn.start()
     await rpt.start()

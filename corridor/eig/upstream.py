@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from corridor.api.internal import Relayed
 from corridor.core.errors import Unavailable
-from corridor.eig.coalescer import Coalescer
-from corridor.httppool import MAX_BODY, Pool, TransportError
+from corridor.eig.coalescer import Coalescer, resendable
+from corridor.httppool import MAX_BODY, ConnectFailed, Pool, TransportError
 from corridor.site.model import Site
 
 # Response headers of TXN a partner may see; everything else stays inside the hub.
@@ -47,6 +47,22 @@ def server_url(site: Site, name: str) -> str:
 
 def txn_url(site: Site) -> str:
     return server_url(site, "txn")
+
+
+def txn_urls(site: Site) -> list[str]:
+    """Every TXN process EIG may call: one per TXN host of hub.yaml (`txn`, `txn-b`, ...)
+    when TXN listens on every address (`listen.txn` 0.0.0.0 or ::, each host then serving
+    at its own address), else the one `listen.txn` address."""
+    listen = site.hub.listen["txn"]
+    try:
+        everywhere = ipaddress.ip_address(listen.host).is_unspecified
+    except ValueError:
+        everywhere = False
+    hosts = [h for h in site.hub.hosts if h.name.partition("-")[0] == "txn"]
+    if not everywhere or len(hosts) < 2:
+        return [txn_url(site)]
+    return [f"https://{f'[{h.address}]' if ':' in h.address else h.address}:{listen.port}"
+            for h in hosts]
 
 
 def rpt_url(site: Site) -> str:
@@ -94,17 +110,32 @@ class Upstream:
 
 
 class Txn(Upstream):
-    """TXN's internal API: the hot hop of every partner call. A POST that timed out may
-    have been applied: the partner retries with the same Idempotency-Key and TXN answers
-    the original response."""
+    """TXN's internal API: the hot hop of every partner call, to one or several TXN
+    processes (which share one store). A POST that timed out may have been applied: the
+    partner retries with the same Idempotency-Key and TXN answers the original response.
+    Calls go to the TXNs in turn; one that gives no answer is left aside for a moment, and
+    a call goes to another only where that cannot apply it twice
+    (`corridor.eig.coalescer`)."""
 
     unavailable = ("txn_unavailable",
                    "the transaction engine is unavailable; retry with the same Idempotency-Key")
 
+    def __init__(self, base_urls: str | list[str], context: ssl.SSLContext,
+                 pool: int = 256) -> None:
+        urls = [base_urls] if isinstance(base_urls, str) else base_urls
+        super().__init__(urls[0], context, pool)
+        self.base_urls = [u.rstrip("/") for u in urls]
+        self._pools: list[Pool] = []
+
     async def start(self) -> None:
-        await super().start()
-        assert self._pool is not None
-        self._coalescer = Coalescer(self._pool, self._unavailable)
+        self._pools = [Pool(url, self._context, self._size, timeout=TIMEOUT_S,
+                            max_body=self.max_body) for url in self.base_urls]
+        self._pool = self._pools[0]
+        self._coalescer = Coalescer(self._pools, self._unavailable)
+
+    async def close(self) -> None:
+        for pool in self._pools:
+            pool.close()
 
     async def relay(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
@@ -117,7 +148,23 @@ class Txn(Upstream):
                 method, path, headers["Corridor-Partner"], headers.get("Idempotency-Key"),
                 headers.get("Corridor-Signature"), body or b"", headers.get("traceparent")))
             return Answer(got.status, got.body, {"Content-Type": got.content_type})
-        return await super().relay(method, path, headers, body)
+        call = Relayed(method, path, key=headers.get("Idempotency-Key"))
+        tried: set[int] = set()
+        while True:
+            chosen = self._coalescer.choose(tried)
+            if chosen is None:
+                raise self._unavailable()
+            tried.add(chosen)
+            try:
+                response = await self._pools[chosen].request(method, path, headers, body)
+            except TransportError as exc:
+                self._coalescer.rest(chosen)
+                if isinstance(exc, ConnectFailed) or resendable(call):
+                    continue
+                raise self._unavailable() from exc
+            passed = {h: response.headers[low] for h, low in _PASS_LOWER
+                      if low in response.headers}
+            return Answer(response.status, response.body, passed)
 
 
 class Rpt(Upstream):

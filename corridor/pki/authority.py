@@ -212,13 +212,14 @@ def refresh_crls(site: Site) -> list[Path]:
 
 
 def server_names(site: Site, name: str) -> tuple[str, ...]:
-    """SANs for a hub server: its listen host and its host entry's address, plus localhost
-    for the single-host embedded default. Wildcard listen addresses are not names."""
+    """SANs for a hub server: its listen host and the addresses of the hosts that run it
+    (`txn`, and `txn-b`... for a second one, which holds the same certificate), plus
+    localhost for the single-host embedded default. Wildcard listen addresses are not
+    names."""
     names: list[str] = []
     listen = site.hub.listen.get(name)
-    host = site.hub.host(name)
-    for candidate in (listen.host if listen else None, host.address if host else None,
-                      "localhost", "127.0.0.1"):
+    hosts = [h.address for h in site.hub.hosts if h.name.partition("-")[0] == name]
+    for candidate in (listen.host if listen else None, *hosts, "localhost", "127.0.0.1"):
         if candidate and candidate not in names and not _wildcard(candidate):
             names.append(candidate)
     return tuple(names)

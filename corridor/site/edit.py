@@ -79,6 +79,23 @@ class SiteEdit:
         parent[path[-1]] = _scalar(value, like=old)
         self._changed.add(file)
 
+    def append(self, file: str, path: Sequence[str | int], value: Mapping[str, object]
+               ) -> None:
+        """Add a mapping at the end of the list at `path` in `file`."""
+        parent = self.document(file)
+        try:
+            for step in path:
+                parent = parent[step]
+        except (KeyError, IndexError, TypeError):
+            raise LookupError(f"{file} has no {'.'.join(map(str, path))}") from None
+        item = CommentedMap()
+        for key, val in value.items():
+            item[key] = _scalar(val)
+        if parent and hasattr(parent[-1], "fa") and parent[-1].fa.flow_style():
+            item.fa.set_flow_style()
+        parent.append(item)
+        self._changed.add(file)
+
     def create(self, file: str, document: CommentedMap) -> None:
         """A new file; refused when one is there already."""
         if file in self._docs or (self.root / file).exists():

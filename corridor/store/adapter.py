@@ -95,6 +95,17 @@ class Connection:
         raise NotImplementedError
         yield self
 
+    def lost(self, exc: BaseException) -> bool:
+        """Whether `exc` means the connection to the database server is gone (its host
+        died, or it was demoted in a failover): what was in flight has an unknown outcome,
+        and only a new connection can go on."""
+        return False
+
+    @property
+    def broken(self) -> bool:
+        """The connection can no longer be used (after `lost`)."""
+        return False
+
     def checkpoint_elsewhere(self) -> bool:
         """Stop this connection's commits from checkpointing by themselves; True if the
         caller must now call `checkpoint` (SQLite WAL), False if the store needs none."""
@@ -295,6 +306,22 @@ class PostgresConnection(Connection):
         with self.db.transaction():
             self.db.execute("SELECT pg_advisory_xact_lock(%s)", (FEED_LOCK,))
             yield self
+
+    def lost(self, exc: BaseException) -> bool:
+        import psycopg
+
+        if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+            return True  # connected to a node that is now a standby
+        if not isinstance(exc, psycopg.OperationalError):
+            return False
+        # Broken or closed: the server went away. A server shut down or demoted under us
+        # answers with an admin shutdown (57P01/57P02/57P03) and closes the connection.
+        return self.db.broken or self.db.closed or getattr(exc, "sqlstate", None) in {
+            "57P01", "57P02", "57P03"}
+
+    @property
+    def broken(self) -> bool:
+        return bool(self.db.broken or self.db.closed)
 
     def close(self) -> None:
         self.db.close()

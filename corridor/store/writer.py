@@ -4,6 +4,16 @@ queue and applies as many as are waiting in one transaction, then answers every 
 A caller's answer is released only after its transaction has committed (and, on SQLite
 with `synchronous=FULL`, the WAL is on disk), so an acknowledged command is durable. A
 command that raises a `CorridorError` fails alone; the others in its group still commit.
+
+On PostgreSQL the connection can break under a group (the primary died, or was demoted in
+a failover): if that happened during COMMIT, nobody can say from here whether the group is
+in the store. So each group writes a marker row (`group_commits`, a fresh id) in its own
+transaction; the writer connects again (the multi-host DSN finds the writable node),
+reads whether the marker is there, and answers the group as committed if it is, or runs it
+again (new marker) if it is not. A group is therefore never applied twice, and never
+acknowledged unless it is in the store that is writable now. The writer never cancels a
+COMMIT that waits for the synchronous standby (a cancelled wait leaves the commit visible
+on that node alone): it waits for the connection to break.
 """
 
 from __future__ import annotations
@@ -16,11 +26,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from corridor import processes
 from corridor.core.errors import CorridorError, Unavailable
+from corridor.core.ids import new_id
 from corridor.core.pricing import Quote
+from corridor.core.times import rfc3339
 from corridor.store.adapter import Connection
 from corridor.store.changes import Changes
 from corridor.store.unit_of_work import Needs, UnitOfWork
@@ -29,6 +42,9 @@ log = logging.getLogger("corridor.store")
 MAX_GROUP = 2000
 QUOTE_CACHE = 200_000
 CHECKPOINT_EVERY = 0.05  # seconds between WAL checkpoints at most, while commits come
+RECONNECT_FOR_S = 60.0  # how long the writer tries to reach a writable store for a group
+MARKERS_KEPT_S = 3600.0  # group markers older than this are deleted (a group at a time)
+PRUNE_EVERY = 1000  # groups between two such deletions
 
 
 R = TypeVar("R")
@@ -52,18 +68,46 @@ class Outcome:
         self.error: BaseException | None = None
 
 
+class ConnectionLost(Exception):
+    """The store's connection broke under a group. `marker` is the group's marker (None
+    when no single transaction was in flight); `outcomes` and `unit` are what the group
+    computed, valid if the marker turns out to be in the store."""
+
+    def __init__(self, marker: str | None, outcomes: list[Outcome],
+                 unit: UnitOfWork | None) -> None:
+        super().__init__("the store's connection was lost")
+        self.marker = marker
+        self.outcomes = outcomes
+        self.unit = unit
+
+
+def _unavailable() -> Outcome:
+    out = Outcome()
+    out.error = Unavailable("the store is unavailable; retry with the same Idempotency-Key",
+                            code="store_unavailable")
+    return out
+
+
 def commit_group(conn: Connection, commands: Sequence[Command[object]],
                  quote_cache: dict[str, Quote] | None = None,
                  queued: set[str] | None = None,
-                 traces: Sequence[str | None] | None = None) -> list[Outcome]:
+                 traces: Sequence[str | None] | None = None, *,
+                 marker: str | None = None) -> list[Outcome]:
     """Run `commands` in one transaction. If the transaction itself fails (a database
     error, not a refused command), it is retried one command per transaction so that one
     bad command cannot sink the others. `queued` gets the kinds of the outbox messages
     that were committed. `traces` are the commands' trace contexts (`Writer.trace_of`),
-    stored with the outbox messages each writes."""
+    stored with the outbox messages each writes. With a `marker` (the writer's), the
+    transaction also records it, and a lost connection raises `ConnectionLost` instead of
+    answering."""
+    outcomes = [Outcome() for _ in commands]
+    unit: UnitOfWork | None = None
     try:
-        return _one_transaction(conn, commands, quote_cache, queued, traces)
+        unit = UnitOfWork(conn, quote_cache)
+        _one_transaction(conn, unit, commands, outcomes, marker, traces)
     except Exception as exc:
+        if marker is not None and conn.lost(exc):
+            raise ConnectionLost(marker, outcomes, unit) from exc
         if len(commands) == 1:
             log.exception("store transaction failed")
             out = Outcome()
@@ -71,18 +115,26 @@ def commit_group(conn: Connection, commands: Sequence[Command[object]],
                                     code="store_error")
             return [out]
         log.warning("group of %d failed (%s); retrying one by one", len(commands), exc)
-        return [commit_group(conn, [cmd], quote_cache, queued,
-                             None if traces is None else [traces[i]])[0]
-                for i, cmd in enumerate(commands)]
+        done: list[Outcome] = []
+        for i, cmd in enumerate(commands):
+            try:
+                done.append(commit_group(conn, [cmd], quote_cache, queued,
+                                         None if traces is None else [traces[i]],
+                                         marker=None if marker is None else new_id())[0])
+            except ConnectionLost:
+                # This one's outcome is unknown and the rest did not run: each is told
+                # to retry (partner calls carry idempotency keys, the pumps claim again).
+                done.extend(_unavailable() for _ in commands[i:])
+                raise ConnectionLost(None, done, None) from exc
+        return done
+    _after(unit, quote_cache, queued)
+    return outcomes
 
 
-def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
-                     quote_cache: dict[str, Quote] | None,
-                     queued: set[str] | None,
-                     traces: Sequence[str | None] | None) -> list[Outcome]:
-    outcomes = [Outcome() for _ in commands]
+def _one_transaction(conn: Connection, unit: UnitOfWork, commands: Sequence[Command[object]],
+                     outcomes: list[Outcome], marker: str | None,
+                     traces: Sequence[str | None] | None) -> None:
     with conn.write():
-        unit = UnitOfWork(conn, quote_cache)
         needs = Needs()
         for cmd in commands:
             cmd.needs(needs)
@@ -98,6 +150,15 @@ def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
                 continue
             unit.merge(ch)
         unit.flush()
+        if marker is not None:
+            conn.execute("INSERT INTO group_commits (id, at) VALUES (?, ?)",
+                         (marker, rfc3339(datetime.now(UTC))))
+
+
+def _after(unit: UnitOfWork, quote_cache: dict[str, Quote] | None,
+           queued: set[str] | None) -> None:
+    """What a committed group leaves behind in memory: the outbox kinds it queued (to
+    wake their pumps) and its new quotes (the writer's cache)."""
     if queued is not None:
         queued.update(message.kind for message in unit.out.outbox)
     if quote_cache is not None:
@@ -105,7 +166,6 @@ def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
             quote_cache[quote.id] = quote
         if len(quote_cache) > QUOTE_CACHE:
             quote_cache.clear()
-    return outcomes
 
 
 class _Item:
@@ -244,8 +304,8 @@ class Writer:
                     items.extend(item)
                 started = time.perf_counter()
                 queued: set[str] = set()
-                outcomes = commit_group(conn, [i.command for i in items], self.quote_cache,
-                                        queued, [i.trace for i in items])
+                conn, outcomes = self._commit(conn, [i.command for i in items], queued,
+                                              [i.trace for i in items])
                 self._committed.set()
                 self.groups += 1
                 self.commands += len(items)
@@ -258,6 +318,83 @@ class Writer:
                     return
         finally:
             conn.close()
+
+
+    def _commit(self, conn: Connection, commands: list[Command[object]], queued: set[str],
+                traces: list[str | None]) -> tuple[Connection, list[Outcome]]:
+        """Run one group to a known outcome; the connection to go on with. Only a store
+        that can lose its connection under a commit (PostgreSQL) gets markers."""
+        marked = conn.kind == "postgresql"
+        deadline = time.monotonic() + RECONNECT_FOR_S
+        while True:
+            marker = new_id() if marked else None
+            try:
+                outcomes = commit_group(conn, commands, self.quote_cache, queued, traces,
+                                        marker=marker)
+            except ConnectionLost as lost:
+                log.warning("store connection lost under a group of %d; reconnecting",
+                            len(commands))
+                conn, found = self._find_marker(conn, lost.marker, deadline)
+                if found is None:  # no writable store in time: nothing is known yet
+                    return conn, [_unavailable() for _ in commands]
+                if lost.marker is None:
+                    return conn, lost.outcomes
+                if found:
+                    log.info("the group had committed before the connection was lost")
+                    assert lost.unit is not None
+                    _after(lost.unit, self.quote_cache, queued)
+                    return conn, lost.outcomes
+                log.info("the group had not committed; applying it again")
+                continue
+            if marked:
+                self._prune(conn)
+            return conn, outcomes
+
+    def _find_marker(self, conn: Connection, marker: str | None, deadline: float
+                   ) -> tuple[Connection, bool | None]:
+        """A new connection, and whether the group with `marker` is in the store: asked
+        until a writable store answers (None if none did by `deadline`; False when there
+        is no marker to ask about)."""
+        while True:
+            conn = self._reconnect(conn, deadline)
+            if conn.broken:
+                return conn, None
+            if marker is None:
+                return conn, False
+            try:
+                found = conn.query("SELECT 1 FROM group_commits WHERE id = ?", (marker,))
+            except Exception as exc:
+                if not conn.lost(exc):
+                    raise
+                continue  # lost again before the answer: ask the next writable node
+            return conn, bool(found)
+
+    def _reconnect(self, conn: Connection, deadline: float) -> Connection:
+        """A new connection to the writable store, tried until `deadline`; the broken
+        one back if none came."""
+        with contextlib.suppress(Exception):
+            conn.close()
+        pause = 0.05
+        while True:
+            try:
+                return self._connect()
+            except Exception as exc:  # no writable node yet (failover in progress)
+                if time.monotonic() > deadline:
+                    log.error("no writable store: %s", exc)
+                    return conn
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+
+    def _prune(self, conn: Connection) -> None:
+        """Every PRUNE_EVERY groups, forget markers older than MARKERS_KEPT_S: a marker is
+        read only right after its own group."""
+        if self.groups % PRUNE_EVERY:
+            return
+        cutoff = rfc3339(datetime.now(UTC) - timedelta(seconds=MARKERS_KEPT_S))
+        try:
+            conn.execute("DELETE FROM group_commits WHERE at < ?", (cutoff,))
+        except Exception as exc:  # the next prune tries again
+            log.warning("could not prune group markers: %s", exc)
 
 
 def _settle(items: list[_Item], outcomes: list[Outcome]) -> None:

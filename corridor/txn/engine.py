@@ -20,7 +20,7 @@ import msgspec
 
 from corridor.api import schemas as api
 from corridor.core.compliance import Screener, check_kyc, sender_key
-from corridor.core.errors import CorridorError, InvalidInput, NotFound, Refused
+from corridor.core.errors import CorridorError, InvalidInput, NotFound, Refused, Unavailable
 from corridor.core.fx import RateBook
 from corridor.core.ids import new_id
 from corridor.core.pricing import Quote, price_quote
@@ -153,15 +153,36 @@ class Engine:
         asyncio.get_running_loop().add_reader(fd, drain)
 
     async def read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run a read query on a pooled connection, off the event loop."""
+        """Run a read query on a pooled connection, off the event loop. A connection lost
+        under it (a failover) is replaced and the read asked once more; a store that
+        cannot be reached is a 503 `store_unavailable`."""
         def run() -> T:
-            conn = getattr(self._local, "conn", None)
-            if conn is None:
-                conn = self._local.conn = self.connect()
-                self._conns.append(conn)
-            return fn(conn, *args, **kwargs)
+            for attempt in (1, 2):
+                conn = getattr(self._local, "conn", None)
+                try:
+                    if conn is None:
+                        conn = self._local.conn = self.connect()
+                        self._conns.append(conn)
+                    return fn(conn, *args, **kwargs)
+                except Exception as exc:
+                    if conn is not None and not conn.lost(exc):
+                        raise
+                    if conn is not None:
+                        self._drop(conn)
+                    if attempt == 2:
+                        raise Unavailable("the store is unavailable; retry later",
+                                          code="store_unavailable") from exc
+            raise AssertionError("unreachable")
 
         return await asyncio.get_running_loop().run_in_executor(self._pool, run)
+
+    def _drop(self, conn: Connection) -> None:
+        """Forget this thread's broken connection."""
+        self._local.conn = None
+        with contextlib.suppress(ValueError):
+            self._conns.remove(conn)
+        with contextlib.suppress(Exception):
+            conn.close()
 
     # -- who is asking ---------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import logging
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -69,8 +70,12 @@ class CallbackSender:
         max_attempts: int = 100,
         backoff: tuple[float, float] = (0.05, 5.0),
         source: str | None = None,
+        path: str = PATH,
+        content_type: str = "application/json",
+        encode: Callable[[ReceiverCallback], bytes] | None = None,
     ) -> None:
-        self.url = eig_url.rstrip("/") + PATH
+        self.url = eig_url.rstrip("/") + path
+        self.content_type = content_type
         self._path = urlsplit(self.url).path
         self.tls, self.api_key, self.secret = tls, api_key, secret
         self.concurrency, self.timeout, self.max_attempts = concurrency, timeout, max_attempts
@@ -83,7 +88,8 @@ class CallbackSender:
         self._workers: list[asyncio.Task[None]] = []
         self._pool: Pool | None = None
         self._auth = f"Bearer {api_key}"
-        self._encode = msgspec.json.Encoder().encode
+        # How a callback goes on the wire: JSON, or (the ISO mode) a pacs.002.
+        self._encode = encode or msgspec.json.Encoder().encode
 
     async def start(self) -> None:
         self._pool = Pool(self.url, self.tls, self.concurrency, timeout=self.timeout,
@@ -143,7 +149,7 @@ class CallbackSender:
         Signed afresh each time so that a late retry is not refused as stale."""
         assert self._pool is not None
         headers = {
-            "Content-Type": "application/json",
+            "Content-Type": self.content_type,
             "Authorization": self._auth,
             "Idempotency-Key": key,
             signature.HEADER: signature.sign(self.secret, body, int(time.time())),

@@ -28,6 +28,8 @@ class Faults:
     callback_first: bool = False  # deliver the callback before answering the submit
     success_after_failure: bool = False  # after a FAILURE callback, also send a SUCCESS one
     sync_outcome: bool = False  # answer SUCCESS/FAILURE in the submit reply, not PENDING
+    # after the final callback, an older in-process status (ISO: a pacs.002 ACSP) arrives
+    pending_after_final: bool = False
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes` (knob -> value) all or nothing; raise FaultError on any bad one."""

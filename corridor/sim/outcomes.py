@@ -51,6 +51,9 @@ class OutcomeCallbacks:
         if self.faults.success_after_failure and payout.status == "FAILURE":
             contrary = self._callback(payout, "SUCCESS", None)
             self._spawn(self._after(deliveries[0], contrary))
+        if self.faults.pending_after_final:
+            late = self._callback(payout, "PENDING", None)
+            self._spawn(self._after(deliveries[0], late))
         return deliveries
 
     async def _after(self, first: Delivery, then: ReceiverCallback) -> None:

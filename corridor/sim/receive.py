@@ -29,12 +29,13 @@ from aiohttp import web
 from corridor.api.receive_partner import PayoutAnswer, ValidateRequest, Validation
 from corridor.core.errors import CorridorError
 from corridor.pki.files import write_atomic
+from corridor.sim import iso
 from corridor.sim.callbacks import CallbackSender
 from corridor.sim.control import ControlApi
 from corridor.sim.faults import Faults
 from corridor.sim.identity import PartnerIdentity, SimError, host_port, loopback_source
 from corridor.sim.outcomes import OutcomeCallbacks
-from corridor.sim.payouts import Payouts
+from corridor.sim.payouts import Payout, Payouts
 from corridor.sim.wallets import name_score
 from corridor.sim.web import Listener, check_signature, reply
 from corridor.site.model import Site
@@ -83,10 +84,15 @@ class ReceivePartnerSim:
         self._tasks: set[asyncio.Task[Any]] = set()
         eig = site.hub.listen.get("eig")
         self.eig_url = eig_url or (f"https://{eig.host}:{eig.port}" if eig else "")
+        # ISO mode: a bank partner (connector iso20022) reports outcomes as pacs.002.
+        self.iso = self.partner.connector == "iso20022"
+        wire: dict[str, Any] = dict(path=iso.PATH, content_type=iso.CONTENT_TYPE,
+                                    encode=iso.callback_body) if self.iso else {}
         self.callbacks = CallbackSender(
             self.eig_url, ident.client_tls(), ident.api_key(api_key, api_key_file),
             self.secret, concurrency=callback_concurrency, timeout=callback_timeout,
             source=loopback_source(self.partner) if _is_loopback(self.eig_url) else None,
+            **wire,
         )
         self.outcomes = OutcomeCallbacks(self.callbacks, self.faults, self._spawn)
         self.control = ControlApi(self.partner.id, self.faults, self.payouts, self.callbacks,
@@ -149,6 +155,8 @@ class ReceivePartnerSim:
         app.router.add_post("/v1/accounts/validate", self.validate)
         app.router.add_post("/v1/payouts", self.submit)
         app.router.add_get("/v1/payouts/{payout_id}", self.query)
+        app.router.add_post("/iso20022/pacs.008", self.submit_iso)
+        app.router.add_post("/iso20022/pacs.028", self.query_iso)
         app.router.add_routes(self.control.routes())
         return app
 
@@ -183,6 +191,11 @@ class ReceivePartnerSim:
         if not key:
             raise CorridorError("Idempotency-Key header is required",
                                code="idempotency_key_missing")
+        payout, fresh = await self.book(key, body)
+        return reply(payout.answer, 201 if fresh else 200)
+
+    async def book(self, key: str, body: bytes) -> tuple[Payout, bool]:
+        """Book a payout request (JSON) and report its outcome as the fault knobs say."""
         payout, fresh = self.payouts.book(key, body)
         if fresh:
             self._dirty.set()
@@ -193,7 +206,7 @@ class ReceivePartnerSim:
                     await asyncio.wait_for(delivery.wait(), self.callbacks.timeout)
             if self.faults.hang_after_credit:
                 await asyncio.sleep(self.faults.hang_seconds)
-        return reply(payout.answer, 201 if fresh else 200)
+        return payout, fresh
 
     async def query(self, request: web.Request) -> web.Response:
         if (early := await self._enter(request, b"", signed=False)) is not None:
@@ -205,6 +218,36 @@ class ReceivePartnerSim:
                                   partner_reference=payout.answer.partner_reference,
                                   status=payout.status,  # type: ignore[arg-type]  # the simulator only holds the Literal's statuses
                                   reason=payout.reason))
+
+    # -- the ISO 20022 mode (corridor.sim.iso) -----------------------------------------------
+
+    async def submit_iso(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            if (early := await self._enter(request, body, signed=True)) is not None:
+                return early
+            key = request.headers.get("Idempotency-Key", "").strip()
+            if not key:
+                raise CorridorError("Idempotency-Key header is required",
+                                   code="idempotency_key_missing")
+            payout, fresh = await self.book(key, iso.payout_request(body))
+        except CorridorError as exc:
+            return iso.refusal(exc, "pacs.008.001.08")
+        return iso.xml(iso.status_report(payout, payout.answer.status, payout.answer.reason),
+                       201 if fresh else 200)
+
+    async def query_iso(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            if (early := await self._enter(request, body, signed=True)) is not None:
+                return early
+            asked = iso.status_request(body)
+        except CorridorError as exc:
+            return iso.refusal(exc, "pacs.028.001.03")
+        payout = self.payouts.get(asked or "")
+        if payout is None:
+            return iso.xml(iso.not_found(asked))
+        return iso.xml(iso.status_report(payout, payout.status, payout.reason))
 
     # -- the optional state file ---------------------------------------------------------
 

@@ -79,6 +79,16 @@ class Tunnel:
 
 
 @dataclass(frozen=True, slots=True)
+class Iso20022:
+    """How a bank partner is known in ISO 20022 (its partner file's `iso20022` block)."""
+
+    bic: str | None
+    clearing_id: str | None
+    clearing_system: str | None
+    messages: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Partner(Counterparty):
     """A partner's file: the domain's `Counterparty` (id, country, currencies, payout
     methods, limits) and how the hub knows and reaches it."""
@@ -103,6 +113,9 @@ class Partner(Counterparty):
     offboarded: str | None
     source: str  # the file it came from, relative to the site root
     lines: dict[str, int] = field(default_factory=dict)  # top-level field -> line in source
+    # ISO 20022 identity and versions: a receive partner with `connector: iso20022`, or a
+    # send partner that sends pacs.008 and hears pacs.002 callbacks
+    iso20022: Iso20022 | None = None
 
     def where(self, key: str) -> str:
         """`partners/x.yaml:12`: where a field was written, for messages about it."""

@@ -99,7 +99,8 @@ class HttpsJsonConnector:
             self._pool = None
 
     async def _call(self, method: str, path: str, body: bytes | None = None,
-                    key: str | None = None, retry_timeouts: bool = True) -> Answer:
+                    key: str | None = None, retry_timeouts: bool = True,
+                    content_type: str = "application/json") -> Answer:
         """One protocol call with retries; the last answer (or the lack of one)."""
         pool = self._open()
         delay = self.timing.backoff
@@ -107,7 +108,7 @@ class HttpsJsonConnector:
         for attempt in range(self.timing.retries + 1):
             headers = {}
             if body is not None:
-                headers["Content-Type"] = "application/json"
+                headers["Content-Type"] = content_type
                 # Signed afresh on each attempt so that a late retry is not stale.
                 headers[signature.HEADER] = signature.sign(self.secret, body, int(time.time()))
             if key is not None:

@@ -90,6 +90,14 @@ async def op_receiver_callback(engine: Engine, _c: Connectors, call: Relayed,
     return Answered(200, JSON, encode(ack))
 
 
+async def op_iso_status_report(engine: Engine, _c: Connectors, call: Relayed,
+                               _p: dict[str, str]) -> Answered:
+    from corridor.txn.iso_callbacks import status_report
+
+    ack = await status_report(engine, call.partner_id(), call.body, call.signature)
+    return Answered(200, JSON, encode(ack))
+
+
 async def op_validate_account(engine: Engine, connectors: Connectors, call: Relayed,
                               _p: dict[str, str]) -> Answered:
     return Answered(200, JSON, await engine.validate_account(
@@ -123,6 +131,7 @@ RELAYED: dict[str, Op] = {
     "/internal/v1/transfers": op_transfer,
     "/internal/v1/transfers/{id}/cancel": op_cancel,
     "/internal/v1/callbacks/receiver": op_receiver_callback,
+    "/internal/v1/iso20022/pacs.002": op_iso_status_report,
 }
 _CANCEL = re.compile(r"^/internal/v1/transfers/([^/]+)/cancel$")
 

@@ -1,0 +1,106 @@
+"""The one table between Corridor's codes and ISO 20022's (ExternalStatusReason1Code of
+the external code sets, and the pacs.002 transaction statuses).
+
+`REASONS` maps a Corridor problem `code` (a refusal the hub answers) or payout failure
+reason to the ISO reason code a pacs.002 RJCT carries; `FAILURES` maps the reason code a
+receive partner rejects a payout with to the code Corridor records as the payout's
+failure. docs/iso20022.md prints both tables.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+# pacs.002 TxSts -> what it means for a payout (ExternalPaymentTransactionStatus1Code).
+Outcome = Literal["completed", "failed", "pending"]
+STATUSES: dict[str, Outcome] = {
+    "ACSC": "completed",  # AcceptedSettlementCompleted: the creditor's account is credited
+    "ACCC": "completed",  # AcceptedCreditSettlementCompleted
+    "RJCT": "failed",  # Rejected
+    "ACSP": "pending",  # AcceptedSettlementInProcess
+    "ACTC": "pending",  # AcceptedTechnicalValidation
+    "ACCP": "pending",  # AcceptedCustomerProfile
+    "ACWC": "pending",  # AcceptedWithChange
+    "PDNG": "pending",  # Pending
+    "RCVD": "pending",  # Received
+}
+
+# Corridor problem code -> ISO status reason code of the pacs.002 RJCT that answers it.
+REASONS: dict[str, str] = {
+    "malformed_xml": "FF01",  # InvalidFileFormat
+    "xml_forbidden": "FF01",  # a DOCTYPE, entity or external reference: refused unread
+    "wrong_message": "FF01",  # not the message (or version) this endpoint takes
+    "schema_invalid": "CH16",  # ElementContentFormallyIncorrect
+    "invalid_amount": "AM12",  # InvalidAmount (e.g. more decimals than the currency has)
+    "unknown_currency": "AM03",  # NotAllowedCurrency
+    "currency_not_supported": "AM03",
+    "payout_method_not_supported": "AG03",  # TransactionNotSupported
+    "not_your_transfer": "AG01",  # TransactionForbidden: another partner's payout
+    "role_not_allowed": "AG01",
+    "bad_signature": "AG01",
+    "signature_missing": "AG01",
+    "signature_stale": "AG01",
+    "transfer_not_found": "AGNT",  # IncorrectAgent: no payout of ours has that id
+    "not_found": "AGNT",
+    "no_transaction": "CH16",  # a status report that reports on no transaction
+    "unknown_status": "CH16",  # a TxSts Corridor does not know
+    "already_paid": "AM05",
+    "idempotency_conflict": "AM05",  # Duplication
+    "duplicate_reference": "AM05",
+    "idempotency_key_missing": "FF01",
+    "idempotency_key_invalid": "FF01",
+    "body_too_large": "FF01",
+    "unsupported_media_type": "FF01",
+    "rate_limited": "MS03",
+}
+DEFAULT_REASON = "MS03"  # NotSpecifiedReasonAgentGenerated
+
+# ISO reason code of a receive partner's RJCT -> the failure code Corridor records.
+FAILURES: dict[str, str] = {
+    "AC01": "account_invalid",  # IncorrectAccountNumber
+    "AC03": "account_invalid",  # InvalidCreditorAccountNumber
+    "AC04": "account_closed",  # ClosedAccountNumber
+    "AC06": "account_blocked",  # BlockedAccount
+    "AG01": "payout_forbidden",  # TransactionForbidden
+    "AG03": "payout_method_not_supported",
+    "AM03": "currency_not_supported",
+    "AM05": "duplicate",
+    "AM12": "invalid_amount",
+    "BE01": "beneficiary_mismatch",  # InconsistentWithEndCustomer
+    "RR04": "regulatory",  # RegulatoryReason
+    "FF01": "message_refused",
+    "CH16": "message_refused",
+    "NARR": "partner_refused",
+    "MS03": "partner_refused",
+}
+DEFAULT_FAILURE = "partner_refused"
+
+# The Prtry status reason of a pacs.002 answering a pacs.028 about a payout the partner
+# never received: the hub may submit it again (JSON: 404).
+NOT_FOUND = "NOTFOUND"
+
+
+def iso_reason(code: str) -> str:
+    """The ISO status reason code for a Corridor problem code."""
+    return REASONS.get(code, DEFAULT_REASON)
+
+
+def failure_of(reason: str | None) -> str:
+    """The Corridor failure code for a receive partner's ISO reason code."""
+    return FAILURES.get(reason or "", DEFAULT_FAILURE)
+
+
+def failure_reason(partner_id: str, code: str | None, info: str | None) -> str:
+    """What a payout rejected by an ISO partner records as its reason: Corridor's failure
+    code, the ISO reason code, the partner's words."""
+    text = f"{failure_of(code)} (ISO {code or 'none'}) from {partner_id}"
+    return f"{text}: {info[:200]}" if info else text
+
+
+def reason_for_failure(text: str | None) -> str:
+    """The ISO reason code a simulated or forwarded failure is reported with."""
+    if text and text.startswith("no wallet"):
+        return "AC01"
+    if text and "frozen" in text:
+        return "AC06"
+    return "NARR"

@@ -1,0 +1,225 @@
+"""The journey with a receive partner that speaks ISO 20022 (the MobiCash simulator in its
+ISO mode: pacs.008 in, pacs.002 answers and callbacks, pacs.028 status requests), over
+real HTTPS with mTLS on every hop, on SQLite and PostgreSQL: the payout, its status, the
+UNKNOWN path and the JSON connector's faults repeated, the ledger verified after each.
+Every message is validated against its XSD by whoever receives it: the simulator refuses
+an invalid pacs.008 or pacs.028 (the payout would fail), the hub an invalid pacs.002."""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import time
+from collections.abc import Iterator
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from corridor.core.money import Money
+from corridor.core.signature import HEADER, sign
+from corridor.iso20022 import pacs002, pacs008, parse
+from corridor.iso20022.tree import message_id
+from corridor.sim.driver import SendDriver
+from corridor.sim.faults import Faults
+from corridor.sim.identity import PartnerIdentity
+from corridor.sim.world import World
+from corridor.site.edit import SiteEdit
+from corridor.store import reads as q
+from tests.e2e.journeys import FAST, credits, history, send, settled, take_down, wait_status
+from tests.support import pg_schema, wait_for
+
+ISO_BLOCK = {"bic": "MOBIKENA", "messages": ["pacs.008.001.08", "pacs.002.001.10",
+                                             "pacs.028.001.03"]}
+
+
+def speak_iso(site_dir: Path, partner: str = "mobicash") -> None:
+    edit = SiteEdit(site_dir)
+    edit.set(f"partners/{partner}.yaml", ["connector"], "iso20022")
+    edit.set(f"partners/{partner}.yaml", ["iso20022"], ISO_BLOCK)
+    edit.commit()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[World]:
+    root: Path = tmp_path_factory.mktemp("isoworld")
+    with (pg_schema("iso") if request.param == "postgresql"
+          else nullcontext("sqlite:///txn.db")) as store:
+        w = World.create(root, store=store, env=FAST)
+        speak_iso(w.site_dir)
+        try:
+            w.start()
+            w.fund("100000000.00")
+            yield w
+        finally:
+            w.stop()
+
+
+@pytest.fixture(autouse=True)
+def calm(world: World) -> Iterator[None]:
+    defaults = Faults().as_dict()
+    world.faults(**defaults)
+    yield
+    world.faults(**defaults)
+
+
+def post_as(world: World, partner: str, path: str, body: bytes,
+            signed: bool = True) -> tuple[int, bytes]:
+    """POST an ISO message to EIG as `partner`, from its allowed address, with its key."""
+    site = world.site
+    ident = PartnerIdentity.of(site, partner, "receive")
+    eig = site.hub.listen["eig"]
+    source = {"mobicash": "127.0.0.2", "islapay": "127.0.0.3"}[partner]
+    conn = http.client.HTTPSConnection(eig.host, eig.port, timeout=10,
+                                       context=ident.client_tls(), source_address=(source, 0))
+    headers = {"Content-Type": "application/xml", "Authorization": f"Bearer {ident.api_key()}"}
+    if signed:
+        headers[HEADER] = sign(ident.secret, body, int(time.time()))
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def report_of(raw: bytes) -> pacs002.StatusReport:
+    """The answer, validated against the pacs.002 XSD, read."""
+    return pacs002.read(parse(raw, pacs002.MESSAGE)[1])
+
+
+def audit_lines(world: World) -> list[dict[str, Any]]:
+    path = world.data_dir / "eig" / "security-audit.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_payout_over_iso20022_completes_by_pacs002(world: World) -> None:
+    ids = send(world, 3)
+    settled(world, ids, "COMPLETED")
+    assert history(world, ids[0]) == ["RECEIVED", "ACCEPTED", "SUBMITTED", "COMPLETED"]
+    acked = world.receiver_callbacks(ids[0])
+    assert [(c["status"], c["acknowledged"]) for c in acked] == [("SUCCESS", True)]
+
+
+def test_a_rejected_payout_fails_with_its_iso_reason(world: World) -> None:
+    world.faults(failure_rate=1.0)
+    [tid] = send(world, 1)
+    settled(world, [tid], "FAILED")
+    reasons = [h["reason"] for h in world.query(q.history, tid) if h["status"] == "FAILED"]
+    assert reasons and "partner_refused (ISO NARR) from mobicash" in reasons[0], reasons
+
+
+def test_a_slow_iso_partner_still_completes(world: World) -> None:
+    world.faults(latency_ms=400)
+    settled(world, send(world, 2), "COMPLETED")
+
+
+def test_an_iso_partner_that_is_down_is_asked_with_pacs028_and_paid_once(world: World) -> None:
+    take_down(world, world.receiver, 2)
+    ids = send(world, 2)
+    assert set(wait_status(world, ids, {"UNKNOWN"}, timeout=10).values()) == {"UNKNOWN"}
+    settled(world, ids, "COMPLETED")  # pacs.028 -> RJCT NOTFOUND -> the same pacs.008 again
+    assert "UNKNOWN" in history(world, ids[0])
+
+
+def test_an_iso_partner_answering_500_is_asked_again(world: World) -> None:
+    world.faults(error_rate=1.0)
+    ids = send(world, 2)
+    wait_status(world, ids, {"UNKNOWN"}, timeout=10)
+    world.faults(error_rate=0.0)
+    settled(world, ids, "COMPLETED")
+
+
+def test_a_timeout_after_crediting_is_resolved_by_pacs028_without_paying_twice(
+        world: World) -> None:
+    world.faults(hang_after_credit=True, hang_seconds=3.0, callbacks=False)
+    ids = send(world, 2)
+    settled(world, ids, "COMPLETED")
+    for tid in ids:
+        assert history(world, tid)[-2:] == ["UNKNOWN", "COMPLETED"]
+        assert credits(world, tid) == 1
+    assert world.receiver_callbacks(ids[0]) == []  # known by pacs.028, not by callback
+
+
+def test_duplicate_and_out_of_order_pacs002_are_harmless(world: World) -> None:
+    world.faults(duplicate_callback=True, pending_after_final=True, callback_first=True)
+    ids = send(world, 2)
+    settled(world, ids, "COMPLETED")
+
+    def all_acked() -> list[dict[str, Any]] | None:
+        got = world.receiver_callbacks(ids[0])
+        return got if len(got) == 3 and all(c["acknowledged"] for c in got) else None
+
+    got = wait_for(all_acked, timeout=10, what="the three pacs.002 acknowledged")
+    assert sorted(c["status"] for c in got) == ["PENDING", "SUCCESS", "SUCCESS"]
+    assert history(world, ids[0]) == ["RECEIVED", "ACCEPTED", "SUBMITTED", "COMPLETED"]
+    assert world.query(q.double_payouts) == []
+    assert world.violations() == []
+
+
+def _status_report(tid: str, status: str = "ACSC") -> bytes:
+    return pacs002.build(status=status, transfer_id_=tid, original_message_id=message_id(tid),
+                         original_message=pacs008.MESSAGE, partner_reference="MO-X")
+
+
+BAD = [
+    ("malformed", b"<Document xmlns='urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10'>",
+     400, "malformed_xml", "FF01"),
+    ("entity expansion", b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa">'
+     b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><d>&b;</d>', 400, "xml_forbidden", "FF01"),
+    ("external entity", b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM '
+     b'"file:///etc/passwd">]><d>&x;</d>', 400, "xml_forbidden", "FF01"),
+    ("schema-invalid", b"<Document xmlns='urn:iso:std:iso:20022:tech:xsd:pacs.002.001.10'>"
+     b"<FIToFIPmtStsRpt><GrpHdr><MsgId>m</MsgId></GrpHdr></FIToFIPmtStsRpt></Document>",
+     422, "schema_invalid", "CH16"),
+    ("another message", pacs008.build(pacs008.CreditTransfer(
+        "01a2d0e4-0000-7000-8000-000000000001", Money(100, "KES"), pacs008.Party("a"),
+        pacs008.Party("b"), pacs008.Agent("h"), pacs008.Agent("p", bic="MOBIKENA"))),
+     422, "wrong_message", "FF01"),
+]
+
+
+@pytest.mark.parametrize(("what", "body", "status", "code", "iso"), BAD,
+                         ids=[b[0] for b in BAD])
+def test_bad_pacs002_is_refused_with_a_rjct_and_audited(
+        world: World, what: str, body: bytes, status: int, code: str, iso: str) -> None:
+    before = len(audit_lines(world))
+    got, raw = post_as(world, "mobicash", "/v1/iso20022/pacs.002", body)
+    answer = report_of(raw)
+    assert (got, answer.status, answer.reason) == (status, "RJCT", iso), answer
+    assert answer.info and answer.info.startswith(code)
+    new = audit_lines(world)[before:]
+    assert [(x["reason"], x["partner"]) for x in new] == [(code, "mobicash")]
+    assert world.violations() == []
+
+
+def test_a_pacs002_for_another_partners_payout_changes_nothing(world: World) -> None:
+    async def to_islapay() -> str:
+        async with SendDriver(world.site, "payfast", destination="PH", timeout=10) as d:
+            t = await d.create(await d.quote("500.00"))
+            return t.id
+
+    tid = asyncio.run(to_islapay())
+    before = (history(world, tid), len(audit_lines(world)))
+    got, raw = post_as(world, "mobicash", "/v1/iso20022/pacs.002", _status_report(tid))
+    answer = report_of(raw)
+    assert (got, answer.status, answer.reason) == (403, "RJCT", "AG01"), answer
+    assert answer.info and answer.info.startswith("not_your_transfer")
+    assert history(world, tid) == before[0]
+    new = audit_lines(world)[before[1]:]
+    assert [(x["reason"], x["transfer_id"]) for x in new] == [("not_your_transfer", tid)]
+    assert world.violations() == []
+
+
+def test_an_unsigned_or_forged_pacs002_is_refused(world: World) -> None:
+    [tid] = send(world, 1)
+    settled(world, [tid], "COMPLETED")
+    got, raw = post_as(world, "mobicash", "/v1/iso20022/pacs.002",
+                       _status_report(tid, "RJCT"), signed=False)
+    assert (got, report_of(raw).reason) == (401, "AG01")
+    assert history(world, tid)[-1] == "COMPLETED"
+    assert world.query(q.reconciliation) == [] or all(
+        f[1] != tid for f in world.query(q.reconciliation))

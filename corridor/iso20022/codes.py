@@ -25,6 +25,20 @@ STATUSES: dict[str, Outcome] = {
     "RCVD": "pending",  # Received
 }
 
+# A transfer's state -> the pacs.002 TxSts a bank send partner hears (its answer to a
+# pacs.008, and every sender callback).
+STATE_STATUS: dict[str, str] = {
+    "RECEIVED": "RCVD",
+    "ACCEPTED": "ACSP",
+    "SUBMITTED": "ACSP",
+    "UNKNOWN": "ACSP",
+    "COMPLIANCE_HOLD": "PDNG",
+    "COMPLETED": "ACSC",
+    "FAILED": "RJCT",
+    "REJECTED": "RJCT",
+    "CANCELLED": "RJCT",
+}
+
 # Corridor problem code -> ISO status reason code of the pacs.002 RJCT that answers it.
 REASONS: dict[str, str] = {
     "malformed_xml": "FF01",  # InvalidFileFormat
@@ -52,6 +66,19 @@ REASONS: dict[str, str] = {
     "body_too_large": "FF01",
     "unsupported_media_type": "FF01",
     "rate_limited": "MS03",
+    "invalid_request": "CH16",
+    "iso20022_not_enabled": "AG01",
+    "not_a_send_partner": "AG01",
+    "insufficient_funds": "AM04",  # InsufficientFunds: the send partner's float
+    "limit_exceeded": "AM02",  # NotAllowedAmount
+    "amount_too_small": "AM02",
+    "missing_kyc": "RR01",  # MissingDebtorAccountOrIdentification
+    "compliance_rejected": "RR04",  # RegulatoryReason
+    "sanctions_hit": "RR04",
+    "no_route": "AG03",  # TransactionNotSupported: no receive partner for that corridor
+    "quote_expired": "AB01",  # AbortedClearingTimeout
+    "payout_failed": "NARR",
+    "cancelled": "NARR",
 }
 DEFAULT_REASON = "MS03"  # NotSpecifiedReasonAgentGenerated
 

@@ -36,12 +36,15 @@ class StatusReport:
 def build(*, status: str, transfer_id_: str | None, original_message_id: str | None,
           original_message: str, reason: str | None = None, info: str | None = None,
           partner_reference: str | None = None, proprietary: bool = False,
-          created: str | None = None) -> bytes:
+          created: str | None = None, msg_id: str | None = None,
+          end_to_end_id: str | None = None, tx_id: str | None = None) -> bytes:
     """A status report about one payout (`transfer_id_`), or, without one, about a whole
-    message (a refusal of something that could not be read)."""
+    message (a refusal of something that could not be read). The original identifiers
+    are the transfer id's (`message_id`) unless the original message had its own
+    (`end_to_end_id`, `tx_id`: a bank's pacs.008; "" leaves one out)."""
     root, msg = document(NS, "FIToFIPmtStsRpt")
     hdr = sub(msg, NS, "GrpHdr")
-    sub(hdr, NS, "MsgId", message_id(new_id()))
+    sub(hdr, NS, "MsgId", msg_id or message_id(new_id()))
     sub(hdr, NS, "CreDtTm", created or now_iso())
     if transfer_id_ is None:
         grp = sub(msg, NS, "OrgnlGrpInfAndSts")
@@ -56,9 +59,13 @@ def build(*, status: str, transfer_id_: str | None, original_message_id: str | N
         sub(org, NS, "OrgnlMsgId", original_message_id[:35])
         sub(org, NS, "OrgnlMsgNmId", original_message)
     ident = message_id(transfer_id_)
-    sub(tx, NS, "OrgnlInstrId", ident[:35])
-    sub(tx, NS, "OrgnlEndToEndId", ident[:35])
-    sub(tx, NS, "OrgnlTxId", ident[:35])
+    own = end_to_end_id is not None or tx_id is not None
+    if not own:
+        sub(tx, NS, "OrgnlInstrId", ident[:35])
+    if (e2e := ident if end_to_end_id is None else end_to_end_id):
+        sub(tx, NS, "OrgnlEndToEndId", e2e[:35])
+    if (txid := ident if tx_id is None and not own else tx_id):
+        sub(tx, NS, "OrgnlTxId", txid[:35])
     sub(tx, NS, "TxSts", status)
     _reason(tx, reason, info, proprietary)
     if partner_reference:

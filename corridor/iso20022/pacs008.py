@@ -15,6 +15,7 @@ from corridor.iso20022.tree import document, find, message_id, now_iso, sub, tra
 MESSAGE = "pacs.008.001.08"
 NS = namespace(MESSAGE)
 _LINE = 70  # AdrLine is Max70Text, at most 7 lines
+SOF = "/SOF/"  # the remittance line that carries the source of funds
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +54,11 @@ class CreditTransfer:
     payout_method: str = "bank"
     purpose: str | None = None
     reference: str | None = None  # the send partner's reference, as remittance information
+    receive_currency: str | None = None  # CdtrAcct/Ccy: the currency the creditor is paid in
+    source_of_funds: str | None = None  # remittance line "/SOF/<text>"
     message_id: str | None = None  # read: the message's MsgId
+    end_to_end_id: str | None = None  # read: as the originator gave them
+    tx_id: str | None = None
 
 
 def build(ct: CreditTransfer, created: str | None = None) -> bytes:
@@ -85,11 +90,16 @@ def build(ct: CreditTransfer, created: str | None = None) -> bytes:
     _agent(sub(tx, NS, "CdtrAgt"), ct.creditor_agent)
     _party(sub(tx, NS, "Cdtr"), ct.creditor)
     if ct.creditor.account:
-        _account(sub(tx, NS, "CdtrAcct"), ct.creditor.account, ct.payout_method)
+        _account(sub(tx, NS, "CdtrAcct"), ct.creditor.account, ct.payout_method,
+                 ct.receive_currency)
     if ct.purpose:
         sub(sub(tx, NS, "Purp"), NS, "Prtry", ct.purpose[:35])
-    if ct.reference:
-        sub(sub(tx, NS, "RmtInf"), NS, "Ustrd", ct.reference[:140])
+    if ct.reference or ct.source_of_funds:
+        rmt = sub(tx, NS, "RmtInf")
+        if ct.reference:
+            sub(rmt, NS, "Ustrd", ct.reference[:140])
+        if ct.source_of_funds:
+            sub(rmt, NS, "Ustrd", (SOF + ct.source_of_funds)[:140])
     return serialise(MESSAGE, root)
 
 
@@ -133,10 +143,12 @@ def _party(el: Any, party: Party) -> None:
         sub(el, NS, "CtryOfRes", party.country)
 
 
-def _account(el: Any, account: str, kind: str | None) -> None:
+def _account(el: Any, account: str, kind: str | None, currency: str | None = None) -> None:
     sub(sub(sub(el, NS, "Id"), NS, "Othr"), NS, "Id", account[:34])
     if kind:
         sub(sub(el, NS, "Tp"), NS, "Prtry", kind[:35])
+    if currency:
+        sub(el, NS, "Ccy", currency)
 
 
 def read(root: Any) -> CreditTransfer:
@@ -148,6 +160,9 @@ def read(root: Any) -> CreditTransfer:
     currency = amount_el.get("Ccy")
     minor = parse_minor(amount_el.text.strip(), currency)
     ident = find(tx, NS, "PmtId/TxId") or find(tx, NS, "PmtId/EndToEndId") or ""
+    lines = [u.text or "" for u in tx.findall(f"{{{NS}}}RmtInf/{{{NS}}}Ustrd")]
+    sof = next((u[len(SOF):] for u in lines if u.startswith(SOF)), None)
+    reference = next((u for u in lines if not u.startswith(SOF)), None)
     return CreditTransfer(
         transfer_id=transfer_id(ident) or ident,
         amount=Money(minor, currency),
@@ -157,8 +172,10 @@ def read(root: Any) -> CreditTransfer:
         creditor_agent=_read_agent(tx, "CdtrAgt"),
         payout_method=find(tx, NS, "CdtrAcct/Tp/Prtry") or "bank",
         purpose=find(tx, NS, "Purp/Prtry") or find(tx, NS, "Purp/Cd"),
-        reference=find(tx, NS, "RmtInf/Ustrd"),
+        reference=reference, source_of_funds=sof,
+        receive_currency=find(tx, NS, "CdtrAcct/Ccy"),
         message_id=find(msg, NS, "GrpHdr/MsgId"),
+        end_to_end_id=find(tx, NS, "PmtId/EndToEndId"), tx_id=find(tx, NS, "PmtId/TxId"),
     )
 
 

@@ -12,8 +12,16 @@ from lxml import etree
 _HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+_QNAMES: dict[tuple[str, str], str] = {}
+_SubElement = etree.SubElement
+
+
 def sub(parent: Any, ns: str, tag: str, text: str | None = None, **attrs: str) -> Any:
-    el = etree.SubElement(parent, f"{{{ns}}}{tag}", attrs or None)
+    """A child element `tag` of `parent` in namespace `ns`, with its text."""
+    qname = _QNAMES.get((ns, tag))
+    if qname is None:
+        qname = _QNAMES[(ns, tag)] = f"{{{ns}}}{tag}"
+    el = _SubElement(parent, qname, attrs) if attrs else _SubElement(parent, qname)
     if text is not None:
         el.text = text
     return el

@@ -30,6 +30,7 @@ class Party:
     id_number: str | None = None
     date_of_birth: str | None = None
     place_of_birth: str | None = None
+    phone: str | None = None  # CtctDtls/Othr (ChanlTp PHON): MobNb's pattern wants "+cc-n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,10 @@ def _party(el: Any, party: Party) -> None:
                 sub(sub(other, NS, "SchmeNm"), NS, "Prtry", party.id_type[:35])
     if party.country:
         sub(el, NS, "CtryOfRes", party.country)
+    if party.phone:
+        other = sub(sub(el, NS, "CtctDtls"), NS, "Othr")
+        sub(other, NS, "ChanlTp", "PHON")
+        sub(other, NS, "Id", party.phone[:128])
 
 
 def _account(el: Any, account: str, kind: str | None, currency: str | None = None) -> None:
@@ -191,6 +196,7 @@ def _read_party(tx: Any, tag: str, account_tag: str) -> Party:
         id_number=find(el, NS, "Id/PrvtId/Othr/Id"),
         date_of_birth=find(el, NS, "Id/PrvtId/DtAndPlcOfBirth/BirthDt"),
         place_of_birth=find(el, NS, "Id/PrvtId/DtAndPlcOfBirth/CityOfBirth"),
+        phone=find(el, NS, "CtctDtls/Othr/Id"),
     )
 
 

@@ -47,10 +47,10 @@ def transfer_request(ct: pacs008.CreditTransfer, quote_id: str) -> dict[str, Any
     sender = {k: v for k, v in {
         "name": d.name, "account": d.account, "address": d.address, "country": d.country,
         "id_type": d.id_type, "id_number": d.id_number, "date_of_birth": d.date_of_birth,
-        "place_of_birth": d.place_of_birth}.items() if v}
+        "place_of_birth": d.place_of_birth, "phone": d.phone}.items() if v}
     beneficiary = {k: v for k, v in {
         "name": c.name, "account": _need(c.account, "CdtrAcct (beneficiary account)"),
-        "address": c.address, "country": c.country}.items() if v}
+        "address": c.address, "country": c.country, "phone": c.phone}.items() if v}
     return {
         "quote_id": quote_id,
         "reference": _need(ct.end_to_end_id, "EndToEndId"),

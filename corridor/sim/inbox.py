@@ -22,6 +22,7 @@ from aiohttp import web
 
 from corridor.api.schemas import SenderCallback
 from corridor.core.errors import InvalidInput, Refused, Unauthenticated
+from corridor.iso20022.sender import read_status
 from corridor.sim.identity import PartnerIdentity, host_port
 from corridor.sim.web import Listener, check_signature, reply
 from corridor.site.model import Site
@@ -147,11 +148,15 @@ class CallbackInbox:
         except Unauthenticated:
             self.refused += 1
             raise
-        event = decode(body, SenderCallback)
-        duplicate = event.event_id in self._events
-        self._events.add(event.event_id)
-        got = Received(event.event_id, event.transfer.id, event.transfer.status,
-                       event.transfer.reference, time.time(), duplicate)
+        if request.content_type == "application/xml":  # a bank partner's pacs.002
+            event_id, tid, state, reference = read_status(body)
+        else:
+            event = decode(body, SenderCallback)
+            event_id, tid, state, reference = (event.event_id, event.transfer.id,
+                                               event.transfer.status, event.transfer.reference)
+        duplicate = event_id in self._events
+        self._events.add(event_id)
+        got = Received(event_id, tid or "", state, reference or "", time.time(), duplicate)
         self.received.append(got)
         if self._journal is not None:
             self._journal.write(msgspec.json.encode(got.as_dict()) + b"\n")

@@ -117,8 +117,12 @@ class SenderCallbacks(Pump):
         secret = self._secret(message.partner_id)
         if secret is None:
             return f"{message.partner_id} has no callback secret"
-        body = message.payload.encode()
-        headers = {"Content-Type": "application/json",
+        body, ctype = message.payload.encode(), "application/json"
+        if partner.iso20022 is not None:  # a bank that chose ISO 20022 hears a pacs.002
+            from corridor.iso20022.sender import sender_callback
+
+            body, ctype = sender_callback(body), "application/xml"
+        headers = {"Content-Type": ctype,
                    signature.HEADER: signature.sign(secret, body, int(time.time()))}
         try:
             pool, path = self._pool(partner.callback_url)

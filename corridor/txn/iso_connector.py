@@ -54,13 +54,14 @@ class Iso20022Connector(HttpsJsonConnector):
                 name=s.get("name", ""), account=s.get("account"), country=s.get("country"),
                 address=s.get("address"), id_type=s.get("id_type"),
                 id_number=s.get("id_number"), date_of_birth=s.get("date_of_birth"),
-                place_of_birth=s.get("place_of_birth")),
+                place_of_birth=s.get("place_of_birth"), phone=s.get("phone")),
             creditor=pacs008.Party(
                 name=b.get("name", ""), account=b.get("account"),
-                country=b.get("country") or self.partner.country, address=b.get("address")),
+                country=b.get("country") or self.partner.country, address=b.get("address"),
+                phone=b.get("phone")),
             debtor_agent=self.hub, creditor_agent=self.agent,
             payout_method=payout.payout_method, purpose=payout.purpose,
-            reference=payout.reference)
+            reference=payout.reference, receive_currency=payout.amount.currency)
 
     def payout_body(self, payout: Payout) -> bytes:
         return pacs008.build(self.credit_transfer(payout))

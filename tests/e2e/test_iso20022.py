@@ -1,5 +1,7 @@
 """The journey with a receive partner that speaks ISO 20022 (the MobiCash simulator in its
-ISO mode: pacs.008 in, pacs.002 answers and callbacks, pacs.028 status requests), over
+ISO mode: pacs.008 in, pacs.002 answers and callbacks, pacs.028 status requests) and a
+send partner that chose it too (PayFast: pacs.008 to EIG, pacs.002 answers and sender
+callbacks; its JSON calls keep working and are answered the same way), over
 real HTTPS with mTLS on every hop, on SQLite and PostgreSQL: the payout, its status, the
 UNKNOWN path and the JSON connector's faults repeated, the ledger verified after each.
 Every message is validated against its XSD by whoever receives it: the simulator refuses
@@ -18,10 +20,11 @@ from typing import Any
 
 import pytest
 
+from corridor.core.ids import new_id
 from corridor.core.money import Money
 from corridor.core.signature import HEADER, sign
 from corridor.iso20022 import pacs002, pacs008, parse
-from corridor.iso20022.tree import message_id
+from corridor.iso20022.tree import message_id, transfer_id
 from corridor.sim.driver import SendDriver
 from corridor.sim.faults import Faults
 from corridor.sim.identity import PartnerIdentity
@@ -50,6 +53,9 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
           else nullcontext("sqlite:///txn.db")) as store:
         w = World.create(root, store=store, env=FAST)
         speak_iso(w.site_dir)
+        edit = SiteEdit(w.site_dir)
+        edit.set("partners/payfast.yaml", ["iso20022"], {"bic": "PAYFINBB"})
+        edit.commit()
         try:
             w.start()
             w.fund("100000000.00")
@@ -70,9 +76,10 @@ def post_as(world: World, partner: str, path: str, body: bytes,
             signed: bool = True) -> tuple[int, bytes]:
     """POST an ISO message to EIG as `partner`, from its allowed address, with its key."""
     site = world.site
-    ident = PartnerIdentity.of(site, partner, "receive")
+    ident = PartnerIdentity.of(site, partner, site.partners[partner].role)
     eig = site.hub.listen["eig"]
-    source = {"mobicash": "127.0.0.2", "islapay": "127.0.0.3"}[partner]
+    source = {"payfast": "127.0.0.1", "mobicash": "127.0.0.2", "islapay": "127.0.0.3",
+              "desertx": "127.0.0.4"}[partner]
     conn = http.client.HTTPSConnection(eig.host, eig.port, timeout=10,
                                        context=ident.client_tls(), source_address=(source, 0))
     headers = {"Content-Type": "application/xml", "Authorization": f"Bearer {ident.api_key()}"}
@@ -203,6 +210,7 @@ def test_a_pacs002_for_another_partners_payout_changes_nothing(world: World) -> 
             return t.id
 
     tid = asyncio.run(to_islapay())
+    wait_status(world, [tid], {"UNKNOWN"}, timeout=10)  # IslaPay is not running here
     before = (history(world, tid), len(audit_lines(world)))
     got, raw = post_as(world, "mobicash", "/v1/iso20022/pacs.002", _status_report(tid))
     answer = report_of(raw)
@@ -223,3 +231,65 @@ def test_an_unsigned_or_forged_pacs002_is_refused(world: World) -> None:
     assert history(world, tid)[-1] == "COMPLETED"
     assert world.query(q.reconciliation) == [] or all(
         f[1] != tid for f in world.query(q.reconciliation))
+
+
+def bank_transfer(amount: Money = Money(100000, "INR"), msg: str | None = None,
+                  sof: str | None = "salary") -> pacs008.CreditTransfer:
+    """What PayFast's core banking system would send for a transfer to a Kenyan wallet."""
+    tid = new_id()
+    return pacs008.CreditTransfer(
+        transfer_id=tid, amount=amount,
+        debtor=pacs008.Party("Asha Rao", account="IN000111222333", country="IN",
+                             address="12 MG Road, Bengaluru", id_type="passport",
+                             id_number="P1234567"),
+        creditor=pacs008.Party("Jane Wanjiru", account="254700000001", country="KE",
+                               phone="+254700000001"),
+        debtor_agent=pacs008.Agent("PayFast Remittances", bic="PAYFINBB"),
+        creditor_agent=pacs008.Agent("MobiCash Kenya", bic="MOBIKENA"),
+        payout_method="wallet", purpose="family support",
+        reference=f"PF-ISO-{tid[-12:]}", receive_currency="KES", source_of_funds=sof)
+
+
+def test_a_bank_sends_a_pacs008_and_hears_pacs002_until_completed(world: World) -> None:
+    raw = pacs008.build(bank_transfer())
+    got, answer_raw = post_as(world, "payfast", "/v1/iso20022/pacs.008", raw)
+    answer = report_of(answer_raw)
+    assert (got, answer.status) == (201, "ACSP"), answer
+    tid = transfer_id(answer.partner_reference)
+    assert tid is not None and answer.info == "ACCEPTED"
+    settled(world, [tid], "COMPLETED")  # includes PayFast's pacs.002 sender callback
+    told = [c for c in world.sender_callbacks(tid) if c["status"] == "COMPLETED"]
+    assert told and told[0]["reference"] == pacs008.read(parse(raw, pacs008.MESSAGE)[1]) \
+        .end_to_end_id
+    # The same pacs.008 again: the same transfer, never a second one.
+    again, again_raw = post_as(world, "payfast", "/v1/iso20022/pacs.008", raw)
+    assert again == 201 and transfer_id(report_of(again_raw).partner_reference) == tid
+    assert credits(world, tid) == 1
+    # The transfer is the same as one made in JSON: the JSON API shows it.
+    row = world.query(q.transfer, tid)
+    assert (row.status, row.partner_id, row.receive_currency) == (
+        "COMPLETED", "payfast", "KES")
+
+
+@pytest.mark.parametrize(("what", "partner", "status", "code", "iso"), [
+    ("too many decimals", "payfast", 422, "invalid_amount", "AM12"),
+    ("no source of funds", "payfast", 422, "invalid_request", "CH16"),
+    ("from a receive partner", "mobicash", 403, "role_not_allowed", "AG01"),
+    ("from a send partner that chose JSON", "desertx", 403, "iso20022_not_enabled", "AG01"),
+])
+def test_a_bad_pacs008_is_refused_audited_and_creates_nothing(
+        world: World, what: str, partner: str, status: int, code: str, iso: str) -> None:
+    ct = bank_transfer(sof=None if what == "no source of funds" else "salary")
+    raw = pacs008.build(ct)
+    if what == "too many decimals":
+        raw = raw.replace(b">1000.00<", b">1000.005<")
+    before = (len(audit_lines(world)), world.query(lambda c: c.query(
+        "SELECT COUNT(*) FROM transfers"))[0][0])
+    got, answer_raw = post_as(world, partner, "/v1/iso20022/pacs.008", raw)
+    answer = report_of(answer_raw)
+    assert (got, answer.status, answer.reason) == (status, "RJCT", iso), answer
+    assert answer.info and answer.info.startswith(code), answer.info
+    new = audit_lines(world)[before[0]:]
+    assert [(x["reason"], x["partner"]) for x in new] == [(code, partner)]
+    assert world.query(lambda c: c.query("SELECT COUNT(*) FROM transfers"))[0][0] == before[1]
+    assert world.violations() == []

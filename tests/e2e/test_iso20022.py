@@ -293,3 +293,57 @@ def test_a_bad_pacs008_is_refused_audited_and_creates_nothing(
     assert [(x["reason"], x["partner"]) for x in new] == [(code, partner)]
     assert world.query(lambda c: c.query("SELECT COUNT(*) FROM transfers"))[0][0] == before[1]
     assert world.violations() == []
+
+
+def post_to_bank(world: World, path: str, body: bytes, key: str | None = "k-1",
+                 signed: bool = True) -> tuple[int, bytes]:
+    """POST to the ISO simulator as the hub does (hub client certificate, signed)."""
+    from corridor.pki.layout import Layout
+    from corridor.pki.tls import hub_client_to_partner
+
+    sim = world.receiver
+    assert sim is not None
+    secret = PartnerIdentity.of(world.site, "mobicash", "receive").secret
+    conn = http.client.HTTPSConnection(sim.host, sim.port, timeout=10,
+                                       context=hub_client_to_partner(Layout(world.site.root)))
+    headers = {"Content-Type": "application/xml"}
+    if key:
+        headers["Idempotency-Key"] = key
+    if signed:
+        headers[HEADER] = sign(secret, body, int(time.time()))
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def test_the_iso_simulator_refuses_what_a_bank_would(world: World) -> None:
+    ct = pacs008.CreditTransfer(new_id(), Money(100000, "KES"), pacs008.Party("A B"),
+                                pacs008.Party("C D", account="254700000001", country="KE"),
+                                pacs008.Agent("hub"), pacs008.Agent("MobiCash", bic="MOBIKENA"),
+                                payout_method="wallet")
+    good = pacs008.build(ct)
+    cases = [
+        (HOSTILE_ENTITY, True, 400, "FF01"),
+        (good.replace(b">1000.00<", b">1000.001<"), True, 422, "AM12"),
+        (good, False, 401, "AG01"),
+    ]
+    for body, signed, status, iso in cases:
+        got, raw = post_to_bank(world, "/iso20022/pacs.008", body, signed=signed)
+        answer = report_of(raw)
+        assert (got, answer.status, answer.reason) == (status, "RJCT", iso), answer
+    assert all(c["payout_id"] != ct.transfer_id
+               for c in world.wallet("254700000001")["credits"])
+    # A status request about a payout it never had: RJCT NOTFOUND (the hub may resubmit).
+    from corridor.iso20022 import pacs028
+
+    got, raw = post_to_bank(world, "/iso20022/pacs.028", pacs028.build(ct.transfer_id),
+                            key=None)
+    answer = report_of(raw)
+    assert (got, answer.status, answer.reason) == (200, "RJCT", "NOTFOUND")
+
+
+HOSTILE_ENTITY = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                  b"<d>&x;</d>")

@@ -5,9 +5,11 @@ and EIG (the embedded default, SQLite), MobiCash's receive simulator and PayFast
 server as separate processes, funds PayFast's float, and sends one INR transfer to a known
 MobiCash wallet through EIG: quote, transfer, payout to MobiCash over mTLS, the wallet
 credited in KES, MobiCash's receiver callback, COMPLETED, the sender callback PayFast
-verifies, and a balanced ledger; then a second corridor to IslaPay (Philippines), a bank that speaks
-ISO 20022: the payout as a pacs.008, its outcome as a pacs.002. It prints each hop, then
-stops everything and exits 0.
+verifies, and a balanced ledger. Then a second corridor to IslaPay (Philippines), a bank
+that speaks ISO 20022: the payout as a pacs.008, its outcome as a pacs.002. Then a third
+transfer, once completed, is recalled by PayFast: MobiCash gives the funds back, the
+transfer is RETURNED, the ledger reverses the payout (docs/returns.md) and PayFast hears
+it. It prints each hop, then stops everything and exits 0.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from corridor.core.money import format_minor
 
 T = TypeVar("T")
 SEND_AMOUNT = "10000.00"
+RECALLED_AMOUNT = "2500.00"
 STORE = "sqlite:///txn.db"  # the demo always runs on SQLite, under its data directory
 PORT_NAMES = ("eig", "eig_internal", "txn", "rpt", "jump", "mobicash", "payfast")
 
@@ -105,7 +108,7 @@ class Journey:
             self.hop("PayFast", "prefunds its float: 1,000,000.00 INR")
             asyncio.run(self._transfer(world))
             asyncio.run(self._iso_transfer(world))
-            self._ledger(world)
+            asyncio.run(self._recall(world))
         self.out.print("[bold green]demo complete[/]: every server stopped")
         self._afterwards(world.site_dir, world.data_dir)
 
@@ -203,6 +206,45 @@ class Journey:
             raise DemoFailed(f"the ISO transfer ended {final.status}")
         self.hop("TXN", f"{final.status}: paid out over ISO 20022, the same engine and "
                  "ledger as the JSON corridor")
+
+    async def _recall(self, world: Any) -> None:
+        """A second transfer, completed, then recalled: it comes back as a return."""
+        from corridor.core.returns import return_terms
+        from corridor.sim.driver import SendDriver
+        from corridor.store import reads as q
+
+        site = world.site
+        async with SendDriver(site, "payfast", destination="KE", timeout=15, seed=2) as driver:
+            transfer = await driver.create(await driver.quote(RECALLED_AMOUNT))
+            tid = transfer.id
+            await asyncio.to_thread(
+                _wait, "sender callback", lambda: [c for c in world.sender_callbacks(tid)
+                                                  if c["status"] == "COMPLETED"])
+            self.hop("PayFast", f"a second transfer, {tid} ({RECALLED_AMOUNT} INR), "
+                     "COMPLETED; PayFast finds it went to the wrong wallet")
+            recall = await driver.recall(tid, "sent to the wrong wallet")
+            self.hop("PayFast", f"POST /v1/transfers/{tid[:13]}../recall -> 202 "
+                     f"{recall['status']}")
+            got = await asyncio.to_thread(
+                _wait, "sender callback RETURNED", lambda: [
+                    c for c in world.sender_callbacks(tid) if c["status"] == "RETURNED"])
+        _, payout = world.control(world.receiver, "GET", f"/sim/payouts/{tid}")
+        self.hop("TXN", f"recall forwarded to MobiCash (POST {site.partners['mobicash'].endpoint}"
+                 f"/v1/payouts/{tid[:13]}../recall)")
+        self.hop("MobiCash", "accepts: takes the payout back from the wallet (return "
+                 f"{payout['return_reference']}), "
+                 "receiver callback RETURNED -> EIG, signed, acknowledged")
+        row = world.query(q.transfer, tid)
+        terms = return_terms(row.send_minor, row.fee_minor, row.fx_margin_minor,
+                             row.receive_minor)
+        self.hop("TXN", f"RETURNED ({row.code}): settlement:mobicash:KES debited "
+                 f"{format_minor(terms.settlement_debit, 'KES')} KES, PayFast's float credited "
+                 f"{format_minor(terms.float_credit, 'INR')} INR; the fee "
+                 f"{format_minor(terms.fee_kept, 'INR')} INR is kept, the FX margin given "
+                 "back (docs/returns.md)")
+        self.hop("PayFast", f"sender callback RETURNED received (recall {got[0]['recall']}), "
+                 "signature verified")
+        self._ledger(world)
 
     def _ledger(self, world: Any) -> None:
         from corridor.store import reads as q

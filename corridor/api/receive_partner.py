@@ -48,3 +48,24 @@ class PayoutAnswer(msgspec.Struct, kw_only=True, omit_defaults=True):
     partner_reference: str
     status: PayoutStatus
     reason: str | None = None
+
+
+RecallStatus = Literal["ACCEPTED", "REFUSED", "RETURNED"]
+
+
+class RecallAsk(msgspec.Struct, kw_only=True):
+    """The hub forwards a send partner's recall of a completed payout."""
+
+    payout_id: ShortStr
+    reason: Str
+
+
+class RecallAnswer(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """ACCEPTED: the partner will give the funds back (a `RETURNED` receiver callback
+    follows) or refuse later (`RECALL_REFUSED`); REFUSED now, with `reason`; RETURNED: it
+    gave them back in this answer (with `return_reference`)."""
+
+    payout_id: str
+    status: RecallStatus
+    reason: str | None = None
+    return_reference: str | None = None

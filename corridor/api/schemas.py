@@ -21,7 +21,7 @@ Date = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
 PayoutMethod = Literal["wallet", "bank", "cash"]
 Status = Literal[
     "RECEIVED", "ACCEPTED", "SUBMITTED", "COMPLETED", "FAILED", "REJECTED",
-    "COMPLIANCE_HOLD", "UNKNOWN", "CANCELLED",
+    "COMPLIANCE_HOLD", "UNKNOWN", "CANCELLED", "RETURNED",
 ]
 
 
@@ -91,6 +91,24 @@ class CancelRequest(Request):
     reason: Str | None = None
 
 
+class RecallRequest(Request):
+    """A send partner asks for a completed transfer's funds back."""
+
+    reason: Str
+
+
+class Recall(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Where a recall stands: requested (not yet with the receive partner), forwarded
+    (the receive partner has it), then refused or returned (the transfer is RETURNED)."""
+
+    transfer_id: str
+    status: Literal["REQUESTED", "FORWARDED", "REFUSED", "RETURNED"]
+    reason: str
+    requested_at: str
+    answered_at: str | None = None
+    answer: str | None = None  # why the receive partner refused, or its return reason
+
+
 class StatusChange(msgspec.Struct, kw_only=True):
     status: Status
     at: str
@@ -141,13 +159,18 @@ class AccountValidation(msgspec.Struct, kw_only=True, omit_defaults=True):
 
 
 class ReceiverCallback(Request):
-    """A receive partner reports the outcome of a payout it was asked to make."""
+    """A receive partner reports the outcome of a payout it was asked to make; after
+    SUCCESS it may give the funds back (`RETURNED`, with a reason) or answer a recall it
+    will not honour (`RECALL_REFUSED`)."""
 
     transfer_id: ShortStr
-    status: Literal["SUCCESS", "FAILURE"]
+    status: Literal["SUCCESS", "FAILURE", "RETURNED", "RECALL_REFUSED"]
     partner_reference: ShortStr | None = None  # the receive partner's own id for the payout
     reason: Str | None = None
     at: str | None = None
+    # RETURNED: the partner's own id for the return; the same id again is a repeat.
+    return_reference: ShortStr | None = None
+    code: ShortStr | None = None  # RETURNED: the partner's reason code, if it has one
 
 
 class CallbackAck(msgspec.Struct, kw_only=True):
@@ -161,6 +184,7 @@ class SenderCallback(msgspec.Struct, kw_only=True, omit_defaults=True):
 
     event_id: str
     transfer: Transfer
+    recall: Recall | None = None  # when a recall was answered (refused, or returned)
 
 
 class Problem(msgspec.Struct, kw_only=True, omit_defaults=True):

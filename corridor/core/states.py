@@ -17,6 +17,7 @@ class Status(StrEnum):
     COMPLIANCE_HOLD = "COMPLIANCE_HOLD"  # an analyst decides
     UNKNOWN = "UNKNOWN"  # the receive partner did not answer; the hub asks until it knows
     CANCELLED = "CANCELLED"  # cancelled before submission
+    RETURNED = "RETURNED"  # paid out, then the receive partner gave the funds back
 
 
 S = Status
@@ -26,12 +27,17 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.ACCEPTED: frozenset({S.SUBMITTED, S.CANCELLED, S.FAILED}),
     S.SUBMITTED: frozenset({S.COMPLETED, S.FAILED, S.UNKNOWN}),
     S.UNKNOWN: frozenset({S.COMPLETED, S.FAILED}),
-    S.COMPLETED: frozenset(),
+    # A completed payout may still come back: the one move after the fact.
+    S.COMPLETED: frozenset({S.RETURNED}),
     S.FAILED: frozenset(),
     S.REJECTED: frozenset(),
     S.CANCELLED: frozenset(),
+    S.RETURNED: frozenset(),
 }
-FINAL = frozenset(s for s, nxt in TRANSITIONS.items() if not nxt)
+# After the fact: a move out of a state whose payout outcome is already settled.
+AFTER_THE_FACT = frozenset({S.RETURNED})
+# States whose payout outcome is settled: nothing but a move after the fact leaves them.
+FINAL = frozenset(s for s, nxt in TRANSITIONS.items() if nxt <= AFTER_THE_FACT)
 CANCELLABLE = frozenset(s for s, nxt in TRANSITIONS.items() if S.CANCELLED in nxt)
 # States in which the send partner's float holds a pending reservation for the transfer.
 RESERVED = frozenset({S.ACCEPTED, S.SUBMITTED, S.UNKNOWN})

@@ -19,6 +19,7 @@ _SUCCESS: dict[str, tuple[tuple[str, ...], type]] = {
     "list_transfers": (("200",), schemas.TransferPage),
     "get_transfer": (("200",), schemas.Transfer),
     "cancel_transfer": (("200",), schemas.Transfer),
+    "recall_transfer": (("202",), schemas.Recall),
     "receiver_callback": (("200",), schemas.CallbackAck),
 }
 # RPT's report bodies (corridor/rpt/README.md) have no wire struct: described here.
@@ -67,6 +68,8 @@ _SUMMARIES = {
     "list_transfers": "Query this partner's transfers (paged)",
     "get_transfer": "A transfer's status and history",
     "cancel_transfer": "Cancel a transfer before it is submitted",
+    "recall_transfer": "Ask for a completed transfer's funds back (answered as a return or "
+                       "a refusal, by sender callback)",
     "receiver_callback": "A receive partner reports the outcome of a payout",
     "transactions_report": "This partner's transactions in a period, as JSON or CSV",
     "settlement_report": "This partner's settlement statement for one business day",

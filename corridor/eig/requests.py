@@ -78,6 +78,8 @@ CALLS = (
     Call("get_transfer", "GET", f"/v1/transfers/{{id:{TRANSFER_ID}}}", "send"),
     Call("cancel_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/cancel", "send",
          schemas.CancelRequest, batched=True),
+    Call("recall_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/recall", "send",
+         schemas.RecallRequest, batched=True),
     Call("receiver_callback", "POST", "/v1/callbacks/receiver", "receive",
          schemas.ReceiverCallback, batched=True),
     Call("transactions_report", "GET", "/v1/reports/transactions", "any",

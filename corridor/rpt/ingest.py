@@ -55,7 +55,7 @@ FROM page WHERE type = 'transfer.status'
 
 # Every status event carries the transfer's full data, so the page's latest event per
 # transfer is its new row; flags that accumulate (held, screening hit, completion time)
-# are OR-ed with what the store already has.
+# are OR-ed with what the store already has (completion and return times kept once set).
 _TRANSFERS = """
 INSERT INTO transfers
 SELECT transfer_id,
@@ -68,12 +68,13 @@ SELECT transfer_id,
        max(at_) FILTER (WHERE d.status = 'COMPLETED'),
        arg_max(d.code, seq), arg_max(d.reason, seq), arg_max(d.sender_key, seq),
        bool_or(d.screening.entry IS NOT NULL), bool_or(d.status = 'COMPLIANCE_HOLD'),
-       max(seq)
+       max(seq), max(at_) FILTER (WHERE d.status = 'RETURNED')
 FROM page WHERE type = 'transfer.status'
 GROUP BY transfer_id
 ON CONFLICT (id) DO UPDATE SET
     status = excluded.status, status_at = excluded.status_at,
     completed_at = coalesce(excluded.completed_at, transfers.completed_at),
+    returned_at = coalesce(excluded.returned_at, transfers.returned_at),
     code = excluded.code, reason = excluded.reason,
     screening_hit = transfers.screening_hit OR excluded.screening_hit,
     held = transfers.held OR excluded.held,

@@ -23,14 +23,15 @@ from corridor.site.model import Site
 COLUMNS = (
     "transfer_id", "role", "reference", "created_at", "status", "status_at", "completed_at",
     "corridor", "counterparty", "send_amount", "send_currency", "fee", "float_debited",
-    "rate", "receive_amount", "receive_currency", "code", "reason",
+    "rate", "receive_amount", "receive_currency", "code", "reason", "returned_at",
 )
 
 _ROWS = """
 SELECT id, CASE WHEN send_partner = $partner THEN 'send' ELSE 'receive' END AS role,
        reference, created_at, status, status_at, completed_at, corridor,
        CASE WHEN send_partner = $partner THEN receive_partner ELSE send_partner END,
-       send_amount, send_currency, fee, rate, receive_amount, receive_currency, code, reason
+       send_amount, send_currency, fee, rate, receive_amount, receive_currency, code, reason,
+       returned_at
 FROM transfers
 WHERE (send_partner = $partner OR receive_partner = $partner)
   AND created_at >= $start AND created_at < $end
@@ -49,7 +50,7 @@ def transaction_rows(
     rows = []
     args = {"partner": partner, "start": period.start, "end": period.end}
     for (tid, role, ref, created, status, status_at, completed, corridor, other, send, scur,
-         fee, rate, recv, rcur, code, reason) in con.execute(_ROWS, args).fetchall():
+         fee, rate, recv, rcur, code, reason, returned) in con.execute(_ROWS, args).fetchall():
         sender = role == "send"
         rows.append({
             "transfer_id": tid, "role": role, "reference": ref if sender else "",
@@ -61,7 +62,7 @@ def transaction_rows(
             "float_debited": format_minor(send + fee, scur) if sender else "",
             "rate": rate if sender else "",
             "receive_amount": format_minor(recv, rcur), "receive_currency": rcur,
-            "code": code or "", "reason": reason or "",
+            "code": code or "", "reason": reason or "", "returned_at": _time(returned),
         })
     return rows
 

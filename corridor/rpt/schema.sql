@@ -72,3 +72,7 @@ CREATE TABLE IF NOT EXISTS fundings (
     amount BIGINT NOT NULL,
     reference VARCHAR
 );
+
+-- When a completed transfer was given back (RETURNED); its settlement day is taken from
+-- this. Added after the table was first shipped, hence its own statement.
+ALTER TABLE transfers ADD COLUMN IF NOT EXISTS returned_at TIMESTAMPTZ;

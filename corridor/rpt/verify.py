@@ -5,7 +5,8 @@ From RPT's store, for [from, to): each transfer COMPLETED in the period moves, p
 core's ledger rules, `float:<sender>:<CUR>` by -(send + fee), `revenue:fee:<CUR>` by the fee,
 `revenue:fx:<CUR>` by the FX margin, `fx:position:<CUR>` by send - margin,
 `fx:position:<RCUR>` by -receive and `settlement:<receiver>:<RCUR>` by +receive; each
-prefunding moves `float` by +amount and `bank` by -amount. Any account whose figure differs
+prefunding moves `float` by +amount and `bank` by -amount; each transfer RETURNED in the
+period moves what `core.returns.return_moves` says. Any account whose figure differs
 from TXN's `GET /internal/v1/ledger/activity` is a difference.
 """
 
@@ -29,6 +30,7 @@ from corridor.core.ledger import (
     settlement_account,
 )
 from corridor.core.money import format_minor
+from corridor.core.returns import return_moves
 from corridor.httppool import Pool, TransportError
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client
@@ -42,6 +44,11 @@ _COMPLETED = """
 SELECT send_partner, send_currency, receive_partner, receive_currency,
        sum(send_amount), sum(fee), sum(fx_margin), sum(receive_amount)
 FROM transfers WHERE completed_at >= $start AND completed_at < $end GROUP BY ALL
+"""
+_RETURNED = """
+SELECT send_partner, send_currency, receive_partner, receive_currency,
+       sum(send_amount), sum(fee), sum(fx_margin), sum(receive_amount)
+FROM transfers WHERE returned_at >= $start AND returned_at < $end GROUP BY ALL
 """
 _FUNDED = """
 SELECT partner, currency, sum(amount) FROM fundings
@@ -76,6 +83,9 @@ def expected_activity(con: duckdb.DuckDBPyConnection, period: Period) -> Activit
         add(fx_position_account(sc), sc, send - margin)
         add(fx_position_account(rc), rc, -recv)
         add(settlement_account(rp, rc), rc, recv)
+    for sp, sc, rp, rc, send, fee, margin, recv in con.execute(_RETURNED, args).fetchall():
+        for leg in return_moves(sp, sc, rp, rc, int(send), int(fee), int(margin), int(recv)):
+            add(leg.account, leg.currency, leg.amount)
     for partner, cur, amount in con.execute(_FUNDED, args).fetchall():
         add(float_account(partner, cur), cur, amount)
         add(bank_account(partner, cur), cur, -amount)

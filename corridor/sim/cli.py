@@ -92,6 +92,10 @@ def sim(verbose: bool) -> None:
               help="After a FAILURE callback send a contradicting SUCCESS one.")
 @click.option("--sync", "sync_outcome", is_flag=True,
               help="Answer SUCCESS/FAILURE at once instead of PENDING.")
+@click.option("--return-after-ms", type=click.IntRange(0), default=0,
+              help="Give every credited payout back this long after (RETURNED); 0: never.")
+@click.option("--refuse-recalls", is_flag=True,
+              help="Answer every recall the hub forwards REFUSED.")
 @click.option("--seed", type=int, help="Seed of the fault choices (repeatable runs).")
 @click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Keep payouts and wallet credits in this JSON file across restarts.")

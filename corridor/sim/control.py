@@ -88,7 +88,9 @@ class ControlApi:
         return reply({"payout_id": payout.request.payout_id, "status": payout.status,
                       "reason": payout.reason, "credited": payout.credited,
                       "partner_reference": payout.answer.partner_reference,
-                      "received_at": payout.received_at, "idempotency_keys": keys})
+                      "received_at": payout.received_at, "idempotency_keys": keys,
+                      "return_reference": payout.return_reference,
+                      "return_reason": payout.return_reason})
 
     async def callback_log(self, request: web.Request) -> web.Response:
         wanted = request.query.get("transfer_id")

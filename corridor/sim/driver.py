@@ -209,6 +209,13 @@ class SendDriver:
         data = await self._post("cancel", f"/v1/transfers/{transfer_id}/cancel", body)
         return msgspec.convert(data, Transfer)
 
+    async def recall(self, transfer_id: str, reason: str) -> dict[str, Any]:
+        """Ask for a completed transfer's funds back: the recall as the hub recorded it
+        (its outcome follows by sender callback)."""
+        data: dict[str, Any] = await self._post(
+            "recall", f"/v1/transfers/{transfer_id}/recall", {"reason": reason})
+        return data
+
     async def _poll(self, transfer_id: str) -> str:
         deadline = time.monotonic() + self.timeout
         delay = 0.02

@@ -30,6 +30,8 @@ class Faults:
     sync_outcome: bool = False  # answer SUCCESS/FAILURE in the submit reply, not PENDING
     # after the final callback, an older in-process status (ISO: a pacs.002 ACSP) arrives
     pending_after_final: bool = False
+    return_after_ms: int = 0  # give every credited payout back this long after (0: never)
+    refuse_recalls: bool = False  # answer every recall REFUSED instead of returning the funds
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply `changes` (knob -> value) all or nothing; raise FaultError on any bad one."""

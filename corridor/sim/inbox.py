@@ -30,6 +30,7 @@ from corridor.web import decode, error_middleware
 
 # A sender callback on these states tells the partner the transfer's fate.
 FINAL = frozenset({"COMPLETED", "FAILED", "REJECTED", "CANCELLED"})
+# A later callback may still follow COMPLETED: a return, or a refused recall.
 
 
 @dataclass(slots=True)
@@ -40,11 +41,14 @@ class Received:
     reference: str
     received_at: float  # unix seconds
     duplicate: bool  # the same event_id arrived before
+    reason: str | None = None
+    recall: str | None = None  # the recall's status, when the callback answers one
 
     def as_dict(self) -> dict[str, object]:
         return {"event_id": self.event_id, "transfer_id": self.transfer_id,
                 "status": self.status, "reference": self.reference,
-                "received_at": self.received_at, "duplicate": self.duplicate}
+                "received_at": self.received_at, "duplicate": self.duplicate,
+                "reason": self.reason, "recall": self.recall}
 
 
 class CallbackInbox:
@@ -150,13 +154,17 @@ class CallbackInbox:
             raise
         if request.content_type == "application/xml":  # a bank partner's pacs.002
             event_id, tid, state, reference = read_status(body)
+            reason = recall = None
         else:
             event = decode(body, SenderCallback)
             event_id, tid, state, reference = (event.event_id, event.transfer.id,
                                                event.transfer.status, event.transfer.reference)
+            reason = event.transfer.reason
+            recall = event.recall.status if event.recall is not None else None
         duplicate = event_id in self._events
         self._events.add(event_id)
-        got = Received(event_id, tid or "", state, reference or "", time.time(), duplicate)
+        got = Received(event_id, tid or "", state, reference or "", time.time(), duplicate,
+                       reason, recall)
         self.received.append(got)
         if self._journal is not None:
             self._journal.write(msgspec.json.encode(got.as_dict()) + b"\n")

@@ -44,6 +44,16 @@ class OutcomeCallbacks:
         self._spawn(later())
         return done
 
+    def returned(self, payout: Payout) -> Delivery:
+        """Tell the hub the payout was given back (`RETURNED`, with its reason)."""
+        callback = self._callback(payout, "RETURNED", payout.return_reason)
+        callback.return_reference = payout.return_reference
+        return self.sender.send(callback)
+
+    def recall_refused(self, payout: Payout, reason: str) -> Delivery:
+        """Tell the hub, later than its recall's answer, that the recall is refused."""
+        return self.sender.send(self._callback(payout, "RECALL_REFUSED", reason))
+
     def _send_all(self, payout: Payout, first: ReceiverCallback) -> list[Delivery]:
         deliveries = [self.sender.send(first)]
         if self.faults.duplicate_callback:

@@ -39,6 +39,8 @@ class Payout:
     reason: str | None
     credited: bool
     received_at: str
+    return_reference: str | None = None  # set once the payout was given back
+    return_reason: str | None = None
 
 
 class Payouts:
@@ -104,6 +106,26 @@ class Payouts:
         self.wallets.credit(account, Credit(ask.payout_id, minor, now, ref))
         return "SUCCESS", None, True
 
+    def give_back(self, payout_id: str, reason: str) -> tuple[Payout | None, str | None]:
+        """Take a credited payout back from its wallet, once: (the payout, None), or (the
+        payout or None, why it cannot be given back). No await here, as for a credit."""
+        payout = self.by_id.get(payout_id)
+        if payout is None:
+            return None, "no such payout"
+        if payout.return_reference is not None:
+            return payout, None  # given back already: the same return
+        if not payout.credited:
+            return payout, "the payout was never credited"
+        wallet = self.wallets.get(payout.request.beneficiary.account or "")
+        minor = parse_minor(payout.request.amount, payout.request.currency)
+        if wallet is None or wallet.balance < minor:
+            return payout, "the beneficiary has already withdrawn the funds"
+        wallet.balance -= minor
+        self.next_ref += 1
+        payout.return_reference = f"{self.partner.id[:2].upper()}-R-{self.next_ref:06d}"
+        payout.return_reason = reason
+        return payout, None
+
     def check_method(self, method: str, currency: str) -> None:
         if method not in self.partner.payout_methods:
             raise InvalidInput(f"payout method {method!r} is not offered",
@@ -124,7 +146,9 @@ class Payouts:
             "payouts": {pid: {"request": msgspec.to_builtins(p.request), "body_hash": p.body_hash,
                               "answer": msgspec.to_builtins(p.answer), "status": p.status,
                               "reason": p.reason, "credited": p.credited,
-                              "received_at": p.received_at}
+                              "received_at": p.received_at,
+                              "return_reference": p.return_reference,
+                              "return_reason": p.return_reason}
                         for pid, p in self.by_id.items()},
             "keys": self.keys,
         }
@@ -142,5 +166,6 @@ class Payouts:
             self.by_id[pid] = Payout(
                 msgspec.convert(saved["request"], PayoutRequest), saved["body_hash"],
                 msgspec.convert(saved["answer"], PayoutAnswer), saved["status"],
-                saved["reason"], saved["credited"], saved["received_at"])
+                saved["reason"], saved["credited"], saved["received_at"],
+                saved.get("return_reference"), saved.get("return_reason"))
         self.keys.update(state.get("keys", {}))

@@ -26,8 +26,14 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from corridor.api.receive_partner import PayoutAnswer, ValidateRequest, Validation
-from corridor.core.errors import CorridorError
+from corridor.api.receive_partner import (
+    PayoutAnswer,
+    RecallAnswer,
+    RecallAsk,
+    ValidateRequest,
+    Validation,
+)
+from corridor.core.errors import Conflict, CorridorError, NotFound
 from corridor.pki.files import write_atomic
 from corridor.sim import iso
 from corridor.sim.callbacks import CallbackSender
@@ -157,7 +163,9 @@ class ReceivePartnerSim:
         app.router.add_get("/v1/payouts/{payout_id}", self.query)
         app.router.add_post("/iso20022/pacs.008", self.submit_iso)
         app.router.add_post("/iso20022/pacs.028", self.query_iso)
+        app.router.add_post("/v1/payouts/{payout_id}/recall", self.recall)
         app.router.add_routes(self.control.routes())
+        app.router.add_post("/sim/payouts/{payout_id}/return", self.return_payout)
         return app
 
     async def _enter(self, request: web.Request, body: bytes, signed: bool) -> web.Response | None:
@@ -200,6 +208,9 @@ class ReceivePartnerSim:
         if fresh:
             self._dirty.set()
             delivery = self.outcomes.report(payout)
+            if payout.credited and self.faults.return_after_ms:
+                self._spawn(self._return_later(payout.request.payout_id,
+                                               self.faults.return_after_ms / 1000))
             if delivery is not None and self.faults.callback_first:
                 # The callback reaches the hub (or is at least tried) before the answer.
                 with contextlib.suppress(TimeoutError):
@@ -248,6 +259,52 @@ class ReceivePartnerSim:
         if payout is None:
             return iso.xml(iso.not_found(asked))
         return iso.xml(iso.status_report(payout, payout.status, payout.reason))
+
+    # -- returns and recalls -------------------------------------------------------------
+
+    async def recall(self, request: web.Request) -> web.Response:
+        """The hub forwards a send partner's recall: refused (`refuse_recalls`, or nothing to
+        give back), or accepted, and the funds come back by a `RETURNED` callback."""
+        body = await request.read()
+        if (early := await self._enter(request, body, signed=True)) is not None:
+            return early
+        ask = decode(body, RecallAsk)
+        payout_id = request.match_info["payout_id"]
+        if ask.payout_id != payout_id:
+            raise CorridorError("payout_id differs from the path", code="invalid_request")
+        if self.payouts.get(payout_id) is None:
+            raise NotFound("no such payout", code="payout_not_found")
+        if self.faults.refuse_recalls:
+            return reply(RecallAnswer(payout_id=payout_id, status="REFUSED",
+                                      reason="the beneficiary did not agree to the return"))
+        payout, why = self.payouts.give_back(payout_id, f"recalled: {ask.reason}")
+        if why is not None or payout is None:
+            return reply(RecallAnswer(payout_id=payout_id, status="REFUSED", reason=why))
+        self._dirty.set()
+        self.outcomes.returned(payout)  # a repeat of the recall sends it again: harmless
+        return reply(RecallAnswer(payout_id=payout_id, status="ACCEPTED"))
+
+    async def _return_later(self, payout_id: str, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._give_back(payout_id, "beneficiary account closed")
+
+    def _give_back(self, payout_id: str, reason: str) -> str:
+        payout, why = self.payouts.give_back(payout_id, reason)
+        if why is not None or payout is None:
+            raise Conflict(f"payout {payout_id} cannot be given back: {why}",
+                           code="cannot_return")
+        self._dirty.set()
+        self.outcomes.returned(payout)
+        assert payout.return_reference is not None
+        return payout.return_reference
+
+    async def return_payout(self, request: web.Request) -> web.Response:
+        """Control: give a credited payout back now, and tell the hub (`RETURNED`)."""
+        ask = decode(await request.read() or b"{}", dict[str, str])
+        reference = self._give_back(request.match_info["payout_id"],
+                                    ask.get("reason") or "beneficiary account closed")
+        return reply({"payout_id": request.match_info["payout_id"],
+                      "return_reference": reference})
 
     # -- the optional state file ---------------------------------------------------------
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import msgspec
+
 from corridor.core.pricing import Quote
 from corridor.store.adapter import Connection
 from corridor.store.changes import Changes
@@ -23,6 +25,8 @@ from corridor.store.rows import (
     QUOTE_COLUMNS,
     TRANSFER_SELECT,
     OutboxRow,
+    RecallRow,
+    ReturnRow,
     Stored,
     TransferRow,
     row_quote,
@@ -186,6 +190,36 @@ class Batch:
             "SELECT 1 FROM payouts WHERE transfer_id = ?", (transfer_id,)
         )) or any(p.transfer_id == transfer_id for p in self.out.payouts)
 
+    def return_of(self, transfer_id: str) -> ReturnRow | None:
+        """The transfer's booked return (in the store or this batch), or None."""
+        for r in self.out.returns:
+            if r.transfer_id == transfer_id:
+                return r
+        rows = self.conn.query(
+            f"SELECT {', '.join(ReturnRow.__struct_fields__)} FROM returns "
+            "WHERE transfer_id = ?", (transfer_id,))
+        return ReturnRow(*rows[0]) if rows else None
+
+    def recall_of(self, transfer_id: str) -> RecallRow | None:
+        """The transfer's recall as this batch leaves it, or None."""
+        found: RecallRow | None = None
+        for r in self.out.recalls:
+            if r.transfer_id == transfer_id:
+                found = r
+        if found is None:
+            rows = self.conn.query(
+                f"SELECT {', '.join(RecallRow.__struct_fields__)} FROM recalls "
+                f"WHERE transfer_id = ?{self.conn.for_update}", (transfer_id,))
+            found = RecallRow(*rows[0]) if rows else None
+        if found is None:
+            return None
+        for u in self.out.recall_updates:
+            if u.transfer_id == transfer_id:
+                found = msgspec.structs.replace(
+                    found, status=u.status, answered_at=u.answered_at or found.answered_at,
+                    answer=u.answer or found.answer)
+        return found
+
     def due_outbox(self, kind: str, now: str, limit: int) -> list[OutboxRow]:
         """Open outbox messages of `kind` that are due; rows other workers hold are
         skipped on PostgreSQL. The caller leases them by moving `due_at` on."""
@@ -263,6 +297,9 @@ class Batch:
         out.payouts += ch.payouts
         out.fundings += ch.fundings
         out.decisions += ch.decisions
+        out.returns += ch.returns
+        out.recalls += ch.recalls
+        out.recall_updates += ch.recall_updates
 
     # -- writing -------------------------------------------------------------------------
 

@@ -19,6 +19,8 @@ from corridor.store.rows import (
     IdempotencyRow,
     NewMessage,
     PayoutRow,
+    RecallRow,
+    ReturnRow,
     TransferRow,
 )
 
@@ -95,6 +97,15 @@ class Resolution(msgspec.Struct, gc=False):
     note: str
 
 
+class RecallUpdate(msgspec.Struct, gc=False):
+    """A recall's new status, with the receive partner's answer when it has one."""
+
+    transfer_id: str
+    status: str
+    answered_at: str | None
+    answer: str | None
+
+
 class Changes:
     """What one command writes; joins its batch only when the command succeeds.
 
@@ -104,7 +115,8 @@ class Changes:
     __slots__ = (
         "balances", "daily", "decisions", "entries", "events", "flags", "fundings",
         "idempotency", "outbox", "outbox_closes", "outbox_retries", "outbox_updates",
-        "payouts", "quotes", "reschedules", "resolutions", "transfers", "updates",
+        "payouts", "quotes", "recall_updates", "recalls", "reschedules", "resolutions",
+        "returns", "transfers", "updates",
     )
 
     def __init__(self) -> None:
@@ -126,6 +138,9 @@ class Changes:
         self.payouts: list[PayoutRow] = []
         self.fundings: list[FundingRow] = []
         self.decisions: list[DecisionRow] = []
+        self.returns: list[ReturnRow] = []
+        self.recalls: list[RecallRow] = []
+        self.recall_updates: list[RecallUpdate] = []
 
     def transfer(self, row: TransferRow) -> None:
         self.transfers.append(row)
@@ -196,6 +211,18 @@ class Changes:
     def decision(self, transfer_id: str, decision: str, analyst: str, note: str | None,
                  at: str) -> None:
         self.decisions.append(DecisionRow(transfer_id, decision, analyst, note, at))
+
+
+    def returned(self, row: ReturnRow) -> None:
+        """A completed payout given back (its journal is written beside it)."""
+        self.returns.append(row)
+
+    def recall(self, row: RecallRow) -> None:
+        self.recalls.append(row)
+
+    def recall_status(self, transfer_id: str, status: str, answered_at: str | None = None,
+                      answer: str | None = None) -> None:
+        self.recall_updates.append(RecallUpdate(transfer_id, status, answered_at, answer))
 
 
 def journal_rows(journal_id: str, transfer_id: str | None, kind: str, state: str,

@@ -16,6 +16,8 @@ from corridor.store.rows import (
     NewMessage,
     PayoutRow,
     QuoteRow,
+    RecallRow,
+    ReturnRow,
     TransferRow,
     quote_row,
 )
@@ -86,3 +88,10 @@ def flush_changes(c: Connection, out: Changes, daily_stored: set[tuple[str, str,
     c.insert_rows(PayoutRow, out.payouts)
     c.insert_rows(FundingRow, out.fundings)
     c.insert_rows(DecisionRow, out.decisions)
+    c.insert_rows(ReturnRow, out.returns)
+    c.insert_rows(RecallRow, out.recalls)
+    c.executemany(
+        "UPDATE recalls SET status = ?, answered_at = COALESCE(?, answered_at), "
+        "answer = COALESCE(?, answer) WHERE transfer_id = ?",
+        [(u.status, u.answered_at, u.answer, u.transfer_id) for u in out.recall_updates],
+    )

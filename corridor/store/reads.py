@@ -263,3 +263,18 @@ def transfer_flags(conn: Connection, transfer_id: str) -> list[Row]:
         "SELECT kind, partner_status, detail, action, at, resolved_at FROM reconciliation "
         "WHERE transfer_id = ? ORDER BY id", (transfer_id,)
     )
+
+
+def double_returns(conn: Connection) -> list[Row]:
+    """Transfers with more than one return journal (never: a return is booked once)."""
+    return conn.query(
+        "SELECT transfer_id, COUNT(DISTINCT journal_id) FROM entries WHERE kind = 'return' "
+        "GROUP BY transfer_id HAVING COUNT(DISTINCT journal_id) > 1"
+    )
+
+
+def returned_amounts(conn: Connection) -> dict[str, tuple[int, int, int, int]]:
+    """(send, fee, FX margin, receive) in minor units of every RETURNED transfer."""
+    return {i: (int(s), int(f), int(m), int(r)) for i, s, f, m, r in conn.query(
+        "SELECT id, send_minor, fee_minor, fx_margin_minor, receive_minor FROM transfers "
+        "WHERE status = 'RETURNED'")}

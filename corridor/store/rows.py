@@ -264,3 +264,32 @@ class DecisionRow(TableRow):
     analyst: str
     note: str | None
     at: str
+
+
+class ReturnRow(TableRow):
+    """A completed payout given back: at most one per transfer (the store's unique key)."""
+
+    table: ClassVar[str] = "returns"
+
+    transfer_id: str
+    journal_id: str
+    partner_id: str  # the receive partner that gave it back
+    return_reference: str | None  # its own id for the return
+    code: str | None
+    reason: str
+    source: str  # what brought it: callback, recall, pacs.004, ...
+    at: str
+
+
+class RecallRow(TableRow):
+    """A send partner's recall of a completed transfer: one per transfer."""
+
+    table: ClassVar[str] = "recalls"
+
+    transfer_id: str
+    partner_id: str
+    reason: str
+    status: str  # REQUESTED, FORWARDED, REFUSED or RETURNED
+    requested_at: str
+    answered_at: str | None = None
+    answer: str | None = None

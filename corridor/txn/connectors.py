@@ -4,7 +4,10 @@ which overrides every partner's kind: tests of the engine alone use `in-process`
 
 A connector answers three questions of the partner's API: does this account exist
 (`validate_account`), please pay this out (`submit_payout`, idempotent by key: asking
-again returns the first answer), and what became of it (`query_status`). The
+again returns the first answer), and what became of it (`query_status`); and it forwards
+a send partner's recall of a completed payout (`request_recall`, idempotent by key; the
+return or refusal it leads to may come later, through
+`corridor.txn.commands.returns`). The
 `https-json` kind lives in corridor.txn.https_connector, which calls `register`.
 """
 
@@ -45,6 +48,16 @@ class PayoutResult:
 
 
 @dataclass(frozen=True, slots=True)
+class RecallResult:
+    # accepted: the partner has the recall, its return (or refusal) follows; refused: it
+    # will not give the funds back (`reason`); returned: it gave them back already, in
+    # this answer; unknown: no usable answer (asked again later).
+    status: Literal["accepted", "refused", "returned", "unknown"]
+    reason: str | None = None
+    return_reference: str | None = None  # returned: the partner's id for the return
+
+
+@dataclass(frozen=True, slots=True)
 class AccountCheck:
     valid: bool
     holder_name: str | None = None
@@ -57,6 +70,9 @@ class Connector(Protocol):
     async def submit_payout(self, payout: Payout, idempotency_key: str) -> PayoutResult: ...
 
     async def query_status(self, payout: Payout, idempotency_key: str) -> PayoutResult: ...
+
+    async def request_recall(self, payout: Payout, reason: str,
+                             idempotency_key: str) -> RecallResult: ...
 
     async def close(self) -> None: ...
 
@@ -87,6 +103,13 @@ class InProcessConnector:
 
     async def query_status(self, payout: Payout, idempotency_key: str) -> PayoutResult:
         return self.answers.get(idempotency_key) or PayoutResult("not_found")
+
+    async def request_recall(self, payout: Payout, reason: str,
+                             idempotency_key: str) -> RecallResult:
+        """Gives the funds back at once, as a partner honouring every recall would (every
+        payout asked of it completes at once, whichever process asked)."""
+        return RecallResult("returned", reason=f"recalled: {reason}",
+                            return_reference=f"ip-r-{payout.transfer_id}")
 
     async def close(self) -> None:
         return None

@@ -233,6 +233,15 @@ class Engine:
         return await self.writer.submit(CancelTransfer(
             partner_id, key, body_hash(body), transfer_id, req.reason, self.clock()))
 
+    async def recall(self, partner_id: str, key: str, transfer_id: str, body: bytes) -> Reply:
+        """A send partner asks for a completed transfer's funds back (docs/returns.md)."""
+        from corridor.txn.commands.returns import RequestRecall
+
+        self.sender(partner_id)
+        req = decode_body(body, api.RecallRequest)
+        return await self.writer.submit(RequestRecall(
+            partner_id, key, body_hash(body), transfer_id, req.reason, self.clock()))
+
     async def validate_account(self, partner_id: str, body: bytes,
                                connectors: Any) -> bytes:
         self.sender(partner_id)

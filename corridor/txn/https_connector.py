@@ -30,6 +30,8 @@ from corridor.api.receive_partner import (
     PayoutAnswer,
     PayoutParty,
     PayoutRequest,
+    RecallAnswer,
+    RecallAsk,
     ValidateRequest,
     Validation,
 )
@@ -42,10 +44,11 @@ from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client_to_partner
 from corridor.settings import Settings
 from corridor.site.model import Partner, Site
-from corridor.txn.connectors import AccountCheck, Payout, PayoutResult, register
+from corridor.txn.connectors import AccountCheck, Payout, PayoutResult, RecallResult, register
 
 log = logging.getLogger("corridor.txn.https")
 OUTCOMES = {"PENDING": "pending", "SUCCESS": "completed", "FAILURE": "failed"}
+RECALLS = {"ACCEPTED": "accepted", "REFUSED": "refused", "RETURNED": "returned"}
 # Refusals that mean "not now" rather than "never": treat as no answer.
 NOT_DEFINITE = frozenset({408, 409, 425, 429})
 
@@ -170,6 +173,26 @@ class HttpsJsonConnector:
         if answer.status == 404:
             return PayoutResult("not_found")
         return self._result(answer, submit=False)
+
+    async def request_recall(self, payout: Payout, reason: str,
+                             idempotency_key: str) -> RecallResult:
+        body = self._encode(RecallAsk(payout_id=payout.transfer_id, reason=reason))
+        answer = await self._call("POST", f"/v1/payouts/{payout.transfer_id}/recall", body,
+                                  key=idempotency_key)
+        status = answer.status
+        if status is not None and 200 <= status < 300:
+            try:
+                got = msgspec.json.decode(answer.body, type=RecallAnswer)
+            except msgspec.DecodeError:
+                return RecallResult("unknown", reason="the partner's answer is not readable")
+            return RecallResult(RECALLS[got.status], reason=got.reason,  # type: ignore[arg-type]  # RECALLS maps onto RecallResult's Literal
+                                return_reference=got.return_reference)
+        if status is not None and 400 <= status < 500 and status not in NOT_DEFINITE:
+            return RecallResult("refused", reason=f"refused by {self.partner.id}: "
+                                f"{_detail(answer.body) or f'HTTP {status}'}")
+        why = "timed out" if answer.timed_out else (
+            f"HTTP {status}" if status is not None else "no connection")
+        return RecallResult("unknown", reason=f"{self.partner.id}: {why}")
 
     def _result(self, answer: Answer, submit: bool) -> PayoutResult:
         status = answer.status

@@ -82,6 +82,12 @@ async def op_cancel(engine: Engine, _c: Connectors, call: Relayed,
     return Answered(r.status, JSON, _bytes(r.body))
 
 
+async def op_recall(engine: Engine, _c: Connectors, call: Relayed,
+                    params: dict[str, str]) -> Answered:
+    r = await engine.recall(call.partner_id(), call.idempotency_key(), params["id"], call.body)
+    return Answered(r.status, JSON, _bytes(r.body))
+
+
 async def op_receiver_callback(engine: Engine, _c: Connectors, call: Relayed,
                                _p: dict[str, str]) -> Answered:
     from corridor.txn.callbacks import receiver_callback as apply
@@ -130,10 +136,12 @@ RELAYED: dict[str, Op] = {
     "/internal/v1/accounts/validate": op_validate_account,
     "/internal/v1/transfers": op_transfer,
     "/internal/v1/transfers/{id}/cancel": op_cancel,
+    "/internal/v1/transfers/{id}/recall": op_recall,
     "/internal/v1/callbacks/receiver": op_receiver_callback,
     "/internal/v1/iso20022/pacs.002": op_iso_status_report,
 }
 _CANCEL = re.compile(r"^/internal/v1/transfers/([^/]+)/cancel$")
+_RECALL = re.compile(r"^/internal/v1/transfers/([^/]+)/recall$")
 
 
 def _span(app: web.Application, call: Relayed) -> AbstractContextManager[Span]:
@@ -153,6 +161,9 @@ def _route(call: Relayed) -> tuple[str, Op, dict[str, str]]:
         found = _CANCEL.match(call.path)
         if found:
             return "/internal/v1/transfers/{id}/cancel", op_cancel, {"id": found[1]}
+        found = _RECALL.match(call.path)
+        if found:
+            return "/internal/v1/transfers/{id}/recall", op_recall, {"id": found[1]}
     raise NotFound(f"{call.method} {call.path[:100]} cannot be batched", code="not_found")
 
 

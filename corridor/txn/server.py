@@ -129,14 +129,18 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
 
 def pumps(engine: Engine, connectors: Connectors, stop: asyncio.Event, settings: Settings, *,
           hold_payouts: bool = False) -> list[asyncio.Task[None]]:
-    """The outbox pumps as tasks: sender-callback delivery, and the payout worker unless
-    payouts are held (accepted transfers then wait in the outbox, as after a crash)."""
+    """The outbox pumps as tasks: sender-callback delivery, and the payout worker and the
+    recall forwarder unless payouts are held (accepted transfers then wait in the outbox,
+    as after a crash)."""
     from corridor.txn.delivery import Policy, SenderCallbacks
+    from corridor.txn.recalls import RecallForwarder
     from corridor.txn.worker import Worker
 
     tasks = [asyncio.create_task(SenderCallbacks(engine, Policy.of(settings)).run(stop))]
     if not hold_payouts:
         tasks.append(asyncio.create_task(Worker(engine, connectors, settings).run(stop)))
+        tasks.append(asyncio.create_task(
+            RecallForwarder(engine, connectors, settings).run(stop)))
     return tasks
 
 

@@ -4,13 +4,16 @@
 - every running balance equals the sum of its entries;
 - no float is below its floor (available = posted + pending);
 - no transfer is paid out more than once;
+- no transfer is returned more than once;
 - each transfer's state agrees with its float legs (reserved while ACCEPTED, SUBMITTED or
-  UNKNOWN; posted once COMPLETED; nothing left otherwise).
+  UNKNOWN; posted once COMPLETED; once RETURNED, posted less what the return gave back
+  (`core.returns`); nothing left otherwise).
 """
 
 from __future__ import annotations
 
 from corridor.core.money import format_minor
+from corridor.core.returns import return_terms
 from corridor.core.states import RESERVED, Status
 from corridor.site.model import Site
 from corridor.store import Connection
@@ -33,12 +36,17 @@ def violations(site: Site, conn: Connection) -> list[str]:
                        f"{format_minor(int(posted) + int(pending), currency)}")
     for transfer_id, journals in q.double_payouts(conn):
         out.append(f"transfer {transfer_id} was paid out {journals} times")
+    for transfer_id, journals in q.double_returns(conn):
+        out.append(f"transfer {transfer_id} was returned {journals} times")
+    returned = q.returned_amounts(conn)
     for transfer_id, status, total, pending, posted in q.transfer_float_legs(conn):
         total, pending, posted = int(total), int(pending), int(posted)
         if status in RESERVED:
             expected = (-total, 0)
         elif status == Status.COMPLETED:
             expected = (0, -total)
+        elif status == Status.RETURNED:
+            expected = (0, -total + return_terms(*returned[transfer_id]).float_credit)
         else:
             expected = (0, 0)
         if (pending, posted) != expected:

@@ -7,11 +7,13 @@ from corridor.core.money import Money
 from corridor.core.states import FINAL, Status, can_transition, check_transition
 
 
-def test_final_states_go_nowhere() -> None:
-    assert {Status.COMPLETED, Status.FAILED, Status.REJECTED, Status.CANCELLED} == FINAL
+def test_final_states_go_nowhere_but_a_completed_payout_may_come_back() -> None:
+    assert {Status.COMPLETED, Status.FAILED, Status.REJECTED, Status.CANCELLED,
+            Status.RETURNED} == FINAL
     for final in FINAL:
         for target in Status:
-            assert not can_transition(final, target)
+            assert can_transition(final, target) == (
+                (final, target) == (Status.COMPLETED, Status.RETURNED))
 
 
 def test_cancel_only_before_submission() -> None:

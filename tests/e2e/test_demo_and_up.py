@@ -25,7 +25,8 @@ def test_the_demo_prints_every_hop_and_exits_cleanly(tmp_path: Path) -> None:
                 "(matches its pin)", "POST /v1/quotes", "ACCEPTED", "payout submitted to MobiCash",
                 "credited 15180.82 KES", "receiver callback SUCCESS", "COMPLETED",
                 "sender callback COMPLETED received, signature verified", "ledger verified",
-                "demo complete",
+                "/recall -> 202 REQUESTED", "receiver callback RETURNED", "RETURNED (recalled)",
+                "sender callback RETURNED received (recall RETURNED)", "demo complete",
                 # the second corridor, over ISO 20022
                 "IslaPay (Philippines, PHP), a bank that speaks ISO 20022",
                 "POSTed to https://", "/iso20022/pacs.008 over mTLS; pacs.002 ACSP back",

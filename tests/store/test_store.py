@@ -20,10 +20,10 @@ from tests.support import copy_site, wait_for
 def test_migrations_apply_once_and_are_recorded(dsn: str, tmp_path: Path) -> None:
     conn = connect(dsn, tmp_path)
     try:
-        assert migrate(conn) == [1, 2, 3, 4, 5]
+        assert migrate(conn) == [1, 2, 3, 4, 5, 6]
         assert migrate(conn) == []
         assert conn.query("SELECT version FROM schema_version ORDER BY version") == [
-            (1,), (2,), (3,), (4,), (5,)]
+            (1,), (2,), (3,), (4,), (5,), (6,)]
     finally:
         conn.close()
 

@@ -22,24 +22,30 @@ def event_id(transfer_id: str, status: str) -> str:
 
 # States the send partner hears about by sender callback (corridor.txn.delivery).
 NOTIFY = frozenset({Status.COMPLIANCE_HOLD, Status.COMPLETED, Status.FAILED, Status.REJECTED,
-                    Status.CANCELLED})
+                    Status.CANCELLED, Status.RETURNED})
 
 
 def change(b: Batch, ch: Changes, row: TransferRow, new: Status, at: str,
-           code: str | None = None, reason: str | None = None) -> TransferRow:
-    """Move a stored transfer to `new`: the update, its event, a sender callback."""
+           code: str | None = None, reason: str | None = None,
+           recall: api.Recall | None = None) -> TransferRow:
+    """Move a stored transfer to `new`: the update, its event, a sender callback (which
+    carries `recall` when the move answers one)."""
     check_transition(Status(row.status), new)
     ch.status(row.id, new, code, reason, at)
     ch.event(event_id(row.id, new), "transfer.status", row.id, at,
              status_event(row, new, row.status, code, reason))
     after = msgspec.structs.replace(row, status=str(new), code=code, reason=reason, updated_at=at)
-    notify(ch, after, at)
+    notify(ch, after, at, recall)
     return after
 
 
-def notify(ch: Changes, row: TransferRow, at: str) -> None:
-    if row.status in NOTIFY:
-        payload = api.SenderCallback(event_id=new_id(), transfer=transfer_wire(row))
+def notify(ch: Changes, row: TransferRow, at: str, recall: api.Recall | None = None,
+           always: bool = False) -> None:
+    """Queue a sender callback for the transfer as it now stands (in a state the send
+    partner hears about, or `always`)."""
+    if always or row.status in NOTIFY:
+        payload = api.SenderCallback(event_id=new_id(), transfer=transfer_wire(row),
+                                     recall=recall)
         ch.send("sender_callback", row.id, row.partner_id, encode(payload).decode(), at, at)
 
 

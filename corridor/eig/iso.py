@@ -6,6 +6,9 @@ as the caller is not yet known).
 block sends a transfer; EIG reads it into the partner API's own quote and transfer calls
 (`corridor.iso20022.sender`) and relays them to TXN, so one engine serves both paths.
 
+`POST /v1/iso20022/pacs.004`: a bank receive partner gives a completed payout back; the
+same checks, then TXN books the return (corridor.txn.iso_callbacks).
+
 `POST /v1/iso20022/pacs.002`: a bank receive partner reports a payout's outcome, signed
 with its callback secret (`Corridor-Signature` over the XML body). The message is parsed
 strictly and validated against its XSD here, then relayed to TXN unchanged, which checks
@@ -28,7 +31,7 @@ from corridor.api.schemas import Problem
 from corridor.core.errors import BodyTooLarge, CorridorError, Refused, Unauthenticated
 from corridor.eig.errors import UnsupportedMediaType
 from corridor.eig.requests import CALLS, IDEMPOTENCY_KEY, Call, decode
-from corridor.iso20022 import CONTENT_TYPE, pacs002, pacs008, parse, sender
+from corridor.iso20022 import CONTENT_TYPE, pacs002, pacs004, pacs008, parse, sender
 from corridor.iso20022.errors import MessageRefused
 from corridor.iso20022.schema import MAX_MESSAGE
 from corridor.tracing import inject
@@ -38,6 +41,8 @@ if TYPE_CHECKING:
 
 STATUS_REPORT = Call("iso_status_report", "POST", "/v1/iso20022/pacs.002", "receive",
                      batched=True)
+PAYMENT_RETURN = Call("iso_payment_return", "POST", "/v1/iso20022/pacs.004", "receive",
+                      batched=True)
 CREDIT_TRANSFER = Call("iso_credit_transfer", "POST", "/v1/iso20022/pacs.008", "send")
 _CALLS = {c.name: c for c in CALLS}
 _XML_TYPES = frozenset({"application/xml", "text/xml"})
@@ -64,6 +69,7 @@ class IsoDoors:
     def routes(self) -> list[tuple[Call, web.RouteDef]]:
         return [(call, web.post(call.path, self.gw.traced(call, handler), name=call.name))
                 for call, handler in ((STATUS_REPORT, self.status_report),
+                                      (PAYMENT_RETURN, self.payment_return),
                                       (CREDIT_TRANSFER, self.credit_transfer))]
 
     def refuse(self, request: web.Request, exc: CorridorError, original: str,
@@ -73,37 +79,50 @@ class IsoDoors:
                                    original_message_id=message_id), exc.status)
 
     async def status_report(self, request: web.Request) -> web.StreamResponse:
+        return await self._from_receiver(request, STATUS_REPORT, pacs002.MESSAGE)
+
+    async def payment_return(self, request: web.Request) -> web.StreamResponse:
+        return await self._from_receiver(request, PAYMENT_RETURN, pacs004.MESSAGE)
+
+    async def _from_receiver(self, request: web.Request, call: Call,
+                             message: str) -> web.StreamResponse:
+        """A signed message from a bank receive partner (a pacs.002 outcome, a pacs.004
+        return): parsed and validated here, relayed unchanged to TXN, which checks the
+        signature and applies it."""
         from corridor.eig.app import PARTNER
 
         partner = request[PARTNER]  # type: ignore[call-overload]  # eig.app keys requests with an AppKey
         message_id = transfer_id = None
         try:
             if not partner.receives:
-                raise Refused(f"{partner.id} is not a receive partner: it sends no pacs.002",
-                              code="role_not_allowed")
+                raise Refused(f"{partner.id} is not a receive partner: it sends no "
+                              f"{message[:8]}", code="role_not_allowed")
             body = await read_xml(request)
-            _, root = parse(body, pacs002.MESSAGE)
-            report = pacs002.read(root)
-            message_id, transfer_id = report.message_id, report.transfer_id
+            _, root = parse(body, message)
+            if message == pacs004.MESSAGE:
+                back = pacs004.read(root)  # refuses more decimals than the currency has
+                message_id, transfer_id = back.message_id, back.transfer_id
+            else:
+                report = pacs002.read(root)
+                message_id, transfer_id = report.message_id, report.transfer_id
             signature = request.headers.get("Corridor-Signature")
             if not signature:
-                raise Unauthenticated("the pacs.002 is not signed", code="signature_missing")
+                raise Unauthenticated(f"the {message[:8]} is not signed",
+                                      code="signature_missing")
             key = request.headers.get("Idempotency-Key") or message_id
             if not IDEMPOTENCY_KEY.match(key):
                 key = message_id
             headers = {"Corridor-Partner": partner.id, "Content-Type": CONTENT_TYPE,
                        "Corridor-Signature": signature, "Idempotency-Key": key}
             inject(headers)
-            answer = await self.gw.relay(STATUS_REPORT, "/internal/v1/iso20022/pacs.002",
-                                         headers, body)
+            answer = await self.gw.relay(call, f"/internal{call.path}", headers, body)
         except CorridorError as exc:
-            return self.refuse(request, exc, pacs002.MESSAGE, message_id, transfer_id)
+            return self.refuse(request, exc, message, message_id, transfer_id)
         if answer.status >= 300:
-            return self.refuse(request, _refusal(answer.status, answer.body), pacs002.MESSAGE,
+            return self.refuse(request, _refusal(answer.status, answer.body), message,
                                message_id, transfer_id)
         return xml(pacs002.build(status="ACTC", transfer_id_=None,
-                                 original_message_id=message_id,
-                                 original_message=pacs002.MESSAGE))
+                                 original_message_id=message_id, original_message=message))
 
     async def _json_call(self, request: web.Request, name: str, path: str, key: str,
                          payload: dict[str, object]) -> dict[str, object]:

@@ -37,6 +37,7 @@ STATE_STATUS: dict[str, str] = {
     "FAILED": "RJCT",
     "REJECTED": "RJCT",
     "CANCELLED": "RJCT",
+    "RETURNED": "ACSC",  # settled, then given back: the bank hears a pacs.004 (sender.py)
 }
 
 # Corridor problem code -> ISO status reason code of the pacs.002 RJCT that answers it.
@@ -79,6 +80,13 @@ REASONS: dict[str, str] = {
     "quote_expired": "AB01",  # AbortedClearingTimeout
     "payout_failed": "NARR",
     "cancelled": "NARR",
+    # returns and recalls
+    "already_returned": "AM05",  # a second return of the same payout: never booked twice
+    "not_completed": "AG01",  # a return (or recall) of a payout that is not COMPLETED
+    "no_recall": "AG01",  # a recall's refusal for a transfer nobody recalled
+    "return_amount": "AM09",  # WrongAmount: only a whole payout comes back
+    "already_recalled": "AM05",
+    "reason_required": "CH16",
 }
 DEFAULT_REASON = "MS03"  # NotSpecifiedReasonAgentGenerated
 
@@ -101,6 +109,22 @@ FAILURES: dict[str, str] = {
     "MS03": "partner_refused",
 }
 DEFAULT_FAILURE = "partner_refused"
+
+# The reason code of a receive bank's pacs.004 (ExternalReturnReason1Code) -> the code a
+# RETURNED transfer keeps; the return's words are kept beside it.
+RETURNS: dict[str, str] = {
+    "AC01": "account_invalid",
+    "AC04": "account_closed",
+    "AC06": "account_blocked",
+    "BE01": "beneficiary_mismatch",
+    "CUST": "recalled",  # RequestedByCustomer: the answer to a recall (camt.056)
+    "DUPL": "duplicate",
+    "FOCR": "recalled",  # FollowingCancellationRequest
+    "FRAD": "fraud",
+    "MD06": "recalled",  # RefundRequestByEndCustomer
+    "RR04": "regulatory",
+}
+DEFAULT_RETURN = "returned"
 
 # The Prtry status reason of a pacs.002 answering a pacs.028 about a payout the partner
 # never received: the hub may submit it again (JSON: 404).
@@ -131,3 +155,8 @@ def reason_for_failure(text: str | None) -> str:
     if text and "frozen" in text:
         return "AC06"
     return "NARR"
+
+
+def return_of(reason: str | None) -> str:
+    """The Corridor code a returned transfer keeps for a pacs.004 reason code."""
+    return RETURNS.get(reason or "", DEFAULT_RETURN)

@@ -12,8 +12,8 @@ from typing import Any
 
 import msgspec
 
-from corridor.core.money import format_minor
-from corridor.iso20022 import pacs002, pacs008
+from corridor.core.money import Money, format_minor, parse_minor
+from corridor.iso20022 import pacs002, pacs004, pacs008
 from corridor.iso20022.codes import STATE_STATUS, iso_reason
 from corridor.iso20022.errors import MessageRefused
 from corridor.iso20022.tree import message_id
@@ -86,7 +86,24 @@ def sender_callback(payload: bytes) -> bytes:
     event = msgspec.json.decode(payload)
     transfer = event["transfer"]
     ident = hashlib.sha256(str(event["event_id"]).encode()).hexdigest()[:35]
+    if transfer.get("status") == "RETURNED":
+        return transfer_return(transfer, event.get("recall"), msg_id=ident)
     return transfer_status(transfer, msg_id=ident)
+
+
+def transfer_return(transfer: dict[str, Any], recall: dict[str, Any] | None, *,
+                    msg_id: str | None = None) -> bytes:
+    """A RETURNED transfer as the pacs.004 its bank send partner hears: the send amount
+    given back to its float (the fee is kept: docs/returns.md), FOCR after its recall,
+    its RtrId the transfer id's 32 hex digits and "R"."""
+    currency = str(transfer["send_currency"])
+    amount = Money(parse_minor(str(transfer["send_amount"]), currency), currency)
+    recalled = recall is not None and recall.get("status") == "RETURNED"
+    return pacs004.build(
+        transfer_id_=str(transfer["id"]), return_id=message_id(str(transfer["id"])) + "R",
+        amount=amount, reason="FOCR" if recalled else "NARR",
+        info=f"RETURNED: {transfer.get('reason') or 'returned by the receive partner'}",
+        msg_id=msg_id, end_to_end_id=str(transfer.get("reference") or ""))
 
 
 def read_status(raw: bytes) -> tuple[str, str | None, str, str | None]:
@@ -95,7 +112,12 @@ def read_status(raw: bytes) -> tuple[str, str | None, str, str | None]:
     from corridor.iso20022.schema import parse
     from corridor.iso20022.tree import transfer_id
 
-    _, root = parse(raw, pacs002.MESSAGE)
+    message, root = parse(raw, pacs002.MESSAGE, pacs004.MESSAGE)
+    if message == pacs004.MESSAGE:
+        back = pacs004.read(root)
+        tx = root[0].find(f"{{{pacs004.NS}}}TxInf")
+        e2e = tx.findtext(f"{{{pacs004.NS}}}OrgnlEndToEndId") if tx is not None else None
+        return back.message_id, transfer_id((back.return_id or "")[:32]), "RETURNED", e2e
     report = pacs002.read(root)
     state = (report.info or "").split(":", 1)[0]
     tid = transfer_id(report.partner_reference)

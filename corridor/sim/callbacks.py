@@ -73,10 +73,14 @@ class CallbackSender:
         path: str = PATH,
         content_type: str = "application/json",
         encode: Callable[[ReceiverCallback], bytes] | None = None,
+        route: Callable[[ReceiverCallback], str] | None = None,
     ) -> None:
         self.url = eig_url.rstrip("/") + path
         self.content_type = content_type
         self._path = urlsplit(self.url).path
+        # The ISO mode: each callback's own path (a pacs.002, or a pacs.004 for a return).
+        self._prefix = urlsplit(eig_url.rstrip("/")).path
+        self._route = route
         self.tls, self.api_key, self.secret = tls, api_key, secret
         self.concurrency, self.timeout, self.max_attempts = concurrency, timeout, max_attempts
         self.backoff = backoff
@@ -125,10 +129,11 @@ class CallbackSender:
 
     async def _deliver(self, delivery: Delivery) -> None:
         body = self._encode(delivery.callback)
+        path = self._prefix + self._route(delivery.callback) if self._route else self._path
         delay = self.backoff[0]
         while True:
             delivery.attempts += 1
-            status = await self._post(delivery.key, body)
+            status = await self._post(delivery.key, body, path)
             delivery.last_status = status
             if status is not None and 200 <= status < 300:
                 delivery.acknowledged = True
@@ -144,7 +149,7 @@ class CallbackSender:
         assert delivery.done is not None
         delivery.done.set()
 
-    async def _post(self, key: str, body: bytes) -> int | None:
+    async def _post(self, key: str, body: bytes, path: str) -> int | None:
         """One attempt; the HTTP status, or None when the connection failed or timed out.
         Signed afresh each time so that a late retry is not refused as stale."""
         assert self._pool is not None
@@ -155,7 +160,7 @@ class CallbackSender:
             signature.HEADER: signature.sign(self.secret, body, int(time.time())),
         }
         try:
-            resp = await self._pool.request("POST", self._path, headers, body)
+            resp = await self._pool.request("POST", path, headers, body)
             return resp.status
         except TransportError as exc:
             log.debug("callback POST to %s failed: %s", self.url, exc)

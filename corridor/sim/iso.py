@@ -16,16 +16,18 @@ from aiohttp import web
 from corridor.api.receive_partner import PayoutParty, PayoutRequest
 from corridor.api.schemas import ReceiverCallback
 from corridor.core.errors import CorridorError
-from corridor.core.money import format_minor
-from corridor.iso20022 import CONTENT_TYPE, pacs002, pacs008, pacs028, parse
+from corridor.core.money import Money, format_minor, parse_minor
+from corridor.iso20022 import CONTENT_TYPE, camt056, pacs002, pacs004, pacs008, pacs028, parse
 from corridor.iso20022.codes import NOT_FOUND, reason_for_failure
 from corridor.iso20022.tree import message_id
-from corridor.sim.payouts import Payout
+from corridor.sim.payouts import Payout, Payouts
 
-__all__ = ["CONTENT_TYPE", "PATH", "callback_body", "not_found", "payout_request", "refusal",
-           "status_report", "status_request", "xml"]
+__all__ = ["CONTENT_TYPE", "PATH", "RETURN_PATH", "callback_body", "not_found",
+           "payout_request", "recall_answer", "recall_request", "refusal", "return_reason",
+           "route", "status_report", "status_request", "xml"]
 
 PATH = "/v1/iso20022/pacs.002"
+RETURN_PATH = "/v1/iso20022/pacs.004"
 # The simulator's statuses as pacs.002 transaction statuses.
 TX_STATUS = {"PENDING": "ACSP", "SUCCESS": "ACSC", "FAILURE": "RJCT"}
 _encode = msgspec.json.Encoder().encode
@@ -66,10 +68,29 @@ def status_report(payout: Payout, status: str, reason: str | None) -> bytes:
         partner_reference=payout.answer.partner_reference)
 
 
-def callback_body(callback: ReceiverCallback) -> bytes:
-    """A receiver callback as the pacs.002 an ISO partner sends the hub."""
+def route(callback: ReceiverCallback) -> str:
+    """Where an ISO partner sends a callback on EIG: a return is a pacs.004."""
+    return RETURN_PATH if callback.status == "RETURNED" else PATH
+
+
+def callback_body(callback: ReceiverCallback, payouts: Payouts | None = None) -> bytes:
+    """A receiver callback as the message an ISO partner sends the hub: a pacs.002 (an
+    outcome; RJCT about the camt.056 for a refused recall), or a pacs.004 (a return, of the
+    whole payout as the books hold it)."""
     tid = callback.transfer_id
     status = str(callback.status)
+    if status == "RETURNED":
+        payout = payouts.get(tid) if payouts is not None else None
+        assert payout is not None, f"no payout {tid} to return"
+        currency = payout.request.currency
+        return pacs004.build(
+            transfer_id_=tid, return_id=callback.return_reference or f"R-{tid[-12:]}",
+            amount=Money(parse_minor(payout.request.amount, currency), currency),
+            reason=return_reason(callback.reason), info=callback.reason)
+    if status == "RECALL_REFUSED":
+        return pacs002.build(
+            status="RJCT", transfer_id_=tid, original_message_id=camt056.case_id(tid),
+            original_message=camt056.MESSAGE, reason="NARR", info=callback.reason)
     return pacs002.build(
         status=TX_STATUS.get(status, "ACSP"), transfer_id_=tid,
         original_message_id=message_id(tid), original_message=pacs008.MESSAGE,
@@ -88,3 +109,27 @@ def status_request(body: bytes) -> str | None:
     """The transfer a pacs.028 asks about."""
     _, root = parse(body, pacs028.MESSAGE)
     return pacs028.read(root)[1]
+
+
+def return_reason(text: str | None) -> str:
+    """The ExternalReturnReason1Code a simulated return is sent with."""
+    words = (text or "").lower()
+    if "recalled" in words:
+        return "FOCR"  # FollowingCancellationRequest
+    if "closed" in words:
+        return "AC04"
+    return "NARR"
+
+
+def recall_request(body: bytes) -> tuple[str, str | None, str | None]:
+    """(case id, transfer, reason) of a camt.056."""
+    _, root = parse(body, camt056.MESSAGE)
+    return camt056.read(root)
+
+
+def recall_answer(transfer_id: str, accepted: bool, reason: str | None = None) -> bytes:
+    """The pacs.002 about a camt.056: ACTC (the pacs.004 follows) or RJCT (refused)."""
+    return pacs002.build(
+        status="ACTC" if accepted else "RJCT", transfer_id_=transfer_id,
+        original_message_id=camt056.case_id(transfer_id), original_message=camt056.MESSAGE,
+        reason=None if accepted else "NARR", info=reason)

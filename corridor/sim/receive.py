@@ -92,8 +92,9 @@ class ReceivePartnerSim:
         self.eig_url = eig_url or (f"https://{eig.host}:{eig.port}" if eig else "")
         # ISO mode: a bank partner (connector iso20022) reports outcomes as pacs.002.
         self.iso = self.partner.connector == "iso20022"
-        wire: dict[str, Any] = dict(path=iso.PATH, content_type=iso.CONTENT_TYPE,
-                                    encode=iso.callback_body) if self.iso else {}
+        wire: dict[str, Any] = dict(
+            path=iso.PATH, content_type=iso.CONTENT_TYPE, route=iso.route,
+            encode=lambda cb: iso.callback_body(cb, self.payouts)) if self.iso else {}
         self.callbacks = CallbackSender(
             self.eig_url, ident.client_tls(), ident.api_key(api_key, api_key_file),
             self.secret, concurrency=callback_concurrency, timeout=callback_timeout,
@@ -163,6 +164,7 @@ class ReceivePartnerSim:
         app.router.add_get("/v1/payouts/{payout_id}", self.query)
         app.router.add_post("/iso20022/pacs.008", self.submit_iso)
         app.router.add_post("/iso20022/pacs.028", self.query_iso)
+        app.router.add_post("/iso20022/camt.056", self.recall_iso)
         app.router.add_post("/v1/payouts/{payout_id}/recall", self.recall)
         app.router.add_routes(self.control.routes())
         app.router.add_post("/sim/payouts/{payout_id}/return", self.return_payout)
@@ -259,6 +261,28 @@ class ReceivePartnerSim:
         if payout is None:
             return iso.xml(iso.not_found(asked))
         return iso.xml(iso.status_report(payout, payout.status, payout.reason))
+
+    async def recall_iso(self, request: web.Request) -> web.Response:
+        """A recall as a camt.056: answered with a pacs.002 about it, ACTC (the funds come
+        back as a pacs.004) or RJCT (refused), as the JSON mode's recall."""
+        body = await request.read()
+        try:
+            if (early := await self._enter(request, body, signed=True)) is not None:
+                return early
+            _, payout_id, reason = iso.recall_request(body)
+            if payout_id is None or self.payouts.get(payout_id) is None:
+                raise NotFound("no such payout", code="payout_not_found")
+        except CorridorError as exc:
+            return iso.refusal(exc, "camt.056.001.09")
+        if self.faults.refuse_recalls:
+            return iso.xml(iso.recall_answer(payout_id, False,
+                                             "the beneficiary did not agree to the return"))
+        payout, why = self.payouts.give_back(payout_id, f"recalled: {reason or 'no reason'}")
+        if why is not None or payout is None:
+            return iso.xml(iso.recall_answer(payout_id, False, why))
+        self._dirty.set()
+        self.outcomes.returned(payout)
+        return iso.xml(iso.recall_answer(payout_id, True))
 
     # -- returns and recalls -------------------------------------------------------------
 

@@ -10,6 +10,8 @@ mapped by `corridor.iso20022.codes`; ACSP/PDNG/...: pending). While a payout is 
 pending, TXN asks with a pacs.028.001.03 at `<endpoint>/iso20022/pacs.028`. Every message
 built is validated against its XSD before it leaves, every answer after it arrives; an
 answer that does not validate, or reports on another payout, is no answer (`unknown`).
+A send partner's recall goes as a camt.056 (`request_recall`); the return comes later as a
+pacs.004 at EIG (corridor.txn.iso_callbacks).
 """
 
 from __future__ import annotations
@@ -18,10 +20,18 @@ import logging
 from typing import Any
 
 from corridor.core.errors import Unavailable
-from corridor.iso20022 import CONTENT_TYPE, MessageRefused, pacs002, pacs008, pacs028, parse
+from corridor.iso20022 import (
+    CONTENT_TYPE,
+    MessageRefused,
+    camt056,
+    pacs002,
+    pacs008,
+    pacs028,
+    parse,
+)
 from corridor.iso20022.codes import NOT_FOUND, failure_reason
 from corridor.site.model import Partner, Site
-from corridor.txn.connectors import AccountCheck, Payout, PayoutResult, register
+from corridor.txn.connectors import AccountCheck, Payout, PayoutResult, RecallResult, register
 from corridor.txn.https_connector import NOT_DEFINITE, Answer, HttpsJsonConnector, Timing
 
 log = logging.getLogger("corridor.txn.iso")
@@ -76,6 +86,33 @@ class Iso20022Connector(HttpsJsonConnector):
         answer = await self._call("POST", "/iso20022/pacs.028",
                                   pacs028.build(payout.transfer_id), content_type=CONTENT_TYPE)
         return self._iso_result(answer, payout, submit=False)
+
+    async def request_recall(self, payout: Payout, reason: str,
+                             idempotency_key: str) -> RecallResult:
+        """A send partner's recall as a camt.056 at `<endpoint>/iso20022/camt.056`; the
+        bank answers with a pacs.002 about it: RJCT refuses (its reason kept), ACTC, PDNG
+        and the like accept (its pacs.004 follows at EIG). One case id per recall."""
+        body = camt056.build(transfer_id_=payout.transfer_id, amount=payout.amount,
+                             reason=reason, hub_name=self.hub.name,
+                             partner_name=self.partner.name, partner_bic=self.iso.bic)
+        answer = await self._call("POST", "/iso20022/camt.056", body, key=idempotency_key,
+                                  content_type=CONTENT_TYPE)
+        if answer.status is None or answer.status >= 500 or answer.status in NOT_DEFINITE:
+            return RecallResult("unknown", reason=f"{self.partner.id}: no answer")
+        try:
+            _, root = parse(answer.body, pacs002.MESSAGE)
+        except MessageRefused as exc:
+            log.warning("%s answered the recall of %s with no valid pacs.002: %s",
+                        self.partner.id, payout.transfer_id, exc.detail)
+            return RecallResult("unknown", reason=f"{self.partner.id}: no valid pacs.002")
+        report = pacs002.read(root)
+        if report.transfer_id not in (None, payout.transfer_id):
+            return RecallResult("unknown", reason=f"{self.partner.id}: a pacs.002 about "
+                                "another payout")
+        if report.status == "RJCT":
+            return RecallResult("refused", reason=failure_reason(
+                self.partner.id, report.reason, report.info))
+        return RecallResult("accepted")
 
     def _iso_result(self, answer: Answer, payout: Payout, submit: bool) -> PayoutResult:
         status = answer.status

@@ -347,3 +347,126 @@ def test_the_iso_simulator_refuses_what_a_bank_would(world: World) -> None:
 
 HOSTILE_ENTITY = (b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
                   b"<d>&x;</d>")
+
+
+# -- returns (pacs.004) and recalls (camt.056) --------------------------------------------
+
+
+def _one_row(world: World, sql: str, tid: str) -> tuple[Any, ...] | None:
+    rows = world.query(lambda c: c.query(sql, (tid,)))
+    return tuple(rows[0]) if rows else None
+
+
+def _balances(world: World) -> dict[str, int]:
+    return {a: int(p) for a, _, p, _ in world.query(q.balances)}
+
+
+def _return(tid: str, ref: str, amount: Money, code: str = "AC04") -> bytes:
+    from corridor.iso20022 import pacs004
+
+    return pacs004.build(transfer_id_=tid, return_id=ref, amount=amount, reason=code,
+                         info="beneficiary account closed")
+
+
+def test_a_pacs004_return_reverses_the_payout_once(world: World) -> None:
+    [tid] = send(world, 1)
+    settled(world, [tid], "COMPLETED")
+    row = world.query(q.transfer, tid)
+    before = _balances(world)
+    status, body = world.control(world.receiver, "POST", f"/sim/payouts/{tid}/return",
+                                 {"reason": "beneficiary account closed"})
+    assert status == 200, body
+    assert wait_status(world, [tid], {"RETURNED"}) == {tid: "RETURNED"}
+    got = _one_row(world, "SELECT return_reference, code, source, reason FROM returns "
+                   "WHERE transfer_id = ?", tid)
+    assert got is not None and got[:3] == (body["return_reference"], "AC04", "pacs.004")
+    assert got[3].startswith("account_closed (ISO AC04) from mobicash")
+    after = _balances(world)
+    assert after["float:payfast:INR"] - before["float:payfast:INR"] == row.send_minor
+    assert before["settlement:mobicash:KES"] - after["settlement:mobicash:KES"] == (
+        row.receive_minor)
+    # PayFast (a bank that chose ISO 20022) hears the return as a pacs.004.
+    wait_for(lambda: any(c["status"] == "RETURNED" for c in world.sender_callbacks(tid)),
+             timeout=15, what="PayFast's pacs.004")
+    assert world.violations() == []
+
+    amount = Money(row.receive_minor, row.receive_currency)
+    # The same return again is a repeat; another is refused, flagged, never booked twice.
+    got_status, raw = post_as(world, "mobicash", "/v1/iso20022/pacs.004",
+                              _return(tid, body["return_reference"], amount))
+    assert (got_status, report_of(raw).status) == (200, "ACTC")
+    got_status, raw = post_as(world, "mobicash", "/v1/iso20022/pacs.004",
+                              _return(tid, "MO-R-999999", amount))
+    answer = report_of(raw)
+    assert (got_status, answer.status, answer.reason) == (409, "RJCT", "AM05"), answer
+    assert answer.info and answer.info.startswith("already_returned")
+    assert world.query(lambda c: c.query(
+        "SELECT kind FROM reconciliation WHERE transfer_id = ?", (tid,))) == [("second_return",)]
+    assert _balances(world) == after
+    assert world.violations() == []
+
+
+def test_a_bad_pacs004_is_refused_and_books_nothing(world: World) -> None:
+    world.faults(failure_rate=1.0)
+    [failed] = send(world, 1)
+    settled(world, [failed], "FAILED")
+    world.faults(failure_rate=0.0)
+    [done] = send(world, 1)
+    settled(world, [done], "COMPLETED")
+    row = world.query(q.transfer, done)
+    before = _balances(world)
+    cases = [
+        # a return of a transfer that never completed: refused and flagged
+        (failed, Money(row.receive_minor, "KES"), 409, "not_completed", "AG01"),
+        # only the whole payout comes back
+        (done, Money(row.receive_minor - 1, "KES"), 422, "return_amount", "AM09"),
+    ]
+    for tid, amount, status, code, iso in cases:
+        got, raw = post_as(world, "mobicash", "/v1/iso20022/pacs.004",
+                           _return(tid, f"MO-R-{tid[-6:]}", amount))
+        answer = report_of(raw)
+        assert (got, answer.status, answer.reason) == (status, "RJCT", iso), answer
+        assert answer.info and answer.info.startswith(code)
+    too_precise = _return(done, "MO-R-X", Money(row.receive_minor, "KES")).replace(
+        f">{row.receive_minor // 100}.{row.receive_minor % 100:02d}<".encode(),
+        f">{row.receive_minor // 100}.{row.receive_minor % 100:02d}1<".encode())
+    got, raw = post_as(world, "mobicash", "/v1/iso20022/pacs.004", too_precise)
+    assert (got, report_of(raw).reason) == (422, "AM12")
+    assert history(world, done)[-1] == "COMPLETED" and history(world, failed)[-1] == "FAILED"
+    assert _balances(world) == before
+    assert world.violations() == []
+
+
+def test_a_recall_goes_out_as_camt056_and_comes_back_as_pacs004(world: World) -> None:
+    [tid] = send(world, 1)
+    settled(world, [tid], "COMPLETED")
+
+    async def recall() -> dict[str, Any]:
+        async with SendDriver(world.site, "payfast", destination="KE", timeout=10) as d:
+            return await d.recall(tid, "sent to the wrong wallet")
+
+    assert asyncio.run(recall())["status"] == "REQUESTED"
+    assert wait_status(world, [tid], {"RETURNED"}) == {tid: "RETURNED"}
+    assert _one_row(world, "SELECT status FROM recalls WHERE transfer_id = ?", tid) == (
+        "RETURNED",)
+    assert _one_row(world, "SELECT code FROM returns WHERE transfer_id = ?", tid) == ("FOCR",)
+    assert credits(world, tid) == 1  # credited once; the wallet gave it back once
+    assert world.violations() == []
+
+
+def test_a_refused_recall_leaves_the_transfer_completed(world: World) -> None:
+    world.faults(refuse_recalls=True)
+    [tid] = send(world, 1)
+    settled(world, [tid], "COMPLETED")
+
+    async def recall() -> dict[str, Any]:
+        async with SendDriver(world.site, "payfast", destination="KE", timeout=10) as d:
+            return await d.recall(tid, "sent to the wrong wallet")
+
+    asyncio.run(recall())
+    wait_for(lambda: _one_row(world, "SELECT status FROM recalls WHERE transfer_id = ?", tid)
+             == ("REFUSED",), timeout=15, what="the recall refused")
+    answer = _one_row(world, "SELECT answer FROM recalls WHERE transfer_id = ?", tid)
+    assert answer and "(ISO NARR) from mobicash" in answer[0]
+    assert history(world, tid)[-1] == "COMPLETED"
+    assert world.violations() == []

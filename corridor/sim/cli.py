@@ -102,7 +102,9 @@ def sim(verbose: bool) -> None:
 def receive_partner(site_dir: Path, partner_id: str, listen: str | None, eig_url: str | None,
                     api_key_file: Path | None, seed: int | None, state_file: Path | None,
                     no_callbacks: bool, **knobs: Any) -> None:
-    """Run a receive partner (wallet book, payouts, signed receiver callbacks)."""
+    """Run a receive partner (wallet book, payouts, signed receiver callbacks); in ISO
+    20022 (pacs.008, pacs.002, pacs.028, camt.056, pacs.004) when its connector is
+    `iso20022`."""
     from corridor.sim.receive import ReceivePartnerSim
 
     site = open_site(site_dir)

@@ -92,6 +92,8 @@ def sim(verbose: bool) -> None:
               help="After a FAILURE callback send a contradicting SUCCESS one.")
 @click.option("--sync", "sync_outcome", is_flag=True,
               help="Answer SUCCESS/FAILURE at once instead of PENDING.")
+@click.option("--pending-after-final", is_flag=True,
+              help="After the final callback send an older in-process status (out of order).")
 @click.option("--return-after-ms", type=click.IntRange(0), default=0,
               help="Give every credited payout back this long after (RETURNED); 0: never.")
 @click.option("--refuse-recalls", is_flag=True,

@@ -72,7 +72,7 @@ def journey(root: Path, iso: bool, count: int, concurrency: int,
     import uvloop
 
     from corridor.processes import relax_gc
-    from corridor.sim.bench import drive, settle
+    from corridor.sim.bench import cpu_seconds, drive, settle
     from corridor.sim.driver import SendDriver
     from corridor.sim.world import World
     from corridor.site.edit import SiteEdit
@@ -88,6 +88,10 @@ def journey(root: Path, iso: bool, count: int, concurrency: int,
     with world:
         world.fund("1000000000.00")
         journal = world.data_dir / "payfast.jsonl"
+        assert world.stack is not None and world.receiver is not None
+        procs = {name: s.process.pid for name, s in world.stack.services.items()}
+        procs["receiver"] = world.receiver.process.pid
+        cpu0 = {name: cpu_seconds(pid) for name, pid in procs.items()}
 
         async def go() -> Any:
             async with SendDriver(world.site, "payfast", destination="KE", timeout=60,
@@ -96,6 +100,10 @@ def journey(root: Path, iso: bool, count: int, concurrency: int,
                 return await drive(driver, count, concurrency, None)
 
         figures = settle(uvloop.run(go()), journal, 120)
+        # CPU seconds each process spent per completed transfer (where the time goes)
+        figures["cpu_ms_per_transfer"] = {
+            name: round((cpu_seconds(pid) - cpu0[name]) * 1000 / max(figures["completed"], 1),
+                        2) for name, pid in procs.items()}
         figures["double_payouts"] = len(world.query(q.double_payouts))
         figures["ledger_balanced"] = world.violations() == []
     return figures

@@ -33,10 +33,16 @@ def document(ns: str, body: str) -> tuple[Any, Any]:
     return root, sub(root, ns, body)
 
 
+_PATHS: dict[tuple[str, str], str] = {}
+
+
 def find(el: Any, ns: str, path: str) -> str | None:
-    """The text at `path` ("A/B/C") below `el`, or None."""
-    found = el.find("/".join(f"{{{ns}}}{p}" for p in path.split("/")))
-    return found.text if found is not None else None
+    """The text at `path` ("A/B/C") below `el`, or None (also for an empty element)."""
+    qpath = _PATHS.get((ns, path))
+    if qpath is None:
+        qpath = _PATHS[(ns, path)] = "/".join(f"{{{ns}}}{p}" for p in path.split("/"))
+    text: str | None = el.findtext(qpath)
+    return text or None
 
 
 def message_id(transfer_id: str) -> str:

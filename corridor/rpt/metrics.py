@@ -125,9 +125,10 @@ def series(con: duckdb.DuckDBPyConnection, period: Period) -> dict[str, object]:
         SELECT time_bucket(INTERVAL '{size} seconds', status_at,
                            TIMESTAMPTZ '2000-01-01 00:00:00+00') AS b,
                count(*) FILTER (WHERE status = 'COMPLETED'),
-               count(*) FILTER (WHERE status IN ('FAILED', 'REJECTED', 'CANCELLED')),
+               count(*) FILTER (WHERE status IN ('FAILED', 'REJECTED', 'CANCELLED',
+                                                 'RETURNED')),
                count(*) FILTER (WHERE status NOT IN
-                   ('COMPLETED', 'FAILED', 'REJECTED', 'CANCELLED')),
+                   ('COMPLETED', 'FAILED', 'REJECTED', 'CANCELLED', 'RETURNED')),
                quantile_cont(epoch(completed_at - created_at), 0.5)
                    FILTER (WHERE status = 'COMPLETED' AND NOT held),
                quantile_cont(epoch(completed_at - created_at), 0.95)

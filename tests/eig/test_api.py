@@ -158,7 +158,11 @@ def test_unknown_path_and_method_are_problems(gw: Gateway) -> None:
 def test_openapi_and_internal_listener(gw: Gateway) -> None:
     status, doc, _ = gw.curl("GET", "/openapi.json")
     assert status == 200 and doc["openapi"].startswith("3.1")
-    assert {"/v1/quotes", "/v1/transfers/{id}/cancel"} <= set(doc["paths"])
+    assert {"/v1/quotes", "/v1/transfers/{id}/cancel", "/v1/transfers/{id}/recall"} <= set(
+        doc["paths"])
+    recall = doc["paths"]["/v1/transfers/{id}/recall"]["post"]
+    assert "202" in recall["responses"] and "RETURNED" in doc["components"]["schemas"][
+        "Transfer"]["properties"]["status"]["enum"]
     assert doc["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
     assert '"ok"' in gw.internal("/healthz")
     assert "corridor_eig_requests_total" in gw.internal("/metrics")

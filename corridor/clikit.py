@@ -97,9 +97,17 @@ def open_site(site_dir: Path) -> Site:
     try:
         return load_site(site_dir)
     except SiteInvalid as exc:
-        for fault in exc.faults:
-            click.echo(f"{site_dir}/{fault}", err=True)
-        sys.exit(2)
+        site_refused(site_dir, exc)
+
+
+def site_refused(site_dir: Path, exc: SiteInvalid, refused: str | None = None) -> NoReturn:
+    """Every fault of the site as file:line: message, then `refused` (when given) as the
+    last line; exit 2."""
+    for fault in exc.faults:
+        click.echo(f"{site_dir}/{fault}", err=True)
+    if refused is not None:
+        fail(refused, code=2)
+    sys.exit(2)
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

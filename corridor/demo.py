@@ -19,7 +19,6 @@ import shlex
 import shutil
 import socket
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,12 +29,12 @@ from rich.table import Table
 
 from corridor.clikit import data_option, fail, settings
 from corridor.core.money import format_minor
+from corridor.probe import poll
 
 T = TypeVar("T")
 SEND_AMOUNT = "10000.00"
 RECALLED_AMOUNT = "2500.00"
 STORE = "sqlite:///txn.db"  # the demo always runs on SQLite, under its data directory
-PORT_NAMES = ("eig", "eig_internal", "txn", "rpt", "jump", "mobicash", "payfast")
 
 
 class DemoFailed(Exception):
@@ -68,14 +67,10 @@ def _site_ports_free() -> bool:
 
 
 def _wait(what: str, check: Callable[[], T | None], timeout: float = 15.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise DemoFailed(f"no {what} after {timeout}s")
-        time.sleep(0.05)
+    value = poll(check, timeout, 0.05)
+    if not value:
+        raise DemoFailed(f"no {what} after {timeout}s")
+    return value
 
 
 class Journey:
@@ -302,8 +297,8 @@ def _knock(site: Any, partner_id: str) -> str:
 def demo(data_dir: Path) -> None:
     """Send one PayFast -> MobiCash remittance through the whole hub and print each hop."""
     from corridor.core.errors import CorridorError
-    from corridor.embedded import StackError
     from corridor.sim.identity import SimError
+    from corridor.stack import StackError
 
     console = Console(highlight=False, soft_wrap=True)
     try:

@@ -83,10 +83,10 @@ def relax_gc() -> None:
     """Let the cyclic garbage collector run less often in this process.
 
     Called at the start of every server and simulator: their request paths allocate many
-    short-lived objects and make almost no reference cycles. In TXN, a batch keeps
+    short-lived objects and make almost no reference cycles. In TXN, a group commit keeps
     thousands of small rows and commands alive until it commits, so with the default
     young-generation threshold (700 allocations) the collector runs dozens of times per
-    batch, walks those rows each time and holds the GIL while it does: a sixth of the run
+    group commit, walks those rows each time and holds the GIL while it does: a sixth of the run
     time of `corridor bench txn`. Collecting rarely costs little memory here. Thresholds
     already set higher are kept."""
     current = gc.get_threshold()

@@ -27,6 +27,6 @@ def serve() -> None:
 @data_option
 def up(site_dir: Path, data_dir: Path) -> None:
     """Run every server of the hub on this host (the embedded default) until Ctrl-C."""
-    from corridor.embedded import run_all
+    from corridor.stack import run_all
 
     run_all(site_dir, data_dir)

@@ -47,7 +47,7 @@ class Server(Protocol):
 
 
 class Servers(Protocol):
-    """What the supervisor watches (`corridor.embedded.Stack`): the servers by name, and
+    """What the supervisor watches (`corridor.stack.Stack`): the servers by name, and
     a way to start one again in its place."""
 
     @property

@@ -1,6 +1,6 @@
 """The EIG-to-TXN batch contract (docs/internal-api.md): `POST /internal/v1/batch` carries
 a msgpack list of `Relayed` calls and TXN answers a msgpack list of `Answered`, one per
-call, in order. EIG (`eig/batching.py`) sends it, TXN (`txn/relay.py`) serves it."""
+call, in order. EIG (`eig/coalescer.py`) sends it, TXN (`txn/relay.py`) serves it."""
 
 from __future__ import annotations
 

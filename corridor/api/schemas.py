@@ -1,4 +1,4 @@
-"""Wire schemas of the partner API (DESIGN section 4), as msgspec structs.
+"""Wire schemas of the partner API (docs/design.md, Partner API), as msgspec structs.
 
 Requests refuse unknown fields and wrong types; amounts travel as decimal strings and are
 turned into `Money` by the core, which refuses excess precision. EIG validates every body

@@ -1,4 +1,4 @@
-"""The callback signature scheme, used in both directions (DESIGN section 4):
+"""The callback signature scheme, used in both directions (docs/design.md, Partner API):
 
     Corridor-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">
 

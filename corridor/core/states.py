@@ -1,4 +1,5 @@
-"""The transfer state machine: the one table of allowed transitions (DESIGN section 3)."""
+"""The transfer state machine: the one table of allowed transitions (docs/design.md,
+Money and transfer conventions)."""
 
 from __future__ import annotations
 

@@ -20,18 +20,18 @@ from opentelemetry.trace import NoOpTracer, SpanKind, Tracer
 
 from corridor.api.schemas import Problem
 from corridor.core.errors import BodyTooLarge, CorridorError, Refused, Unauthenticated
-from corridor.eig.audit import AuditLog
+from corridor.eig.audit import SecurityAuditLog
 from corridor.eig.errors import (
     BadRequest,
     RateLimited,
     UnsupportedMediaType,
 )
 from corridor.eig.identity import Caller, Peer, Refusal, certificate_refusal, identify
-from corridor.eig.metrics import Metrics
+from corridor.eig.metrics import EigMetrics
 from corridor.eig.openapi import document_bytes
 from corridor.eig.partners import PartnerDirectory
 from corridor.eig.ratelimit import RateLimiter
-from corridor.eig.requests import CALLS, IDEMPOTENCY_KEY, Call, decode
+from corridor.eig.requests import IDEMPOTENCY_KEY, OPERATIONS, Operation, decode
 from corridor.eig.upstream import Answer, Upstream
 from corridor.pki.issue import fingerprint
 from corridor.pki.tls import ContextHolder
@@ -60,7 +60,7 @@ def _bearer(request: web.Request) -> str | None:
 
 class Gateway:
     def __init__(self, partners: PartnerDirectory, upstreams: dict[str, Upstream],
-                 audit: AuditLog, metrics: Metrics, limiter: RateLimiter,
+                 audit: SecurityAuditLog, metrics: EigMetrics, limiter: RateLimiter,
                  contexts: ContextHolder, *, tracer: Tracer | None = None) -> None:
         self.partners = partners
         self.tracer = tracer or NoOpTracer()
@@ -165,7 +165,7 @@ class Gateway:
         route = getattr(request.match_info.route, "name", None) or "other"
         self.edge.count(route, response.status, seconds)
 
-    def relay_handler(self, call: Call) -> Handler:
+    def relay_handler(self, call: Operation) -> Handler:
         async def handle(request: web.Request) -> web.StreamResponse:
             partner = request[PARTNER]
             # The transfer the call is about, for the audit line if it is refused: the
@@ -214,7 +214,7 @@ class Gateway:
 
         return self.traced(call, handle)
 
-    def traced(self, call: Call, handle: Handler) -> Handler:
+    def traced(self, call: Operation, handle: Handler) -> Handler:
         """`handle` in EIG's span of the call, in the trace of the partner's `traceparent`
         (a new trace without one)."""
         tracer = self.tracer
@@ -234,7 +234,7 @@ class Gateway:
 
         return in_span
 
-    def refused_answer(self, request: web.Request, call: Call, answer: Answer,
+    def refused_answer(self, request: web.Request, call: Operation, answer: Answer,
                        transfer_id: str | None) -> None:
         """Audit a refusal TXN or RPT answered, with its problem `code` as the reason."""
         try:
@@ -252,11 +252,11 @@ class Gateway:
             raise BodyTooLarge(f"the body is larger than {MAX_BODY} bytes")
         return await request.read()  # client_max_size stops a chunked body that grows
 
-    async def relay(self, call: Call, path: str, headers: dict[str, str],
+    async def relay(self, call: Operation, path: str, headers: dict[str, str],
                     body: bytes | None):
         try:
             return await self.upstreams[call.upstream].relay(call.method, path, headers, body,
-                                                             batched=call.batched)
+                                                             coalesced=call.coalesced)
         except CorridorError:
             self.metrics.upstream_errors.inc()
             raise
@@ -268,7 +268,7 @@ class Gateway:
         TLS, identity check and rate limit, which `corridor bench eig` compares against."""
         app = web.Application(middlewares=[error_middleware(self.count, self.admit)],
                               client_max_size=MAX_BODY, handler_args={"access_log": None})
-        for call in CALLS:
+        for call in OPERATIONS:
             app.router.add_route(call.method, call.path, self.relay_handler(call),
                                  name=call.name)
         from corridor.eig.iso import IsoDoors

@@ -19,7 +19,7 @@ import msgspec
 from corridor.core.times import rfc3339
 
 
-class AuditLog:
+class SecurityAuditLog:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path

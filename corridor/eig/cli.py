@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from corridor.clikit import data_option, fail, open_site, settings, site_option
+from corridor.clikit import data_option, fail, open_site, settings, site_option, site_refused
 from corridor.partners.cli import offboard, onboard, partner_options
 from corridor.partners.spec import PartnerSpec, api_key_ref, callback_secret_ref
 from corridor.pki.credentials import new_api_key, write_api_key_hash, write_hmac_secret
@@ -100,9 +100,7 @@ def _apply(edit: SiteEdit, site_dir: Path, refused: str, check_only: bool = Fals
     try:
         edit.check() if check_only else edit.commit()
     except SiteInvalid as exc:
-        for fault in exc.faults:
-            click.echo(f"{site_dir}/{fault}", err=True)
-        fail(refused, code=2)
+        site_refused(site_dir, exc, refused)
     except OSError as exc:
         fail(f"{refused}: cannot write {exc.filename or site_dir}: {exc.strerror or exc}")
 

@@ -30,7 +30,7 @@ from aiohttp import web
 from corridor.api.schemas import Problem
 from corridor.core.errors import BodyTooLarge, CorridorError, Refused, Unauthenticated
 from corridor.eig.errors import UnsupportedMediaType
-from corridor.eig.requests import CALLS, IDEMPOTENCY_KEY, Call, decode
+from corridor.eig.requests import IDEMPOTENCY_KEY, OPERATIONS, Operation, decode
 from corridor.iso20022 import CONTENT_TYPE, pacs002, pacs004, pacs008, parse, sender
 from corridor.iso20022.errors import MessageRefused
 from corridor.iso20022.schema import MAX_MESSAGE
@@ -39,12 +39,12 @@ from corridor.tracing import inject
 if TYPE_CHECKING:
     from corridor.eig.app import Gateway
 
-STATUS_REPORT = Call("iso_status_report", "POST", "/v1/iso20022/pacs.002", "receive",
-                     batched=True)
-PAYMENT_RETURN = Call("iso_payment_return", "POST", "/v1/iso20022/pacs.004", "receive",
-                      batched=True)
-CREDIT_TRANSFER = Call("iso_credit_transfer", "POST", "/v1/iso20022/pacs.008", "send")
-_CALLS = {c.name: c for c in CALLS}
+STATUS_REPORT = Operation("iso_status_report", "POST", "/v1/iso20022/pacs.002", "receive",
+                          coalesced=True)
+PAYMENT_RETURN = Operation("iso_payment_return", "POST", "/v1/iso20022/pacs.004", "receive",
+                           coalesced=True)
+CREDIT_TRANSFER = Operation("iso_credit_transfer", "POST", "/v1/iso20022/pacs.008", "send")
+_OPERATIONS = {o.name: o for o in OPERATIONS}
 _XML_TYPES = frozenset({"application/xml", "text/xml"})
 _PROBLEM = msgspec.json.Decoder(Problem)
 
@@ -66,7 +66,7 @@ class IsoDoors:
     def __init__(self, gateway: Gateway) -> None:
         self.gw = gateway
 
-    def routes(self) -> list[tuple[Call, web.RouteDef]]:
+    def routes(self) -> list[tuple[Operation, web.RouteDef]]:
         return [(call, web.post(call.path, self.gw.traced(call, handler), name=call.name))
                 for call, handler in ((STATUS_REPORT, self.status_report),
                                       (PAYMENT_RETURN, self.payment_return),
@@ -84,7 +84,7 @@ class IsoDoors:
     async def payment_return(self, request: web.Request) -> web.StreamResponse:
         return await self._from_receiver(request, PAYMENT_RETURN, pacs004.MESSAGE)
 
-    async def _from_receiver(self, request: web.Request, call: Call,
+    async def _from_receiver(self, request: web.Request, call: Operation,
                              message: str) -> web.StreamResponse:
         """A signed message from a bank receive partner (a pacs.002 outcome, a pacs.004
         return): parsed and validated here, relayed unchanged to TXN, which checks the
@@ -130,7 +130,7 @@ class IsoDoors:
         the same call made in JSON; its JSON answer, or the refusal it got raised."""
         from corridor.eig.app import PARTNER
 
-        call = _CALLS[name]
+        call = _OPERATIONS[name]
         body = msgspec.json.encode(payload)
         decode(call, body)  # the wire schema and the call's own checks
         headers = {"Corridor-Partner": request[PARTNER].id,  # type: ignore[call-overload]  # eig.app keys requests with an AppKey

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from corridor.pki.watch import ExpiryCollector
 
 
-class Metrics:
+class EigMetrics:
     def __init__(self, site_root: Path) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(

@@ -9,7 +9,7 @@ from typing import Any, get_args
 import msgspec
 
 from corridor.api import schemas
-from corridor.eig.requests import CALLS, IDEMPOTENCY_KEY, TRANSFER_ID, Call
+from corridor.eig.requests import IDEMPOTENCY_KEY, OPERATIONS, TRANSFER_ID, Operation
 
 REF = "#/components/schemas/{name}"
 _SUCCESS: dict[str, tuple[tuple[str, ...], type]] = {
@@ -87,7 +87,7 @@ def _problem(description: str, retry: bool = False) -> dict[str, Any]:
     return out
 
 
-def _parameters(call: Call) -> list[dict[str, Any]]:
+def _parameters(call: Operation) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = []
     if "{id" in call.path:
         params.append({"name": "id", "in": "path", "required": True,
@@ -131,11 +131,11 @@ def _parameters(call: Call) -> list[dict[str, Any]]:
 
 @functools.cache
 def document() -> dict[str, Any]:
-    types = [c.body for c in CALLS if c.body is not None]
+    types = [c.body for c in OPERATIONS if c.body is not None]
     types += [t for _, t in _SUCCESS.values()] + [schemas.Problem]
     _, components = msgspec.json.schema_components(types, ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
-    for call in CALLS:
+    for call in OPERATIONS:
         path = call.path.replace(f"{{id:{TRANSFER_ID}}}", "{id}")
         responses: dict[str, Any]
         if call.name in _REPORTS:

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 from corridor.eig.identity import Directory
+from corridor.filestamp import stamps
 from corridor.pki.credentials import read_api_key_hash
 from corridor.pki.layout import Layout
 from corridor.site import Site, SiteInvalid, load_site
@@ -30,15 +31,8 @@ class PartnerDirectory:
                 *layout.partner_certificates(),  # the certificates the pins come from
                 *sorted(layout.secrets.glob("*.apikey.hash"))]
 
-    def _read_stamp(self) -> tuple[tuple[str, int, int], ...]:
-        out = []
-        for path in self._watched():
-            try:
-                st = path.stat()
-            except FileNotFoundError:
-                continue
-            out.append((str(path), st.st_mtime_ns, st.st_size))
-        return tuple(out)
+    def _read_stamp(self) -> tuple[object, ...]:
+        return stamps(self._watched())
 
     def _load(self) -> tuple[Site, Directory]:
         site = load_site(self.root)

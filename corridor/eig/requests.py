@@ -26,7 +26,7 @@ _STATUSES = frozenset(get_args(schemas.Status))
 
 
 @dataclass(frozen=True)
-class Call:
+class Operation:
     name: str  # metric label and OpenAPI operationId
     method: str
     path: str  # aiohttp route pattern
@@ -35,9 +35,9 @@ class Call:
     check: Callable[[Any], None] | None = None
     query: Callable[[Any], str] | None = None  # the validated query string relayed
     upstream: str = "txn"  # the hub server that answers: "txn" or "rpt"
-    # Relayed in a batch with concurrent calls (corridor.eig.batching): the calls TXN
+    # Relayed in a batch with concurrent calls (corridor.eig.coalescer): the calls TXN
     # answers from its group-commit writer, not ones that wait on a remote partner.
-    batched: bool = False
+    coalesced: bool = False
 
     @property
     def decoder(self) -> msgspec.json.Decoder[Any] | None:
@@ -67,33 +67,33 @@ def check_validation(req: schemas.AccountValidationRequest) -> None:
     parse_minor("0", req.receive_currency)  # unknown_currency
 
 
-CALLS = (
-    Call("create_quote", "POST", "/v1/quotes", "send", schemas.QuoteRequest, check_quote,
-         batched=True),
-    Call("validate_account", "POST", "/v1/accounts/validate", "send",
-         schemas.AccountValidationRequest, check_validation),
-    Call("create_transfer", "POST", "/v1/transfers", "send", schemas.TransferRequest,
-         batched=True),
-    Call("list_transfers", "GET", "/v1/transfers", "send", query=lambda q: list_query(q)),
-    Call("get_transfer", "GET", f"/v1/transfers/{{id:{TRANSFER_ID}}}", "send"),
-    Call("cancel_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/cancel", "send",
-         schemas.CancelRequest, batched=True),
-    Call("recall_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/recall", "send",
-         schemas.RecallRequest, batched=True),
-    Call("receiver_callback", "POST", "/v1/callbacks/receiver", "receive",
-         schemas.ReceiverCallback, batched=True),
-    Call("transactions_report", "GET", "/v1/reports/transactions", "any",
-         query=lambda q: report_query(q, ("from", "to", "format")), upstream="rpt"),
-    Call("settlement_report", "GET", "/v1/reports/settlement", "any",
-         query=lambda q: report_query(q, ("date",)), upstream="rpt"),
+OPERATIONS = (
+    Operation("create_quote", "POST", "/v1/quotes", "send", schemas.QuoteRequest, check_quote,
+              coalesced=True),
+    Operation("validate_account", "POST", "/v1/accounts/validate", "send",
+              schemas.AccountValidationRequest, check_validation),
+    Operation("create_transfer", "POST", "/v1/transfers", "send", schemas.TransferRequest,
+              coalesced=True),
+    Operation("list_transfers", "GET", "/v1/transfers", "send", query=lambda q: list_query(q)),
+    Operation("get_transfer", "GET", f"/v1/transfers/{{id:{TRANSFER_ID}}}", "send"),
+    Operation("cancel_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/cancel", "send",
+              schemas.CancelRequest, coalesced=True),
+    Operation("recall_transfer", "POST", f"/v1/transfers/{{id:{TRANSFER_ID}}}/recall", "send",
+              schemas.RecallRequest, coalesced=True),
+    Operation("receiver_callback", "POST", "/v1/callbacks/receiver", "receive",
+              schemas.ReceiverCallback, coalesced=True),
+    Operation("transactions_report", "GET", "/v1/reports/transactions", "any",
+              query=lambda q: report_query(q, ("from", "to", "format")), upstream="rpt"),
+    Operation("settlement_report", "GET", "/v1/reports/settlement", "any",
+              query=lambda q: report_query(q, ("date",)), upstream="rpt"),
 )
 
 _DECODERS: dict[type, msgspec.json.Decoder[Any]] = {
-    c.body: msgspec.json.Decoder(c.body) for c in CALLS if c.body is not None
+    c.body: msgspec.json.Decoder(c.body) for c in OPERATIONS if c.body is not None
 }
 
 
-def decode(call: Call, body: bytes) -> Any:
+def decode(call: Operation, body: bytes) -> Any:
     """The body as the call's wire struct, or a problem: 400 malformed_json, 422
     invalid_request (wrong type, unknown or missing field), or the call's own codes."""
     decoder = call.decoder

@@ -21,8 +21,8 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from corridor import processes
 from corridor.eig.app import Gateway, openapi_handler
-from corridor.eig.audit import AuditLog
-from corridor.eig.metrics import Metrics
+from corridor.eig.audit import SecurityAuditLog
+from corridor.eig.metrics import EigMetrics
 from corridor.eig.partners import PartnerDirectory
 from corridor.eig.ratelimit import DEFAULT_BURST, DEFAULT_RATE, RateLimiter
 from corridor.eig.tlslayer import HandshakeFailure, audit_handshakes, listen
@@ -62,9 +62,9 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
     site = partners.site
     layout = Layout(opts.site_dir)
     contexts = partner_listener(layout, prepare=audit_handshakes)
-    audit = AuditLog(audit_path(opts.data_dir))
+    audit = SecurityAuditLog(audit_path(opts.data_dir))
     tracing = Tracing(opts.settings, opts.data_dir, "eig")
-    metrics = Metrics(opts.site_dir)
+    metrics = EigMetrics(opts.site_dir)
     tls = hub_client(layout, "eig")
     txn = Txn(opts.txn_url or txn_url(site), tls)
     rpt = Rpt(opts.rpt_url or rpt_url(site), tls, pool=16)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from corridor.api.internal import Relayed
 from corridor.core.errors import Unavailable
-from corridor.eig.batching import Batcher
+from corridor.eig.coalescer import Coalescer
 from corridor.httppool import MAX_BODY, Pool, TransportError
 from corridor.site.model import Site
 
@@ -80,10 +80,10 @@ class Upstream:
 
     async def relay(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
-        *, batched: bool = False,
+        *, coalesced: bool = False,
     ) -> Answer:
         """Send one call; Unavailable (503 with the `unavailable` code) when the server
-        cannot answer. (`batched` is for TXN; here each call goes alone.)"""
+        cannot answer. (`coalesced` is for TXN; here each call goes alone.)"""
         assert self._pool is not None, "start() first"
         try:
             got = await self._pool.request(method, path, headers, body)
@@ -104,16 +104,16 @@ class Txn(Upstream):
     async def start(self) -> None:
         await super().start()
         assert self._pool is not None
-        self._batcher = Batcher(self._pool, self._unavailable)
+        self._coalescer = Coalescer(self._pool, self._unavailable)
 
     async def relay(
         self, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
-        *, batched: bool = False,
+        *, coalesced: bool = False,
     ) -> Answer:
-        """With `batched`, the call goes to TXN in a batch with the calls made meanwhile
-        (`corridor.eig.batching`); its answer is the same."""
-        if batched:
-            got = await self._batcher.call(Relayed(
+        """With `coalesced`, the call goes to TXN in a batch with the calls made meanwhile
+        (`corridor.eig.coalescer`); its answer is the same."""
+        if coalesced:
+            got = await self._coalescer.call(Relayed(
                 method, path, headers["Corridor-Partner"], headers.get("Idempotency-Key"),
                 headers.get("Corridor-Signature"), body or b"", headers.get("traceparent")))
             return Answer(got.status, got.body, {"Content-Type": got.content_type})

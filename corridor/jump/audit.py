@@ -20,7 +20,7 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class AuditLog:
+class BastionAuditLog:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -34,7 +34,7 @@ class AuditLog:
         self._out.close()
 
 
-class Metrics:
+class JumpMetrics:
     """The bastion's counters in their own registry (several bastions may share a process)."""
 
     def __init__(self) -> None:

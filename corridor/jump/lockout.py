@@ -16,7 +16,8 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
-from corridor.jump.state import StateUnreadable, read_object, write_private
+from corridor.jump.state import StateUnreadable, read_object
+from corridor.pki.files import write_secret
 
 
 class Lockout:
@@ -36,7 +37,7 @@ class Lockout:
 
     def _save(self) -> None:
         if self._path is not None:
-            write_private(self._path, json.dumps(self._locked_until, sort_keys=True).encode())
+            write_secret(self._path, json.dumps(self._locked_until, sort_keys=True).encode())
 
     def locked(self, source: str) -> float:
         """Seconds the source stays locked out (0 when it is not)."""

@@ -12,6 +12,7 @@ import base64
 from dataclasses import dataclass
 from pathlib import Path
 
+from corridor.filestamp import stamps
 from corridor.site import SiteInvalid, load_site
 from corridor.site.model import Access, Admin, Host, Hub
 
@@ -78,14 +79,7 @@ class PolicySource:
         self.faults: list[str] = []  # faults of the newest version that was refused
 
     def _stat(self) -> tuple[object, ...]:
-        out: list[object] = []
-        for name in self.WATCHED:
-            try:
-                st = (self.root / name).stat()
-                out.append((st.st_mtime_ns, st.st_size, st.st_ino))
-            except OSError:
-                out.append(None)
-        return tuple(out)
+        return stamps(self.root / name for name in self.WATCHED)
 
     def current(self) -> tuple[Policy, list[str] | None]:
         """The policy to decide with, and the faults of a refused reload (None if none)."""

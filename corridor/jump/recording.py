@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from corridor.jump.audit import now_rfc3339
+from corridor.pki.files import write_secret
 
 _ESCAPES = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|O.|.)")
 
@@ -104,11 +105,7 @@ class Recorder:
             bytes_in=self.bytes["i"], bytes_out=self.bytes["o"],
             commands=self._lines.finish(), **extra,
         )
-        tmp = self.meta_path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(self.meta, out, indent=1)
-        os.replace(tmp, self.meta_path)
+        write_secret(self.meta_path, json.dumps(self.meta, indent=1).encode())
         return self.meta
 
 

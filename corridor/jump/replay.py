@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from corridor.jump.state import StateUnreadable, read_object, write_private
+from corridor.jump.state import StateUnreadable, read_object
+from corridor.pki.files import write_secret
 
 
 class StepLedger:
@@ -39,7 +40,7 @@ class StepLedger:
         if last is not None and step <= last:
             return False
         self._last[admin] = step
-        write_private(self._path, json.dumps(self._last, sort_keys=True).encode())
+        write_secret(self._path, json.dumps(self._last, sort_keys=True).encode())
         return True
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import asyncssh
 
 from corridor.jump import totp
-from corridor.jump.audit import AuditLog, Metrics
+from corridor.jump.audit import BastionAuditLog, JumpMetrics
 from corridor.jump.forward import MAX_PKTSIZE, WINDOW, ForwardRelay
 from corridor.jump.lockout import Lockout
 from corridor.jump.policy import Policy, PolicySource
@@ -45,8 +45,8 @@ class Bastion:
         self.policies.current()  # a faulty site at start-up is an error, not an open door
         self.lockout = Lockout(state.lockouts, clock)
         self.totp_steps = StepLedger(state.totp_steps)
-        self.audit = AuditLog(state.audit_log)
-        self.metrics = Metrics()
+        self.audit = BastionAuditLog(state.audit_log)
+        self.metrics = JumpMetrics()
         self.host_key = ensure_key(state.host_key)
         self.client_key = ensure_key(state.client_key)
         self.connections: set[AdminConnection] = set()

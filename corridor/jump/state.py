@@ -4,13 +4,14 @@ owns: its persistent host key and the client key only the bastion holds for targ
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import asyncssh
+
+from corridor.pki.files import write_secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ def ensure_key(path: Path) -> asyncssh.SSHKey:
         return asyncssh.read_private_key(str(path))
     key = asyncssh.generate_private_key("ssh-ed25519", comment=f"corridor-jump {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_private(path, key.export_private_key())
+    write_secret(path, key.export_private_key())
     path.with_suffix(".pub").write_bytes(key.export_public_key())
     return key
 
@@ -94,12 +95,3 @@ def read_object(path: Path, unreadable: type[StateUnreadable],
     if not isinstance(raw, dict) or not all(valid(v) for v in raw.values()):
         raise unreadable(path)
     return raw
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret so that it is 0600 from its first byte (no window where it is not)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    os.replace(tmp, path)

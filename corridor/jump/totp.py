@@ -15,7 +15,7 @@ from pathlib import Path
 import pyotp
 import qrcode
 
-from corridor.jump.state import write_private
+from corridor.pki.files import write_secret
 from corridor.site.model import Admin
 
 STEP_SECONDS = 30
@@ -74,7 +74,7 @@ def enroll(admin: Admin, issuer: str) -> str:
         raise NotEnrolled(admin.name)
     secret = pyotp.random_base32()
     admin.totp_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    write_private(Path(admin.totp_file), (secret + "\n").encode())
+    write_secret(Path(admin.totp_file), (secret + "\n").encode())
     return pyotp.TOTP(secret).provisioning_uri(name=admin.name, issuer_name=issuer)
 
 

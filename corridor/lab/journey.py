@@ -11,8 +11,6 @@ moved; at the end, the TCP that left PayFast's gateway in clear must be none.
 from __future__ import annotations
 
 import asyncio
-import http.client
-import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -29,8 +27,8 @@ from corridor.lab.procs import corridor
 from corridor.lab.report import LAB_TABLE
 from corridor.lab.servers import data_dir
 from corridor.net import nft
-from corridor.pki.layout import Layout
-from corridor.pki.tls import hub_client_to_partner
+from corridor.probe import poll
+from corridor.sim.process import control_call
 from corridor.site import load_site
 from corridor.site.model import Site
 
@@ -40,14 +38,10 @@ WAIT_S = 120.0  # conditions end the waits; the deadline is for an emulated VM
 
 
 def _wait(what: str, check: Callable[[], T | None], timeout: float = WAIT_S) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise LabError(f"demo: no {what} after {timeout:.0f}s")
-        time.sleep(0.1)
+    value = poll(check, timeout, 0.1)
+    if not value:
+        raise LabError(f"demo: no {what} after {timeout:.0f}s")
+    return value
 
 
 class Journey:
@@ -213,15 +207,8 @@ class Journey:
         """A simulator's control API, from inside its own host, with the hub's certificate."""
 
         def call() -> Any:
-            conn = http.client.HTTPSConnection(str(end.app_addr), port, timeout=10,
-                                               context=hub_client_to_partner(Layout(self.site.root)))
-            try:
-                conn.request("GET", path)
-                resp = conn.getresponse()
-                body = resp.read()
-                return json.loads(body) if resp.status == 200 else None
-            finally:
-                conn.close()
+            status, body = control_call(str(end.app_addr), port, self.site, "GET", path)
+            return body if status == 200 else None
 
         return netns.run_in(self.st.ns(end.app), call)
 

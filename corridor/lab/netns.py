@@ -12,11 +12,12 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
+
+from corridor import probe
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
@@ -61,13 +62,4 @@ def run_in(ns: str, fn: Callable[..., T], *args: object) -> T:
 def tcp_open(ns: str, host: str, port: int, timeout: float = 1.0,
              source: str | None = None) -> bool:
     """Whether a TCP handshake from inside `ns` to host:port completes."""
-
-    def connect() -> bool:
-        try:
-            with socket.create_connection((host, port), timeout=timeout,
-                                          source_address=(source, 0) if source else None):
-                return True
-        except OSError:
-            return False
-
-    return run_in(ns, connect)
+    return run_in(ns, probe.tcp_open, host, port, timeout, source)

@@ -4,9 +4,7 @@ gateway. Each is waited for with a probe from inside its own host."""
 
 from __future__ import annotations
 
-import http.client
 import shutil
-import ssl
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from corridor.lab.procs import corridor, spawn, wait_ready
 from corridor.lab.state import Proc, State
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client, hub_client_to_partner
+from corridor.probe import http_ok
 from corridor.site.model import Site
 
 
@@ -117,29 +116,14 @@ def _healthy(site: Site, state: State, name: str) -> bool:
         listen = site.hub.listen["txn"]
         layout = Layout(site.root)
         ctx = hub_client(layout, "eig")
-        return netns.run_in(ns, get, listen.host, listen.port, "/healthz", ctx)
+        return netns.run_in(ns, http_ok, listen.host, listen.port, "/healthz", ctx, 2.0)
     if name == "eig":
         listen = site.hub.listen.get("eig_internal") or site.hub.listen["eig"]
-        return netns.run_in(ns, get, listen.host, listen.port, "/healthz", None)
+        return netns.run_in(ns, http_ok, listen.host, listen.port, "/healthz", None, 2.0)
     listen = site.hub.listen[name]
     return netns.tcp_open(ns, listen.host, listen.port)
 
 
 def _sim_healthy(site: Site, state: State, host: str, addr: str, port: int) -> bool:
     ctx = hub_client_to_partner(Layout(site.root))
-    return netns.run_in(state.ns(host), get, addr, port, "/sim/health", ctx)
-
-
-def get(host: str, port: int, path: str, ctx: ssl.SSLContext | None) -> bool:
-    """Whether GET `path` answers 200 (call it inside the server's namespace)."""
-    if ctx is None:
-        conn: http.client.HTTPConnection = http.client.HTTPConnection(host, port, timeout=2)
-    else:
-        conn = http.client.HTTPSConnection(host, port, timeout=2, context=ctx)
-    try:
-        conn.request("GET", path)
-        return conn.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
+    return netns.run_in(state.ns(host), http_ok, addr, port, "/sim/health", ctx, 2.0)

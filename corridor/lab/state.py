@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from corridor.lab.errors import LabError
+from corridor.pki.files import write_atomic
 
 # On a tmpfs: pluto's control sockets live under it (`--root` puts a lab elsewhere).
 DEFAULT_ROOT = Path("/run/corridor-lab")
@@ -62,9 +63,7 @@ class State:
     def save(self) -> None:
         with _saving:  # the builder records from several threads
             self.dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(asdict(self), indent=1, sort_keys=True))
-            os.replace(tmp, self.path)
+            write_atomic(self.path, json.dumps(asdict(self), indent=1, sort_keys=True).encode())
 
     def made_namespace(self, ns: str) -> None:
         """Record a namespace about to be made (before: a crash in between leaves a name

@@ -52,6 +52,7 @@ from pathlib import Path
 from corridor.jump.sshd import keygen
 from corridor.lab.errors import LabError
 from corridor.net.runner import first_complaint
+from corridor.pki.files import write_atomic
 from corridor.ports import free_port
 
 RUN_DIR = Path("/run/corridor-lab")  # tmpfs inside the VM: run directories and sockets
@@ -470,6 +471,4 @@ def _read_json(path: Path) -> dict[str, object]:
 
 
 def _write_json(path: Path, value: dict[str, object]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(value) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(value) + "\n").encode())

@@ -9,7 +9,6 @@ files are put back and reloaded.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from corridor.net.errors import NetError, NotApplied
 from corridor.net.libreswan import MARKER, ConfFile
 from corridor.net.pluto import Pluto
 from corridor.net.runner import libexec, run
+from corridor.pki.files import write_atomic
 from corridor.site.model import Site
 
 _WHERE = re.compile(r"(/[^\s:']+/([a-z0-9-]+)\.conf):(\d+):\s*(.*)")
@@ -28,19 +28,7 @@ _PROPOSAL = re.compile(r"^\s*(ike|esp)=(.*)$", re.M)
 def write_files(files: dict[str, ConfFile], out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for f in files.values():
-        _atomic_write(out / f.name, f.text, f.mode)
-
-
-def _atomic_write(path: Path, text: str, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        os.fchmod(fd, mode)  # before any byte of a secret is written
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomic(out / f.name, f.text.encode(), f.mode)
 
 
 def check(site: Site, files: dict[str, ConfFile]) -> list[str]:
@@ -147,7 +135,8 @@ def _roll_back(p: Plan, out: Path, pluto: Pluto) -> None:
     for name in [*p.write, *p.remove]:
         path = out / name
         if name in p.previous:
-            _atomic_write(path, p.previous[name], 0o600 if name.endswith(".secrets") else 0o644)
+            mode = 0o600 if name.endswith(".secrets") else 0o644
+            write_atomic(path, p.previous[name].encode(), mode)
         else:
             path.unlink(missing_ok=True)
     pluto.reread_secrets()

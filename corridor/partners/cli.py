@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from corridor.clikit import data_option, fail, friendly_errors, site_option
+from corridor.clikit import data_option, fail, friendly_errors, site_option, site_refused
 from corridor.net.perimeter import DEFAULT_IPSEC_DIR, Applied, Target
 from corridor.net.pluto import DEFAULT_CTL
 from corridor.partners.spec import DEFAULT_ESP, DEFAULT_IKE, PartnerSpec, TunnelSpec
@@ -105,9 +105,7 @@ def _site_refused(refused: str) -> Decorator:
             try:
                 func(*args, **kwargs)
             except SiteInvalid as exc:
-                for fault in exc.faults:
-                    click.echo(f"{kwargs['site_dir']}/{fault}", err=True)
-                fail(refused, code=2)
+                site_refused(kwargs["site_dir"], exc, refused)
             except SiteChanged as exc:
                 fail(f"{refused}: {exc}")
             except OSError as exc:

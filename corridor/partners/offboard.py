@@ -44,7 +44,7 @@ from corridor.pki.layout import Layout
 from corridor.site.edit import SiteEdit
 from corridor.site.loader import load_site
 from corridor.site.staging import SiteTransaction
-from corridor.store import Connection, TransferRow, run_batch
+from corridor.store import Connection, TransferRow, commit_group
 from corridor.store import reads as q
 from corridor.txn.commands.transfers import CancelTransfer
 
@@ -152,7 +152,7 @@ def _cancel(conn: Connection, rows: list[TransferRow], reason: str) -> list[str]
         if Status(row.status) not in CANCELLABLE:
             continue
         command = CancelTransfer(None, None, "", row.id, reason, datetime.now(UTC))
-        outcome = run_batch(conn, [command])[0]
+        outcome = commit_group(conn, [command])[0]
         if isinstance(outcome.error, Conflict):
             continue  # submitted meanwhile: it is waited for like the others
         if outcome.error is not None:

@@ -12,6 +12,9 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
 from corridor.pki.crl import write_crl
 from corridor.pki.files import write_atomic
 from corridor.pki.issue import (
@@ -68,11 +71,7 @@ def issue_partner(
     partner = _partner(site, partner_id)
     layout = layout_of(site)
     ca = load_ca(layout.partner_ca, "partner CA")
-    try:
-        public_key = csr_public_key(csr_pem) if csr_pem is not None else None
-        subject = subject_name(partner.cert_subject)
-    except ValueError as exc:
-        raise PkiError(str(exc)) from None
+    public_key, subject = _key_and_subject(partner, csr_pem)
     issued = issue(ca, subject, client=True, public_key=public_key, days=days)
     cert_path, key_path = layout.partner(partner_id)
     if public_key is not None:
@@ -131,11 +130,7 @@ def renew_partner(site: Site, partner_id: str, csr_pem: bytes | None, overlap: d
         raise PkiError(f"{partner_id} already has a renewed certificate waiting ({next_cert}, "
                        f"overlap until {_read_ends(ends_file) or '?'})")
     ca = load_ca(layout.partner_ca, "partner CA")
-    try:
-        public_key = csr_public_key(csr_pem) if csr_pem is not None else None
-        subject = subject_name(partner.cert_subject)
-    except ValueError as exc:
-        raise PkiError(str(exc)) from None
+    public_key, subject = _key_and_subject(partner, csr_pem)
     now = now or dt.datetime.now(dt.UTC)
     ends = now + overlap
     issued = issue(ca, subject, client=True, public_key=public_key, days=days, now=now)
@@ -255,3 +250,14 @@ def issue_partner_server(site: Site, partner: Partner) -> Issued:
     issued = issue(ca, f"{partner.id}-server", server_names=names, server=True)
     write_issued(issued, *layout.partner_server(partner.id))
     return issued
+
+
+def _key_and_subject(partner: Partner, csr_pem: bytes | None,
+                     ) -> tuple[ec.EllipticCurvePublicKey | rsa.RSAPublicKey | None, x509.Name]:
+    """The public key of the partner's CSR (None: a new key pair) and the subject its site
+    file names; a CSR or subject that does not parse is a `PkiError`."""
+    try:
+        public_key = csr_public_key(csr_pem) if csr_pem is not None else None
+        return public_key, subject_name(partner.cert_subject)
+    except ValueError as exc:
+        raise PkiError(str(exc)) from None

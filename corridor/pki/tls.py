@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl
 import weakref
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from corridor.filestamp import Stamp, stamp
 from corridor.pki.crl import revoked_serials
 from corridor.pki.layout import Layout
 
@@ -146,14 +146,6 @@ def partner_server(layout: Layout, partner_id: str,
     return ctx
 
 
-def _file_stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
 class ContextHolder:
     """A server's context in force, rebuilt when its CRL, its certificate or its key
     changes (`corridor pki renew` re-issues the certificate in place), and the serial
@@ -182,9 +174,9 @@ class ContextHolder:
         self._crl_seen = self._stamps[0] is not None
         self.current, self.revoked = self._build(with_crl=self._crl_seen)
 
-    def _read_stamps(self) -> tuple[tuple[int, int, int] | None, ...]:
-        crl = _file_stamp(self.crl) if self.crl is not None else None
-        return (crl, _file_stamp(self.cert), _file_stamp(self.key))
+    def _read_stamps(self) -> tuple[Stamp | None, ...]:
+        crl = stamp(self.crl) if self.crl is not None else None
+        return (crl, stamp(self.cert), stamp(self.key))
 
     def _build(self, with_crl: bool) -> tuple[ssl.SSLContext, frozenset[int]]:
         crl = self.crl if with_crl else None
@@ -248,7 +240,7 @@ def following_client_context(ca: Path, cert: Path, key: Path) -> ssl.SSLContext:
     ctx = _client(ca, cert, key, _FollowingClient)
     assert isinstance(ctx, _FollowingClient)
     ctx.files = (ca, cert, key)
-    ctx.stamps = (_file_stamp(cert), _file_stamp(key))
+    ctx.stamps = (stamp(cert), stamp(key))
     ctx.current = _client(ca, cert, key)
     return ctx
 
@@ -259,12 +251,12 @@ class _FollowingClient(ssl.SSLContext):
     certificate caught before its key, leave the previous context in force."""
 
     files: tuple[Path, Path, Path]
-    stamps: tuple[tuple[int, int, int] | None, ...]
+    stamps: tuple[Stamp | None, ...]
     current: ssl.SSLContext
 
     def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
         ca, cert, key = self.files
-        stamps = (_file_stamp(cert), _file_stamp(key))
+        stamps = (stamp(cert), stamp(key))
         if stamps != self.stamps:
             try:
                 self.current = _client(ca, cert, key)

@@ -10,7 +10,7 @@ Each starts with one call and a site directory; see `corridor sim --help` for th
 """
 
 from corridor.sim.driver import SendDriver, Summary
-from corridor.sim.faults import Faults
+from corridor.sim.faults import InjectedFaults
 from corridor.sim.identity import SimError
 from corridor.sim.inbox import CallbackInbox
 from corridor.sim.process import SimProcess, spawn_receive_partner, spawn_send_callbacks
@@ -18,7 +18,7 @@ from corridor.sim.receive import ReceivePartnerSim
 
 __all__ = [
     "CallbackInbox",
-    "Faults",
+    "InjectedFaults",
     "ReceivePartnerSim",
     "SendDriver",
     "SimError",

@@ -76,8 +76,8 @@ def txn_writer(world: Any) -> dict[str, float]:
     values: dict[str, float] = {}
     for line in text.splitlines():
         name, _, value = line.partition(" ")
-        if name in ("corridor_txn_batch_size_count", "corridor_txn_batch_size_sum",
-                    "corridor_txn_batch_seconds_sum"):
+        if name in ("corridor_txn_group_commit_size_count", "corridor_txn_group_commit_size_sum",
+                    "corridor_txn_group_commit_seconds_sum"):
             values[name] = float(value)
     return values
 
@@ -216,10 +216,11 @@ def bench_world(root: Path, count: int, concurrency: int, rate: float,
         "store": world.dsn().split("?")[0],
         "txn_worker_processes": txn_workers,
         "cpu_s": {name: round(cpu1[name] - cpu0[name], 2) for name in procs},
-        "txn_commits": int(w1.get("corridor_txn_batch_size_count", 0)),
-        "txn_commands_per_commit": round(w1.get("corridor_txn_batch_size_sum", 0) / max(
-            w1.get("corridor_txn_batch_size_count", 0), 1), 1),
-        "txn_writer_busy": round(w1.get("corridor_txn_batch_seconds_sum", 0) / closed_wall, 2),
+        "txn_commits": int(w1.get("corridor_txn_group_commit_size_count", 0)),
+        "txn_commands_per_commit": round(w1.get("corridor_txn_group_commit_size_sum", 0) / max(
+            w1.get("corridor_txn_group_commit_size_count", 0), 1), 1),
+        "txn_writer_busy": round(
+            w1.get("corridor_txn_group_commit_seconds_sum", 0) / closed_wall, 2),
         "wall_s": round(closed_wall, 2),
         "cores": os.cpu_count(),
     }

@@ -19,7 +19,7 @@ import click
 
 from corridor import processes
 from corridor.clikit import fail, open_site, site_option
-from corridor.sim.faults import FaultError, Faults
+from corridor.sim.faults import FaultError, InjectedFaults
 from corridor.sim.identity import SimError
 
 
@@ -111,7 +111,7 @@ def receive_partner(site_dir: Path, partner_id: str, listen: str | None, eig_url
 
     site = open_site(site_dir)
     try:
-        faults = Faults()
+        faults = InjectedFaults()
         faults.update({**knobs, "callbacks": not no_callbacks})
         simulator = ReceivePartnerSim(
             site, partner_id, listen=_listen(listen), eig_url=eig_url,

@@ -13,7 +13,7 @@ from aiohttp import web
 from corridor.core.errors import InvalidInput, NotFound
 from corridor.core.money import format_minor
 from corridor.sim.callbacks import CallbackSender
-from corridor.sim.faults import FaultError, Faults
+from corridor.sim.faults import FaultError, InjectedFaults
 from corridor.sim.outcomes import Spawn
 from corridor.sim.payouts import Payouts
 from corridor.sim.web import reply
@@ -21,7 +21,7 @@ from corridor.web import decode
 
 
 class ControlApi:
-    def __init__(self, partner_id: str, faults: Faults, payouts: Payouts,
+    def __init__(self, partner_id: str, faults: InjectedFaults, payouts: Payouts,
                  callbacks: CallbackSender, go_down: Callable[[float], Awaitable[None]],
                  spawn: Spawn) -> None:
         self.partner_id, self.faults, self.payouts = partner_id, faults, payouts

@@ -16,7 +16,7 @@ class FaultError(ValueError):
 
 
 @dataclass(slots=True)
-class Faults:
+class InjectedFaults:
     latency_ms: int = 0  # added before every answer on /v1
     failure_rate: float = 0.0  # share of payouts that end in FAILURE (nothing credited)
     error_rate: float = 0.0  # share of /v1 requests answered 500 before anything is done

@@ -12,14 +12,14 @@ from typing import Any
 from corridor.api.schemas import ReceiverCallback
 from corridor.core.times import rfc3339
 from corridor.sim.callbacks import CallbackSender, Delivery
-from corridor.sim.faults import Faults
+from corridor.sim.faults import InjectedFaults
 from corridor.sim.payouts import Payout
 
 Spawn = Callable[[Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
 
 class OutcomeCallbacks:
-    def __init__(self, sender: CallbackSender, faults: Faults, spawn: Spawn) -> None:
+    def __init__(self, sender: CallbackSender, faults: InjectedFaults, spawn: Spawn) -> None:
         self.sender, self.faults, self._spawn = sender, faults, spawn
 
     def report(self, payout: Payout) -> asyncio.Event | None:

@@ -22,7 +22,7 @@ from corridor.api.receive_partner import PayoutAnswer, PayoutRequest
 from corridor.core.errors import Conflict, InvalidInput
 from corridor.core.money import parse_minor
 from corridor.core.times import rfc3339
-from corridor.sim.faults import Faults
+from corridor.sim.faults import InjectedFaults
 from corridor.sim.wallets import Credit, WalletBook
 from corridor.site.model import Partner
 from corridor.web import decode
@@ -46,7 +46,7 @@ class Payout:
 class Payouts:
     """Payouts by id, the Idempotency-Keys that asked for them, and the wallet book."""
 
-    def __init__(self, partner: Partner, faults: Faults, rng: random.Random) -> None:
+    def __init__(self, partner: Partner, faults: InjectedFaults, rng: random.Random) -> None:
         self.partner, self.faults, self.random = partner, faults, rng
         self.wallets = WalletBook(partner.country, partner.currency)
         self.by_id: dict[str, Payout] = {}

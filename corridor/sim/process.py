@@ -4,16 +4,19 @@ until they answer `GET /sim/health`, with a deadline."""
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from corridor import processes
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client_to_partner
+from corridor.probe import http_ok
 from corridor.sim.identity import SimError
 from corridor.site.model import Site
 
@@ -34,15 +37,8 @@ class SimProcess:
 
     def healthy(self) -> bool:
         """One health probe with the hub's client certificate."""
-        conn = http.client.HTTPSConnection(self.host, self.port, timeout=1,
-                                           context=hub_client_to_partner(Layout(self.site.root)))
-        try:
-            conn.request("GET", "/sim/health")
-            return conn.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            conn.close()
+        return http_ok(self.host, self.port, "/sim/health",
+                       hub_client_to_partner(Layout(self.site.root)))
 
     def wait_ready(self, timeout: float = 15.0) -> SimProcess:
         deadline = time.monotonic() + timeout
@@ -98,3 +94,20 @@ def spawn_send_callbacks(site: Site, partner_id: str = "payfast", *, port: int,
     args = ["send-partner", "--partner", partner_id, "serve-callbacks", "--listen",
             f"{host}:{port}", *(extra or [])]
     return spawn(site, args, host, port, log)
+
+
+def control_call(host: str, port: int, site: Site, method: str, path: str,
+                 body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
+    """One call to a simulator's control API (`/sim/...`) with the hub's client
+    certificate: (status, the JSON answer or None)."""
+    conn = http.client.HTTPSConnection(host, port, timeout=timeout,
+                                       context=hub_client_to_partner(Layout(site.root)))
+    try:
+        data = json.dumps(body).encode() if body is not None else None
+        conn.request(method, path, body=data,
+                     headers={"Content-Type": "application/json"} if data else {})
+        resp = conn.getresponse()
+        raw = resp.read()
+        return resp.status, json.loads(raw) if raw else None
+    finally:
+        conn.close()

@@ -4,7 +4,7 @@ remote party over HTTPS.
 It serves the receive-partner protocol (docs/receive-partner-api.md) to the hub: validate
 an account against its wallet book, submit a payout (idempotent by Idempotency-Key: a
 wallet is never credited twice for one payout), query a payout. Then it reports each
-outcome to the hub with a signed receiver callback through EIG. Fault knobs (`Faults`)
+outcome to the hub with a signed receiver callback through EIG. Fault knobs (`InjectedFaults`)
 make it slow, failing, erroring, hanging, down, or sloppy with its callbacks; a control
 API under `/sim/` switches them at runtime and shows the wallet book.
 
@@ -38,7 +38,7 @@ from corridor.pki.files import write_atomic
 from corridor.sim import iso
 from corridor.sim.callbacks import CallbackSender
 from corridor.sim.control import ControlApi
-from corridor.sim.faults import Faults
+from corridor.sim.faults import InjectedFaults
 from corridor.sim.identity import PartnerIdentity, SimError, host_port, loopback_source
 from corridor.sim.outcomes import OutcomeCallbacks
 from corridor.sim.payouts import Payout, Payouts
@@ -72,7 +72,7 @@ class ReceivePartnerSim:
         eig_url: str | None = None,
         api_key: str | None = None,
         api_key_file: Path | None = None,
-        faults: Faults | None = None,
+        faults: InjectedFaults | None = None,
         seed: int | None = None,
         state_file: Path | None = None,
         callback_concurrency: int = 64,
@@ -81,7 +81,7 @@ class ReceivePartnerSim:
         ident = PartnerIdentity.of(site, partner_id, "receive")
         self.site, self.ident, self.partner = site, ident, ident.partner
         server_tls = ident.server_tls("required")
-        self.faults = faults or Faults()
+        self.faults = faults or InjectedFaults()
         self.random = random.Random(seed)
         self.state_file = state_file
         self.payouts = Payouts(self.partner, self.faults, self.random)

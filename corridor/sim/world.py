@@ -10,8 +10,6 @@ API (`control`), read a wallet, fund a float and verify the ledger.
 
 from __future__ import annotations
 
-import http.client
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,14 +17,17 @@ from typing import Any
 
 from corridor.core.ids import new_id
 from corridor.core.money import Money
-from corridor.embedded import Stack
-from corridor.pki.layout import Layout
-from corridor.pki.tls import hub_client_to_partner
 from corridor.ports import free_port
-from corridor.sim.process import SimProcess, spawn_receive_partner, spawn_send_callbacks
+from corridor.sim.process import (
+    SimProcess,
+    control_call,
+    spawn_receive_partner,
+    spawn_send_callbacks,
+)
 from corridor.site import copy_site, load_site
 from corridor.site.edit import relocate
 from corridor.site.model import Site
+from corridor.stack import Stack
 
 
 def make_site(root: Path, ports: dict[str, int] | None = None) -> Path:
@@ -106,17 +107,6 @@ class World:
         self.receiver.wait_ready()
         self.inbox.wait_ready()
 
-    def restart_receiver(self) -> None:
-        assert self.receiver is not None
-        self.receiver.stop()
-        site = self.site
-        from corridor.sim.identity import host_port
-
-        host, port = host_port(site.partners["mobicash"].endpoint)
-        self.receiver = spawn_receive_partner(
-            site, "mobicash", host=host, port=port, log=self.data_dir / "mobicash.log",
-            extra=self._receiver_extra()).wait_ready()
-
     def _receiver_extra(self) -> list[str]:
         state = ["--state", str(self.data_dir / "mobicash-state.json")] \
             if self.receiver_state else []
@@ -154,17 +144,7 @@ class World:
                 body: Any = None) -> tuple[int, Any]:
         """Call a simulator's control API with the hub's client certificate."""
         assert sim is not None
-        conn = http.client.HTTPSConnection(sim.host, sim.port, timeout=10,
-                                           context=hub_client_to_partner(Layout(self.site.root)))
-        try:
-            data = json.dumps(body).encode() if body is not None else None
-            conn.request(method, path, body=data,
-                         headers={"Content-Type": "application/json"} if data else {})
-            resp = conn.getresponse()
-            raw = resp.read()
-            return resp.status, json.loads(raw) if raw else None
-        finally:
-            conn.close()
+        return control_call(sim.host, sim.port, self.site, method, path, body)
 
     def faults(self, **knobs: Any) -> dict[str, Any]:
         status, body = self.control(self.receiver, "PATCH", "/sim/faults", knobs)
@@ -195,14 +175,14 @@ class World:
 
     def fund(self, amount: str = "100000000.00", partner: str = "payfast") -> None:
         """Record a prefunding deposit directly in TXN's store (as `ledger fund` does)."""
-        from corridor.store import open_store, run_batch
+        from corridor.store import commit_group, open_store
         from corridor.txn.commands.floats import Fund
 
         site = self.site
         p = site.partners[partner]
         conn = open_store(self.dsn(), self.data_dir)
         try:
-            out = run_batch(conn, [Fund(p, Money.parse(amount, p.currency),
+            out = commit_group(conn, [Fund(p, Money.parse(amount, p.currency),
                                         f"DEP-{new_id()}", datetime.now(UTC))])[0]
         finally:
             conn.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from corridor.site.faults import Faults
 from corridor.site.fields import Reader
-from corridor.site.model import Access, Admin, Hub, Role_
+from corridor.site.model import Access, AccessRole, Admin, Hub
 from corridor.site.yamlines import Node
 
 # Key types an OpenSSH client offers; the blob inside the base64 names its own type, which
@@ -78,8 +78,8 @@ def read_access(data: object, where: Node, root: Path, hub: Hub | None, faults: 
     )
 
 
-def _read_roles(top: Reader, hub: Hub | None, faults: Faults) -> dict[str, Role_]:
-    roles: dict[str, Role_] = {}
+def _read_roles(top: Reader, hub: Hub | None, faults: Faults) -> dict[str, AccessRole]:
+    roles: dict[str, AccessRole] = {}
     roles_r = top.sub("roles")
     if roles_r is None:
         return roles
@@ -100,7 +100,7 @@ def _read_roles(top: Reader, hub: Hub | None, faults: Faults) -> dict[str, Role_
                     faults.add(hosts_r.at(host), f"ports for {host!r} must be a list of ports")
                     continue
                 hosts[host] = tuple(ports)
-        roles[name] = Role_(name=name, hosts=hosts)
+        roles[name] = AccessRole(name=name, hosts=hosts)
     return roles
 
 

@@ -135,7 +135,7 @@ class Partner(Counterparty):
 
 
 @dataclass(frozen=True, slots=True)
-class Role_:
+class AccessRole:
     name: str
     hosts: dict[str, tuple[int, ...]]  # host name -> ports
 
@@ -152,7 +152,7 @@ class Admin:
 
 @dataclass(frozen=True, slots=True)
 class Access:
-    roles: dict[str, Role_] = field(default_factory=dict)
+    roles: dict[str, AccessRole] = field(default_factory=dict)
     admins: dict[str, Admin] = field(default_factory=dict)
     # Jump-server lock-out: this many failed logins from one source within the window
     # lock that source out for `lockout_seconds`.

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from corridor.store.adapter import Connection, NoStore, connect
-from corridor.store.batch import Batch, Needs
 from corridor.store.changes import Changes
 from corridor.store.dsn import choose_dsn, kind
 from corridor.store.migrate import migrate
 from corridor.store.rows import Stored, TransferRow
-from corridor.store.writer import Command, Writer, run_batch
+from corridor.store.unit_of_work import Needs, UnitOfWork
+from corridor.store.writer import Command, Writer, commit_group
 
 
 def open_store(dsn: str, data_dir: Path) -> Connection:
@@ -36,7 +36,20 @@ def open_existing(dsn: str, data_dir: Path) -> Connection:
 
 
 __all__ = [
-    "Batch", "Changes", "Command", "Connection", "Needs", "NoStore", "Stored", "TransferRow",
-    "Writer", "choose_dsn", "connect", "kind", "migrate", "open_existing", "open_store",
-    "run_batch",
+    "Changes",
+    "Command",
+    "Connection",
+    "Needs",
+    "NoStore",
+    "Stored",
+    "TransferRow",
+    "UnitOfWork",
+    "Writer",
+    "choose_dsn",
+    "commit_group",
+    "connect",
+    "kind",
+    "migrate",
+    "open_existing",
+    "open_store",
 ]

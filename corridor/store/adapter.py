@@ -53,7 +53,7 @@ class Connection:
 
     def one_of(self, column: str) -> str:
         """`column IN (...)` with the whole list as one parameter made by `pack`, so that
-        a batch's key lookups keep one SQL text (prepared once) and use the index."""
+        a group's key lookups keep one SQL text (prepared once) and use the index."""
         raise NotImplementedError
 
     def pack(self, values: Sequence[Any]) -> Any:
@@ -253,7 +253,7 @@ class PostgresConnection(Connection):
                 cur.executemany(_pg(sql), rows)
 
     def insert_many(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
-        # The whole batch goes as one JSON document in one statement: msgspec encodes it in
+        # The whole group goes as one JSON document in one statement: msgspec encodes it in
         # C, and the server unpacks it. Formatting rows for COPY in Python held the GIL
         # against the event loop for longer than the server took to insert them.
         if rows:

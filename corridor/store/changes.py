@@ -1,5 +1,5 @@
-"""What one command of a group-commit batch writes (`Changes`), as named rows for the
-store's tables; it joins the batch only when the command succeeds."""
+"""What one command of a group commit writes (`Changes`), as named rows for the
+store's tables; it joins the group only when the command succeeds."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from corridor.store.rows import (
 
 
 class DailyAdd(msgspec.Struct, gc=False):
-    """An amount added to a sender's total of the day (summed when the batch is written)."""
+    """An amount added to a sender's total of the day (summed when the group is written)."""
 
     partner_id: str
     sender_key: str
@@ -107,7 +107,7 @@ class RecallUpdate(msgspec.Struct, gc=False):
 
 
 class Changes:
-    """What one command writes; joins its batch only when the command succeeds.
+    """What one command writes; joins its group only when the command succeeds.
 
     A plain slotted class rather than a dataclass of `default_factory` lists: the writer
     makes one per command, so its construction is on the hot path."""

@@ -1,4 +1,4 @@
-"""Writing a group-commit batch: one bulk statement per table, in dependency order."""
+"""Writing a group commit: one bulk statement per table, in dependency order."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from corridor.store.rows import (
 
 
 def flush_changes(c: Connection, out: Changes, daily_stored: set[tuple[str, str, str]]) -> None:
-    """Write a batch's changes: one bulk statement per table, in dependency order.
+    """Write a group's changes: one bulk statement per table, in dependency order.
     `daily_stored` are the sender-day totals that already have a row in the store."""
     if out.quotes:
         c.insert_rows(QuoteRow, [quote_row(q) for q in out.quotes])
@@ -52,7 +52,7 @@ def flush_changes(c: Connection, out: Changes, daily_stored: set[tuple[str, str,
     for d in out.daily:
         key = (d.partner_id, d.sender_key, d.day)
         daily[key] = daily.get(key, 0) + d.amount
-    # Most senders have no row for the day yet: those are plain bulk inserts (the batch
+    # Most senders have no row for the day yet: those are plain bulk inserts (the group
     # holds the write lock, so no other writer adds one meanwhile); only the others
     # need an upsert, which SQLite runs one row per step.
     c.insert_many("sender_daily", ("sender_key", "day", "partner_id", "total"),

@@ -1,10 +1,10 @@
 """Rows of TXN's tables as Python values, and the conversions between the domain's
 `Quote` and its stored form.
 
-A row a batch inserts is a `TableRow`: its fields are the table's columns, named once
+A row a group inserts is a `TableRow`: its fields are the table's columns, named once
 here, and `Connection.insert_rows` is the one place that turns them into an INSERT, so
 no caller builds a tuple that must follow a column list. (msgspec structs: one is built about as
-fast as a plain tuple, in C, and `gc=False` keeps thousands of them per batch out of the
+fast as a plain tuple, in C, and `gc=False` keeps thousands of them per group out of the
 cyclic collector; their fields hold only strings and numbers.)
 """
 
@@ -179,7 +179,7 @@ class EntryRow(TableRow):
 
 class BalanceMove(msgspec.Struct, gc=False):
     """What one entry adds to its account's running balances in `accounts` (summed per
-    account when the batch is written)."""
+    account when the group is written)."""
 
     account: str
     currency: str

@@ -3,7 +3,7 @@ queue and applies as many as are waiting in one transaction, then answers every 
 
 A caller's answer is released only after its transaction has committed (and, on SQLite
 with `synchronous=FULL`, the WAL is on disk), so an acknowledged command is durable. A
-command that raises a `CorridorError` fails alone; the others in its batch still commit.
+command that raises a `CorridorError` fails alone; the others in its group still commit.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from corridor import processes
 from corridor.core.errors import CorridorError, Unavailable
 from corridor.core.pricing import Quote
 from corridor.store.adapter import Connection
-from corridor.store.batch import Batch, Needs
 from corridor.store.changes import Changes
+from corridor.store.unit_of_work import Needs, UnitOfWork
 
 log = logging.getLogger("corridor.store")
-MAX_BATCH = 2000
+MAX_GROUP = 2000
 QUOTE_CACHE = 200_000
 CHECKPOINT_EVERY = 0.05  # seconds between WAL checkpoints at most, while commits come
 
@@ -36,12 +36,12 @@ R_co = TypeVar("R_co", covariant=True)
 
 
 class Command(Protocol[R_co]):
-    """A use case run inside a batch: name what it reads, then read and write; its answer
+    """A use case run inside a group: name what it reads, then read and write; its answer
     is what `apply` returns."""
 
     def needs(self, n: Needs) -> None: ...
 
-    def apply(self, b: Batch, ch: Changes) -> R_co: ...
+    def apply(self, b: UnitOfWork, ch: Changes) -> R_co: ...
 
 
 class Outcome:
@@ -52,9 +52,9 @@ class Outcome:
         self.error: BaseException | None = None
 
 
-def run_batch(conn: Connection, commands: Sequence[Command[object]],
-              quote_cache: dict[str, Quote] | None = None,
-              queued: set[str] | None = None) -> list[Outcome]:
+def commit_group(conn: Connection, commands: Sequence[Command[object]],
+                 quote_cache: dict[str, Quote] | None = None,
+                 queued: set[str] | None = None) -> list[Outcome]:
     """Run `commands` in one transaction. If the transaction itself fails (a database
     error, not a refused command), it is retried one command per transaction so that one
     bad command cannot sink the others. `queued` gets the kinds of the outbox messages
@@ -68,8 +68,8 @@ def run_batch(conn: Connection, commands: Sequence[Command[object]],
             out.error = Unavailable(f"the store refused the change: {type(exc).__name__}",
                                     code="store_error")
             return [out]
-        log.warning("batch of %d failed (%s); retrying one by one", len(commands), exc)
-        return [run_batch(conn, [cmd], quote_cache, queued)[0] for cmd in commands]
+        log.warning("group of %d failed (%s); retrying one by one", len(commands), exc)
+        return [commit_group(conn, [cmd], quote_cache, queued)[0] for cmd in commands]
 
 
 def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
@@ -77,24 +77,24 @@ def _one_transaction(conn: Connection, commands: Sequence[Command[object]],
                      queued: set[str] | None) -> list[Outcome]:
     outcomes = [Outcome() for _ in commands]
     with conn.write():
-        batch = Batch(conn, quote_cache)
+        unit = UnitOfWork(conn, quote_cache)
         needs = Needs()
         for cmd in commands:
             cmd.needs(needs)
-        batch.load(needs)
+        unit.load(needs)
         for cmd, out in zip(commands, outcomes, strict=True):
             ch = Changes()
             try:
-                out.value = cmd.apply(batch, ch)
+                out.value = cmd.apply(unit, ch)
             except CorridorError as exc:
                 out.error = exc
                 continue
-            batch.merge(ch)
-        batch.flush()
+            unit.merge(ch)
+        unit.flush()
     if queued is not None:
-        queued.update(message.kind for message in batch.out.outbox)
+        queued.update(message.kind for message in unit.out.outbox)
     if quote_cache is not None:
-        for quote in batch.new_quotes:
+        for quote in unit.new_quotes:
             quote_cache[quote.id] = quote
         if len(quote_cache) > QUOTE_CACHE:
             quote_cache.clear()
@@ -114,18 +114,18 @@ class _Item:
 class Writer:
     """The group-commit writer thread."""
 
-    def __init__(self, connect: Callable[[], Connection], max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, connect: Callable[[], Connection], max_group: int = MAX_GROUP) -> None:
         self._connect = connect
-        self.max_batch = max_batch
+        self.max_group = max_group
         # Entries are lists of commands: those one turn of an event loop submitted, or one
         # from a plain thread; None stops the writer.
         self._queue: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self._thread: threading.Thread | None = None
         self.quote_cache: dict[str, Quote] = {}
-        self.batches = 0
+        self.groups = 0
         self.commands = 0
-        self.on_batch: Callable[[int, float], None] | None = None  # (size, seconds)
+        self.on_group: Callable[[int, float], None] | None = None  # (size, seconds)
         # Called on the writer thread after a commit that queued outbox messages, with
         # their kinds: the engine wakes those pumps (and only those).
         self.on_queued: Callable[[set[str]], None] | None = None
@@ -139,7 +139,7 @@ class Writer:
 
     def cpu_seconds(self) -> float:
         """CPU time the writer thread has used (0 when it is not running): with its wall
-        time, how much of a batch went to work and how much to waiting for the GIL or
+        time, how much of a group went to work and how much to waiting for the GIL or
         the disk."""
         ident = self._thread.ident if self._thread is not None else None
         if ident is None:
@@ -187,7 +187,7 @@ class Writer:
     def submit(self, command: Command[R]) -> asyncio.Future[R]:
         """Queue a command from the event loop; await the returned future.
 
-        Commands submitted in one turn of the event loop (the calls of one relayed batch,
+        Commands submitted in one turn of the event loop (the calls of one relayed group,
         say) reach the writer together, as one entry of its queue, at the end of that
         turn: handed over one at a time, the writer thread would wake at the first and
         could take the GIL and commit it alone while the loop was still submitting the
@@ -220,7 +220,7 @@ class Writer:
                     return
                 items = first
                 stop = False
-                while len(items) < self.max_batch:
+                while len(items) < self.max_group:
                     try:
                         item = self._queue.get_nowait()
                     except queue.Empty:
@@ -231,13 +231,13 @@ class Writer:
                     items.extend(item)
                 started = time.perf_counter()
                 queued: set[str] = set()
-                outcomes = run_batch(conn, [i.command for i in items], self.quote_cache,
+                outcomes = commit_group(conn, [i.command for i in items], self.quote_cache,
                                      queued)
                 self._committed.set()
-                self.batches += 1
+                self.groups += 1
                 self.commands += len(items)
-                if self.on_batch is not None:
-                    self.on_batch(len(items), time.perf_counter() - started)
+                if self.on_group is not None:
+                    self.on_group(len(items), time.perf_counter() - started)
                 _settle(items, outcomes)
                 if queued and self.on_queued is not None:
                     self.on_queued(queued)
@@ -248,7 +248,7 @@ class Writer:
 
 
 def _settle(items: list[_Item], outcomes: list[Outcome]) -> None:
-    """Answer every waiter: one hop onto each event loop for the whole batch."""
+    """Answer every waiter: one hop onto each event loop for the whole group."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Outcome]]] = {}
     for item, out in zip(items, outcomes, strict=True):
         if item.loop is None:

@@ -71,15 +71,15 @@ async def _run(site_dir: Path, dsn: str, data_dir: Path, n: int, concurrency: in
 
         # Where the time goes: how long the writer thread spent in its transactions.
         busy = [0.0]
-        server_hook = engine.writer.on_batch
+        server_hook = engine.writer.on_group
 
-        def on_batch(size: int, seconds: float) -> None:
+        def on_group(size: int, seconds: float) -> None:
             busy[0] += seconds
             if server_hook is not None:
                 server_hook(size, seconds)
 
-        engine.writer.on_batch = on_batch
-        batches0 = engine.writer.batches
+        engine.writer.on_group = on_group
+        groups0 = engine.writer.groups
         prof = None
         if profile:
             import cProfile
@@ -95,7 +95,7 @@ async def _run(site_dir: Path, dsn: str, data_dir: Path, n: int, concurrency: in
         if prof is not None:
             prof.disable()
             prof.dump_stats(str(data_dir / "bench.prof"))
-        batches = engine.writer.batches - batches0
+        groups = engine.writer.groups - groups0
         conn = engine.connect()
         try:
             durable = _durable(conn)
@@ -115,8 +115,8 @@ async def _run(site_dir: Path, dsn: str, data_dir: Path, n: int, concurrency: in
         "ledger_balanced": balanced,
         "statuses": statuses,
         "concurrency": concurrency,
-        "commits": batches,
-        "transfers_per_commit": round(n / max(batches, 1), 1),
+        "commits": groups,
+        "transfers_per_commit": round(n / max(groups, 1), 1),
         # The writer's share of the run, and its wall time per transfer (SQL, commit and
         # the waits for the GIL while the event loop runs).
         "writer_busy": round(busy[0] / elapsed, 2),

@@ -1,7 +1,7 @@
 """Sender callbacks: delivery of the `sender_callback` outbox messages that every final
 state (and COMPLIANCE_HOLD) writes in the same commit as the state change.
 
-Each round claims a batch of due messages, POSTs them concurrently (bounded) over one pool
+Each round claims the due messages (up to a limit), POSTs them concurrently (bounded) over one pool
 of kept-alive HTTPS connections per callback URL (`corridor.httppool`), signed with that
 partner's secret (`Corridor-Signature`), and applies every result through the group-commit
 writer. A message that fails is due again after exponential backoff; once it has failed

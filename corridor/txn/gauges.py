@@ -12,7 +12,7 @@ then reports that snapshot. The alert rules in `corridor/monitoring/alerts.yml` 
   send partner's float (posted + pending) and its floor, in the currency's units;
 - `corridor_txn_event_seq`: the newest event of the feed RPT follows.
 
-The writer's load needs no gauge: `corridor_txn_batch_seconds_sum` grows by the time the
+The writer's load needs no gauge: `corridor_txn_group_commit_seconds_sum` grows by the time the
 writer spends committing, so its rate is the share of the time the writer is busy.
 """
 

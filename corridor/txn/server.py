@@ -39,7 +39,7 @@ from corridor.txn.web import (
     METRICS,
     REGISTRY,
     TRACER,
-    Metrics,
+    TxnMetrics,
     allow,
     count,
     partner_id,
@@ -105,14 +105,14 @@ def make_app(engine: Engine, connectors: Connectors) -> web.Application:
     app[TRACER] = NoOpTracer()
     registry = CollectorRegistry()
     app[REGISTRY] = registry
-    app[METRICS] = Metrics(registry)
+    app[METRICS] = TxnMetrics(registry)
     gauges.install(app, engine, registry)
 
-    def on_batch(size: int, seconds: float) -> None:
-        app[METRICS]["batches"].observe(size)
+    def on_group(size: int, seconds: float) -> None:
+        app[METRICS]["groups"].observe(size)
         app[METRICS]["commit"].observe(seconds)
 
-    engine.writer.on_batch = on_batch
+    engine.writer.on_group = on_group
     r = app.router
     for path, op in RELAYED.items():
         r.add_post(path, relayed(op))

@@ -1,4 +1,5 @@
-"""`corridor ledger verify`: the invariants of DESIGN section 3, judged from the store.
+"""`corridor ledger verify`: the invariants of docs/design.md (Money and transfer
+conventions), judged from the store.
 
 - every journal balances per currency;
 - every running balance equals the sum of its entries;

@@ -22,7 +22,7 @@ PARTNER = "Corridor-Partner"
 JSON = "application/json"
 ENGINE = web.AppKey("engine", Engine)
 CONNECTORS = web.AppKey("connectors", Connectors)
-METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+METRICS: web.AppKey[TxnMetrics] = web.AppKey("metrics")
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 TRACER = web.AppKey("tracer", Tracer)
 
@@ -39,7 +39,7 @@ def count(request: web.Request, response: web.StreamResponse, seconds: float) ->
     request.app[METRICS].edge.count(route, response.status, seconds)
 
 
-class Metrics(dict[str, Any]):
+class TxnMetrics(dict[str, Any]):
     """TXN's Prometheus metrics, with the labelled children of each (route, status) looked
     up once rather than on every request."""
 
@@ -49,9 +49,9 @@ class Metrics(dict[str, Any]):
                              ["route", "status"], registry=registry),
             latency=Histogram("corridor_txn_request_seconds", "Internal API latency",
                               ["route"], registry=registry),
-            batches=Histogram("corridor_txn_batch_size", "Commands per group commit",
+            groups=Histogram("corridor_txn_group_commit_size", "Commands per group commit",
                               buckets=(1, 4, 16, 64, 256, 1024, 4096), registry=registry),
-            commit=Histogram("corridor_txn_batch_seconds", "Group commit duration",
+            commit=Histogram("corridor_txn_group_commit_seconds", "Group commit duration",
                              registry=registry),
         )
         self.edge = BoundMetrics(self["requests"], self["latency"])

@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 from corridor.cli import cli
 from corridor.core.money import Money
 from corridor.site import load_site
-from corridor.store import connect, open_store, run_batch
+from corridor.store import commit_group, connect, open_store
 from corridor.store import reads as q
 from corridor.store.migrate import available
 from corridor.txn.commands.floats import Fund
@@ -40,7 +40,7 @@ def fund(dsn: str, data: Path, site_dir: Path, count: int) -> None:
     conn = open_store(dsn, data)
     try:
         for n in range(count):
-            out = run_batch(conn, [Fund(payfast, Money(1_00, "INR"), f"dep-{n}",
+            out = commit_group(conn, [Fund(payfast, Money(1_00, "INR"), f"dep-{n}",
                                         datetime.now(UTC))])
             assert out[0].error is None
     finally:
@@ -59,7 +59,7 @@ def test_a_backup_taken_while_the_store_is_written_restores_a_consistent_ledger(
         conn = connect(dsn, data)
         try:
             while not stop.is_set():
-                out = run_batch(conn, [Fund(payfast, Money(1_00, "INR"), f"dep-{written[0]}",
+                out = commit_group(conn, [Fund(payfast, Money(1_00, "INR"), f"dep-{written[0]}",
                                             datetime.now(UTC))])
                 if out[0].error is not None:
                     failed.append(out[0].error)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from corridor.sim.faults import Faults
+from corridor.sim.faults import InjectedFaults
 from corridor.sim.world import World
 from tests.e2e.journeys import FAST
 from tests.support import pg_schema
@@ -38,7 +38,7 @@ def calm(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     w: World = request.getfixturevalue("world")
-    defaults = Faults().as_dict()
+    defaults = InjectedFaults().as_dict()
     w.faults(**defaults)
     yield
     w.faults(**defaults)

@@ -11,8 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from corridor.embedded import Stack
 from corridor.sim.world import make_site
+from corridor.stack import Stack
 from tests.support import REPO, free_port, wait_for
 
 

@@ -26,7 +26,7 @@ from corridor.core.signature import HEADER, sign
 from corridor.iso20022 import pacs002, pacs008, parse
 from corridor.iso20022.tree import message_id, transfer_id
 from corridor.sim.driver import SendDriver
-from corridor.sim.faults import Faults
+from corridor.sim.faults import InjectedFaults
 from corridor.sim.identity import PartnerIdentity
 from corridor.sim.world import World
 from corridor.site.edit import SiteEdit
@@ -66,7 +66,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(autouse=True)
 def calm(world: World) -> Iterator[None]:
-    defaults = Faults().as_dict()
+    defaults = InjectedFaults().as_dict()
     world.faults(**defaults)
     yield
     world.faults(**defaults)

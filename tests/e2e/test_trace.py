@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from corridor.eig.audit import AuditLog
+from corridor.eig.audit import SecurityAuditLog
 from corridor.eig.server import audit_path
 from tests.support import REPO
 
@@ -27,7 +27,7 @@ def test_trace_shows_the_demo_transfer_hop_by_hop(tmp_path: Path) -> None:
     data = tmp_path / "demo" / "data"
     where = ("--site", str(tmp_path / "demo" / "site"), "--data", str(data))
     # A receiver callback about the transfer that EIG refused, as EIG's audit log records it.
-    audit = AuditLog(audit_path(data))
+    audit = SecurityAuditLog(audit_path(data))
     audit.refusal(source_ip="10.20.0.7", reason="callback_signature_invalid",
                   fingerprint="ab" * 32, partner="mobicash", transfer_id=tid[1],
                   request="POST /v1/callbacks/payout")

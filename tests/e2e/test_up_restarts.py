@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from corridor.embedded import Stack
 from corridor.sim.driver import SendDriver, TransferFailed
 from corridor.sim.world import World
+from corridor.stack import Stack
 from corridor.supervise import RestartPolicy
 from tests.e2e.journeys import FAST, settled
 from tests.support import REPO, wait_for

@@ -133,8 +133,8 @@ def _exported(registry: CollectorRegistry) -> set[str]:
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """Every sample name the servers expose, from their registries as they build them."""
-    from corridor.eig.metrics import Metrics as EigMetrics
-    from corridor.jump.audit import Metrics as JumpMetrics
+    from corridor.eig.metrics import EigMetrics
+    from corridor.jump.audit import JumpMetrics
     from corridor.net.fwmetrics import FirewallCollector
     from corridor.net.monitor import Monitor, TunnelCollector
     from corridor.rpt.exporter import FeedCollector, registry_for

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from corridor.sim.faults import Faults
+from corridor.sim.faults import InjectedFaults
 from corridor.sim.receive import ReceivePartnerSim
 from corridor.site import Site
 from tests.sim.rig import HubClient, LoopThread, Rig, StandInEig, make_pki
@@ -35,7 +35,7 @@ def rig(pki_site: tuple[Site, dict[str, str]], loop: LoopThread, tmp_path: Path)
     async def start() -> ReceivePartnerSim:
         sim = ReceivePartnerSim(
             site, "mobicash", listen=("127.0.0.1", free_port()), eig_url=eig_url,
-            api_key=keys["mobicash"], faults=Faults(), seed=7, state_file=state,
+            api_key=keys["mobicash"], faults=InjectedFaults(), seed=7, state_file=state,
             callback_timeout=2.0)
         sim.callbacks.backoff = (0.02, 0.2)  # retries quick enough for a test
         return await sim.start()

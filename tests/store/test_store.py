@@ -10,7 +10,7 @@ from pathlib import Path
 from corridor.core.errors import Conflict
 from corridor.core.money import Money
 from corridor.site import load_site
-from corridor.store import Writer, connect, migrate, open_store, run_batch
+from corridor.store import Writer, commit_group, connect, migrate, open_store
 from corridor.store import reads as q
 from corridor.store.migrate import available
 from corridor.store.rows import EntryRow, columns
@@ -37,7 +37,7 @@ def test_a_refused_command_leaves_no_trace_and_spares_its_batch(dsn: str, tmp_pa
     now = datetime.now(UTC)
     conn = open_store(dsn, tmp_path)
     try:
-        out = run_batch(conn, [
+        out = commit_group(conn, [
             Fund(payfast, Money(1000_00, "INR"), "dep-1", now),
             Fund(payfast, Money(5_00, "INR"), "dep-1", now),  # same bank reference again
             Fund(payfast, Money(250_00, "INR"), "dep-2", now),
@@ -70,7 +70,7 @@ def test_writer_commits_many_commands_per_transaction(dsn: str, tmp_path: Path) 
         writer.stop()
     assert len(results) == 300
     # Submitted in one turn of the event loop, they reach the writer together: one commit.
-    assert writer.batches == 1
+    assert writer.groups == 1
     conn = connect(dsn, tmp_path)
     try:
         balances = {a: p for a, _, p, _ in q.balances(conn)}

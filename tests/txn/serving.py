@@ -18,7 +18,7 @@ from corridor.pki.bootstrap import bootstrap
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client, partner_client
 from corridor.site import load_site
-from corridor.store import open_store, run_batch
+from corridor.store import commit_group, open_store
 from corridor.txn.commands.floats import Fund
 from tests.support import REPO, free_port, wait_for
 
@@ -78,7 +78,7 @@ def fund(txn: TxnProcess) -> None:
     site = load_site(txn.site_dir)
     conn = open_store(txn.dsn, txn.data_dir)
     try:
-        out = run_batch(conn, [Fund(site.partners["payfast"], Money(10**9, "INR"), "dep",
+        out = commit_group(conn, [Fund(site.partners["payfast"], Money(10**9, "INR"), "dep",
                                     datetime.now(UTC))])
         assert out[0].error is None
     finally:

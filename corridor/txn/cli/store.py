@@ -26,10 +26,10 @@ from corridor.store import (
     Connection,
     NoStore,
     choose_dsn,
+    commit_group,
     kind,
     open_existing,
     open_store,
-    run_batch,
 )
 from corridor.store.dsn import location
 
@@ -58,7 +58,7 @@ R = TypeVar("R")
 
 
 def run(conn: Connection, command: Command[R]) -> R:
-    out = run_batch(conn, [command])[0]
+    out = commit_group(conn, [command])[0]
     if out.error is not None:
         raise out.error
     return cast(R, out.value)  # the outcome of this one command holds its answer

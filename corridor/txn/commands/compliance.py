@@ -10,7 +10,7 @@ from corridor.core.ids import new_id
 from corridor.core.states import Status
 from corridor.core.times import rfc3339
 from corridor.site.model import Partner
-from corridor.store import Batch, Changes, Needs, TransferRow
+from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.txn.commands.floats import funds_and_limits, reserve
 from corridor.txn.commands.transitions import change, own_transfer
 from corridor.txn.wire import encode
@@ -31,7 +31,7 @@ class Decide:
     def needs(self, n: Needs) -> None:
         n.transfers.add(self.transfer_id)
 
-    def apply(self, b: Batch, ch: Changes) -> TransferRow:
+    def apply(self, b: UnitOfWork, ch: Changes) -> TransferRow:
         row = own_transfer(b, None, self.transfer_id)
         if row.status != Status.COMPLIANCE_HOLD:
             raise Conflict(f"transfer {row.id} is {row.status}, not on compliance hold",

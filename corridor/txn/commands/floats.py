@@ -15,12 +15,12 @@ from corridor.core.money import Money
 from corridor.core.pricing import Quote
 from corridor.core.times import rfc3339
 from corridor.site.model import Partner
-from corridor.store import Batch, Changes, Needs, TransferRow
+from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.txn.commands.transitions import event_id
 from corridor.txn.wire import encode
 
 
-def funds_and_limits(b: Batch, partner: Partner, quote: Quote, sender_key: str,
+def funds_and_limits(b: UnitOfWork, partner: Partner, quote: Quote, sender_key: str,
                      day: str) -> tuple[str, str] | None:
     """Why this transfer cannot be reserved now, as (code, reason); None if it can."""
     if exceeds_daily(partner, quote.send.minor, b.day_total(partner.id, sender_key, day)):
@@ -32,7 +32,7 @@ def funds_and_limits(b: Batch, partner: Partner, quote: Quote, sender_key: str,
     return None
 
 
-def reserve(ch: Changes, b: Batch, row: TransferRow, quote: Quote, day: str, at: str) -> None:
+def reserve(ch: Changes, b: UnitOfWork, row: TransferRow, quote: Quote, day: str, at: str) -> None:
     """Reserve the float for an accepted transfer and queue its payout (CreateTransfer
     writes the same rows, made before it was queued)."""
     ch.journal(event_id(row.id, "reserve"), row.id, "reserve", "pending",
@@ -54,7 +54,7 @@ class Fund:
     def needs(self, n: Needs) -> None:
         n.accounts.add(ledger.float_account(self.partner.id, self.amount.currency))
 
-    def apply(self, b: Batch, ch: Changes) -> dict[str, Any]:
+    def apply(self, b: UnitOfWork, ch: Changes) -> dict[str, Any]:
         p = self.partner
         if not p.sends:
             raise InvalidInput(f"{p.id} is not a send partner", code="not_a_send_partner")

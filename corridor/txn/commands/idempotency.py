@@ -8,7 +8,7 @@ from datetime import datetime
 
 from corridor.core.errors import Conflict
 from corridor.core.times import rfc3339
-from corridor.store import Batch, Changes, Needs
+from corridor.store import Changes, Needs, UnitOfWork
 
 
 @dataclass(slots=True)
@@ -20,7 +20,7 @@ class Reply:
     replayed: bool = False
 
 
-def replay(b: Batch, partner_id: str, key: str, body_hash: str) -> Reply | None:
+def replay(b: UnitOfWork, partner_id: str, key: str, body_hash: str) -> Reply | None:
     """The stored answer for a retried key, or None for a new key; another body under a
     used key is a conflict."""
     stored = b.stored(partner_id, key)
@@ -41,5 +41,5 @@ class ForgetKeys:
     def needs(self, n: Needs) -> None:
         pass
 
-    def apply(self, b: Batch, ch: Changes) -> int:
+    def apply(self, b: UnitOfWork, ch: Changes) -> int:
         return b.forget_idempotency(rfc3339(self.before))

@@ -9,7 +9,7 @@ from typing import Any
 
 from corridor.core.errors import Conflict, NotFound
 from corridor.core.times import rfc3339
-from corridor.store import Batch, Changes, Needs
+from corridor.store import Changes, Needs, UnitOfWork
 from corridor.store.rows import OutboxRow
 
 
@@ -26,7 +26,7 @@ class ClaimOutbox:
     def needs(self, n: Needs) -> None:
         pass
 
-    def apply(self, b: Batch, ch: Changes) -> list[Any]:
+    def apply(self, b: UnitOfWork, ch: Changes) -> list[Any]:
         rows = b.due_outbox(self.kind, rfc3339(self.now), self.limit)
         until = rfc3339(self.now + self.lease)
         for r in rows:
@@ -49,7 +49,7 @@ class Delivered:
     def needs(self, n: Needs) -> None:
         pass
 
-    def apply(self, b: Batch, ch: Changes) -> str:
+    def apply(self, b: UnitOfWork, ch: Changes) -> str:
         m, at = self.message, rfc3339(self.now)
         if self.ok:
             ch.outbox_retry(m.id, "done", at, None, m.give_up_at)
@@ -72,7 +72,7 @@ class Replay:
     def needs(self, n: Needs) -> None:
         pass
 
-    def apply(self, b: Batch, ch: Changes) -> OutboxRow:
+    def apply(self, b: UnitOfWork, ch: Changes) -> OutboxRow:
         m = b.outbox_message(self.outbox_id)
         if m is None:
             raise NotFound(f"no outbox message {self.outbox_id}", code="message_not_found")

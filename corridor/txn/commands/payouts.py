@@ -12,7 +12,7 @@ from corridor.core import ledger
 from corridor.core.errors import Conflict, NotFound, Refused
 from corridor.core.states import FINAL, Status
 from corridor.core.times import rfc3339
-from corridor.store import Batch, Changes, Needs, TransferRow
+from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.store.rows import OutboxRow
 from corridor.txn.commands.transitions import change, event_id, legs_of
 
@@ -32,7 +32,7 @@ class ClaimPayouts:
     def needs(self, n: Needs) -> None:
         pass
 
-    def apply(self, b: Batch, ch: Changes) -> list[tuple[OutboxRow, TransferRow, bool]]:
+    def apply(self, b: UnitOfWork, ch: Changes) -> list[tuple[OutboxRow, TransferRow, bool]]:
         at = rfc3339(self.now)
         rows = b.due_outbox("payout", at, self.limit)
         until = rfc3339(self.now + self.lease)
@@ -92,7 +92,7 @@ class FinishPayout:
     def needs(self, n: Needs) -> None:
         n.transfers.add(self.transfer_id)
 
-    def apply(self, b: Batch, ch: Changes) -> api.CallbackAck:
+    def apply(self, b: UnitOfWork, ch: Changes) -> api.CallbackAck:
         row = b.transfer(self.transfer_id)
         if row is None:
             raise NotFound(f"transfer {self.transfer_id} not found", code="transfer_not_found")
@@ -135,7 +135,7 @@ class FinishPayout:
         ch.close_outbox(row.id, "payout")
         return _ack(after)
 
-    def _contradiction(self, b: Batch, ch: Changes, row: TransferRow, status: Status,
+    def _contradiction(self, b: UnitOfWork, ch: Changes, row: TransferRow, status: Status,
                        target: Status, at: str) -> None:
         found = CONTRADICTIONS.get((status, target))
         if found is None:

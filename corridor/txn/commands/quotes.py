@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from corridor.core.pricing import Quote
 from corridor.core.times import rfc3339
-from corridor.store import Batch, Changes, Needs
+from corridor.store import Changes, Needs, UnitOfWork
 from corridor.txn.commands.idempotency import Reply, replay
 from corridor.txn.wire import encode, quote_wire
 
@@ -21,7 +21,7 @@ class CreateQuote:
     def needs(self, n: Needs) -> None:
         n.idempotency.add((self.partner_id, self.key))
 
-    def apply(self, b: Batch, ch: Changes) -> Reply:
+    def apply(self, b: UnitOfWork, ch: Changes) -> Reply:
         old = replay(b, self.partner_id, self.key, self.body_hash)
         if old is not None:
             return old

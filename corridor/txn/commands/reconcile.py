@@ -8,7 +8,7 @@ from datetime import datetime
 
 from corridor.core.errors import NotFound
 from corridor.core.times import rfc3339
-from corridor.store import Batch, Changes, Needs
+from corridor.store import Changes, Needs, UnitOfWork
 
 
 @dataclass(slots=True)
@@ -25,7 +25,7 @@ class ResolveFlag:
     def needs(self, n: Needs) -> None:
         pass
 
-    def apply(self, b: Batch, ch: Changes) -> list[str]:
+    def apply(self, b: UnitOfWork, ch: Changes) -> list[str]:
         flags = [(i, k) for i, k in b.open_flags(self.transfer_id)
                  if self.kind is None or k == self.kind]
         if not flags:

@@ -27,7 +27,7 @@ from corridor.core.ids import new_id
 from corridor.core.returns import return_legs
 from corridor.core.states import CANCELLABLE, Status
 from corridor.core.times import rfc3339
-from corridor.store import Batch, Changes, Needs, TransferRow
+from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.store.rows import RecallRow, ReturnRow
 from corridor.txn.commands.idempotency import Reply, replay
 from corridor.txn.commands.transitions import change, event_id, notify
@@ -78,7 +78,7 @@ def _ack(row: TransferRow, duplicate: bool = False) -> api.CallbackAck:
                            duplicate=duplicate)
 
 
-def _transfer(b: Batch, transfer_id: str, partner_id: str | None) -> TransferRow:
+def _transfer(b: UnitOfWork, transfer_id: str, partner_id: str | None) -> TransferRow:
     """The transfer a receive partner reports on (None: the hub itself, e.g. a recall's
     answer); another partner's is refused."""
     row = b.transfer(transfer_id)
@@ -107,7 +107,7 @@ class BookReturn:
     def needs(self, n: Needs) -> None:
         n.transfers.add(self.transfer_id)
 
-    def apply(self, b: Batch, ch: Changes) -> Outcome:
+    def apply(self, b: UnitOfWork, ch: Changes) -> Outcome:
         row = _transfer(b, self.transfer_id, self.partner_id)
         at = rfc3339(self.now)
         booked = b.return_of(row.id)
@@ -142,7 +142,7 @@ class BookReturn:
         after = change(b, ch, row, Status.RETURNED, at, code, self.reason, recall=wire)
         return Outcome(_ack(after))
 
-    def _flag(self, b: Batch, ch: Changes, row: TransferRow, kind: str, at: str) -> None:
+    def _flag(self, b: UnitOfWork, ch: Changes, row: TransferRow, kind: str, at: str) -> None:
         if b.flagged(row.id, kind):
             return
         detail, action = REFUSED_RETURNS[kind]
@@ -169,7 +169,7 @@ class RequestRecall:
         n.transfers.add(self.transfer_id)
         n.idempotency.add((self.partner_id, self.key))
 
-    def apply(self, b: Batch, ch: Changes) -> Reply:
+    def apply(self, b: UnitOfWork, ch: Changes) -> Reply:
         old = replay(b, self.partner_id, self.key, self.body_hash)
         if old is not None:
             return old
@@ -219,7 +219,7 @@ class AnswerRecall:
     def needs(self, n: Needs) -> None:
         n.transfers.add(self.transfer_id)
 
-    def apply(self, b: Batch, ch: Changes) -> api.CallbackAck:
+    def apply(self, b: UnitOfWork, ch: Changes) -> api.CallbackAck:
         row = _transfer(b, self.transfer_id, self.partner_id)
         recall = b.recall_of(row.id)
         if recall is None:

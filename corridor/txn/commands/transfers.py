@@ -18,7 +18,7 @@ from corridor.core.pricing import Quote
 from corridor.core.states import RESERVED, Status
 from corridor.core.times import rfc3339
 from corridor.site.model import Partner
-from corridor.store import Batch, Changes, Needs, TransferRow
+from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.store.changes import Journal, journal_rows
 from corridor.store.rows import EventRow, NewMessage
 from corridor.txn.commands.floats import funds_and_limits
@@ -102,7 +102,7 @@ class CreateTransfer:
             NewMessage("payout", tid, row.receive_partner_id, f'{{"transfer_id":"{tid}"}}', at, at),
         )
 
-    def apply(self, b: Batch, ch: Changes) -> Reply:
+    def apply(self, b: UnitOfWork, ch: Changes) -> Reply:
         p, req, quote = self.partner.id, self.request, self.quote
         old = replay(b, p, self.key, self.body_hash)
         if old is not None:
@@ -184,7 +184,7 @@ class CancelTransfer:
         if self.partner_id is not None and self.key is not None:
             n.idempotency.add((self.partner_id, self.key))
 
-    def apply(self, b: Batch, ch: Changes) -> Reply:
+    def apply(self, b: UnitOfWork, ch: Changes) -> Reply:
         if self.partner_id is not None and self.key is not None:
             old = replay(b, self.partner_id, self.key, self.body_hash)
             if old is not None:

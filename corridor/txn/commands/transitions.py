@@ -10,7 +10,7 @@ from corridor.core import ledger
 from corridor.core.errors import NotFound
 from corridor.core.ids import new_id
 from corridor.core.states import Status, check_transition
-from corridor.store import Batch, Changes, TransferRow
+from corridor.store import Changes, TransferRow, UnitOfWork
 from corridor.txn.wire import encode, status_event, transfer_wire
 
 
@@ -25,7 +25,7 @@ NOTIFY = frozenset({Status.COMPLIANCE_HOLD, Status.COMPLETED, Status.FAILED, Sta
                     Status.CANCELLED, Status.RETURNED})
 
 
-def change(b: Batch, ch: Changes, row: TransferRow, new: Status, at: str,
+def change(b: UnitOfWork, ch: Changes, row: TransferRow, new: Status, at: str,
            code: str | None = None, reason: str | None = None,
            recall: api.Recall | None = None) -> TransferRow:
     """Move a stored transfer to `new`: the update, its event, a sender callback (which
@@ -49,13 +49,13 @@ def notify(ch: Changes, row: TransferRow, at: str, recall: api.Recall | None = N
         ch.send("sender_callback", row.id, row.partner_id, encode(payload).decode(), at, at)
 
 
-def legs_of(b: Batch, row: TransferRow) -> list[ledger.Leg]:
+def legs_of(b: UnitOfWork, row: TransferRow) -> list[ledger.Leg]:
     quote = b.quote(row.quote_id)
     assert quote is not None, f"transfer {row.id} has no quote {row.quote_id}"
     return ledger.transfer_legs(quote)
 
 
-def own_transfer(b: Batch, partner_id: str | None, transfer_id: str) -> TransferRow:
+def own_transfer(b: UnitOfWork, partner_id: str | None, transfer_id: str) -> TransferRow:
     """A transfer the caller may see (a partner sees only its own; None is an operator)."""
     row = b.transfer(transfer_id)
     if row is None or (partner_id is not None and partner_id not in (

@@ -1,12 +1,12 @@
 """One group-commit transaction: what its commands read, and what they write.
 
-A batch runs many commands in one transaction. First every command names what it will
-read (`Needs`), and the batch loads it with one query per kind (accounts `FOR UPDATE` on
+A group runs many commands in one transaction. First every command names what it will
+read (`Needs`), and the group loads it with one query per kind (accounts `FOR UPDATE` on
 PostgreSQL). Then the commands run one after another against that snapshot; each writes
-into its own `Changes`, which joins the batch only if the command succeeds, so a refused
+into its own `Changes`, which joins the group only if the command succeeds, so a refused
 command leaves no trace. Finally `flush` writes everything with one bulk statement per
 table. Money state is always read from the store here, never kept in memory between
-batches, so CLI writers can work beside a running server.
+groups, so CLI writers can work beside a running server.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from corridor.store.rows import (
 
 @dataclass
 class Needs:
-    """Keys the commands of a batch will read, loaded in bulk before they run."""
+    """Keys the commands of a group will read, loaded in bulk before they run."""
 
     idempotency: set[tuple[str, str]] = field(default_factory=set)
     quotes: set[str] = field(default_factory=set)
@@ -45,8 +45,8 @@ class Needs:
     transfers: set[str] = field(default_factory=set)
 
 
-class Batch:
-    """The snapshot a batch's commands read, kept current as each command's changes join."""
+class UnitOfWork:
+    """The snapshot a group's commands read, kept current as each command's changes join."""
 
     def __init__(self, conn: Connection, quote_cache: dict[str, Quote] | None = None) -> None:
         self.conn = conn
@@ -65,7 +65,7 @@ class Batch:
     # -- loading -------------------------------------------------------------------------
 
     def load(self, needs: Needs) -> None:
-        """Read everything the batch's commands named: one query per kind, each with the
+        """Read everything the group's commands named: one query per kind, each with the
         whole key list as a single parameter (`Connection.one_of`)."""
         c = self.conn
         q, pack = c.query, c.pack
@@ -161,7 +161,7 @@ class Batch:
         return self._refs[(partner_id, reference)]
 
     def balance(self, account: str) -> tuple[int, int]:
-        """(posted, pending) of an account, including this batch's changes so far."""
+        """(posted, pending) of an account, including this group's changes so far."""
         if account not in self._accounts:
             self._load_accounts([account])
         posted, pending = self._accounts[account]
@@ -236,7 +236,7 @@ class Batch:
         return OutboxRow(*rows[0]) if rows else None
 
     def flagged(self, transfer_id: str, kind: str) -> bool:
-        """Whether this contradiction is already recorded (in the store or this batch)."""
+        """Whether this contradiction is already recorded (in the store or this group)."""
         return bool(self.conn.query(
             "SELECT 1 FROM reconciliation WHERE transfer_id = ? AND kind = ?",
             (transfer_id, kind),
@@ -304,7 +304,7 @@ class Batch:
     # -- writing -------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write the batch: one bulk statement per table, in dependency order."""
+        """Write the group: one bulk statement per table, in dependency order."""
         flush_changes(self.conn, self.out, self._daily_stored)
 
 

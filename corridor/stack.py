@@ -11,11 +11,9 @@ other ports (`corridor.site.edit.relocate`).
 
 from __future__ import annotations
 
-import http.client
 import importlib.util
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import time
@@ -26,6 +24,7 @@ from pathlib import Path
 from corridor import processes
 from corridor.pki.layout import Layout
 from corridor.pki.tls import MissingCredentials, hub_client, hub_server, partner_listener
+from corridor.probe import http_ok, tcp_open
 from corridor.site import load_site
 from corridor.site.model import Site
 
@@ -109,7 +108,7 @@ class Stack:
         """RPT, when this build has it; it follows TXN's event feed."""
         if importlib.util.find_spec("corridor.rpt.cli") is None:
             return None
-        return self._spawn("rpt", ["serve", "rpt"], lambda: _tcp_open(self.site, "rpt"))
+        return self._spawn("rpt", ["serve", "rpt"], self._rpt_open)
 
     def restart(self, name: str) -> Service:
         """Start a server of the stack again (after it exited), in its place."""
@@ -148,37 +147,16 @@ class Stack:
     def _txn_healthy(self) -> bool:
         site = self.site
         listen = site.hub.listen["txn"]
-        return _get(listen.host, listen.port, "/healthz", hub_client(Layout(site.root), "eig"))
+        return http_ok(listen.host, listen.port, "/healthz", hub_client(Layout(site.root), "eig"))
 
     def _eig_healthy(self) -> bool:
         listen = self.site.hub.listen.get("eig_internal")
         host, port = (listen.host, listen.port) if listen else ("127.0.0.1", 9443)
-        return _get(host, port, "/healthz", None)
+        return http_ok(host, port, "/healthz")
 
-
-def _get(host: str, port: int, path: str, ctx: ssl.SSLContext | None) -> bool:
-    if ctx is None:
-        conn: http.client.HTTPConnection = http.client.HTTPConnection(host, port, timeout=1)
-    else:
-        conn = http.client.HTTPSConnection(host, port, timeout=1, context=ctx)
-    try:
-        conn.request("GET", path)
-        return conn.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
-
-
-def _tcp_open(site: Site, name: str) -> bool:
-    import socket
-
-    listen = site.hub.listen[name]
-    try:
-        with socket.create_connection((listen.host, listen.port), timeout=1):
-            return True
-    except OSError:
-        return False
+    def _rpt_open(self) -> bool:
+        listen = self.site.hub.listen["rpt"]
+        return tcp_open(listen.host, listen.port)
 
 
 def run_all(site_dir: Path, data_dir: Path, store: str | None = None) -> int:

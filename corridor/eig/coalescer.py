@@ -2,10 +2,10 @@
 
 Under load most of a relayed call's cost on both sides is the HTTP exchange itself: a TLS
 record each way, a request parsed and a response built by aiohttp in TXN, a response
-parsed here. A `Batcher` queues the calls that arrive while earlier batches are still with
+parsed here. A `Coalescer` queues the calls that arrive while earlier batches are still with
 TXN and sends them together as one request; TXN applies each call on its own and answers
 them in order, so every caller gets exactly the status and body its call alone would have
-got. With no load a call goes out on the next turn of the event loop, alone, so batching
+got. With no load a call goes out on the next turn of the event loop, alone, so coalescing
 adds no waiting; under load a batch forms from whatever arrived while the previous ones
 were away, which is what lets TXN hand its group-commit writer many commands at once.
 
@@ -35,14 +35,14 @@ from corridor.api.internal import (
 from corridor.core.errors import CorridorError
 from corridor.httppool import Pool, TransportError
 
-log = logging.getLogger("corridor.eig.batching")
+log = logging.getLogger("corridor.eig.coalescer")
 
 IN_FLIGHT = 4  # batches with TXN at once: TXN prepares one while its writer commits another
 
 _Waiting = tuple[Relayed, "asyncio.Future[Answered]"]
 
 
-class Batcher:
+class Coalescer:
     """Sends calls to TXN over `pool`, many per request (the pool's timeout bounds a batch's
     round trip). `unavailable` makes the error each caller gets when a batch has no answer."""
 

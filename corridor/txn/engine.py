@@ -239,8 +239,11 @@ class Engine:
 
         self.sender(partner_id)
         req = decode_body(body, api.RecallRequest)
+        # The call and its transfer are hashed with the body: a key used for a cancel, or
+        # for another transfer's recall, with the same body is a conflict, not a replay.
+        digest = body_hash(f"recall {transfer_id}\n".encode() + body)
         return await self.writer.submit(RequestRecall(
-            partner_id, key, body_hash(body), transfer_id, req.reason, self.clock()))
+            partner_id, key, digest, transfer_id, req.reason, self.clock()))
 
     async def validate_account(self, partner_id: str, body: bytes,
                                connectors: Any) -> bytes:

@@ -175,3 +175,23 @@ def test_bad_recalls_are_refused_with_a_code(engine: Engine, case: str, status: 
             await engine.recall(partner, "r-1", t["id"], body)
         assert (err.value.status, err.value.code) == (status, code)
     run(go())
+
+
+def test_a_key_used_for_another_call_is_a_conflict_not_a_replay(engine: Engine) -> None:
+    async def go() -> None:
+        t = await completed(engine)
+        body = b'{"reason": "mistake"}'
+        with pytest.raises(CorridorError):
+            await engine.cancel("payfast", "k-1", t["id"], body)  # too late to cancel
+        await fund(engine, ref="dep-9")
+        other = await new_quote(engine, key="q-9")
+        pending = await create(engine, "t-9", transfer_body(other["id"], reference="ref-9"))
+        await engine.cancel("payfast", "k-2", pending["id"], body)
+        with pytest.raises(CorridorError) as err:
+            await engine.recall("payfast", "k-2", t["id"], body)
+        assert err.value.code == "idempotency_conflict"
+        assert (await engine.recall("payfast", "k-3", t["id"], body)).status == 202
+        with pytest.raises(CorridorError) as err:
+            await engine.cancel("payfast", "k-3", pending["id"], body)
+        assert err.value.code == "idempotency_conflict"
+    run(go())

@@ -14,6 +14,7 @@ BENCHES = {
     "jump": "corridor.jump.bench:bench",
     "rpt": "corridor.rpt.bench:bench",
     "ha": "corridor.deploy.bench:bench",
+    "iso": "corridor.iso20022.bench:bench",
 }
 
 

@@ -5,10 +5,11 @@ and EIG (the embedded default, SQLite), MobiCash's receive simulator and PayFast
 server as separate processes, funds PayFast's float, and sends one INR transfer to a known
 MobiCash wallet through EIG: quote, transfer, payout to MobiCash over mTLS, the wallet
 credited in KES, MobiCash's receiver callback, COMPLETED, the sender callback PayFast
-verifies, and a balanced ledger. Then a second transfer, once completed, is recalled by
-PayFast: MobiCash gives the funds back, the transfer is RETURNED, the ledger reverses the
-payout (docs/returns.md) and PayFast hears it. It prints each hop, then stops everything
-and exits 0.
+verifies, and a balanced ledger. Then a second corridor to IslaPay (Philippines), a bank
+that speaks ISO 20022: the payout as a pacs.008, its outcome as a pacs.002. Then a third
+transfer, once completed, is recalled by PayFast: MobiCash gives the funds back, the
+transfer is RETURNED, the ledger reverses the payout (docs/returns.md) and PayFast hears
+it. It prints each hop, then stops everything and exits 0.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ def _site_ports_free() -> bool:
     listens = [(v.host, v.port) for v in site.hub.listen.values()]
     from corridor.sim.identity import host_port
 
-    urls = [site.partners["mobicash"].endpoint, site.partners["payfast"].callback_url]
+    urls = [site.partners["mobicash"].endpoint, site.partners["payfast"].callback_url,
+            site.partners["islapay"].endpoint]
     return not any(_busy(h, p) for h, p in [*listens, *(host_port(u) for u in urls)])
 
 
@@ -101,6 +103,7 @@ class Journey:
             world.fund("1000000.00")
             self.hop("PayFast", "prefunds its float: 1,000,000.00 INR")
             asyncio.run(self._transfer(world))
+            asyncio.run(self._iso_transfer(world))
             asyncio.run(self._recall(world))
         self.out.print("[bold green]demo complete[/]: every server stopped")
         self._afterwards(world.site_dir, world.data_dir)
@@ -168,7 +171,43 @@ class Journey:
             raise DemoFailed(f"the transfer ended {final.status}")
         self.hop("PayFast", f"sender callback {got[0]['status']} received, signature "
                  f"verified (event {got[0]['event_id'][:13]}..)")
-        self._ledger(world)
+
+    async def _iso_transfer(self, world: Any) -> None:
+        """The second corridor: IslaPay, a Philippine bank, speaks ISO 20022."""
+        from corridor.sim.driver import SendDriver
+
+        site = world.site
+        bank = site.partners["islapay"]
+        sim = await asyncio.to_thread(world.start_receiver, "islapay")
+        self.out.print("[bold]second corridor[/]: PayFast (India, INR) -> IslaPay "
+                       "(Philippines, PHP), a bank that speaks ISO 20022")
+        self.hop("IslaPay", f"simulator up at {sim.url} (BIC "
+                 f"{bank.iso20022.bic if bank.iso20022 else '-'}): takes pacs.008.001.08, "
+                 "answers pacs.002.001.10")
+        async with SendDriver(site, "payfast", destination="PH", timeout=15, seed=2) as driver:
+            quote = await driver.quote(SEND_AMOUNT)
+            transfer = await driver.create(quote)
+            self.hop("PayFast", f"POST /v1/transfers -> {transfer.id} {transfer.status} "
+                     f"({quote.receive_amount} PHP)")
+            if transfer.status != "ACCEPTED":
+                raise DemoFailed(f"the ISO transfer was {transfer.status}: {transfer.reason}")
+            tid = transfer.id
+            await asyncio.to_thread(
+                _wait, "sender callback", lambda: [c for c in world.sender_callbacks(tid)
+                                                  if c["status"] == "COMPLETED"])
+            final = await driver.status(tid)
+        self.hop("TXN", f"pacs.008 (MsgId {tid.replace('-', '')[:13]}.., XSD-valid) POSTed "
+                 f"to {bank.endpoint}/iso20022/pacs.008 over mTLS; pacs.002 ACSP back")
+        status, got = world.control(sim, "GET", "/sim/callbacks?transfer_id=" + tid)
+        acked = [c for c in got or [] if c["acknowledged"]] if status == 200 else []
+        if not acked:
+            raise DemoFailed("IslaPay's pacs.002 was not acknowledged")
+        self.hop("IslaPay", "pacs.002 ACSC (settled) -> POST /v1/iso20022/pacs.002 on EIG, "
+                 "signed, validated against its XSD, acknowledged")
+        if final.status != "COMPLETED":
+            raise DemoFailed(f"the ISO transfer ended {final.status}")
+        self.hop("TXN", f"{final.status}: paid out over ISO 20022, the same engine and "
+                 "ledger as the JSON corridor")
 
     async def _recall(self, world: Any) -> None:
         """A second transfer, completed, then recalled: it comes back as a return."""

@@ -68,7 +68,7 @@ def test_set_variables_are_parsed_to_their_types() -> None:
     ("CORRIDOR_TXN_HOLD_PAYOUTS", "maybe",
      "CORRIDOR_TXN_HOLD_PAYOUTS='maybe': expected 1, 0, true or false"),
     ("CORRIDOR_CONNECTOR", "carrier-pigeon",
-     "CORRIDOR_CONNECTOR='carrier-pigeon': expected https-json or in-process"),
+     "CORRIDOR_CONNECTOR='carrier-pigeon': expected https-json or iso20022 or in-process"),
     ("CORRIDOR_TXN_STORE", "mysql://hub:hunter2@db/txn",
      "CORRIDOR_TXN_STORE: store DSN 'mysql://hub:***@db/txn' is neither sqlite:///FILE "
      "nor postgresql://..."),

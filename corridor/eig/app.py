@@ -287,6 +287,10 @@ class Gateway:
         for call in OPERATIONS:
             app.router.add_route(call.method, call.path, self.relay_handler(call),
                                  name=call.name)
+        from corridor.eig.iso import IsoDoors
+
+        for _call, route in IsoDoors(self).routes():
+            app.router.add_routes([route])
         app.router.add_get("/openapi.json", openapi_handler, name="openapi")
         if hello:
             app.router.add_get("/v1/hello", _hello, name="hello")

@@ -87,7 +87,9 @@ def callbacks_seen(journal: Path) -> dict[str, float]:
     out: dict[str, float] = {}
     if not journal.exists():
         return out
-    for line in journal.read_bytes().splitlines():
+    # The inbox may be writing a line as it is read: only whole lines (up to the last
+    # newline) count; the rest is read next time.
+    for line in journal.read_bytes().split(b"\n")[:-1]:
         got = json.loads(line)
         if got["status"] in ("COMPLETED", "FAILED", "REJECTED", "CANCELLED"):
             out.setdefault(got["transfer_id"], got["received_at"])

@@ -16,6 +16,7 @@ import logging
 import ssl
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -70,9 +71,17 @@ class CallbackSender:
         max_attempts: int = 100,
         backoff: tuple[float, float] = (0.05, 5.0),
         source: str | None = None,
+        path: str = PATH,
+        content_type: str = "application/json",
+        encode: Callable[[ReceiverCallback], bytes] | None = None,
+        route: Callable[[ReceiverCallback], str] | None = None,
     ) -> None:
-        self.url = eig_url.rstrip("/") + PATH
+        self.url = eig_url.rstrip("/") + path
+        self.content_type = content_type
         self._path = urlsplit(self.url).path
+        # The ISO mode: each callback's own path (a pacs.002, or a pacs.004 for a return).
+        self._prefix = urlsplit(eig_url.rstrip("/")).path
+        self._route = route
         self.tls, self.api_key, self.secret = tls, api_key, secret
         self.concurrency, self.timeout, self.max_attempts = concurrency, timeout, max_attempts
         self.backoff = backoff
@@ -84,7 +93,8 @@ class CallbackSender:
         self._workers: list[asyncio.Task[None]] = []
         self._pool: Pool | None = None
         self._auth = f"Bearer {api_key}"
-        self._encode = msgspec.json.Encoder().encode
+        # How a callback goes on the wire: JSON, or (the ISO mode) a pacs.002.
+        self._encode = encode or msgspec.json.Encoder().encode
 
     async def start(self) -> None:
         self._pool = Pool(self.url, self.tls, self.concurrency, timeout=self.timeout,
@@ -121,10 +131,11 @@ class CallbackSender:
 
     async def _deliver(self, delivery: Delivery) -> None:
         body = self._encode(delivery.callback)
+        path = self._prefix + self._route(delivery.callback) if self._route else self._path
         delay = self.backoff[0]
         while True:
             delivery.attempts += 1
-            status = await self._post(delivery.key, body, delivery.traceparent)
+            status = await self._post(delivery.key, body, path, delivery.traceparent)
             delivery.last_status = status
             if status is not None and 200 <= status < 300:
                 delivery.acknowledged = True
@@ -140,12 +151,13 @@ class CallbackSender:
         assert delivery.done is not None
         delivery.done.set()
 
-    async def _post(self, key: str, body: bytes, traceparent: str | None) -> int | None:
+    async def _post(self, key: str, body: bytes, path: str,
+                    traceparent: str | None) -> int | None:
         """One attempt; the HTTP status, or None when the connection failed or timed out.
         Signed afresh each time so that a late retry is not refused as stale."""
         assert self._pool is not None
         headers = {
-            "Content-Type": "application/json",
+            "Content-Type": self.content_type,
             "Authorization": self._auth,
             "Idempotency-Key": key,
             signature.HEADER: signature.sign(self.secret, body, int(time.time())),
@@ -153,7 +165,7 @@ class CallbackSender:
         if traceparent is not None:
             headers["traceparent"] = traceparent
         try:
-            resp = await self._pool.request("POST", self._path, headers, body)
+            resp = await self._pool.request("POST", path, headers, body)
             return resp.status
         except TransportError as exc:
             log.debug("callback POST to %s failed: %s", self.url, exc)

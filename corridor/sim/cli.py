@@ -92,6 +92,8 @@ def sim(verbose: bool) -> None:
               help="After a FAILURE callback send a contradicting SUCCESS one.")
 @click.option("--sync", "sync_outcome", is_flag=True,
               help="Answer SUCCESS/FAILURE at once instead of PENDING.")
+@click.option("--pending-after-final", is_flag=True,
+              help="After the final callback send an older in-process status (out of order).")
 @click.option("--return-after-ms", type=click.IntRange(0), default=0,
               help="Give every credited payout back this long after (RETURNED); 0: never.")
 @click.option("--refuse-recalls", is_flag=True,
@@ -104,7 +106,9 @@ def sim(verbose: bool) -> None:
 def receive_partner(site_dir: Path, partner_id: str, listen: str | None, eig_url: str | None,
                     api_key_file: Path | None, seed: int | None, state_file: Path | None,
                     no_callbacks: bool, sandbox: bool, **knobs: Any) -> None:
-    """Run a receive partner (wallet book, payouts, signed receiver callbacks)."""
+    """Run a receive partner (wallet book, payouts, signed receiver callbacks); in ISO
+    20022 (pacs.008, pacs.002, pacs.028, camt.056, pacs.004) when its connector is
+    `iso20022`."""
     from corridor.sim.receive import ReceivePartnerSim
 
     site = open_site(site_dir)

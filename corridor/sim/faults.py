@@ -28,6 +28,8 @@ class InjectedFaults:
     callback_first: bool = False  # deliver the callback before answering the submit
     success_after_failure: bool = False  # after a FAILURE callback, also send a SUCCESS one
     sync_outcome: bool = False  # answer SUCCESS/FAILURE in the submit reply, not PENDING
+    # after the final callback, an older in-process status (ISO: a pacs.002 ACSP) arrives
+    pending_after_final: bool = False
     return_after_ms: int = 0  # give every credited payout back this long after (0: never)
     refuse_recalls: bool = False  # answer every recall REFUSED instead of returning the funds
 

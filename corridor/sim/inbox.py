@@ -22,6 +22,7 @@ from aiohttp import web
 
 from corridor.api.schemas import SenderCallback
 from corridor.core.errors import InvalidInput, Refused, Unauthenticated
+from corridor.iso20022.sender import read_status
 from corridor.sim.identity import PartnerIdentity, host_port
 from corridor.sim.web import Listener, check_signature, echo_trace, reply
 from corridor.site.model import Site
@@ -171,17 +172,23 @@ class CallbackInbox:
         except Unauthenticated:
             self.refused += 1
             raise
-        event = decode(body, SenderCallback)
-        duplicate = event.event_id in self._events
-        self._events.add(event.event_id)
-        got = Received(event.event_id, event.transfer.id, event.transfer.status,
-                       event.transfer.reference, time.time(), duplicate,
-                       event.transfer.reason,
-                       event.recall.status if event.recall is not None else None,
-                       event.type,
+        if request.content_type == "application/xml":  # a bank partner's pacs.002
+            event_id, tid, state, reference = read_status(body)
+            reason = recall = kind = ask = None
+        else:
+            event = decode(body, SenderCallback)
+            event_id, tid, state, reference = (event.event_id, event.transfer.id,
+                                               event.transfer.status, event.transfer.reference)
+            reason = event.transfer.reason
+            recall = event.recall.status if event.recall is not None else None
+            kind = event.type
+            ask = event.information_request.ask if event.information_request else None
+        duplicate = event_id in self._events
+        self._events.add(event_id)
+        got = Received(event_id, tid or "", state, reference or "", time.time(), duplicate,
+                       reason, recall, kind,
                        request.headers.get("Corridor-Delivery-Id"),
-                       request.headers.get("Corridor-Event-Id"),
-                       event.information_request.ask if event.information_request else None,
+                       request.headers.get("Corridor-Event-Id"), ask,
                        request.headers.get("traceparent"))
         self.received.append(got)
         if self._journal is not None:

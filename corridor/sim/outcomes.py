@@ -62,6 +62,9 @@ class OutcomeCallbacks:
         if self.faults.success_after_failure and payout.status == "FAILURE":
             contrary = self._callback(payout, "SUCCESS", None)
             self._spawn(self._after(deliveries[0], contrary, trace))
+        if self.faults.pending_after_final:
+            late = self._callback(payout, "PENDING", None)
+            self._spawn(self._after(deliveries[0], late, trace))
         return deliveries
 
     async def _after(self, first: Delivery, then: ReceiverCallback,

@@ -35,12 +35,13 @@ from corridor.api.receive_partner import (
 )
 from corridor.core.errors import Conflict, CorridorError, NotFound
 from corridor.pki.files import write_atomic
+from corridor.sim import iso
 from corridor.sim.callbacks import CallbackSender
 from corridor.sim.control import ControlApi
 from corridor.sim.faults import InjectedFaults
 from corridor.sim.identity import PartnerIdentity, SimError, host_port, loopback_source
 from corridor.sim.outcomes import OutcomeCallbacks
-from corridor.sim.payouts import Payouts
+from corridor.sim.payouts import Payout, Payouts
 from corridor.sim.wallets import name_score
 from corridor.sim.web import Listener, check_signature, echo_trace, reply
 from corridor.site.model import Site
@@ -100,10 +101,16 @@ class ReceivePartnerSim:
         self._tasks: set[asyncio.Task[Any]] = set()
         eig = site.hub.listen.get("eig")
         self.eig_url = eig_url or (f"https://{eig.host}:{eig.port}" if eig else "")
+        # ISO mode: a bank partner (connector iso20022) reports outcomes as pacs.002.
+        self.iso = self.partner.connector == "iso20022"
+        wire: dict[str, Any] = dict(
+            path=iso.PATH, content_type=iso.CONTENT_TYPE, route=iso.route,
+            encode=lambda cb: iso.callback_body(cb, self.payouts)) if self.iso else {}
         self.callbacks = CallbackSender(
             self.eig_url, ident.client_tls(), ident.api_key(api_key, api_key_file),
             self.secret, concurrency=callback_concurrency, timeout=callback_timeout,
             source=loopback_source(self.partner) if _is_loopback(self.eig_url) else None,
+            **wire,
         )
         self.outcomes = OutcomeCallbacks(self.callbacks, self.faults, self._spawn)
         self.control = ControlApi(self.partner.id, self.faults, self.payouts, self.callbacks,
@@ -166,6 +173,9 @@ class ReceivePartnerSim:
         app.router.add_post("/v1/accounts/validate", self.validate)
         app.router.add_post("/v1/payouts", self.submit)
         app.router.add_get("/v1/payouts/{payout_id}", self.query)
+        app.router.add_post("/iso20022/pacs.008", self.submit_iso)
+        app.router.add_post("/iso20022/pacs.028", self.query_iso)
+        app.router.add_post("/iso20022/camt.056", self.recall_iso)
         app.router.add_post("/v1/payouts/{payout_id}/recall", self.recall)
         app.router.add_routes(self.control.routes())
         app.router.add_post("/sim/payouts/{payout_id}/return", self.return_payout)
@@ -202,15 +212,25 @@ class ReceivePartnerSim:
         if not key:
             raise CorridorError("Idempotency-Key header is required",
                                code="idempotency_key_missing")
+        booked = await self.book(key, body, request.headers.get("traceparent"))
+        if booked is None:
+            return reply({"status": "ERROR", "reason": "sandbox: the answer is lost"}, 503)
+        payout, fresh = booked
+        return echo_trace(request, reply(payout.answer, 201 if fresh else 200))
+
+    async def book(self, key: str, body: bytes,
+                   traceparent: str | None = None) -> tuple[Payout, bool] | None:
+        """Book a payout request (JSON) and report its outcome as the fault knobs say; None
+        when the sandbox's `unknown_then_completed` account loses the answer."""
         payout, fresh = self.payouts.book(key, body)
         if self.scenarios.get(payout.request.beneficiary.account or "") == \
                 "unknown_then_completed":
             # Credited, but the answer is lost, every time, and no callback comes: the hub
             # cannot tell and marks it UNKNOWN until its status query hears SUCCESS.
             self._dirty.set()
-            return reply({"status": "ERROR", "reason": "sandbox: the answer is lost"}, 503)
+            return None
         if fresh:
-            payout.traceparent = request.headers.get("traceparent")
+            payout.traceparent = traceparent
             self._dirty.set()
             delivery = self.outcomes.report(payout)
             if payout.credited and self.faults.return_after_ms:
@@ -222,7 +242,7 @@ class ReceivePartnerSim:
                     await asyncio.wait_for(delivery.wait(), self.callbacks.timeout)
             if self.faults.hang_after_credit:
                 await asyncio.sleep(self.faults.hang_seconds)
-        return echo_trace(request, reply(payout.answer, 201 if fresh else 200))
+        return payout, fresh
 
     async def query(self, request: web.Request) -> web.Response:
         if (early := await self._enter(request, b"", signed=False)) is not None:
@@ -234,6 +254,62 @@ class ReceivePartnerSim:
                                   partner_reference=payout.answer.partner_reference,
                                   status=payout.status,  # type: ignore[arg-type]  # the simulator only holds the Literal's statuses
                                   reason=payout.reason))
+
+    # -- the ISO 20022 mode (corridor.sim.iso) -----------------------------------------------
+
+    async def submit_iso(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            if (early := await self._enter(request, body, signed=True)) is not None:
+                return early
+            key = request.headers.get("Idempotency-Key", "").strip()
+            if not key:
+                raise CorridorError("Idempotency-Key header is required",
+                                   code="idempotency_key_missing")
+            booked = await self.book(key, iso.payout_request(body),
+                                     request.headers.get("traceparent"))
+            if booked is None:
+                return web.Response(status=503)  # the sandbox's lost answer
+            payout, fresh = booked
+        except CorridorError as exc:
+            return iso.refusal(exc, "pacs.008.001.08")
+        return iso.xml(iso.status_report(payout, payout.answer.status, payout.answer.reason),
+                       201 if fresh else 200)
+
+    async def query_iso(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        try:
+            if (early := await self._enter(request, body, signed=True)) is not None:
+                return early
+            asked = iso.status_request(body)
+        except CorridorError as exc:
+            return iso.refusal(exc, "pacs.028.001.03")
+        payout = self.payouts.get(asked or "")
+        if payout is None:
+            return iso.xml(iso.not_found(asked))
+        return iso.xml(iso.status_report(payout, payout.status, payout.reason))
+
+    async def recall_iso(self, request: web.Request) -> web.Response:
+        """A recall as a camt.056: answered with a pacs.002 about it, ACTC (the funds come
+        back as a pacs.004) or RJCT (refused), as the JSON mode's recall."""
+        body = await request.read()
+        try:
+            if (early := await self._enter(request, body, signed=True)) is not None:
+                return early
+            _, payout_id, reason = iso.recall_request(body)
+            if payout_id is None or self.payouts.get(payout_id) is None:
+                raise NotFound("no such payout", code="payout_not_found")
+        except CorridorError as exc:
+            return iso.refusal(exc, "camt.056.001.09")
+        if self.faults.refuse_recalls:
+            return iso.xml(iso.recall_answer(payout_id, False,
+                                             "the beneficiary did not agree to the return"))
+        payout, why = self.payouts.give_back(payout_id, f"recalled: {reason or 'no reason'}")
+        if why is not None or payout is None:
+            return iso.xml(iso.recall_answer(payout_id, False, why))
+        self._dirty.set()
+        self.outcomes.returned(payout)
+        return iso.xml(iso.recall_answer(payout_id, True))
 
     # -- returns and recalls -------------------------------------------------------------
 

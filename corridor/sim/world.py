@@ -58,6 +58,7 @@ class World:
     # The second Kenyan wallet provider (KenPay): another instance of the same simulator,
     # which hub.yaml's routing gives IN-KE wallet payouts when MobiCash is out of rotation.
     second: SimProcess | None = None
+    others: list[SimProcess] = field(default_factory=list)  # start_receiver's
 
     @classmethod
     def create(cls, root: Path, *, store: str | None = None, fixed_ports: bool = False,
@@ -120,10 +121,23 @@ class World:
             if self.receiver_state else []
         return ["--seed", "7", *state, *self.receiver_args]
 
+    def start_receiver(self, partner_id: str) -> SimProcess:
+        """Another receive partner's simulator (the demo's ISO 20022 bank, IslaPay), up
+        until `stop()`; MobiCash's is `receiver`."""
+        from corridor.sim.identity import host_port
+
+        site = self.site
+        host, port = host_port(site.partners[partner_id].endpoint)
+        sim = spawn_receive_partner(site, partner_id, host=host, port=port,
+                                    log=self.data_dir / f"{partner_id}.log",
+                                    extra=["--seed", "7"]).wait_ready()
+        self.others.append(sim)
+        return sim
+
     def stop(self) -> None:
         if self.stack is not None:
             self.stack.down()
-        for sim in (self.receiver, self.second, self.inbox):
+        for sim in (self.receiver, self.second, self.inbox, *self.others):
             if sim is not None:
                 sim.stop()
 

@@ -33,8 +33,8 @@ from corridor.site.yamlines import Node
 # The order the demo's partner files are written in; a new partner file follows it.
 PARTNER_KEYS = (
     "id", "name", "country", "role", "currencies", "allowed_ips", "certificate", "api_key",
-    "callback_url", "endpoint", "connector", "payout_methods", "callback_secret", "float",
-    "limits", "tunnel", "disabled", "offboarded",
+    "callback_url", "endpoint", "connector", "iso20022", "payout_methods", "callback_secret",
+    "float", "limits", "tunnel", "disabled", "offboarded",
 )
 
 

@@ -25,13 +25,14 @@ from corridor.pki.layout import Layout
 from corridor.site.access import read_access
 from corridor.site.faults import Fault, Faults, SiteInvalid
 from corridor.site.fields import Reader, parse_cidr
+from corridor.site.iso20022 import read_iso20022
 from corridor.site.lab import check_lab, read_lab
 from corridor.site.model import ZONES, Access, CallbackRetry, Host, Hub, Listen, Partner, Site
 from corridor.site.routing import check_routes, read_routes, routed
 from corridor.site.tunnels import check_tunnel_overlaps, read_tunnel
 from corridor.site.yamlines import Node, SiteYaml, YamlFault
 
-CONNECTORS = ("https-json", "in-process")
+CONNECTORS = ("https-json", "iso20022", "in-process")
 PAYOUT_METHODS = ("wallet", "bank", "cash")
 LISTENERS = ("eig", "eig_internal", "txn", "rpt", "jump")
 _CORRIDOR = re.compile(r"^([A-Z]{2})-([A-Z]{2})$")
@@ -276,6 +277,7 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         "id", "name", "country", "role", "currencies", "allowed_ips", "certificate", "api_key",
         "callback_url", "callback_secret", "endpoint", "connector", "payout_methods", "float",
         "limits", "tunnel", "disabled", "offboarded", "callback_retry",
+        "limits", "tunnel", "disabled", "offboarded", "iso20022",
     )
     pid, name, country = r.ident("id"), r.str("name"), r.country("country")
     role = r.choice("role", ("send", "receive", "both"))
@@ -319,6 +321,8 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
     retry = _callback_retry(r, sends)
     disabled = r.bool("disabled")
     offboarded = _offboarded(r, disabled)
+    iso_r = r.sub("iso20022", required=connector == "iso20022")
+    iso = read_iso20022(iso_r, faults) if iso_r is not None else None
     if None in (pid, name, country, role, subject, api_key, callback_secret) or not currencies:
         return None
     if sends and (callback_url is None or floor is None):
@@ -337,6 +341,7 @@ def _read_partner(data: object, where: Node, root: Path, faults: Faults) -> Part
         float_floor=floor, limits=limits, tunnel=tunnel, disabled=disabled,
         offboarded=offboarded, source=where.file, lines={k: r.at(k).line for k in r.data},
         callback_retry=retry,
+        iso20022=iso,
     )
 
 

@@ -88,6 +88,13 @@ class CallbackRetry:
     backoff_s: float
     backoff_max_s: float
     retry_for_s: float
+class Iso20022:
+    """How a bank partner is known in ISO 20022 (its partner file's `iso20022` block)."""
+
+    bic: str | None
+    clearing_id: str | None
+    clearing_system: str | None
+    messages: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +123,9 @@ class Partner(Counterparty):
     source: str  # the file it came from, relative to the site root
     lines: dict[str, int] = field(default_factory=dict)  # top-level field -> line in source
     callback_retry: CallbackRetry | None = None  # None: the hub's default schedule
+    # ISO 20022 identity and versions: a receive partner with `connector: iso20022`, or a
+    # send partner that sends pacs.008 and hears pacs.002 callbacks
+    iso20022: Iso20022 | None = None
 
     def where(self, key: str) -> str:
         """`partners/x.yaml:12`: where a field was written, for messages about it."""

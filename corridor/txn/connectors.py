@@ -128,7 +128,8 @@ Factory = Callable[[Site, Partner, Settings], Connector]
 KINDS: dict[str, Factory] = {
     "in-process": lambda site, partner, settings: InProcessConnector(partner)}
 # Kinds that live in their own module and register themselves when it is imported.
-MODULES = {"https-json": "corridor.txn.https_connector"}
+MODULES = {"https-json": "corridor.txn.https_connector",
+           "iso20022": "corridor.txn.iso_connector"}
 
 
 def register(kind: str, factory: Factory) -> None:

@@ -188,10 +188,15 @@ class SenderCallbacks(Pump):
         secret = self._secret(message.partner_id)
         if secret is None:
             return f"{message.partner_id} has no callback secret"
-        body = message.payload.encode()
-        headers = {"Content-Type": "application/json",
+        body, ctype = message.payload.encode(), "application/json"
+        event_id = _event_id(body).event_id
+        if partner.iso20022 is not None:  # a bank that chose ISO 20022 hears a pacs.002
+            from corridor.iso20022.sender import sender_callback
+
+            body, ctype = sender_callback(body), "application/xml"
+        headers = {"Content-Type": ctype,
                    signature.HEADER: signature.sign(secret, body, int(time.time())),
-                   "Corridor-Event-Id": _event_id(body).event_id,
+                   "Corridor-Event-Id": event_id,
                    "Corridor-Delivery-Id": f"{message.id}-{message.attempts + 1}"}
         hop.headers(headers)
         try:

@@ -104,7 +104,8 @@ class HttpsJsonConnector:
             self._pool = None
 
     async def _call(self, method: str, path: str, body: bytes | None = None,
-                    key: str | None = None, retry_timeouts: bool = True) -> Answer:
+                    key: str | None = None, retry_timeouts: bool = True,
+                    content_type: str = "application/json") -> Answer:
         """One protocol call with retries; the last answer (or the lack of one)."""
         pool = self._open()
         delay = self.timing.backoff
@@ -115,7 +116,8 @@ class HttpsJsonConnector:
             with (hop.child(f"{method} {path}", {"server.address": self.base,
                                                  "corridor.attempt": attempt + 1})
                   if hop is not None else Hop(None, None)) as step:
-                answer = await self._attempt(pool, step, method, path, body, key, not_sent)
+                answer = await self._attempt(pool, step, method, path, body, key, not_sent,
+                                             content_type)
             if answer.timed_out and not retry_timeouts:
                 return answer
             not_sent = answer.not_sent
@@ -127,12 +129,13 @@ class HttpsJsonConnector:
         return answer
 
     async def _attempt(self, pool: Pool, step: Hop, method: str, path: str,
-                       body: bytes | None, key: str | None, not_sent: bool) -> Answer:
+                       body: bytes | None, key: str | None, not_sent: bool,
+                       content_type: str = "application/json") -> Answer:
         """One try of a call, as the step `step` of its trace; `not_sent`: no attempt
         before it got a connection."""
         headers = {}
         if body is not None:
-            headers["Content-Type"] = "application/json"
+            headers["Content-Type"] = content_type
             # Signed afresh on each attempt so that a late retry is not stale.
             headers[signature.HEADER] = signature.sign(self.secret, body, int(time.time()))
         if key is not None:

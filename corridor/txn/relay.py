@@ -93,6 +93,22 @@ async def op_receiver_callback(engine: Engine, _c: Connectors, call: Relayed,
     return Answered(200, JSON, encode(ack))
 
 
+async def op_iso_status_report(engine: Engine, _c: Connectors, call: Relayed,
+                               _p: dict[str, str]) -> Answered:
+    from corridor.txn.iso_callbacks import status_report
+
+    ack = await status_report(engine, call.partner_id(), call.body, call.signature)
+    return Answered(200, JSON, encode(ack))
+
+
+async def op_iso_payment_return(engine: Engine, _c: Connectors, call: Relayed,
+                                _p: dict[str, str]) -> Answered:
+    from corridor.txn.iso_callbacks import payment_return
+
+    ack = await payment_return(engine, call.partner_id(), call.body, call.signature)
+    return Answered(200, JSON, encode(ack))
+
+
 async def op_validate_account(engine: Engine, connectors: Connectors, call: Relayed,
                               _p: dict[str, str]) -> Answered:
     return Answered(200, JSON, await engine.validate_account(
@@ -127,6 +143,8 @@ RELAYED: dict[str, Op] = {
     "/internal/v1/transfers/{id}/cancel": op_cancel,
     "/internal/v1/transfers/{id}/recall": op_recall,
     "/internal/v1/callbacks/receiver": op_receiver_callback,
+    "/internal/v1/iso20022/pacs.002": op_iso_status_report,
+    "/internal/v1/iso20022/pacs.004": op_iso_payment_return,
 }
 _CANCEL = re.compile(r"^/internal/v1/transfers/([^/]+)/cancel$")
 _RECALL = re.compile(r"^/internal/v1/transfers/([^/]+)/recall$")

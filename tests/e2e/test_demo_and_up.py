@@ -26,7 +26,12 @@ def test_the_demo_prints_every_hop_and_exits_cleanly(tmp_path: Path) -> None:
                 "credited 15180.82 KES", "receiver callback SUCCESS", "COMPLETED",
                 "sender callback COMPLETED received, signature verified", "ledger verified",
                 "/recall -> 202 REQUESTED", "receiver callback RETURNED", "RETURNED (recalled)",
-                "sender callback RETURNED received (recall RETURNED)", "demo complete"):
+                "sender callback RETURNED received (recall RETURNED)", "demo complete",
+                # the second corridor, over ISO 20022
+                "IslaPay (Philippines, PHP), a bank that speaks ISO 20022",
+                "POSTed to https://", "/iso20022/pacs.008 over mTLS; pacs.002 ACSP back",
+                "pacs.002 ACSC (settled) -> POST /v1/iso20022/pacs.002 on EIG",
+                "COMPLETED: paid out over ISO 20022"):
         assert hop in out, hop
     assert (tmp_path / "demo" / "site" / "pki" / "hub" / "txn.key").stat().st_mode & 0o077 == 0
     assert "Traceback" not in result.stderr

@@ -13,6 +13,7 @@ BENCHES = {
     "firewall": "corridor.net.bench:bench",
     "jump": "corridor.jump.bench:bench",
     "rpt": "corridor.rpt.bench:bench",
+    "lab": "corridor.lab.bench:bench",
 }
 
 

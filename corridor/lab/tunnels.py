@@ -93,18 +93,21 @@ def start(site: Site, plan: Plan, state: State) -> None:
         if pid is not None:
             state.started_process(Proc(host, "pluto", pid, str(pluto.log)))
 
-    def load(host: str) -> None:
+    def load_gateway(host: str) -> None:
+        # Added, not initiated: the hub's end dials (below). Were both ends to dial at
+        # once, the crossed exchanges would double the IKE work, which is dear under an
+        # emulated VM. Once up, either end's DPD (dpdaction=restart) dials again when
+        # the other goes silent.
         pluto = daemons[host]
-        if host == plan.vpn:  # as `corridor vpn apply` does
-            vpnfiles.apply(site, libreswan.hub_files(site, site.hub.id), hub.conf_dir, hub.client)
-            return
         partner = site.partners[next(e.id for e in plan.partners.values() if e.gateway == host)]
         vpnfiles.write_files(libreswan.kit_files(site, partner, with_psk=True), pluto.conf_dir)
         pluto.client.reread_secrets()
-        pluto.load(pluto.conf_dir / f"{site.hub.id}.conf", site.hub.id)
+        pluto.client.add(pluto.conf_dir / f"{site.hub.id}.conf", site.hub.id)
 
     side_by_side(run, hosts)
-    side_by_side(load, hosts)
+    side_by_side(load_gateway, hosts[1:])
+    # As `corridor vpn apply` does: load each partner's conn and initiate it.
+    vpnfiles.apply(site, libreswan.hub_files(site, site.hub.id), hub.conf_dir, hub.client)
 
 
 def _certificates(site: Site, plan: Plan, state: State, hub: PlutoDaemon,

@@ -35,7 +35,8 @@ in_place_option = click.option(
 
 
 def run_lab(command: str, argv: list[str], in_place: bool, *, name: str, root: Path,
-            site: Path | None = None, as_json: bool = False) -> bool:
+            site: Path | None = None, as_json: bool = False, vm_wanted: bool = False,
+            kernel: Path | None = None) -> bool:
     """THE SEAM between this machine and a VM. Returns True when the subcommand should run
     here, in place; False when it was run elsewhere (corridor.lab.remote decides: inside
     the lab VM when one carries this lab, or for `up` when this kernel has no ESP). A
@@ -59,11 +60,12 @@ def run_lab(command: str, argv: list[str], in_place: bool, *, name: str, root: P
         code = remote.status(vm, argv, as_json) if command == "status" else \
             remote.relay(vm, command, argv)
         sys.exit(code)
-    if command != "up" or esp_here():
+    if command != "up" or (not vm_wanted and esp_here()):
         return True
     assert site is not None
     inplace.check_can_build(open_site(site), root, name)  # all that needs no VM, first
-    sys.exit(remote.up(vm, argv, site))
+    why = "asked for" if vm_wanted else "this kernel has no ESP"
+    sys.exit(remote.up(vm, argv, site, kernel, why))
 
 
 def esp_here() -> bool:
@@ -110,16 +112,23 @@ def lab() -> None:
 @site_option
 @name_option
 @root_option
+@click.option("--vm", "vm_wanted", is_flag=True,
+              help="Build inside the lab VM even where this kernel carries ESP.")
+@click.option("--kernel", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The lab VM's kernel image [default: the newest /boot/vmlinuz-*].")
 @in_place_option
 @_errors
-def lab_up(site_dir: Path, name: str, root: Path, in_place: bool) -> None:
-    """Build the lab: hosts, links, zone rules, servers, partner gateways and tunnels."""
+def lab_up(site_dir: Path, name: str, root: Path, vm_wanted: bool, kernel: Path | None,
+           in_place: bool) -> None:
+    """Build the lab: hosts, links, zone rules, servers, partner gateways and tunnels.
+    Where this kernel has no ESP, inside a VM booted for it."""
     from corridor.lab import inplace
 
     check_name(name)
     site_dir = remote_absolute(site_dir)
     if not run_lab("up", ["--site", str(site_dir), "--name", name, "--root", str(root)],
-                   in_place, name=name, root=root, site=site_dir):
+                   in_place, name=name, root=root, site=site_dir, vm_wanted=vm_wanted,
+                   kernel=kernel):
         return
     site = open_site(site_dir)
     started = time.monotonic()

@@ -84,10 +84,11 @@ def in_vm(vm: LabVM, command: str, argv: list[str], *, capture: bool = False,
                   cwd=Path("/"), capture=capture)
 
 
-def boot(vm: LabVM, share: list[Path]) -> None:
+def boot(vm: LabVM, share: list[Path], kernel: Path | None, why: str) -> None:
+    vm.check(kernel)  # a missing kernel or QEMU is one line, before anything is said or made
     precompile()
-    say("booting the lab VM (this kernel has no ESP) ...")
-    done = vm.boot(share=share, cache=cached_dirs())
+    say(f"booting the lab VM ({why}) ...")
+    done = vm.boot(share=share, cache=cached_dirs(), kernel=kernel)
     how = "KVM" if done.kvm else "emulated"
     refused = f"; KVM refused: {done.kvm_refused}" if done.kvm_refused else ""
     say(f"lab VM booted in {done.seconds:.1f}s ({how}{refused})")
@@ -127,10 +128,10 @@ def down(vm: LabVM, argv: list[str]) -> None:
     click.echo(f"lab VM {'stopped' if stopped else 'removed'} ({vm.state_dir})")
 
 
-def up(vm: LabVM, argv: list[str], site: Path) -> int:
+def up(vm: LabVM, argv: list[str], site: Path, kernel: Path | None, why: str) -> int:
     """Boot the VM for this lab and build the lab inside it; on failure, stop it."""
     started = time.monotonic()
-    boot(vm, [site])
+    boot(vm, [site], kernel, why)
     try:
         code = relay(vm, "up", argv)
     except BaseException:

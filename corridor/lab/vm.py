@@ -129,11 +129,7 @@ class LabVM:
         for path in shared[1:]:
             if not path.is_dir():
                 raise LabError(f"the lab VM cannot share {path}: not a directory")
-        image = kernel or kernel_image()
-        if not image.is_file():
-            raise LabError(f"no kernel image at {image}")
-        vng = _tool_path("vng")
-        _check_tools()
+        image, vng = self.check(kernel)
         if self.status().running:
             raise LabError(f"a lab VM is already running from {self.state_dir}; "
                            "stop it first (`corridor lab down`)")
@@ -165,6 +161,17 @@ class LabVM:
                 continue
             raise LabError(f"the lab VM stopped while booting: {why} (console: {self.console})")
         raise LabError(f"the lab VM could not boot (console: {self.console})")  # unreachable
+
+    def check(self, kernel: Path | None = None) -> tuple[Path, str]:
+        """What a boot needs from this machine, checked before anything is made: the
+        kernel image (`kernel`, or the newest in /boot), virtme-ng, QEMU and the tools of
+        the control channel. Returns the image and virtme-ng's path."""
+        image = kernel or kernel_image()
+        if not image.is_file():
+            raise LabError(f"no kernel image at {image}")
+        vng = _tool_path("vng")
+        _check_tools()
+        return image, vng
 
     def _vng_argv(self, vng: str, image: Path, shared: list[Path], cached: list[Path],
                   port: int, kvm: bool, memory: str, cpus: int) -> list[str]:

@@ -48,7 +48,7 @@ def run_lab(command: str, argv: list[str], in_place: bool, *, name: str, root: P
     vm = remote.lab_vm(name)
     if command == "down":
         if vm.status().running or vm.state_dir.exists():
-            remote.down(vm, argv)
+            remote.down(vm)
             return remote.local_lab(root, name)  # an in-place lab of that name goes too
         return True
     if vm.status().running:

@@ -95,7 +95,8 @@ def test_down_is_safe_with_no_vm_and_after_a_vm_crashed() -> None:
     try:
         done = corridor("lab", "down", "--name", name)
         assert done.returncode == 0, done.stderr
-        assert done.stdout.splitlines() == [f"lab VM stopped ({state_dir})"]
+        assert done.stdout.splitlines() == [
+            f"lab VM stopped, and the lab inside it ({state_dir})"]
         assert left.wait(timeout=60) != 0
         _nothing_made(name)
     finally:

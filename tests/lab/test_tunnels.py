@@ -4,8 +4,8 @@ lab for the module), directly where it has.
 
 - the journey (`corridor lab demo`) crosses the tunnels, and PayFast's internet link
   carries only IKE and ESP meanwhile (a capture summarised by corridor.net.pcapsummary);
-- a sender inside PayFast's network but outside its allowlist is refused, its address
-  recorded with its dropped packets;
+- a sender inside PayFast's tunnel but outside its allowlist is refused by EIG and
+  audited;
 - PayFast's tunnel cut on its link and restored: `corridor vpn monitor` records the down
   transition, runs its alert, counts the downtime and records the return; a transfer
   tried meanwhile never reaches EIG, and PayFast's transfers go through afterwards.
@@ -21,11 +21,9 @@ from typing import Any
 
 import pytest
 
-from corridor.net import nft
-from corridor.net.firewall import TABLE as ALLOWLIST
 from corridor.net.pcapsummary import summarise
 from tests.lab.rig import corridor
-from tests.lab.vmrig import DEMO_S, VMLab, vm_lab
+from tests.lab.vmrig import ALLOWED, DEMO_S, VMLab, vm_lab
 from tests.support import wait_for
 
 pytestmark = pytest.mark.timeout(1800)
@@ -77,7 +75,7 @@ def test_the_journey_crosses_the_tunnels_and_payfast_link_carries_only_ike_and_e
     print(f"\njourney in {time.monotonic() - started:.1f}s\n{demo.stdout}")
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "demo complete" in demo.stdout
-    assert "EIG  sees the caller at 10.20.1." in " ".join(demo.stdout.split())
+    assert f"EIG sees the caller at {ALLOWED} " in " ".join(demo.stdout.split())
 
     lab.inside(["kill", "-INT", str(tcpdump)])
     wait_for(lambda: not lab.running(tcpdump), 120, 0.5, what="tcpdump to finish its file")
@@ -92,26 +90,48 @@ def test_the_journey_crosses_the_tunnels_and_payfast_link_carries_only_ike_and_e
     assert lab.tunnel("mobicash")["bytes_out"] > 0  # the payout went through MobiCash's
 
 
-def test_a_sender_outside_payfast_allowlist_is_refused_and_recorded(lab: VMLab) -> None:
-    app = lab.ns(lab.plan.partners["payfast"].app)
-    stray = "10.20.9.9"  # in PayFast's network, outside its allowed_ips (10.20.1.0/24)
-    assert lab.inside(["ip", "-n", app, "addr", "add", f"{stray}/32", "dev", "lo"]).returncode == 0
-    def drops() -> int:
-        return sum(n for rule, n in lab.counters("vpn").items() if rule.startswith("drop"))
+_STRAY_CALL = """
+import http.client, sys
+from pathlib import Path
+from corridor.site import load_site
+from corridor.sim.identity import PartnerIdentity
+site_dir, host, port, source = sys.argv[1:]
+me = PartnerIdentity.of(load_site(Path(site_dir)), "payfast", "send")
+conn = http.client.HTTPSConnection(host, int(port), source_address=(source, 0),
+                                   context=me.client_tls(), timeout=120)
+conn.request("GET", "/v1/transfers/none", headers={"Authorization": "Bearer " + me.api_key()})
+answer = conn.getresponse()
+print(answer.status, answer.read().decode())
+"""
 
-    before = drops()
-    tried = lab.inside(["ip", "netns", "exec", app, "curl", "-sk", "--interface", stray,
-                        "--connect-timeout", "10", f"{_eig_url(lab, 'payfast')}/healthz"])
-    assert tried.returncode != 0  # no answer: dropped, not refused by EIG after a handshake
-    wait_for(lambda: drops() > before, 120, 1, what="the vpn host's drop counters")
-    # The allowlist records each refused source with its packets (`dropped_v4`).
-    refused = nft.dropped_sources(lab.table("vpn", ALLOWLIST))
-    assert stray in [d.source for d in refused if d.packets > 0], refused
+
+def test_a_sender_outside_payfast_allowlist_is_refused_and_audited(lab: VMLab) -> None:
+    """From a host of PayFast's network inside its tunnel's subnet but outside its
+    allowlist, with PayFast's certificate and API key: through the tunnel, then refused by
+    EIG, which writes the refusal to its security audit log."""
+    app = lab.plan.partners["payfast"].app
+    stray = "10.20.1.77"
+    assert lab.inside(["ip", "-n", lab.ns(app), "addr", "add", f"{stray}/32", "dev",
+                       "lo"]).returncode == 0
+    esp = lab.counter("vpn", "esp from payfast")
+    face = str(lab.plan.partners["payfast"].face)
+    done = lab.inside(["ip", "netns", "exec", lab.ns(app), *lab.python_argv(), "-c",
+                       _STRAY_CALL, _lab_site(lab), face, str(lab.plan.ports["eig"]), stray],
+                      timeout=DEMO_S)
+    assert done.returncode == 0, done.stderr
+    status, _, body = done.stdout.strip().partition(" ")
+    assert status == "403" and json.loads(body)["code"] == "source_ip_not_allowed", body
+    assert lab.counter("vpn", "esp from payfast") > esp  # it came through the tunnel
+    audit = lab.inside(["cat", f"/run/corridor-lab/{lab.name}/hosts/eig/data/eig/"
+                               "security-audit.jsonl"]).stdout
+    refusals = [json.loads(ln) for ln in audit.splitlines() if ln.strip()]
+    assert any(r["source_ip"] == stray and r["reason"] == "source_ip_not_allowed"
+               for r in refusals), refusals
 
 
 def test_a_tunnel_cut_and_restored_is_recorded_and_transfers_resume(lab: VMLab) -> None:
     _fund(lab, "payfast")
-    before = _send(lab, "payfast", 2)
+    before = _send(lab, "payfast", 2, timeout=120)
     assert before[0] == 0 and before[1] is not None, before[2]
     assert before[1]["statuses"] == {"COMPLETED": 2}
 
@@ -128,48 +148,48 @@ def test_a_tunnel_cut_and_restored_is_recorded_and_transfers_resume(lab: VMLab) 
                           "--metrics", "127.0.0.1:9108", "--alert-cmd", str(alert),
                           "--alert-after", "4"), shared / "monitor.out")
     try:
-        wait_for(lambda: _events(tunnels_log, "payfast", "up"), 300, 1,
-                 what="the monitor's first sample: PayFast's tunnel up")
+        wait_for(lambda: [e for e in _events(tunnels_log, "payfast") if e["to"] == "up"],
+                 300, 1, what="the monitor's first sample: PayFast's tunnel up")
 
         # UDP 500/4500 and ESP dropped on PayFast's internet link, both ways.
         gw = lab.ns("payfast-gw")
-        cut = ("table inet cut { chain c { type filter hook %s priority -10; "
-               "udp port { 500, 4500 } drop; meta l4proto esp drop; } }")
-        for hook in ("input", "output"):
-            done = lab.inside(["ip", "netns", "exec", gw, "nft", cut.replace(
-                "table inet cut", f"table inet cut{hook}") % hook])
-            assert done.returncode == 0, done.stderr
+        cut = ("table inet lab_cut { chain wire_in { type filter hook prerouting priority -10; "
+               "udp dport { 500, 4500 } drop; meta l4proto esp drop; }; "
+               "chain wire_out { type filter hook postrouting priority -10; "
+               "udp dport { 500, 4500 } drop; meta l4proto esp drop; }; }")
+        done = lab.inside(["ip", "netns", "exec", gw, "nft", cut])
+        assert done.returncode == 0, done.stderr
         # A transfer tried now never gets an answer: its TCP never reaches EIG.
         code, summary, _ = _send(lab, "payfast", 1, timeout=10)
         assert code != 0 and summary is not None and summary["statuses"] == {}, summary
 
         # Dead peer detection gives the peer up (about a minute), and the monitor sees it.
-        wait_for(lambda: _events(tunnels_log, "payfast", "down", "ike-only", "absent"),
+        wait_for(lambda: [e for e in _events(tunnels_log, "payfast") if e["to"] != "up"],
                  600, 1, what="the monitor's down transition")
         wait_for(lambda: "payfast" in _read(alerts), 120, 1, what="the alert")
-        for hook in ("input", "output"):
-            assert lab.inside(["ip", "netns", "exec", gw, "nft", "delete", "table", "inet",
-                               f"cut{hook}"]).returncode == 0
+        assert lab.inside(["ip", "netns", "exec", gw, "nft", "delete", "table", "inet",
+                           "lab_cut"]).returncode == 0
         # Either end dials again (dpdaction=restart, auto=start) and the monitor sees it.
         down_at = len(_read(tunnels_log).splitlines())
-        wait_for(lambda: _events(tunnels_log, "payfast", "up", skip=down_at), 600, 1,
-                 what="the monitor's up transition")
+        wait_for(lambda: [e for e in _events(tunnels_log, "payfast", skip=down_at)
+                          if e["to"] == "up"], 600, 1, what="the monitor's up transition")
         metrics = lab.inside(["curl", "-s", "http://127.0.0.1:9108/metrics"]).stdout
         uptime = _metric(metrics, 'corridor_tunnel_uptime_ratio{partner="payfast"}')
         assert 0 < uptime < 1  # the downtime counted
         assert _metric(metrics, 'corridor_tunnel_transitions_total{partner="payfast"}') >= 2
 
-        after = _send(lab, "payfast", 3)
+        after = _send(lab, "payfast", 3, timeout=120)
         assert after[0] == 0 and after[1] is not None, after[2]
         assert after[1]["statuses"] == {"COMPLETED": 3} and after[1]["errors"] == {}
     finally:
         lab.inside(["kill", str(monitor)])
 
 
-def _events(log: Path, partner: str, *states: str, skip: int = 0) -> list[dict[str, Any]]:
+def _events(log: Path, partner: str, skip: int = 0) -> list[dict[str, Any]]:
+    """The monitor's transitions of `partner`'s tunnel, past the first `skip` lines."""
     lines = _read(log).splitlines()[skip:]
     events = [json.loads(ln) for ln in lines if ln.strip()]
-    return [e for e in events if e["partner"] == partner and e["to"] in states]
+    return [e for e in events if e["partner"] == partner]
 
 
 def _metric(text: str, name: str) -> float:

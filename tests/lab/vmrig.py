@@ -27,6 +27,7 @@ from tests.support import copy_site, need, need_root, need_tool
 # Seconds: conditions end every wait; these bound a hang under an emulated VM on a loaded
 # machine (Python there starts ~7x slower than here).
 UP_S = 1200.0
+ALLOWED = "10.20.1.2"  # PayFast's application in the lab, its allowlist in `pair_site`
 DEMO_S = 900.0
 
 
@@ -79,7 +80,7 @@ class VMLab:
         """nft's JSON listing of a table on `host` (empty when it is not loaded there)."""
         done = self.inside(["ip", "netns", "exec", self.ns(host), "nft", "-j", "list",
                             "table", "inet", table])
-        return json.loads(done.stdout) if done.returncode == 0 else {}  # type: ignore[no-any-return]
+        return json.loads(done.stdout) if done.returncode == 0 else {}
 
     def counter(self, host: str, rule: str) -> int:
         return self.counters(host).get(rule, 0)
@@ -87,10 +88,12 @@ class VMLab:
     def tunnel(self, partner: str) -> dict[str, Any]:
         return next(t for t in self.status()["tunnels"] if t["partner"] == partner)
 
+    def python_argv(self) -> list[str]:
+        """Python where the lab lives, run as the lab runs its servers there."""
+        return remote.python_argv() if self.vm else [sys.executable]
+
     def corridor_argv(self, *args: str) -> list[str]:
-        """`corridor ARGS` where the lab lives, run as the lab runs its servers there."""
-        python = remote.python_argv() if self.vm else [sys.executable]
-        return [*python, "-m", "corridor", *args]
+        return [*self.python_argv(), "-m", "corridor", *args]
 
     def corridor(self, *args: str, ns: str | None = None,
                  timeout: float = 600) -> subprocess.CompletedProcess[str]:
@@ -109,8 +112,15 @@ def _quote(arg: str) -> str:
 def pair_site(tmp: Path) -> Path:
     """The demo site with two partners only, PayFast (sends, from IN) and MobiCash (pays
     out, in KE): half the partner gateways and applications to start under emulation,
-    and every flow the tests look at."""
+    and every flow the tests look at. PayFast's allowlist holds its application's address
+    only (ALLOWED), narrower than its tunnel's subnet: a host of that subnet is inside the
+    tunnel and outside the allowlist."""
     site = copy_site(tmp)
+    payfast = site / "partners" / "payfast.yaml"
+    text = payfast.read_text()
+    assert "allowed_ips: [127.0.0.1/32, 10.20.1.0/24]" in text
+    payfast.write_text(text.replace("allowed_ips: [127.0.0.1/32, 10.20.1.0/24]",
+                                    f"allowed_ips: [127.0.0.1/32, {ALLOWED}/32]"))
     for gone in ("desertx", "islapay"):
         (site / "partners" / f"{gone}.yaml").unlink()
     hub = site / "hub.yaml"

@@ -13,14 +13,17 @@ lab for the module), directly where it has.
 
 from __future__ import annotations
 
+import collections
 import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import dpkt
 import pytest
 
+from corridor.lab import remote
 from corridor.net.pcapsummary import summarise
 from tests.lab.rig import corridor
 from tests.lab.vmrig import ALLOWED, DEMO_S, VMLab, vm_lab
@@ -80,9 +83,12 @@ def test_the_journey_crosses_the_tunnels_and_payfast_link_carries_only_ike_and_e
     lab.inside(["kill", "-INT", str(tcpdump)])
     wait_for(lambda: not lab.running(tcpdump), 120, 0.5, what="tcpdump to finish its file")
     seen = summarise(pcap)
-    # Everything PayFast's gateway exchanged with the internet meanwhile: IKE and ESP only,
-    # so no TCP to EIG's port (or any other) in clear.
-    assert seen.esp > 0 and seen.packets == seen.ike + seen.esp, seen.as_dict()
+    # Everything PayFast's gateway exchanged with the internet meanwhile: IKE and ESP, and
+    # nothing else that carries data: no TCP (to EIG's port or any other), no other UDP.
+    kinds = _kinds(pcap)
+    assert seen.esp > 0 and seen.ike > 0, seen.as_dict()
+    assert kinds["tcp"] == 0 and kinds["udp other"] == 0, (seen.as_dict(), kinds)
+    print(f"PayFast's internet link during the journey: {seen.as_dict()}; {dict(kinds)}")
     # The kernel's and pluto's counters moved too.
     assert lab.counter("vpn", "esp to payfast") > esp_before
     payfast = lab.tunnel("payfast")
@@ -127,6 +133,15 @@ def test_a_sender_outside_payfast_allowlist_is_refused_and_audited(lab: VMLab) -
     refusals = [json.loads(ln) for ln in audit.splitlines() if ln.strip()]
     assert any(r["source_ip"] == stray and r["reason"] == "source_ip_not_allowed"
                for r in refusals), refusals
+
+
+def test_a_second_lab_up_is_refused_in_one_line_and_the_lab_stays(lab: VMLab) -> None:
+    done = corridor("lab", "up", "--site", lab.site, *lab.args(), timeout=DEMO_S)
+    assert (done.returncode, done.stderr.splitlines()) == (1, [
+        f"error: lab {lab.name} is already up (up, from {lab.site}); run `corridor lab down "
+        f"--name {lab.name}` first"])
+    assert remote.lab_vm(lab.name).status().running is lab.vm
+    assert lab.tunnel("payfast")["state"] == "up"
 
 
 def test_a_tunnel_cut_and_restored_is_recorded_and_transfers_resume(lab: VMLab) -> None:
@@ -183,6 +198,35 @@ def test_a_tunnel_cut_and_restored_is_recorded_and_transfers_resume(lab: VMLab) 
         assert after[1]["statuses"] == {"COMPLETED": 3} and after[1]["errors"] == {}
     finally:
         lab.inside(["kill", str(monitor)])
+
+
+def _kinds(pcap: Path) -> collections.Counter[str]:
+    """The packets of a capture by kind, for what corridor.net.pcapsummary does not name:
+    TCP and UDP other than IKE's ports (cleartext data), ICMP, IP fragments after the
+    first (no transport header of their own)."""
+    kinds: collections.Counter[str] = collections.Counter()
+    with pcap.open("rb") as f:
+        reader = dpkt.pcap.UniversalReader(f)
+        assert reader.datalink() == dpkt.pcap.DLT_EN10MB  # a veth: Ethernet frames
+        for _ts, frame in reader:
+            ip = dpkt.ethernet.Ethernet(frame).data
+            if not isinstance(ip, dpkt.ip.IP):
+                kinds["not ip"] += 1
+            elif ip.offset:
+                kinds[f"fragment of proto {ip.p}"] += 1
+            elif ip.p == 50:
+                kinds["esp"] += 1
+            elif ip.p == 17:
+                udp = ip.data
+                ike = {500, 4500} & {getattr(udp, "sport", 0), getattr(udp, "dport", 0)}
+                kinds["udp ike" if ike else "udp other"] += 1
+            elif ip.p == 6:
+                kinds["tcp"] += 1
+            elif ip.p == 1:
+                kinds[f"icmp type {getattr(ip.data, 'type', '?')}"] += 1
+            else:
+                kinds[f"proto {ip.p}"] += 1
+    return kinds
 
 
 def _events(log: Path, partner: str, skip: int = 0) -> list[dict[str, Any]]:

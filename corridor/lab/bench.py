@@ -24,7 +24,7 @@ from typing import Any
 
 import click
 
-from corridor.clikit import open_site, site_option
+from corridor.clikit import bench_site_option, open_site
 from corridor.lab import remote, report
 from corridor.lab.errors import LabError
 from corridor.lab.plan import plan
@@ -101,7 +101,7 @@ def _where(vm: LabVM, in_vm: bool, ns: str,
 
 
 @click.command("lab")
-@site_option
+@bench_site_option
 @click.option("--count", type=click.IntRange(1), default=40, show_default=True,
               help="Transfers PayFast sends through its tunnel.")
 def bench(site_dir: Path, count: int) -> None:

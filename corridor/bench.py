@@ -15,6 +15,7 @@ BENCHES = {
     "rpt": "corridor.rpt.bench:bench",
     "ha": "corridor.deploy.bench:bench",
     "iso": "corridor.iso20022.bench:bench",
+    "lab": "corridor.lab.bench:bench",
 }
 
 

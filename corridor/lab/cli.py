@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ import click
 
 from corridor.clikit import open_site, site_option
 from corridor.core.errors import CorridorError
+from corridor.lab.errors import LabError
 from corridor.lab.state import DEFAULT_NAME, DEFAULT_ROOT, check_name
 
 name_option = click.option("--name", default=DEFAULT_NAME, show_default=True,
@@ -32,23 +34,42 @@ in_place_option = click.option(
     help="Build in the running kernel, whatever it carries (the VM runs subcommands so).")
 
 
-def run_lab(command: str, argv: list[str], in_place: bool) -> bool:
+def run_lab(command: str, argv: list[str], in_place: bool, *, name: str, root: Path,
+            site: Path | None = None, as_json: bool = False, vm_wanted: bool = False,
+            kernel: Path | None = None) -> bool:
     """THE SEAM between this machine and a VM. Returns True when the subcommand should run
-    here, in place; False when it was run elsewhere.
+    here, in place; False when it was run elsewhere (corridor.lab.remote decides: inside
+    the lab VM when one carries this lab, or for `up` when this kernel has no ESP). A
+    subcommand run in the VM exits with the VM's exit code; `down` also stops the VM."""
+    if in_place:
+        return True
+    from corridor.lab import inplace, remote
 
-    Pending (corridor.lab.kernel, corridor.lab.vm): when this kernel has no ESP and
-    `in_place` is not set, boot (or reuse) the VM, run `corridor lab COMMAND --in-place
-    ARGV...` inside it, relay its output and exit code, and return False; `down` also
-    stops the VM. Until then every subcommand runs here, where a kernel without ESP
-    brings the tunnels to "IKE up, IPsec SA down" and `lab status` says so.
-    """
-    del command, argv, in_place
-    return True
+    vm = remote.lab_vm(name)
+    if command == "down":
+        if vm.status().running or vm.state_dir.exists():
+            remote.down(vm)
+            return remote.local_lab(root, name)  # an in-place lab of that name goes too
+        return True
+    if vm.status().running:
+        if command == "up":
+            assert site is not None
+            if not remote.sees(vm, site):
+                raise LabError(f"the lab VM running from {vm.state_dir} does not see "
+                               f"{site}; run `corridor lab down --name {name}` first")
+        code = remote.status(vm, argv, as_json) if command == "status" else \
+            remote.relay(vm, command, argv)
+        sys.exit(code)
+    if command != "up" or (not vm_wanted and esp_here()):
+        return True
+    assert site is not None
+    inplace.check_can_build(open_site(site), root, name)  # all that needs no VM, first
+    why = "asked for" if vm_wanted else "this kernel has no ESP"
+    sys.exit(remote.up(vm, argv, site, kernel, why))
 
 
-def esp_here() -> bool | None:
-    """Whether this kernel carries ESP, by corridor.lab.kernel's probe; None while that
-    probe is not part of this build (pending).
+def esp_here() -> bool:
+    """Whether this kernel carries ESP, by corridor.lab.kernel's probe.
 
     `lab up` asks before it starts pluto, and that matters beyond the answer: the probe's
     SA makes the kernel load ESP and its crypto templates. Under an emulated VM that takes
@@ -58,6 +79,11 @@ def esp_here() -> bool | None:
     from corridor.lab.kernel import esp_support
 
     return bool(esp_support().available)
+
+
+def remote_absolute(path: Path) -> Path:
+    """The site's absolute path: the VM runs its commands from elsewhere."""
+    return Path(os.path.abspath(path))
 
 
 def _errors(func):  # type: ignore[no-untyped-def]
@@ -86,15 +112,23 @@ def lab() -> None:
 @site_option
 @name_option
 @root_option
+@click.option("--vm", "vm_wanted", is_flag=True,
+              help="Build inside the lab VM even where this kernel carries ESP.")
+@click.option("--kernel", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The lab VM's kernel image [default: the newest /boot/vmlinuz-*].")
 @in_place_option
 @_errors
-def lab_up(site_dir: Path, name: str, root: Path, in_place: bool) -> None:
-    """Build the lab: hosts, links, zone rules, servers, partner gateways and tunnels."""
+def lab_up(site_dir: Path, name: str, root: Path, vm_wanted: bool, kernel: Path | None,
+           in_place: bool) -> None:
+    """Build the lab: hosts, links, zone rules, servers, partner gateways and tunnels.
+    Where this kernel has no ESP, inside a VM booted for it."""
     from corridor.lab import inplace
 
     check_name(name)
+    site_dir = remote_absolute(site_dir)
     if not run_lab("up", ["--site", str(site_dir), "--name", name, "--root", str(root)],
-                   in_place):
+                   in_place, name=name, root=root, site=site_dir, vm_wanted=vm_wanted,
+                   kernel=kernel):
         return
     site = open_site(site_dir)
     started = time.monotonic()
@@ -114,7 +148,8 @@ def lab_down(name: str, root: Path, in_place: bool) -> None:
     from corridor.lab import inplace
 
     check_name(name)
-    if not run_lab("down", ["--name", name, "--root", str(root)], in_place):
+    if not run_lab("down", ["--name", name, "--root", str(root)], in_place, name=name,
+                   root=root):
         return
     done = inplace.down(root, name)
     click.echo(f"lab {name}: " + ("; ".join(done) if done else "nothing to remove"))
@@ -132,7 +167,8 @@ def lab_status(name: str, root: Path, as_json: bool, in_place: bool) -> None:
 
     check_name(name)
     if not run_lab("status", ["--name", name, "--root", str(root)]
-                   + (["--json"] if as_json else []), in_place):
+                   + (["--json"] if as_json else []), in_place, name=name, root=root,
+                   as_json=as_json):
         return
     found = report.gather(root, name)
     if as_json:
@@ -156,7 +192,7 @@ def lab_demo(name: str, root: Path, partner: str, receiver: str, in_place: bool)
 
     check_name(name)
     if not run_lab("demo", ["--name", name, "--root", str(root), "--partner", partner,
-                            "--to", receiver], in_place):
+                            "--to", receiver], in_place, name=name, root=root):
         return
     journey.run(root, name, partner, receiver)
 

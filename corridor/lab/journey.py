@@ -34,7 +34,7 @@ from corridor.site.model import Site
 
 T = TypeVar("T")
 SEND_AMOUNT = "10000.00"
-WAIT_S = 120.0  # conditions end the waits; the deadline is for an emulated VM
+WAIT_S = 300.0  # conditions end the waits; the deadline bounds a hang under an emulated VM
 
 
 def _wait(what: str, check: Callable[[], T | None], timeout: float = WAIT_S) -> T:

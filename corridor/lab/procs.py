@@ -22,7 +22,9 @@ TOOL_S = 300.0
 
 
 def corridor(*args: str) -> list[str]:
-    return [sys.executable, "-m", "corridor", *args]
+    """`corridor ARGS` under this interpreter, with its flags: in the lab VM that includes
+    -S (no site module; the path comes from PYTHONPATH, see corridor.lab.remote)."""
+    return [sys.executable, *(["-S"] if sys.flags.no_site else []), "-m", "corridor", *args]
 
 
 def spawn(state: State, host: str, what: str, argv: list[str]) -> Proc:

@@ -81,7 +81,7 @@ def _sshd(state: State, host: str, address: str, port: int, keys: list[str]) -> 
     config = folder / "sshd_config"
     config.write_text(
         f"ListenAddress {address}:{port}\nHostKey {host_key}\nAuthorizedKeysFile {auth}\n"
-        "PidFile none\nUsePAM no\nStrictModes no\nPasswordAuthentication no\n"
+        "PidFile none\nUsePAM yes\nStrictModes no\nPasswordAuthentication no\n"
         "KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n"
         "Subsystem sftp internal-sftp\nLogLevel INFO\n")
     sshd = shutil.which("sshd") or "/usr/sbin/sshd"

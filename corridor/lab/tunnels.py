@@ -10,6 +10,7 @@ default), a partner's under its partner id (the nickname its kit names).
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import time
 
@@ -55,7 +56,7 @@ def settle(site: Site, plan: Plan, state: State, partners: list[str], need_ipsec
     """Wait until both ends of each partner's tunnel are up (IPsec SA), or, without
     `need_ipsec`, until both hold an IKE SA. Where one end has its IPsec SA and the other
     has none (under load a Child SA can fail on one side only: its reserved SPI expired
-    before the kernel took the SA), the lagging end initiates again, as an operator would.
+    before the kernel took the SA), the hub's end initiates again, as an operator would.
     Returns, for each tunnel not settled by the deadline, what each end says."""
     started = time.monotonic()
     kicked: dict[str, float] = {}
@@ -70,8 +71,7 @@ def settle(site: Site, plan: Plan, state: State, partners: list[str], need_ipsec
             pending[pid] = f"{plan.vpn}: {hub.label}; {plan.partners[pid].gateway}: {gw.label}"
             now = time.monotonic()
             if any(up) and not all(up) and now - kicked.get(pid, started) > REPAIR_AFTER_S:
-                lagging = plan.vpn if not up[0] else plan.partners[pid].gateway
-                client(state, lagging).initiate(pid if lagging == plan.vpn else site.hub.id)
+                client(state, plan.vpn).initiate(pid)  # the dialing end (see `answering`)
                 kicked[pid] = now
         if not pending or time.monotonic() - started > timeout:
             return pending
@@ -93,18 +93,32 @@ def start(site: Site, plan: Plan, state: State) -> None:
         if pid is not None:
             state.started_process(Proc(host, "pluto", pid, str(pluto.log)))
 
-    def load(host: str) -> None:
+    def load_gateway(host: str) -> None:
         pluto = daemons[host]
-        if host == plan.vpn:  # as `corridor vpn apply` does
-            vpnfiles.apply(site, libreswan.hub_files(site, site.hub.id), hub.conf_dir, hub.client)
-            return
         partner = site.partners[next(e.id for e in plan.partners.values() if e.gateway == host)]
-        vpnfiles.write_files(libreswan.kit_files(site, partner, with_psk=True), pluto.conf_dir)
+        files = libreswan.kit_files(site, partner, with_psk=True)
+        conf = files[f"{site.hub.id}.conf"]
+        files[conf.name] = dataclasses.replace(conf, text=answering(conf.text))
+        vpnfiles.write_files(files, pluto.conf_dir)
         pluto.client.reread_secrets()
-        pluto.load(pluto.conf_dir / f"{site.hub.id}.conf", site.hub.id)
+        pluto.client.add(pluto.conf_dir / f"{site.hub.id}.conf", site.hub.id)
 
     side_by_side(run, hosts)
-    side_by_side(load, hosts)
+    side_by_side(load_gateway, hosts[1:])
+    # As `corridor vpn apply` does: load each partner's conn and initiate it.
+    vpnfiles.apply(site, libreswan.hub_files(site, site.hub.id), hub.conf_dir, hub.client)
+
+
+def answering(conf: str) -> str:
+    """A partner's conn from its kit as the lab's gateways load it: answering, while the
+    hub's end dials (auto=start) and dials again when the gateway goes silent
+    (dpdaction=restart). Were both ends to dial, at start or each time dead peer detection
+    fires on both at once, the crossed exchanges would double the IKE work, and under an
+    emulated VM, where an IKE_AUTH takes longer to compute than the first retransmit
+    (0.5 s), both ends keep a different IKE SA, declare each other dead a minute later,
+    and cross again: the tunnel never settles."""
+    return conf.replace("\tauto=start", "\tauto=add").replace(
+        "\tdpdaction=restart", "\tdpdaction=clear")
 
 
 def _certificates(site: Site, plan: Plan, state: State, hub: PlutoDaemon,

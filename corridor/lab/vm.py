@@ -69,6 +69,7 @@ _SSH_FAILURES = ("ssh:", "connection refused", "connection reset", "connection c
                  "kex_exchange_identification", "permission denied (publickey",
                  "host key verification failed", "timed out")
 
+_CACHE_TAG = "corridorro"  # the 9p mount tags of cached directories: corridorro0, ...
 # A UNIX socket's path holds 107 bytes, and ssh first binds a name 17 longer.
 _CONTROL_PATH_MAX = 107 - 17
 # Answers after which asking again is pointless.
@@ -109,31 +110,34 @@ class LabVM:
 
     # -- boot ---------------------------------------------------------------------------
 
-    def boot(self, share: Sequence[Path] = (), *, memory: str = MEMORY,
-             cpus: int | None = None, kernel: Path | None = None,
+    def boot(self, share: Sequence[Path] = (), *, cache: Sequence[Path] = (),
+             memory: str = MEMORY, cpus: int | None = None, kernel: Path | None = None,
              deadline: float = 600.0) -> Boot:
         """Start the VM and return once it runs commands; it outlives this process.
 
         `share` are host directories the VM may write (the state directory always is).
+        `cache` are host directories the VM reads often and nobody changes while it runs
+        (the Python installation and the project's code): the VM sees them as they were
+        when it booted, read-only, cached in its own memory (see `_mounts`).
         `deadline` bounds a boot that hangs; a boot that fails ends the wait at once."""
         shared = [self.state_dir, *(Path(os.path.abspath(d)) for d in share)]
-        for path in shared:
+        cached = [Path(os.path.abspath(d)) for d in cache]
+        for path in [*shared, *cached]:
             _check_plain(path)
+        for path in cached:
+            if not path.is_dir():
+                raise LabError(f"the lab VM cannot cache {path}: not a directory")
         for path in shared[1:]:
             if not path.is_dir():
                 raise LabError(f"the lab VM cannot share {path}: not a directory")
-        image = kernel or kernel_image()
-        if not image.is_file():
-            raise LabError(f"no kernel image at {image}")
-        vng = _tool_path("vng")
-        _check_tools()
+        image, vng = self.check(kernel)
         if self.status().running:
             raise LabError(f"a lab VM is already running from {self.state_dir}; "
                            "stop it first (`corridor lab down`)")
         self.down()  # whatever a crashed run left behind
         self.state_dir.mkdir(parents=True, mode=0o700)
         self._write_keys()
-        self._write_boot_script()
+        self._write_boot_script(cached)
         started = time.monotonic()
         end = started + deadline
         refused = kvm_refusal()
@@ -142,7 +146,8 @@ class LabVM:
             # QEMU reopens its stdout and stderr by path, truncating: one console per try.
             with self.console.open("wb") as log:
                 self._proc = subprocess.Popen(
-                    self._vng_argv(vng, image, shared, port, kvm, memory, cpus or _cpus()),
+                    self._vng_argv(vng, image, shared, cached, port, kvm, memory,
+                                   cpus or _cpus()),
                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd="/",
                     env=_env(), start_new_session=True)
             _write_json(self._record, {"leader": self._proc.pid, "port": port, "kvm": kvm,
@@ -158,11 +163,25 @@ class LabVM:
             raise LabError(f"the lab VM stopped while booting: {why} (console: {self.console})")
         raise LabError(f"the lab VM could not boot (console: {self.console})")  # unreachable
 
-    def _vng_argv(self, vng: str, image: Path, shared: list[Path], port: int, kvm: bool,
-                  memory: str, cpus: int) -> list[str]:
+    def check(self, kernel: Path | None = None) -> tuple[Path, str]:
+        """What a boot needs from this machine, checked before anything is made: the
+        kernel image (`kernel`, or the newest in /boot), virtme-ng, QEMU and the tools of
+        the control channel. Returns the image and virtme-ng's path."""
+        image = kernel or kernel_image()
+        if not image.is_file():
+            raise LabError(f"no kernel image at {image}")
+        vng = _tool_path("vng")
+        _check_tools()
+        return image, vng
+
+    def _vng_argv(self, vng: str, image: Path, shared: list[Path], cached: list[Path],
+                  port: int, kvm: bool, memory: str, cpus: int) -> list[str]:
         qemu = (f"-pidfile {self._pidfile} "
                 f"-netdev user,id=corridorctl,hostfwd=tcp:127.0.0.1:{port}-{GUEST_IP}:22 "
                 f"-device virtio-net-pci,netdev=corridorctl,mac={MAC}")
+        for i, path in enumerate(cached):
+            qemu += (f" -virtfs local,path={path},mount_tag={_CACHE_TAG}{i},"
+                     "security_model=none,readonly=on")
         argv = [vng, "--run", str(image), "--user", "root", "--memory", memory,
                 "--cpus", str(cpus), "--disable-microvm"]  # q35: the NIC above is PCI
         for path in shared:
@@ -209,7 +228,7 @@ class LabVM:
             # because root's password is locked.
             "KbdInteractiveAuthentication no\nUsePAM yes\nPidFile none\nPrintMotd no\n")
 
-    def _write_boot_script(self) -> None:
+    def _write_boot_script(self, cached: list[Path]) -> None:
         # virtme-ng runs it as the VM's one command; the VM powers off when it ends.
         script = f"""#!/bin/sh
 # The lab VM's init command, written by corridor.lab.vm for {self.state_dir}.
@@ -229,6 +248,13 @@ done
 ip link set lo up
 ip link set "$dev" up
 ip addr add {GUEST_IP}/24 dev "$dev"
+{_mounts(cached)}
+# ctypes.util.find_library runs the C compiler, then the linker, for a library ldconfig
+# does not know (asyncssh asks for liboqs at import): seconds each under emulation. The
+# lab has no use for them: this VM's view of them is hidden (the host's are untouched).
+for tool in gcc cc ld; do
+  path=$(command -v $tool) && mount --bind /dev/null "$path" || true
+done
 # Commands from the host run under /bin/sh with a home on tmpfs, not under the host's
 # root shell and its dotfiles (slow under emulation, and written for the host). /etc is
 # the VM's own copy-on-write view: the host's file is not touched.
@@ -350,6 +376,19 @@ exec {SSHD} -D -e -f "$run/ssh/sshd_config"
         except (OSError, IndexError):
             return False
         return any(_names(arg, self.state_dir) for arg in args)
+
+
+def _mounts(cached: list[Path]) -> str:
+    """The boot script's lines mounting each cached directory over itself.
+
+    virtme-ng shares the host's root over 9p without caching, so that the guest sees the
+    host's changes at once; then every file lookup is a round trip to QEMU, and under
+    emulation a Python start spends seconds on the stat calls of its imports (measured:
+    `python -c pass` 6.6 s, `import corridor.cli` 16.7 s). The same directories mounted
+    again with `cache=loose` keep their lookups and pages in the guest."""
+    return "\n".join(
+        f"mount -t 9p -o ro,trans=virtio,version=9p2000.L,cache=loose,msize=512000 "
+        f"{_CACHE_TAG}{i} {path}" for i, path in enumerate(cached))
 
 
 def kernel_image() -> Path:

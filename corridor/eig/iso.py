@@ -34,7 +34,7 @@ from corridor.eig.requests import IDEMPOTENCY_KEY, OPERATIONS, Operation, decode
 from corridor.iso20022 import CONTENT_TYPE, pacs002, pacs004, pacs008, parse, sender
 from corridor.iso20022.errors import MessageRefused
 from corridor.iso20022.schema import MAX_MESSAGE
-from corridor.tracing import inject
+from corridor.tracing import current
 
 if TYPE_CHECKING:
     from corridor.eig.app import Gateway
@@ -114,7 +114,8 @@ class IsoDoors:
                 key = message_id
             headers = {"Corridor-Partner": partner.id, "Content-Type": CONTENT_TYPE,
                        "Corridor-Signature": signature, "Idempotency-Key": key}
-            inject(headers)
+            if (hop := current()) is not None:
+                hop.headers(headers)  # the trace goes on to TXN
             answer = await self.gw.relay(call, f"/internal{call.path}", headers, body)
         except CorridorError as exc:
             return self.refuse(request, exc, message, message_id, transfer_id)
@@ -135,7 +136,8 @@ class IsoDoors:
         decode(call, body)  # the wire schema and the call's own checks
         headers = {"Corridor-Partner": request[PARTNER].id,  # type: ignore[call-overload]  # eig.app keys requests with an AppKey
                    "Content-Type": "application/json", "Idempotency-Key": key}
-        inject(headers)
+        if (hop := current()) is not None:
+            hop.headers(headers)  # the trace goes on to TXN
         answer = await self.gw.relay(call, path, headers, body)
         if answer.status >= 300:
             raise _refusal(answer.status, answer.body)

@@ -88,6 +88,9 @@ class CallbackRetry:
     backoff_s: float
     backoff_max_s: float
     retry_for_s: float
+
+
+@dataclass(frozen=True, slots=True)
 class Iso20022:
     """How a bank partner is known in ISO 20022 (its partner file's `iso20022` block)."""
 

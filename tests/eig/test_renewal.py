@@ -78,7 +78,7 @@ def test_a_renewed_server_certificate_reaches_new_connections_without_a_failed_r
         fresh_gw: Gateway) -> None:
     gw = fresh_gw
     short = short_lived_hub(gw.site, "eig", dt.timedelta(hours=2))
-    wait_for(lambda: served_serial(gw) == short, timeout=5,
+    wait_for(lambda: served_serial(gw) == short, timeout=30,
              what="the short-lived certificate in force")
     traffic = Traffic(gw)
     traffic.start()
@@ -88,7 +88,7 @@ def test_a_renewed_server_certificate_reaches_new_connections_without_a_failed_r
         assert "renewed pki/hub/eig.crt" in out
         renewed = load_issued(gw.layout.hub("eig")[0]).cert.serial_number
         assert renewed != short
-        wait_for(lambda: served_serial(gw) == renewed, timeout=5,
+        wait_for(lambda: served_serial(gw) == renewed, timeout=30,
                  what="new connections shown the renewed certificate")
         after = traffic.done
         wait_for(lambda: traffic.done >= after + 3, timeout=20, what="traffic after renewal")
@@ -104,7 +104,7 @@ def test_a_renewed_txn_certificate_reaches_new_connections_without_a_failed_requ
     gw, stack = fresh_gw, fresh_gw.stack
     txn_port = stack.txn.port
     short = short_lived_hub(stack.site, "txn", dt.timedelta(hours=2))
-    wait_for(lambda: served_serial(gw, txn_port, "eig") == short, timeout=5,
+    wait_for(lambda: served_serial(gw, txn_port, "eig") == short, timeout=30,
              what="TXN's short-lived certificate in force")
     traffic = Traffic(gw)  # partner -> EIG -> TXN
     traffic.start()
@@ -114,7 +114,7 @@ def test_a_renewed_txn_certificate_reaches_new_connections_without_a_failed_requ
                                            str(stack.site)]).output
         assert "renewed pki/hub/txn.crt" in out
         renewed = load_issued(Layout(stack.site).hub("txn")[0]).cert.serial_number
-        wait_for(lambda: served_serial(gw, txn_port, "eig") == renewed, timeout=5,
+        wait_for(lambda: served_serial(gw, txn_port, "eig") == renewed, timeout=30,
                  what="new connections to TXN shown its renewed certificate")
         after = traffic.done
         wait_for(lambda: traffic.done >= after + 3, timeout=20, what="traffic after renewal")
@@ -138,14 +138,14 @@ def test_a_partner_renewal_admits_both_certificates_until_the_overlap_closes(
     new = (gw.layout.partner_next("payfast")[0], key)
     # During the overlap the new certificate is admitted, and the old one still is:
     # on the connection it holds and on a new one.
-    wait_for(lambda: Held(gw, new).code() is None, timeout=5, what="the new certificate admitted")
+    wait_for(lambda: Held(gw, new).code() is None, timeout=30, what="the new certificate admitted")
     assert held_old.code() is None
     assert Held(gw, old).code() is None
     # The overlap closes at the first `pki renew` after its end.
     wait_for(lambda: "overlap closed for payfast" in pki(gw, "renew", "--within", "1d"),
              timeout=20, what="the overlap closed")
     wait_for(lambda: held_old.code() in ("certificate_not_pinned", "certificate_revoked"),
-             timeout=5, what="the old certificate refused on its open connection")
+             timeout=30, what="the old certificate refused on its open connection")
     line = audited(gw, "certificate_revoked", fingerprint=fingerprint(load_issued(old[0]).cert))
     assert line["partner_claimed"] is None or line["partner_claimed"] == "payfast"
     with pytest.raises((OSError, ConnectionError)):

@@ -121,6 +121,10 @@ class Router:
     async def run(self, stop: asyncio.Event, every: Callable[[], float] | None = None) -> None:
         """Probe until `stop` is set."""
         pause = every or (lambda: min(1.0, self.cooldown / 4))
+        # A new worker starts with every partner in rotation: say so in the store, over
+        # what a worker that died (a restart, a crash) last wrote there.
+        for b in self.breakers.values():
+            self._record(b)
         while not stop.is_set():
             try:
                 await self.probe_due()

@@ -87,7 +87,7 @@ def test_down_removes_everything_after_the_builder_is_killed(tmp_path: Path) -> 
     assert namespaces(f"{name}-") and any(alive(p) for p in pids)
     done = corridor("lab", "down", "--name", name, "--root", root, "--in-place")
     assert done.returncode == 0, done.stderr
-    assert "deleted 16 namespace(s)" in done.stdout
+    assert "deleted 18 namespace(s)" in done.stdout  # 16 + KenPay and its gateway
     assert not any(alive(p) for p in [*pids, *started])
     _nothing_made(name, root)
     # Down again, with nothing left: safe, and says so.

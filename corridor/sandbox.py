@@ -52,7 +52,6 @@ ENV = {
 class Outcome:
     status: str  # what GET /v1/transfers/{id} ends with (or the quote's answer)
     how: str  # the request that produces it
-    ready: bool = True  # False: a place kept for an outcome being built
 
 
 # Which request produces which outcome, for PayFast (IN, INR) sending to Kenya (KE, KES,
@@ -72,9 +71,12 @@ OUTCOMES = (
                                   "receive_amount.max"),
     Outcome("REJECTED limit_exceeded", "the same sender (name and id_number) beyond "
                                        "per_sender_daily in one UTC day"),
-    # Kept for the outcomes being built; each gets its test account here when it lands.
-    Outcome("INFO_REQUESTED", "information requests on held transfers: to come", ready=False),
-    Outcome("RETURNED", "returns of completed payouts: to come", ready=False),
+    Outcome("INFO_REQUESTED", "hold a transfer (\"Viktor Malenko\"), then ask as the "
+                              "analyst with the command printed below; answer with POST "
+                              "/v1/transfers/ID/documents"),
+    Outcome("RETURNED", "beneficiary.account 254700999002: COMPLETED, then MobiCash gives "
+                        "the funds back 3 s later; or POST /v1/transfers/ID/recall on any "
+                        "COMPLETED transfer"),
 )
 
 
@@ -92,14 +94,12 @@ class Sandbox:
     def prepare(self) -> Path:
         """The sandbox's site: made once (the demo site's ports when free here), kept."""
         from corridor.demo import _site_ports_free
-        from corridor.ports import free_port
         from corridor.sim.world import make_site
         from corridor.site.edit import set_value
+        from corridor.site.shipped import free_demo_ports
 
         if not (self.site_dir / "hub.yaml").exists():
-            ports = None if not self.free_ports and _site_ports_free() else {
-                name: free_port() for name in ("eig", "eig_internal", "txn", "rpt", "jump",
-                                               "mobicash", "payfast", "islapay", "desertx")}
+            ports = None if not self.free_ports and _site_ports_free() else free_demo_ports()
             make_site(self.root, ports)
             set_value(self.site_dir, "hub.yaml", ["fx", "max_age_seconds"], MAX_AGE_S)
         return self.site_dir
@@ -176,7 +176,8 @@ class Sandbox:
         return {"url": f"https://{eig.host}:{eig.port}", "partner": "payfast",
                 "cacert": str(layout.hub_ca[0]), "cert": str(cert), "key": str(key),
                 "api_key": keys["payfast"],
-                "callbacks": str(self.root / "data" / "payfast.jsonl")}
+                "callbacks": str(self.root / "data" / "payfast.jsonl"),
+                "site": str(self.site_dir), "data": str(self.root / "data")}
 
 
 def banner(creds: dict[str, str]) -> str:
@@ -191,7 +192,10 @@ def banner(creds: dict[str, str]) -> str:
         "outcomes on demand:",
     ]
     for o in OUTCOMES:
-        lines.append(f"  {o.status:<26} {o.how}" if o.ready else f"  {o.status:<26} ({o.how})")
+        lines.append(f"  {o.status:<26} {o.how}")
+    lines.append(f"the analyst's side (hold a transfer, then): corridor compliance request-info "
+                 f"ID --ask '...' --analyst sandbox --site {q(creds['site'])} "
+                 f"--data {q(creds['data'])}")
     lines.append("Ctrl-C stops it; its site and data stay under the sandbox directory.")
     return "\n".join(lines)
 

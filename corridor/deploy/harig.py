@@ -26,6 +26,7 @@ from corridor.sim.wallets import DEMO_WALLETS, holder_name, wallet_account
 from corridor.sim.world import World
 from corridor.site import copy_site, load_site
 from corridor.site.edit import SiteEdit, relocate
+from corridor.site.shipped import free_demo_ports
 from corridor.stack import Service, Stack
 
 TXN_HOSTS = (("txn", "127.0.0.2"), ("txn-b", "127.0.0.3"))
@@ -47,9 +48,7 @@ def ha_site(root: Path, txn_hosts: Sequence[tuple[str, str]] = TXN_HOSTS) -> Pat
     from corridor.pki.bootstrap import bootstrap
 
     site_dir = copy_site(root / "site")
-    relocate(site_dir, {name: free_port() for name in (
-        "eig", "eig_internal", "txn", "rpt", "jump", "mobicash", "payfast", "islapay",
-        "desertx")})
+    relocate(site_dir, free_demo_ports())
     edit = SiteEdit(site_dir)
     edit.set("hub.yaml", ("listen", "txn", "host"), "0.0.0.0")
     hub = edit.document("hub.yaml")

@@ -206,7 +206,7 @@ def _sandbox_lines() -> list[str]:
         "   fields each corridor requires, the quote lifetime and an indicative rate.",
     ]
     for o in OUTCOMES:
-        text = textwrap.wrap(o.how if o.ready else f"({o.how})", width=58)
+        text = textwrap.wrap(o.how, width=58)
         lines.append(f"     {o.status:<24} {text[0]}")
         lines += [f"     {'':<24} {more}" for more in text[1:]]
     return lines

@@ -233,9 +233,9 @@ class ReceivePartnerSim:
             payout.traceparent = traceparent
             self._dirty.set()
             delivery = self.outcomes.report(payout)
-            if payout.credited and self.faults.return_after_ms:
-                self._spawn(self._return_later(payout.request.payout_id,
-                                               self.faults.return_after_ms / 1000))
+            later = self._return_after(payout)
+            if payout.credited and later is not None:
+                self._spawn(self._return_later(payout.request.payout_id, later))
             if delivery is not None and self.faults.callback_first:
                 # The callback reaches the hub (or is at least tried) before the answer.
                 with contextlib.suppress(TimeoutError):
@@ -334,6 +334,17 @@ class ReceivePartnerSim:
         self._dirty.set()
         self.outcomes.returned(payout)  # a repeat of the recall sends it again: harmless
         return reply(RecallAnswer(payout_id=payout_id, status="ACCEPTED"))
+
+    def _return_after(self, payout: Payout) -> float | None:
+        """Seconds after which a credited payout is given back: the `return_after_ms` knob
+        for every payout, or the sandbox's returning wallet (corridor.sim.scenarios)."""
+        from corridor.sim.scenarios import RETURN_AFTER_S, RETURNED_LATER
+
+        if self.faults.return_after_ms:
+            return self.faults.return_after_ms / 1000
+        if self.scenarios.get(payout.request.beneficiary.account or "") == RETURNED_LATER:
+            return RETURN_AFTER_S
+        return None
 
     async def _return_later(self, payout_id: str, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -17,7 +17,6 @@ from typing import Any
 
 from corridor.core.ids import new_id
 from corridor.core.money import Money
-from corridor.ports import free_port
 from corridor.sim.process import (
     SimProcess,
     control_call,
@@ -27,6 +26,7 @@ from corridor.sim.process import (
 from corridor.site import copy_site, load_site
 from corridor.site.edit import relocate
 from corridor.site.model import Site
+from corridor.site.shipped import free_demo_ports
 from corridor.stack import Stack
 
 
@@ -65,10 +65,7 @@ class World:
                env: dict[str, str] | None = None,
                receiver_args: list[str] | None = None, receiver_state: bool = True) -> World:
         """A world under `root`: the demo site's own ports, or free ones (tests, bench)."""
-        ports = None if fixed_ports else {
-            name: free_port() for name in ("eig", "eig_internal", "txn", "rpt", "jump",
-                                           "mobicash", "kenpay", "payfast", "islapay",
-                                           "desertx")}
+        ports = None if fixed_ports else free_demo_ports()
         site_dir = make_site(root, ports)
         return cls(root, site_dir, store, dict(env or {}), list(receiver_args or []),
                    receiver_state)

@@ -24,3 +24,14 @@ def copy_site(target: Path, source: Path | None = None) -> Path:
     shutil.copytree(source or demo_site(), target,
                     ignore=shutil.ignore_patterns("pki", "secrets"))
     return target
+
+
+def free_demo_ports() -> dict[str, int]:
+    """A free port for every listener of the demo site and every partner it has (read from
+    its partner files, so a partner added there moves too), for `relocate`: what a world,
+    a sandbox or a rig of its own on this host listens on."""
+    from corridor.ports import free_port
+    from corridor.site.loader import LISTENERS
+
+    partners = sorted(p.stem for p in (demo_site() / "partners").glob("*.yaml"))
+    return {name: free_port() for name in (*LISTENERS, *partners)}

@@ -106,9 +106,44 @@ def test_the_philippines_rate_is_stale(box: Sandbox) -> None:
     assert by[("KE", "wallet")]["indicative_rate"]["source"] == "sandbox-treasury"
 
 
-def test_outcomes_being_built_have_their_place() -> None:
-    pending = {o.status for o in OUTCOMES if not o.ready}
-    assert pending == {"INFO_REQUESTED", "RETURNED"}
+def test_the_returning_wallet_completes_then_comes_back(box: Sandbox) -> None:
+    status, t = send(box, "254700999002")
+    assert status == 201, t
+    assert final(box, t["id"])["status"] == "COMPLETED"
+
+    def returned() -> dict[str, Any] | None:
+        status, body = call(box, "GET", f"/v1/transfers/{t['id']}")
+        assert status == 200, body
+        return body if body["status"] == "RETURNED" else None
+    done = wait_for(returned, timeout=30, interval=0.2, what="the transfer returned")
+    assert "account closed" in (done.get("reason") or ""), done
+
+
+def test_an_analyst_asks_the_partner_about_a_held_transfer(box: Sandbox) -> None:
+    status, t = send(box, "254700000003", name="Viktor Malenko")
+    assert (status, t["status"]) == (201, "COMPLIANCE_HOLD"), t
+    creds = box.credentials()
+    asked = subprocess.run(
+        [sys.executable, "-m", "corridor", "compliance", "request-info", t["id"],
+         "--ask", "Source of these funds?", "--analyst", "sandbox", "--site", creds["site"],
+         "--data", creds["data"]], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert asked.returncode == 0, asked.stderr
+
+    def info_requested() -> dict[str, Any] | None:
+        status, page = call(box, "GET", "/v1/events")
+        assert status == 200, page
+        return next((e["callback"] for e in page["events"]
+                     if e["callback"].get("type") == "INFO_REQUESTED"
+                     and e["callback"]["transfer"]["id"] == t["id"]), None)
+    callback = wait_for(info_requested, timeout=30, interval=0.2, what="INFO_REQUESTED")
+    assert callback["information_request"]["ask"] == "Source of these funds?"
+
+
+def test_every_outcome_has_its_request() -> None:
+    statuses = {o.status for o in OUTCOMES}
+    assert {"COMPLETED", "FAILED", "COMPLIANCE_HOLD", "INFO_REQUESTED", "RETURNED",
+            "503 rates_stale"} <= statuses
+    assert all("to come" not in o.how for o in OUTCOMES)
 
 
 def test_the_command_starts_answers_and_stops(tmp_path: Path) -> None:
@@ -124,6 +159,7 @@ def test_the_command_starts_answers_and_stops(tmp_path: Path) -> None:
         text = out.read_text()
         assert proc.poll() is None, text
         assert "/v1/corridors" in text and "254700999001" in text and "INFO_REQUESTED" in text
+        assert "compliance request-info" in text and "254700999002" in text
         keys = json.loads((tmp_path / "sandbox/site/secrets/demo-keys.json").read_text())
         assert keys["payfast"] in text
     finally:

@@ -18,7 +18,7 @@ from corridor.sim.world import World
 from corridor.site.edit import SiteEdit
 from tests.e2e.journeys import FAST, send, sender_told, settled
 from tests.e2e.partnerapi import call
-from tests.support import pg_schema
+from tests.support import pg_schema, wait_for
 
 # PayFast's own schedule: slower than the hub's (FAST), so the test can tell them apart.
 SCHEDULE = {"backoff_s": 1, "backoff_max_s": 2, "retry_for_s": 60}
@@ -77,28 +77,51 @@ def test_each_callback_names_its_event_and_its_delivery(world: World) -> None:
     assert re.fullmatch(r"[0-9]+-1", got["delivery_id"]), got
 
 
-def test_the_partners_schedule_and_its_retry_after_are_honoured(world: World) -> None:
-    # Down (503, no Retry-After) for 2.5 s: PayFast's own backoff (1 s, then 2 s), not the
-    # hub's 0.2 s, spaces the attempts.
-    status, body = world.control(world.inbox, "POST", "/sim/down",
-                                 {"seconds": 2.5, "mode": "503"})
+def down(world: World, seconds: float, retry_after: int | None = None) -> None:
+    ask: dict[str, Any] = {"seconds": seconds, "mode": "503"}
+    if retry_after is not None:
+        ask["retry_after"] = retry_after
+    status, body = world.control(world.inbox, "POST", "/sim/down", ask)
     assert status == 202, body
-    [tid] = send(world, 1)
+
+
+def refused_after(world: World, seen: int, count: int) -> list[dict[str, Any]]:
+    """Wait until `count` more callbacks than `seen` were turned away; those."""
+    def more() -> list[dict[str, Any]] | None:
+        got = inbox(world, "/sim/turned-away")
+        return got[seen:] if len(got) >= seen + count else None
+    return wait_for(more, timeout=90, what=f"{count} callback(s) turned away")
+
+
+def test_the_partners_schedule_and_its_retry_after_are_honoured(world: World) -> None:
+    # Down (503, no Retry-After) until two attempts were turned away: PayFast's own
+    # backoff (1 s, then 2 s), not the hub's 0.2 s, spaces the attempts.
+    seen = len(inbox(world, "/sim/turned-away"))
+    down(world, 120)
+    try:
+        [tid] = send(world, 1)
+        refused_after(world, seen, 2)
+    finally:
+        down(world, 0.01)  # back up at once (and for the next tests if this one failed)
     sender_told(world, tid, "COMPLETED", timeout=20)
     [got] = world.sender_callbacks(tid)
     refused = turned_away(world, got["event_id"])
-    assert 1 <= len(refused) <= 3
+    assert 2 <= len(refused) <= 3
     times = [r["at"] for r in refused] + [got["received_at"]]
     assert all(b - a >= 0.9 for a, b in itertools.pairwise(times)), times
     # Each attempt had a delivery id of its own; the event id stayed the same.
     ids = [r["delivery_id"] for r in refused] + [got["delivery_id"]]
     assert len(set(ids)) == len(ids)
 
-    # Down again, asking for 4 s: one attempt is turned away and the next comes 4 s later.
-    status, body = world.control(world.inbox, "POST", "/sim/down",
-                                 {"seconds": 3, "mode": "503", "retry_after": 4})
-    assert status == 202, body
-    [tid] = send(world, 1)
+    # Down again, asking for 4 s: one attempt is turned away and the next comes 4 s later,
+    # although the partner is back at once and its own backoff is 1 s.
+    seen = len(inbox(world, "/sim/turned-away"))
+    down(world, 120, retry_after=4)
+    try:
+        [tid] = send(world, 1)
+        refused_after(world, seen, 1)
+    finally:
+        down(world, 0.01)
     sender_told(world, tid, "COMPLETED", timeout=20)
     [got] = world.sender_callbacks(tid)
     [refused_once] = turned_away(world, got["event_id"])

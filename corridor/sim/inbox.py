@@ -233,8 +233,14 @@ class CallbackInbox:
         if mode not in ("closed", "503"):
             raise InvalidInput('mode must be "closed" or "503"', code="invalid_fault")
 
+        if mode == "503":
+            # In force before the answer: a callback sent after it is turned away, however
+            # slowly this process runs.
+            await self.go_down(float(seconds), mode, retry_after)
+            return reply({"down_for_seconds": seconds, "mode": mode}, 202)
+
         async def later() -> None:
-            await asyncio.sleep(0.05)  # let the answer leave first
+            await asyncio.sleep(0.05)  # let the answer leave before the listener closes
             await self.go_down(float(seconds), mode, retry_after)
 
         task = asyncio.create_task(later())

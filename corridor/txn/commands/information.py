@@ -27,7 +27,7 @@ from corridor.core.states import Status
 from corridor.core.times import rfc3339
 from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.txn.commands.idempotency import Reply, replay
-from corridor.txn.commands.transitions import change, own_transfer
+from corridor.txn.commands.transitions import change, own_transfer, sent_by
 from corridor.txn.wire import encode, transfer_wire
 
 MAX_ASK = 2000
@@ -111,9 +111,7 @@ class AnswerInfo:
         old = replay(b, self.partner_id, self.key, self.body_hash)
         if old is not None:
             return old
-        row = b.transfer(self.transfer_id)
-        if row is None or row.partner_id != self.partner_id:
-            raise NotFound(f"transfer {self.transfer_id} not found", code="transfer_not_found")
+        row = sent_by(b, self.partner_id, self.transfer_id)
         request = _open_request(b, row.id) if row.status == Status.COMPLIANCE_HOLD else None
         if request is None:
             raise Conflict(f"transfer {row.id} has no information request waiting for an "

@@ -10,13 +10,13 @@ from datetime import datetime, timedelta
 
 from corridor.api import schemas as api
 from corridor.core import ledger
-from corridor.core.errors import Conflict, NotFound, Refused
+from corridor.core.errors import Conflict
 from corridor.core.states import FINAL, Status
 from corridor.core.times import rfc3339
 from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.store.rows import OutboxRow
 from corridor.txn.commands.routing import route
-from corridor.txn.commands.transitions import change, event_id, legs_of
+from corridor.txn.commands.transitions import change, event_id, legs_of, routed_to
 
 
 @dataclass(slots=True)
@@ -102,12 +102,7 @@ class FinishPayout:
         n.transfers.add(self.transfer_id)
 
     def apply(self, b: UnitOfWork, ch: Changes) -> api.CallbackAck:
-        row = b.transfer(self.transfer_id)
-        if row is None:
-            raise NotFound(f"transfer {self.transfer_id} not found", code="transfer_not_found")
-        if self.partner_id is not None and row.receive_partner_id != self.partner_id:
-            raise Refused(f"transfer {self.transfer_id} was not routed to {self.partner_id}",
-                          code="not_your_transfer")
+        row = routed_to(b, self.partner_id, self.transfer_id)
         at = rfc3339(self.now)
         status = Status(row.status)
         target = {"completed": Status.COMPLETED, "failed": Status.FAILED}.get(self.outcome)

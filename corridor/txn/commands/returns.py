@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from corridor.api import schemas as api
-from corridor.core.errors import Conflict, CorridorError, NotFound, Refused
+from corridor.core.errors import Conflict, CorridorError
 from corridor.core.ids import new_id
 from corridor.core.returns import return_legs
 from corridor.core.states import CANCELLABLE, Status
@@ -30,7 +30,7 @@ from corridor.core.times import rfc3339
 from corridor.store import Changes, Needs, TransferRow, UnitOfWork
 from corridor.store.rows import RecallRow, ReturnRow
 from corridor.txn.commands.idempotency import Reply, replay
-from corridor.txn.commands.transitions import change, event_id, notify
+from corridor.txn.commands.transitions import change, event_id, notify, routed_to, sent_by
 from corridor.txn.wire import encode
 
 RETURN_CODE = "payout_returned"  # the transfer's code once RETURNED, unless a recall asked
@@ -78,18 +78,6 @@ def _ack(row: TransferRow, duplicate: bool = False) -> api.CallbackAck:
                            duplicate=duplicate)
 
 
-def _transfer(b: UnitOfWork, transfer_id: str, partner_id: str | None) -> TransferRow:
-    """The transfer a receive partner reports on (None: the hub itself, e.g. a recall's
-    answer); another partner's is refused."""
-    row = b.transfer(transfer_id)
-    if row is None:
-        raise NotFound(f"transfer {transfer_id} not found", code="transfer_not_found")
-    if partner_id is not None and row.receive_partner_id != partner_id:
-        raise Refused(f"transfer {transfer_id} was not routed to {partner_id}",
-                      code="not_your_transfer")
-    return row
-
-
 @dataclass(slots=True)
 class BookReturn:
     """A receive partner gave a completed payout back: the entry point for a return from
@@ -108,7 +96,7 @@ class BookReturn:
         n.transfers.add(self.transfer_id)
 
     def apply(self, b: UnitOfWork, ch: Changes) -> Outcome:
-        row = _transfer(b, self.transfer_id, self.partner_id)
+        row = routed_to(b, self.partner_id, self.transfer_id)
         at = rfc3339(self.now)
         booked = b.return_of(row.id)
         if booked is not None:
@@ -173,10 +161,7 @@ class RequestRecall:
         old = replay(b, self.partner_id, self.key, self.body_hash)
         if old is not None:
             return old
-        row = b.transfer(self.transfer_id)
-        if row is None or row.partner_id != self.partner_id:
-            # Another partner's transfer is not there for this one (as for GET and cancel).
-            raise NotFound(f"transfer {self.transfer_id} not found", code="transfer_not_found")
+        row = sent_by(b, self.partner_id, self.transfer_id)
         status = Status(row.status)
         if status == Status.RETURNED:
             raise Conflict(f"transfer {row.id} was already returned", code="already_returned",
@@ -220,7 +205,7 @@ class AnswerRecall:
         n.transfers.add(self.transfer_id)
 
     def apply(self, b: UnitOfWork, ch: Changes) -> api.CallbackAck:
-        row = _transfer(b, self.transfer_id, self.partner_id)
+        row = routed_to(b, self.partner_id, self.transfer_id)
         recall = b.recall_of(row.id)
         if recall is None:
             raise Conflict(f"transfer {row.id} has no recall to answer", code="no_recall")

@@ -7,7 +7,7 @@ import msgspec
 
 from corridor.api import schemas as api
 from corridor.core import ledger
-from corridor.core.errors import NotFound
+from corridor.core.errors import NotFound, Refused
 from corridor.core.ids import new_id
 from corridor.core.states import Status, check_transition
 from corridor.store import Changes, TransferRow, UnitOfWork
@@ -61,4 +61,25 @@ def own_transfer(b: UnitOfWork, partner_id: str | None, transfer_id: str) -> Tra
     if row is None or (partner_id is not None and partner_id not in (
             row.partner_id, row.receive_partner_id)):
         raise NotFound(f"transfer {transfer_id} not found", code="transfer_not_found")
+    return row
+
+
+def sent_by(b: UnitOfWork, partner_id: str, transfer_id: str) -> TransferRow:
+    """A transfer its send partner acts on; another partner's is not there for it (as for
+    GET and cancel)."""
+    row = b.transfer(transfer_id)
+    if row is None or row.partner_id != partner_id:
+        raise NotFound(f"transfer {transfer_id} not found", code="transfer_not_found")
+    return row
+
+
+def routed_to(b: UnitOfWork, partner_id: str | None, transfer_id: str) -> TransferRow:
+    """The transfer a receive partner reports on (None: the hub itself, e.g. a recall's
+    answer); another partner's is refused."""
+    row = b.transfer(transfer_id)
+    if row is None:
+        raise NotFound(f"transfer {transfer_id} not found", code="transfer_not_found")
+    if partner_id is not None and row.receive_partner_id != partner_id:
+        raise Refused(f"transfer {transfer_id} was not routed to {partner_id}",
+                      code="not_your_transfer")
     return row

@@ -12,7 +12,7 @@ import msgspec
 from corridor.api import schemas as api
 from corridor.core import ledger
 from corridor.core.compliance import Hit
-from corridor.core.errors import Conflict, InvalidInput, NotFound
+from corridor.core.errors import Conflict, InvalidInput
 from corridor.core.ids import new_id
 from corridor.core.pricing import Quote
 from corridor.core.states import RESERVED, Status
@@ -23,7 +23,14 @@ from corridor.store.changes import Journal, journal_rows
 from corridor.store.rows import EventRow, NewMessage
 from corridor.txn.commands.floats import funds_and_limits
 from corridor.txn.commands.idempotency import Reply, replay
-from corridor.txn.commands.transitions import change, event_id, legs_of, notify, own_transfer
+from corridor.txn.commands.transitions import (
+    change,
+    event_id,
+    legs_of,
+    notify,
+    own_transfer,
+    sent_by,
+)
 from corridor.txn.wire import encode, status_event, transfer_wire
 
 
@@ -190,9 +197,8 @@ class CancelTransfer:
             old = replay(b, self.partner_id, self.key, self.body_hash)
             if old is not None:
                 return old
-        row = own_transfer(b, self.partner_id, self.transfer_id)
-        if self.partner_id is not None and row.partner_id != self.partner_id:
-            raise NotFound(f"transfer {self.transfer_id} not found", code="transfer_not_found")
+        row = (own_transfer(b, None, self.transfer_id) if self.partner_id is None
+               else sent_by(b, self.partner_id, self.transfer_id))
         at = rfc3339(self.now)
         was = Status(row.status)
         after = change(b, ch, row, Status.CANCELLED, at, "cancelled",

@@ -26,8 +26,9 @@ checks the VM's own host key. Why not the others:
   authenticate; SSH does that, streams output, carries stdin and exit codes, and needs no
   Python on the guest's side of each command (Python runs ~7x slower under emulation).
 
-QEMU runs with KVM when a bare QEMU can start a vCPU with it (`kvm_refusal`: nested KVM
-here aborts at once with "failed to set MSR 0x10a"), and falls back to software emulation
+QEMU runs with KVM when a bare QEMU boots the kernel with it (`kvm_refusal`: nested KVM
+aborts with "failed to set MSR 0x10a" on some machines and hangs silently on others), and
+falls back to software emulation
 when that is refused or when the KVM boot dies before answering. Every wait is on a
 condition (the VM answers, or its process is gone) under a deadline that only bounds a
 hang.
@@ -58,6 +59,8 @@ from corridor.ports import free_port
 RUN_DIR = Path("/run/corridor-lab")  # tmpfs inside the VM: run directories and sockets
 MEMORY = "2G"
 QEMU = "qemu-system-x86_64"
+KVM_BOOT_S = 90.0  # a KVM boot of the lab VM answers in seconds
+KVM_PROBE_S = 10.0  # a KVM boot prints its first line in well under a second
 SSHD = "/usr/sbin/sshd"
 MAC = "52:54:00:c0:44:01"  # the control NIC's, by which the guest finds it (names vary)
 GUEST_IP = "10.0.2.15"  # QEMU user networking's guest address
@@ -140,7 +143,7 @@ class LabVM:
         self._write_boot_script(cached)
         started = time.monotonic()
         end = started + deadline
-        refused = kvm_refusal()
+        refused = _remembered_kvm_refusal(self.state_dir.parent / "kvm-probe.json", image)
         for kvm in (True, False) if refused is None else (False,):
             port = free_port()
             # QEMU reopens its stdout and stderr by path, truncating: one console per try.
@@ -152,8 +155,12 @@ class LabVM:
                     env=_env(), start_new_session=True)
             _write_json(self._record, {"leader": self._proc.pid, "port": port, "kvm": kvm,
                                        "kernel": str(image)})
-            if self._await_answer(self._proc, end):
+            # A KVM boot answers in seconds; one still silent after KVM_BOOT_S hangs.
+            if self._await_answer(self._proc, min(end, time.monotonic() + KVM_BOOT_S)
+                                  if kvm else end, stop_late=not kvm):
                 return Boot(kvm, round(time.monotonic() - started, 1), refused)
+            if self._proc.poll() is None:
+                self._stop()
             self._proc.wait()
             why = _complaint(_read_text(self.console) + _read_text(self.guest_log))
             if kvm:
@@ -190,12 +197,16 @@ class LabVM:
             argv.append("--disable-kvm")
         return [*argv, f"--qemu-opts={qemu}", "--exec", f"sh {self.state_dir}/boot.sh"]
 
-    def _await_answer(self, proc: subprocess.Popen[bytes], end: float) -> bool:
-        """True once the VM runs a command; False when its process ended first."""
+    def _await_answer(self, proc: subprocess.Popen[bytes], end: float,
+                      stop_late: bool = True) -> bool:
+        """True once the VM runs a command; False when its process ended first, or when
+        `end` passed and not `stop_late` (the caller stops it)."""
         while proc.poll() is None:
             if "corridor-lab: ready" in _read_text(self.guest_log) and self._answers():
                 return True
             if time.monotonic() > end:
+                if not stop_late:
+                    return False
                 self._stop()
                 raise LabError(f"the lab VM did not answer before the deadline "
                                f"(console: {self.console})")
@@ -402,20 +413,60 @@ def kernel_image() -> Path:
     return max(found, key=lambda p: [int(n) for n in re.findall(r"\d+", p.name)])
 
 
-def kvm_refusal() -> str | None:
-    """None when QEMU can start a vCPU under KVM here, else why not. QEMU itself answers,
-    in a fraction of a second, with the machine and CPU virtme-ng asks for: nested KVM
-    can abort there ("failed to set MSR 0x10a") though /dev/kvm is present."""
+def _remembered_kvm_refusal(record: Path, image: Path) -> str | None:
+    """`kvm_refusal`, asked once per boot of this machine and kernel image: the answer
+    cannot change until either does, and asking costs seconds where KVM hangs."""
+    key = {"boot_id": Path("/proc/sys/kernel/random/boot_id").read_text().strip(),
+           "image": str(image)}
+    with contextlib.suppress(OSError, ValueError):
+        seen = json.loads(record.read_text())
+        if isinstance(seen, dict) and seen.get("key") == key:
+            refusal = seen.get("refusal")
+            return refusal if isinstance(refusal, str) else None
+    refusal = kvm_refusal(image)
+    with contextlib.suppress(OSError):
+        _write_json(record, {"key": key, "refusal": refusal})
+    return refusal
+
+
+def kvm_refusal(image: Path) -> str | None:
+    """None when QEMU under KVM runs `image` here, else why not. QEMU itself answers, in a
+    fraction of a second when KVM works: the kernel's first console line. Nested KVM can
+    fail two ways, both seen on such machines: QEMU aborts ("failed to set MSR 0x10a"), or
+    the vCPU hangs once the boot loader hands over to the kernel, with no error at all;
+    only a kernel that prints proves a vCPU runs."""
     if not os.access("/dev/kvm", os.R_OK | os.W_OK):
         return "no usable /dev/kvm"
+    argv = [QEMU, "-accel", "kvm", "-machine", "q35", "-cpu", "host", "-m", "256",
+            "-nodefaults", "-display", "none", "-serial", "stdio", "-no-reboot",
+            "-kernel", str(image), "-append", "console=ttyS0 panic=-1"]
     try:
-        proc = subprocess.run(
-            [QEMU, "-accel", "kvm", "-machine", "q35", "-cpu", "max", "-m", "64",
-             "-nodefaults", "-display", "none", "-S", "-monitor", "stdio"],
-            input="quit\n", capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
+    except OSError as exc:
         return f"QEMU could not be asked: {exc}"
-    return None if proc.returncode == 0 else _complaint(proc.stderr)
+    assert proc.stdout is not None
+    seen = b""
+    end = time.monotonic() + KVM_PROBE_S
+    try:
+        os.set_blocking(proc.stdout.fileno(), False)
+        while b"Linux version" not in seen and time.monotonic() < end:
+            chunk = proc.stdout.read(4096)
+            if chunk:
+                seen += chunk
+            elif proc.poll() is not None:
+                break
+            else:
+                time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    if b"Linux version" in seen:
+        return None
+    text = seen.decode(errors="replace")
+    if proc.returncode not in (0, -signal.SIGKILL) or "error" in text.lower():
+        return _complaint(text)
+    return f"no kernel output under KVM within {KVM_PROBE_S:.0f} s (nested KVM hangs)"
 
 
 def _check_tools() -> None:

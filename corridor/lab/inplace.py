@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from corridor.lab import build, labsite, servers, state, tunnels, zones
+from corridor.lab import build, labsite, procs, servers, state, tunnels, zones
 from corridor.lab.errors import LabError
 from corridor.lab.plan import Plan, collisions, plan
 from corridor.lab.procs import READY_S, TOOL_S
@@ -69,12 +69,15 @@ def up(site: Site, root: Path, name: str, esp: bool | None = None,
         apply_rules(lab_site, the_plan, st)
         step(f"partner allowlist and zone rules ({len(the_plan.flows)} flows)")
         # Everything starts side by side (Python servers are slow to start under an
-        # emulated VM), then each is waited for.
+        # emulated VM), then each is waited for. The servers are forked from this process
+        # with what they import already imported (`procs.fork_corridor`).
+        procs.preload()
+        step("server modules imported")
         waiting = servers.start_hub(lab_site, the_plan, st)
         waiting += servers.start_partners(lab_site, the_plan, st)
-        tunnels.start(lab_site, the_plan, st)
-        step(f"pluto on {the_plan.vpn} and {len(the_plan.partners)} partner gateway(s), "
-             "conns loaded")
+        step(f"{len(waiting)} servers started")
+        tunnels.start(lab_site, the_plan, st, step)
+        step(f"conns loaded and dialled on {the_plan.vpn}")
         servers.wait_all(waiting)
         step(f"{len(waiting)} servers ready")
         # Where the kernel carries ESP the lab is up when every tunnel is; elsewhere, when

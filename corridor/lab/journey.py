@@ -154,6 +154,7 @@ class Journey:
                      + f"; {self.moved(sender)}")
             self._eig_sees(sender)
             account = wallet_account(driver.receiver.country, 1)  # the driver's first slot
+            sent_at = time.monotonic()
             transfer = await driver.create(quote)
             self.hop(sender.id, f"POST /v1/transfers -> {transfer.id} {transfer.status}; "
                      f"{self.moved(sender)}")
@@ -183,10 +184,13 @@ class Journey:
                 raise LabError(f"demo: the transfer ended {final.status}")
             got = _wait(f"{sender.id}'s sender callback",
                         lambda: [c for c in self._calls(sender, tid) if c["status"] == "COMPLETED"])
+            took = time.monotonic() - sent_at
             self.hop(sender.id, f"sender callback {got[0]['status']} at {sender.app_addr}, "
                      "signature verified")
             self.hop("", self.path("txn", self.plan.vpn, "net", sender.gateway, sender.app)
                      + f"; since the transfer, status polls included: {self.moved(sender)}")
+            self.hop("journey", f"{took:.2f} s from {sender.id}'s POST /v1/transfers to its "
+                     "sender callback")
 
     def _eig_sees(self, sender: PartnerEnd) -> None:
         """The peers of EIG's established partner connections, as EIG's host sees them."""

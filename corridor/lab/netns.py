@@ -34,19 +34,24 @@ def listed() -> list[str]:
     return sorted(p.name for p in NETNS_DIR.iterdir()) if NETNS_DIR.is_dir() else []
 
 
+def enter(ns: str) -> None:
+    """Join namespace `ns` with the calling thread (the whole process, when it has one)."""
+    fd = os.open(NETNS_DIR / ns, os.O_RDONLY)
+    try:
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"setns {ns}: {os.strerror(err)}")
+    finally:
+        os.close(fd)
+
+
 def run_in(ns: str, fn: Callable[..., T], *args: object) -> T:
     """`fn(*args)` in a thread that has joined namespace `ns`; its result or its exception."""
     box: dict[str, object] = {}
 
     def target() -> None:
         try:
-            fd = os.open(NETNS_DIR / ns, os.O_RDONLY)
-            try:
-                if _libc.setns(fd, CLONE_NEWNET) != 0:
-                    err = ctypes.get_errno()
-                    raise OSError(err, f"setns {ns}: {os.strerror(err)}")
-            finally:
-                os.close(fd)
+            enter(ns)
             box["value"] = fn(*args)
         except BaseException as exc:  # handed to the caller's thread below
             box["error"] = exc

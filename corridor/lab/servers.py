@@ -13,7 +13,7 @@ from corridor.jump.state import JumpState, ensure_key
 from corridor.lab import netns
 from corridor.lab.labsite import authorized_keys
 from corridor.lab.plan import SERVED, Plan
-from corridor.lab.procs import corridor, spawn, wait_ready
+from corridor.lab.procs import fork_corridor, spawn, wait_ready
 from corridor.lab.state import Proc, State
 from corridor.pki.layout import Layout
 from corridor.pki.tls import hub_client, hub_client_to_partner
@@ -50,8 +50,8 @@ def start_hub(site: Site, plan: Plan, state: State) -> Waiting:
     keys = authorized_keys(site, desk_keys(state), bastion) if bastion else []
     waiting: Waiting = []
     for name in (n for n in SERVED if n in plan.hosts):
-        proc = spawn(state, name, name, corridor("serve", name, "--site", str(site.root),
-                                                 "--data", str(data_dir(state, name))))
+        proc = fork_corridor(state, name, name, ["serve", name, "--site", str(site.root),
+                                                 "--data", str(data_dir(state, name))])
         waiting.append((proc, lambda name=name: _healthy(site, state, name)))
     # Probed from the jump host, the one host every host's rules let reach its SSH.
     prober = "jump" if "jump" in plan.hosts else None
@@ -96,14 +96,13 @@ def start_partners(site: Site, plan: Plan, state: State) -> Waiting:
         for what, port in end.serves:
             listen = f"{end.app_addr}:{port}"
             if what == "payouts":
-                argv = corridor("sim", "receive-partner", "--site", str(site.root), "--partner",
-                                end.id, "--listen", listen, "--eig",
-                                f"https://{end.face}:{eig_port}")
+                args = ["sim", "receive-partner", "--site", str(site.root), "--partner",
+                        end.id, "--listen", listen, "--eig", f"https://{end.face}:{eig_port}"]
             else:
-                argv = corridor("sim", "send-partner", "--site", str(site.root), "--partner",
-                                end.id, "serve-callbacks", "--listen", listen, "--journal",
-                                str(host_dir(state, end.app) / "callbacks.jsonl"))
-            proc = spawn(state, end.app, f"sim {what}", argv)
+                args = ["sim", "send-partner", "--site", str(site.root), "--partner",
+                        end.id, "serve-callbacks", "--listen", listen, "--journal",
+                        str(host_dir(state, end.app) / "callbacks.jsonl")]
+            proc = fork_corridor(state, end.app, f"sim {what}", args)
             addr = str(end.app_addr)
             waiting.append((proc, lambda h=end.app, a=addr, p=port:
                             _sim_healthy(site, state, h, a, p)))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from corridor.lab.build import side_by_side
 from corridor.lab.errors import LabError
@@ -29,9 +31,10 @@ from corridor.site.model import Site
 REPAIR_AFTER_S = 20.0  # one end up, the other not, this long: the lagging end initiates
 
 
-def daemon(state: State, host: str) -> PlutoDaemon:
+def daemon(state: State, host: str, nss_from: Path | None = None) -> PlutoDaemon:
     home = host_dir(state, host) / "pluto"
-    return PlutoDaemon(state.ns(host), home, home / "ipsec.d", home / "run", TOOL_S)
+    return PlutoDaemon(state.ns(host), home, home / "ipsec.d", home / "run", TOOL_S,
+                       nss_from)
 
 
 def client(state: State, host: str) -> Pluto:
@@ -78,14 +81,18 @@ def settle(site: Site, plan: Plan, state: State, partners: list[str], need_ipsec
         time.sleep(1.0)
 
 
-def start(site: Site, plan: Plan, state: State) -> None:
-    """pluto on every tunnel end, each loaded with its conns; the ends side by side."""
+def start(site: Site, plan: Plan, state: State,
+          step: Callable[[str], None] = lambda _: None) -> None:
+    """pluto on every tunnel end, each loaded with its conns; the ends side by side;
+    `step` hears each stage as it ends."""
     hosts = [plan.vpn, *(e.gateway for e in plan.partners.values())]
-    daemons = dict(zip(hosts, side_by_side(lambda host: daemon(state, host), hosts),
-                       strict=True))
+    first = daemon(state, plan.vpn)  # its empty NSS database is copied for the others
+    daemons = {plan.vpn: first, **{h: daemon(state, h, first.nss) for h in hosts[1:]}}
     hub = daemons[plan.vpn]
     ends = {e.id: daemons[e.gateway] for e in plan.partners.values()}
-    _certificates(site, plan, state, hub, ends)
+    step(f"NSS databases for {len(hosts)} pluto daemons")
+    if _certificates(site, plan, state, hub, ends):
+        step("IKE certificates issued and imported")
 
     def run(host: str) -> None:
         pluto = daemons[host].start()
@@ -104,7 +111,9 @@ def start(site: Site, plan: Plan, state: State) -> None:
         pluto.client.add(pluto.conf_dir / f"{site.hub.id}.conf", site.hub.id)
 
     side_by_side(run, hosts)
+    step(f"pluto running on {len(hosts)} hosts")
     side_by_side(load_gateway, hosts[1:])
+    step(f"conns loaded on {len(hosts) - 1} partner gateway(s)")
     # As `corridor vpn apply` does: load each partner's conn and initiate it.
     vpnfiles.apply(site, libreswan.hub_files(site, site.hub.id), hub.conf_dir, hub.client)
 
@@ -122,10 +131,11 @@ def answering(conf: str) -> str:
 
 
 def _certificates(site: Site, plan: Plan, state: State, hub: PlutoDaemon,
-                  ends: dict[str, PlutoDaemon]) -> None:
+                  ends: dict[str, PlutoDaemon]) -> bool:
+    """IKE certificates for the tunnels that use them; whether there were any."""
     users = [p for p in plan.partners if site.partners[p].tunnel.auth == "cert"]  # type: ignore[union-attr]
     if not users:
-        return
+        return False
     ca = TunnelCA(host_dir(state, plan.vpn) / "tunnel-ca", f"{site.hub.name} lab tunnel CA")
     password = secrets.token_urlsafe(16)
     hub.import_ca(ca.pem)
@@ -135,6 +145,7 @@ def _certificates(site: Site, plan: Plan, state: State, hub: PlutoDaemon,
         assert tunnel is not None
         ends[pid].import_ca(ca.pem)
         ends[pid].import_p12(ca.issue(pid, _fqdn(tunnel.peer_id), password), password)
+    return True
 
 
 def _fqdn(ike_id: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -25,10 +26,16 @@ from corridor.net.errors import NetError
 from corridor.net.pluto import Pluto
 from corridor.net.runner import libexec, run
 
+# An NSS sql: database, as `certutil -N` makes it.
+NSS_FILES = ("cert9.db", "key4.db", "pkcs11.txt")
+
 
 class PlutoDaemon:
     def __init__(self, ns: str | None, home: Path, conf_dir: Path,
-                 rundir: Path | None = None, timeout: float = 30.0) -> None:
+                 rundir: Path | None = None, timeout: float = 30.0,
+                 nss_from: Path | None = None) -> None:
+        """`nss_from`: an empty NSS database to copy rather than make one with certutil
+        (which takes seconds where CPU is scarce, e.g. under an emulated VM)."""
         self.ns, self.home, self.conf_dir = ns, home, conf_dir
         self.timeout = timeout  # per tool call
         self.run = rundir or home / "run"
@@ -37,6 +44,9 @@ class PlutoDaemon:
         self.ctl = self.run / "pluto.ctl"
         for d in (self.run, self.nss, conf_dir):
             d.mkdir(parents=True, exist_ok=True)
+        if not (self.nss / "cert9.db").exists() and nss_from is not None:
+            for name in NSS_FILES:
+                shutil.copy2(nss_from / name, self.nss / name)
         if not (self.nss / "cert9.db").exists():
             run(["certutil", "-N", "-d", f"sql:{self.nss}", "--empty-password"],
                 timeout=timeout)

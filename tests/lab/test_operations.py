@@ -197,12 +197,14 @@ def test_capture_sees_payfast_outside_and_inside_its_tunnel(lab: VMLab, journey:
 
 def test_onboarding_into_the_running_lab_loads_its_tunnel_and_allowlist(lab: VMLab) -> None:
     kit = f"{_lab_dir(lab)}/{NEWCOMER}-kit"
+    started = time.monotonic()
     done = lab.corridor(
         "partner", "onboard", NEWCOMER, "--name", "ZamZam Pay", "--country", "IN", "--role",
         "send", "--currency", "INR", "--allowed-ip", "10.60.1.2/32", "--callback-url",
         "https://10.60.1.2:9101/cb", "--peer-ip", "198.51.100.60", "--partner-subnet",
         "10.60.1.0/24", "--hub-subnet", "10.99.6.0/24", "--site", _site(lab), "--data",
         _data(lab, "txn"), "--kit", kit, *_perimeter(lab))
+    print(f"\nonboarded in {time.monotonic() - started:.1f}s:\n{done.stdout}{done.stderr}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"firewall: netns {lab.ns('vpn')}: applied" in done.stdout, done.stdout
     assert f"{NEWCOMER}.conf, {NEWCOMER}.secrets; loaded in pluto" in done.stdout, done.stdout
@@ -232,8 +234,10 @@ def test_offboarding_shuts_every_door_of_a_lab_partner(lab: VMLab) -> None:
     assert before["key"].code == "api_key_wrong_partner", before
     assert _vpn_host(lab).tunnels[LEAVER].state == "up"
 
+    started = time.monotonic()
     done = lab.corridor("partner", "offboard", LEAVER, "--site", _site(lab), "--data",
                         _data(lab, "txn"), *_perimeter(lab))
+    print(f"\noffboarded in {time.monotonic() - started:.1f}s:\n{done.stdout}{done.stderr}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"offboarded {LEAVER} (certificate serial " in done.stdout, done.stdout
     assert f"firewall: netns {lab.ns('vpn')}: applied" in done.stdout, done.stdout
@@ -253,8 +257,10 @@ def test_offboarding_shuts_every_door_of_a_lab_partner(lab: VMLab) -> None:
         return after if (after["own"].status == 0 and after["cert"].status == 0
                          and after["key"].code == "api_key_invalid") else None
 
+    started = time.monotonic()
     after = wait_for(shut, 120, 1, what="every door shut")
     assert after is not None
+    print(f"every door shut {time.monotonic() - started:.1f}s later: {after}")
     assert after["own"].curl in (7, 28), after  # no connection: no tunnel, no way in
     assert after["cert"].curl in (35, 56), after  # a TLS refusal
     hub_id = _hub_id(lab)
@@ -300,7 +306,7 @@ def _doors(lab: VMLab, calls: list[_Call]) -> dict[str, _Answer]:
     script = ["body=$(mktemp)"]
     for c in calls:
         curl = shlex.join([
-            "ip", "netns", "exec", lab.ns(c.host), "curl", "-s", "--connect-timeout", "10",
+            "ip", "netns", "exec", lab.ns(c.host), "curl", "-s", "--connect-timeout", "5",
             "--max-time", "60", "--cacert", ca, "--cert", f"{c.cert}.crt", "--key",
             f"{c.cert}.key", "-H", f"Authorization: Bearer {c.key}", "-o", "$BODY", "-w",
             "%{http_code}", f"https://{c.via.face}:{port}/v1/transfers"]).replace(

@@ -4,8 +4,11 @@ The send partner's application (PayFast's, in its own host behind its gateway) q
 creates a transfer at EIG through its tunnel; EIG sees the application's inner address;
 TXN pays out to the receive partner (MobiCash) through that partner's tunnel; its
 receiver callback comes back through it; the sender callback goes back to PayFast through
-PayFast's tunnel. Each hop prints the hosts it crossed and the ESP packet counters that
-moved; at the end, the TCP that left PayFast's gateway in clear must be none.
+PayFast's tunnel. The application traces its calls as a partner with tracing would (a
+sampled W3C `traceparent`), so every hop records its spans on its own host and `corridor
+trace` shows the journey from the hosts' data directories. Each hop prints the hosts it
+crossed and the ESP packet counters that moved; at the end, the TCP that left PayFast's
+gateway in clear must be none.
 """
 
 from __future__ import annotations
@@ -146,6 +149,7 @@ class Journey:
         country = self.site.partners[receiver.id].country
         async with SendDriver(self.site, sender.id, eig_url=url, destination=country,
                               timeout=30, seed=1) as driver:
+            trace_id = driver.new_trace()
             quote = await driver.quote(SEND_AMOUNT)
             self.hop(sender.id, f"POST {url}/v1/quotes -> quote {quote.id[:13]}..: "
                      f"{quote.send_amount} {quote.send_currency} + fee {quote.fee} -> "
@@ -156,8 +160,8 @@ class Journey:
             account = wallet_account(driver.receiver.country, 1)  # the driver's first slot
             sent_at = time.monotonic()
             transfer = await driver.create(quote)
-            self.hop(sender.id, f"POST /v1/transfers -> {transfer.id} {transfer.status}; "
-                     f"{self.moved(sender)}")
+            self.hop(sender.id, f"POST /v1/transfers -> {transfer.id} {transfer.status} "
+                     f"(trace {trace_id}); {self.moved(sender)}")
             if transfer.status != "ACCEPTED":
                 raise LabError(f"demo: the transfer was {transfer.status}: {transfer.reason}")
             tid = transfer.id

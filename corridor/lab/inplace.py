@@ -68,16 +68,17 @@ def up(site: Site, root: Path, name: str, esp: bool | None = None,
              f"{len(the_plan.bridges)} bridges")
         apply_rules(lab_site, the_plan, st)
         step(f"partner allowlist and zone rules ({len(the_plan.flows)} flows)")
-        # Everything starts side by side (Python servers are slow to start under an
-        # emulated VM), then each is waited for. The servers are forked from this process
-        # with what they import already imported (`procs.fork_corridor`).
+        # Everything starts side by side, then each is waited for: first the tunnels
+        # (pluto negotiates while the servers start), then the servers, forked from this
+        # process with what they import already imported (`procs.fork_corridor`: Python
+        # is slow to start under an emulated VM).
+        tunnels.start(lab_site, the_plan, st, step)
+        step(f"conns loaded and dialled on {the_plan.vpn}")
         procs.preload()
         step("server modules imported")
         waiting = servers.start_hub(lab_site, the_plan, st)
         waiting += servers.start_partners(lab_site, the_plan, st)
         step(f"{len(waiting)} servers started")
-        tunnels.start(lab_site, the_plan, st, step)
-        step(f"conns loaded and dialled on {the_plan.vpn}")
         servers.wait_all(waiting)
         step(f"{len(waiting)} servers ready")
         # Where the kernel carries ESP the lab is up when every tunnel is; elsewhere, when

@@ -51,17 +51,27 @@ def check(site: Site, files: dict[str, ConfFile]) -> list[str]:
         if proc.returncode != 0 and not problems:
             text = " ".join((proc.stdout + proc.stderr).split())[:300]
             problems.append(f"addconn --checkconfig: {text or 'failed'}")
+    verdicts: dict[tuple[str, str], str | None] = {}  # partners mostly share proposals
     for f in files.values():
         if not f.name.endswith(".conf"):
             continue
         for kind, value in _PROPOSAL.findall(f.text):
-            parsed = run([libexec("algparse"), f"{kind}={value}"], check=False)
-            if parsed.returncode != 0:
-                why = next((ln.strip() for ln in parsed.stdout.splitlines() if "ERROR" in ln),
-                           "not accepted")
+            if (kind, value) not in verdicts:
+                verdicts[kind, value] = _refusal(kind, value)
+            why = verdicts[kind, value]
+            if why is not None:
                 problems.append(f"{sources.get(f.partner, f.partner)}: tunnel.{kind} {value}: "
                                 f"{why}")
     return problems
+
+
+def _refusal(kind: str, value: str) -> str | None:
+    """Why Libreswan's algparse refuses proposal `kind=value`, or None."""
+    parsed = run([libexec("algparse"), f"{kind}={value}"], check=False)
+    if parsed.returncode == 0:
+        return None
+    return next((ln.strip() for ln in parsed.stdout.splitlines() if "ERROR" in ln),
+                "not accepted")
 
 
 @dataclass

@@ -97,8 +97,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         "1/0")] = True
     trace_sample: Annotated[float, _knob(
         "share of the traces the hub starts itself (a partner call without a sampled "
-        "traceparent) that it records; a partner's sampled traceparent is always followed",
+        "traceparent) that it records; a partner's sampled traceparent is followed (see "
+        "CORRIDOR_TRACE_FOLLOW)",
         "ratio", ge=0, le=1)] = 0.01
+    # A partner that marks every call sampled would otherwise have the hub record them all.
+    trace_follow: Annotated[float, _knob(
+        "sampled traceparents a second one partner may have the hub record (per EIG "
+        "process, a burst of as many); beyond, its calls go on unsampled, trace id kept",
+        "per s", gt=0)] = 20.0
     otlp_endpoint: Annotated[str | None, _knob(
         "OTLP/HTTP traces endpoint the servers' spans go to as well, e.g. "
         "http://collector:4318/v1/traces", "URL")] = None

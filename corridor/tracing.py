@@ -7,7 +7,8 @@ What it costs, and why the decision is taken here rather than by an SDK sampler:
 spends about 30 us of CPU on a recorded span and still about 15 us on one its sampler
 drops (ids, attributes, context), which the benches see. So a hop first looks at the
 `traceparent` it was handed: a sampled one (flag 01) is recorded, as the partner asked;
-an unsampled one is passed on as it came, with no span; without one, a share
+an unsampled one is passed on as it came, with no span (EIG makes a partner's sampled one
+unsampled past `CORRIDOR_TRACE_FOLLOW` a second); without one, a share
 `CORRIDOR_TRACE_SAMPLE` of the calls start a recorded trace and the rest pass nothing on.
 Every later hop (TXN behind EIG, the payout, the receiver's callback, the sender callback)
 follows that first decision through the header, so a trace is whole or absent, and an
@@ -156,6 +157,17 @@ class Tracing:
             self._provider.shutdown()
         if self._file is not None:
             self._file.close()
+
+
+def wants_recording(traceparent: str | None) -> bool:
+    """Whether `traceparent` is a well-formed W3C header whose trace is sampled."""
+    return (traceparent is not None and _TRACEPARENT.fullmatch(traceparent) is not None
+            and sampled(traceparent))
+
+
+def unsampled(traceparent: str) -> str:
+    """The same trace and parent, not to be recorded (the flags' low bit cleared)."""
+    return f"{traceparent[:53]}{int(traceparent[53:55], 16) & 0xFE:02x}"
 
 
 def sampled(traceparent: str) -> bool:

@@ -11,6 +11,7 @@ made them (`REFUSED`), whether by EIG, TXN or RPT, also go to the audit log.
 from __future__ import annotations
 
 import logging
+import math
 import time
 
 import msgspec
@@ -36,8 +37,9 @@ from corridor.eig.upstream import Answer, Upstream
 from corridor.pki.credentials import hash_api_key
 from corridor.pki.issue import fingerprint
 from corridor.pki.tls import ContextHolder
+from corridor.settings import Settings
 from corridor.site.model import Partner
-from corridor.tracing import Tracing, current, passed_on
+from corridor.tracing import Tracing, current, passed_on, unsampled, wants_recording
 from corridor.web import BoundMetrics, Handler, error_middleware
 
 log = logging.getLogger("corridor.eig")
@@ -59,12 +61,19 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def follow_limiter(settings: Settings) -> RateLimiter:
+    """How many of each partner's sampled traces a second EIG records (`trace_follow`)."""
+    return RateLimiter(settings.trace_follow, max(1, math.ceil(settings.trace_follow)))
+
+
 class Gateway:
     def __init__(self, partners: PartnerDirectory, upstreams: dict[str, Upstream],
                  audit: SecurityAuditLog, metrics: EigMetrics, limiter: RateLimiter,
-                 contexts: ContextHolder, *, tracing: Tracing | None = None) -> None:
+                 contexts: ContextHolder, *, tracing: Tracing | None = None,
+                 trace_follow: RateLimiter | None = None) -> None:
         self.partners = partners
         self.tracing = tracing or Tracing.off()
+        self.trace_follow = trace_follow or follow_limiter(Settings())
         self.contexts = contexts  # the partner listener's TLS: its CRL's revoked serials
         self.upstreams = upstreams  # "txn" and "rpt"
         self.audit = audit
@@ -231,7 +240,13 @@ class Gateway:
         tracing = self.tracing
 
         async def in_hop(request: web.Request) -> web.StreamResponse:
-            with tracing.hop(f"eig {call.name}", request.headers.get("traceparent")) as hop:
+            header = request.headers.get("traceparent")
+            if tracing.on and wants_recording(header) and self.trace_follow.take(
+                    request[PARTNER].id):
+                # Past the partner's share of recorded traces: the trace goes on, and no
+                # hop of the hub records it.
+                header = unsampled(header)  # type: ignore[arg-type]  # wants_recording
+            with tracing.hop(f"eig {call.name}", header) as hop:
                 if hop.span is None:
                     return await handle(request)
                 peer = self.peer(request)

@@ -20,7 +20,7 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from corridor import processes
-from corridor.eig.app import Gateway, openapi_handler
+from corridor.eig.app import Gateway, follow_limiter, openapi_handler
 from corridor.eig.audit import SecurityAuditLog
 from corridor.eig.metrics import EigMetrics
 from corridor.eig.partners import PartnerDirectory
@@ -71,7 +71,8 @@ async def serve(opts: Options, ready: asyncio.Event | None = None) -> None:
     await txn.start()
     await rpt.start()
     gateway = Gateway(partners, {"txn": txn, "rpt": rpt}, audit, metrics,
-                      RateLimiter(opts.rate, opts.burst), contexts, tracing=tracing)
+                      RateLimiter(opts.rate, opts.burst), contexts, tracing=tracing,
+                      trace_follow=follow_limiter(opts.settings))
 
     def on_failure(f: HandshakeFailure) -> None:
         claimed = partners.directory.by_pin.get(f.fingerprint or "")

@@ -10,6 +10,7 @@ import ctypes.util
 import importlib
 import logging
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -64,8 +65,8 @@ def fork_corridor(state: State, host: str, what: str, args: list[str]) -> Proc:
     Under an emulated VM a new Python process spends seconds importing what this one has
     imported already (`preload`); a dozen of them starting at once took most of a lab's
     build. A fork shares those modules. It is safe only from a process with one thread
-    (a fork copies no other thread, and a lock one held stays held): with more, or where
-    this process is not the lab's builder, the command starts as a new process instead.
+    (a fork copies no other thread, and a lock one held stays held): with more, the
+    command starts as a new process instead.
     The child is what `spawn` would start: its own session, joined to the host's network
     namespace, stdout and stderr to its log, nothing else of this process's I/O open."""
     if threading.active_count() > 1:
@@ -86,6 +87,9 @@ def _run_child(ns: str, log: Path, cwd: Path, args: list[str]) -> None:
     code = 1
     try:
         os.setsid()
+        for sig in (signal.SIGTERM, signal.SIGHUP):  # as a new process has them
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)

@@ -33,15 +33,17 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def ip_batch(ns: str, lines: list[str]) -> None:
-    """Several `ip` commands in one process, stopping at the first that fails."""
+def ip_batch(ns: str | None, lines: list[str]) -> None:
+    """Several `ip` commands in one process, in namespace `ns` (None: this process's),
+    stopping at the first that fails."""
     if not lines:
         return
-    proc = subprocess.run(["ip", "-n", ns, "-batch", "-"], input="\n".join(lines) + "\n",
+    where = ["-n", ns] if ns else []
+    proc = subprocess.run(["ip", *where, "-batch", "-"], input="\n".join(lines) + "\n",
                           capture_output=True, text=True, timeout=TOOL_S, check=False)
     if proc.returncode != 0:
         why = (proc.stderr or proc.stdout).strip().splitlines()
-        raise NetError(f"ip in {ns}: {why[0] if why else 'failed'}")
+        raise NetError(f"ip{f' in {ns}' if ns else ''}: {why[0] if why else 'failed'}")
 
 
 def machine_addresses() -> list[ipaddress.IPv4Interface]:
@@ -61,10 +63,7 @@ def side_by_side(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
 
 def make_hosts(plan: Plan, state: State) -> None:
     def make(host: Host) -> None:
-        ns = state.ns(host.name)
-        state.made_namespace(ns)
-        run(["ip", "netns", "add", ns], timeout=TOOL_S)
-        _sysctls(ns, host)
+        _sysctls(state.ns(host.name), host)
 
     def bridge(b: Bridge) -> None:
         lines = [f"link add name {b.name} type bridge",
@@ -78,6 +77,10 @@ def make_hosts(plan: Plan, state: State) -> None:
             lines.append(f"route add {r.dest} via {r.via}{src}")
         ip_batch(state.ns(host.name), lines)
 
+    spaces = [state.ns(h) for h in plan.hosts]
+    for ns in spaces:
+        state.made_namespace(ns)
+    ip_batch(None, [f"netns add {ns}" for ns in spaces])  # one process for them all
     side_by_side(make, plan.hosts.values())
     side_by_side(bridge, plan.bridges)
     side_by_side(lambda link: _link(link, state), plan.links)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from corridor.lab import build, labsite, procs, servers, state, tunnels, zones
+from corridor.lab import build, labsite, netns, procs, servers, state, tunnels, zones
 from corridor.lab.errors import LabError
 from corridor.lab.plan import Plan, collisions, plan
 from corridor.lab.procs import READY_S, TOOL_S
@@ -108,7 +108,9 @@ def apply_rules(site: Site, the_plan: Plan, st: state.State) -> None:
 
     def load(host: str) -> None:
         for script in scripts[host]:
-            nft.apply(script, st.ns(host), TOOL_S)
+            # nft started from a thread inside the namespace runs there: no `ip netns
+            # exec` (a mount namespace and a sysfs remount each) per call.
+            netns.run_in(st.ns(host), nft.apply, script, None, TOOL_S)
 
     build.side_by_side(load, scripts)
 

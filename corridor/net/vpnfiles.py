@@ -132,8 +132,12 @@ def apply(site: Site, files: dict[str, ConfFile], out: Path, pluto: Pluto | None
         for name in p.gone:
             pluto.delete(name)
         for name in p.conns:
-            pluto.delete(name)
-            pluto.add(out / f"{name}.conf", name)
+            conf = f"{name}.conf"
+            if conf not in p.write or conf in p.previous:  # not new: its old conn goes
+                pluto.delete(name)
+            pluto.add(out / conf, name)
+        # Dialled once all are loaded: pluto's IKE work for one does not slow the next.
+        for name in p.conns:
             pluto.initiate(name)
     except NetError as exc:
         _roll_back(p, out, pluto)

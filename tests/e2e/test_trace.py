@@ -55,6 +55,9 @@ def test_trace_shows_the_demo_transfer_hop_by_hop(tmp_path: Path) -> None:
     assert got["steps"][-1]["fingerprint"] == "ab" * 32
     assert got["steps"][0]["after_s"] is None
     assert all(s["after_s"] >= 0 for s in got["steps"][1:])
+    # Store, spans and audit log keep times in forms of their own; the timeline has one.
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", s["at"])
+               for s in got["steps"]), [s["at"] for s in got["steps"]]
 
     # The servers' spans of the partner's call that created it, in one trace (the demo's
     # PayFast asks for its calls to be traced).

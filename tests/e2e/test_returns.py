@@ -104,6 +104,12 @@ def test_a_returned_payout_is_reversed_once_and_the_sender_hears_it(world: World
     status, body = callback(world, "mobicash", {**again, "return_reference": "MC-R-999999"})
     assert (status, body["code"]) == (409, "already_returned"), body
     assert flags(world, tid) == ["second_return"]
+    # A FAILURE for it now contradicts what MobiCash said before: flagged for a person,
+    # acknowledged, nothing booked, the transfer stays RETURNED.
+    status, body = callback(world, "mobicash", {"transfer_id": tid, "status": "FAILURE",
+                                                "reason": "beneficiary account closed"})
+    assert (status, body["status"]) == (200, "RETURNED"), body
+    assert flags(world, tid) == ["failure_after_return", "second_return"]
     assert balances(world) == after
     assert world.violations() == []
 

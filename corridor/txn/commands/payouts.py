@@ -77,6 +77,16 @@ CONTRADICTIONS = {
         "ask {partner} whether the beneficiary was credited; if not, reverse the posting by "
         "hand and tell the send partner.",
     ),
+    # Money-wise a FAILURE then would book what the payout and its return already net to;
+    # what needs a person is whether the partner's settlement holds the returned amount.
+    (Status.RETURNED, Status.FAILED): (
+        "failure_after_return",
+        "{partner} reports FAILURE for a transfer it had paid out and then RETURNED; the "
+        "hub's books hold the payout and its reversal by the return",
+        "ask {partner} whether the beneficiary was ever credited, and check that the "
+        "returned amount is in {partner}'s settlement; nothing in the hub's books needs "
+        "reversing.",
+    ),
 }
 
 

@@ -159,10 +159,9 @@ class Tracing:
             self._file.close()
 
 
-def wants_recording(traceparent: str | None) -> bool:
+def wants_recording(traceparent: str) -> bool:
     """Whether `traceparent` is a well-formed W3C header whose trace is sampled."""
-    return (traceparent is not None and _TRACEPARENT.fullmatch(traceparent) is not None
-            and sampled(traceparent))
+    return _TRACEPARENT.fullmatch(traceparent) is not None and sampled(traceparent)
 
 
 def unsampled(traceparent: str) -> str:

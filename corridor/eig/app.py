@@ -241,11 +241,11 @@ class Gateway:
 
         async def in_hop(request: web.Request) -> web.StreamResponse:
             header = request.headers.get("traceparent")
-            if tracing.on and wants_recording(header) and self.trace_follow.take(
-                    request[PARTNER].id):
+            if (header is not None and tracing.on and wants_recording(header)
+                    and self.trace_follow.take(request[PARTNER].id)):
                 # Past the partner's share of recorded traces: the trace goes on, and no
                 # hop of the hub records it.
-                header = unsampled(header)  # type: ignore[arg-type]  # wants_recording
+                header = unsampled(header)
             with tracing.hop(f"eig {call.name}", header) as hop:
                 if hop.span is None:
                     return await handle(request)

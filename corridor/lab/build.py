@@ -9,6 +9,7 @@ deleting the namespaces removes every interface, address and route with them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import os
@@ -113,18 +114,11 @@ def _sysctls(ns: str, host: Host) -> None:
               # it would hand them to the vpn host's forward chain. Each host's own rules
               # guard its segment instead. (-e: absent without br_netfilter.)
               "net.bridge.bridge-nf-call-iptables=0", "net.bridge.bridge-nf-call-arptables=0"]
-    netns.run_in(ns, _write_sysctls, values)
+    # sysctl started from a thread inside the namespace writes that namespace's keys, with
+    # no `ip netns exec` (a mount namespace and a sysfs remount each) around it.
+    netns.run_in(ns, functools.partial(run, timeout=TOOL_S),
+                 ["sysctl", "-e", "-q", "-w", *values])
     ip_batch(ns, ["link set lo up"])
-
-
-def _write_sysctls(values: list[str]) -> None:
-    """`sysctl -e -w` for a thread inside a namespace: /proc/sys/net shows the namespace
-    of the thread that opens it, and no `ip netns exec` process is needed (a second or
-    more each under an emulated VM). Absent keys are skipped, as `-e` does."""
-    for item in values:
-        key, value = item.split("=", 1)
-        with contextlib.suppress(FileNotFoundError):
-            Path("/proc/sys", *key.split(".")).write_text(value)
 
 
 def lab_namespaces(name: str) -> list[str]:

@@ -22,7 +22,8 @@ from corridor import probe
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = Path("/run/netns")
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+# The C library, for the calls Python 3.11 has no function for (setns, prctl).
+LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
 
 def exists(ns: str) -> bool:
@@ -38,7 +39,7 @@ def enter(ns: str) -> None:
     """Join namespace `ns` with the calling thread (the whole process, when it has one)."""
     fd = os.open(NETNS_DIR / ns, os.O_RDONLY)
     try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
+        if LIBC.setns(fd, CLONE_NEWNET) != 0:
             err = ctypes.get_errno()
             raise OSError(err, f"setns {ns}: {os.strerror(err)}")
     finally:

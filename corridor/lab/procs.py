@@ -5,8 +5,6 @@ on a condition with a deadline."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import importlib
 import logging
 import os
@@ -37,8 +35,7 @@ def corridor(*args: str) -> list[str]:
     return [sys.executable, *(["-S"] if sys.flags.no_site else []), "-m", "corridor", *args]
 
 
-PR_SET_NAME = 15
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+PR_SET_NAME = 15  # prctl(2)
 
 # What the lab's servers and simulators import, imported once by the builder before it
 # forks them (`fork_corridor`). A module missing here costs its child the import, no more.
@@ -105,7 +102,7 @@ def _run_child(ns: str, log: Path, cwd: Path, args: list[str]) -> None:
         os.chdir(cwd)
         netns.enter(ns)
         # Its command line stays the builder's; ps and top show this name instead.
-        _libc.prctl(PR_SET_NAME, f"lab {' '.join(args[:2])}".encode()[:15], 0, 0, 0)
+        netns.LIBC.prctl(PR_SET_NAME, f"lab {' '.join(args[:2])}".encode()[:15], 0, 0, 0)
         os.environ["PYTHONUNBUFFERED"] = "1"
         sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
         logging.getLogger().handlers.clear()  # the server configures its own

@@ -86,9 +86,8 @@ def start(site: Site, plan: Plan, state: State,
     """pluto on every tunnel end, each loaded with its conns; the ends side by side;
     `step` hears each stage as it ends."""
     hosts = [plan.vpn, *(e.gateway for e in plan.partners.values())]
-    first = daemon(state, plan.vpn)  # its empty NSS database is copied for the others
-    daemons = {plan.vpn: first, **{h: daemon(state, h, first.nss) for h in hosts[1:]}}
-    hub = daemons[plan.vpn]
+    hub = daemon(state, plan.vpn)  # its empty NSS database is copied for the others
+    daemons = {plan.vpn: hub, **{h: daemon(state, h, hub.nss) for h in hosts[1:]}}
     ends = {e.id: daemons[e.gateway] for e in plan.partners.values()}
     step(f"NSS databases for {len(hosts)} pluto daemons")
     if _certificates(site, plan, state, hub, ends):

@@ -5,31 +5,22 @@ every fault resolves in seconds. Each test resets the simulator's fault knobs af
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import nullcontext
-from pathlib import Path
 
 import pytest
 
 from corridor.sim.faults import InjectedFaults
 from corridor.sim.world import World
 from corridor.store import reads as q
-from tests.e2e.journeys import FAST
-from tests.support import pg_schema, wait_for
+from tests.e2e.journeys import FAST, funded_world
+from tests.support import wait_for
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
-    root: Path = tmp_path_factory.mktemp("world")
-    with (pg_schema("e2e") if request.param == "postgresql"
-          else nullcontext("sqlite:///txn.db")) as store:
-        w = World.create(root, store=store, env={**FAST, "CORRIDOR_TRACING": "1"})
-        try:
-            w.start()
-            w.fund("100000000.00")
-            yield w
-        finally:
-            w.stop()
+    with funded_world(tmp_path_factory.mktemp("world"), request.param, "e2e",
+                      {**FAST, "CORRIDOR_TRACING": "1"}) as w:
+        yield w
 
 
 @pytest.fixture(autouse=True)

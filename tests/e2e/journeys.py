@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 from corridor.core.states import FINAL
@@ -13,7 +16,7 @@ from corridor.sim.driver import SendDriver
 from corridor.sim.process import SimProcess
 from corridor.sim.world import World
 from corridor.store import reads as q
-from tests.support import wait_for
+from tests.support import pg_schema, wait_for
 
 # The hub's timeouts and backoffs, shortened so that every fault resolves in seconds.
 FAST = {
@@ -31,6 +34,24 @@ FAST = {
     "CORRIDOR_BREAKER_FAILURES": "2",
     "CORRIDOR_BREAKER_PROBE_S": "1",
 }
+
+
+@contextmanager
+def funded_world(root: Path, store: str, schema: str, env: dict[str, str] = FAST,
+                 prepare: Callable[[Path], None] = lambda _: None) -> Iterator[World]:
+    """A world on `store` ("sqlite", or "postgresql" in a schema of its own named after
+    `schema`), its site changed by `prepare` before it starts, PayFast's float funded;
+    stopped afterwards."""
+    with (pg_schema(schema) if store == "postgresql"
+          else nullcontext("sqlite:///txn.db")) as dsn:
+        w = World.create(root, store=dsn, env=env)
+        prepare(w.site_dir)
+        try:
+            w.start()
+            w.fund("100000000.00")
+            yield w
+        finally:
+            w.stop()
 
 
 def send(world: World, count: int = 1, amount: str = "1000.00") -> list[str]:

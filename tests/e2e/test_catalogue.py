@@ -13,9 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Iterator
-from contextlib import nullcontext
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,8 +24,7 @@ from corridor.core.money import format_minor, parse_minor
 from corridor.sim.driver import SendDriver
 from corridor.sim.world import World
 from corridor.site.edit import set_value
-from tests.e2e.journeys import FAST
-from tests.support import pg_schema
+from tests.e2e.journeys import funded_world
 
 _refs = itertools.count(1)
 
@@ -35,18 +32,11 @@ _refs = itertools.count(1)
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
-    root: Path = tmp_path_factory.mktemp("catalogue")
-    with (pg_schema("cat") if request.param == "postgresql"
-          else nullcontext("sqlite:///txn.db")) as store:
-        w = World.create(root, store=store, env=FAST)
-        set_value(w.site_dir, "hub.yaml", ["fx", "max_age_seconds"], 3600)
-        try:
-            w.start()
-            w.fund("100000000.00")
-            push(w, "INR/KES", "1.5412")
-            yield w
-        finally:
-            w.stop()
+    with funded_world(tmp_path_factory.mktemp("catalogue"), request.param, "cat",
+                      prepare=lambda site_dir: set_value(site_dir, "hub.yaml",
+                                                         ["fx", "max_age_seconds"], 3600)) as w:
+        push(w, "INR/KES", "1.5412")
+        yield w
 
 
 def push(world: World, pair: str, rate: str) -> None:

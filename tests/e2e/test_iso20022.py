@@ -14,7 +14,6 @@ import http.client
 import json
 import time
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +30,16 @@ from corridor.sim.identity import PartnerIdentity
 from corridor.sim.world import World
 from corridor.site.edit import SiteEdit
 from corridor.store import reads as q
-from tests.e2e.journeys import FAST, credits, history, send, settled, take_down, wait_status
-from tests.support import pg_schema, wait_for
+from tests.e2e.journeys import (
+    credits,
+    funded_world,
+    history,
+    send,
+    settled,
+    take_down,
+    wait_status,
+)
+from tests.support import wait_for
 
 ISO_BLOCK = {"bic": "MOBIKENA", "messages": ["pacs.008.001.08", "pacs.002.001.10",
                                              "pacs.028.001.03"]}
@@ -48,20 +55,15 @@ def speak_iso(site_dir: Path, partner: str = "mobicash") -> None:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
-    root: Path = tmp_path_factory.mktemp("isoworld")
-    with (pg_schema("iso") if request.param == "postgresql"
-          else nullcontext("sqlite:///txn.db")) as store:
-        w = World.create(root, store=store, env=FAST)
-        speak_iso(w.site_dir)
-        edit = SiteEdit(w.site_dir)
+    def prepare(site_dir: Path) -> None:
+        speak_iso(site_dir)
+        edit = SiteEdit(site_dir)
         edit.set("partners/payfast.yaml", ["iso20022"], {"bic": "PAYFINBB"})
         edit.commit()
-        try:
-            w.start()
-            w.fund("100000000.00")
-            yield w
-        finally:
-            w.stop()
+
+    with funded_world(tmp_path_factory.mktemp("isoworld"), request.param, "iso",
+                      prepare=prepare) as w:
+        yield w
 
 
 @pytest.fixture(autouse=True)

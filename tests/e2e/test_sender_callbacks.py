@@ -8,7 +8,6 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,9 @@ import pytest
 
 from corridor.sim.world import World
 from corridor.site.edit import SiteEdit
-from tests.e2e.journeys import FAST, send, sender_told, settled
+from tests.e2e.journeys import funded_world, send, sender_told, settled
 from tests.e2e.partnerapi import call
-from tests.support import pg_schema, wait_for
+from tests.support import wait_for
 
 # PayFast's own schedule: slower than the hub's (FAST), so the test can tell them apart.
 SCHEDULE = {"backoff_s": 1, "backoff_max_s": 2, "retry_for_s": 60}
@@ -27,19 +26,14 @@ SCHEDULE = {"backoff_s": 1, "backoff_max_s": 2, "retry_for_s": 60}
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
           ) -> Iterator[World]:
-    root: Path = tmp_path_factory.mktemp("callbacks")
-    with (pg_schema("cb") if request.param == "postgresql"
-          else nullcontext("sqlite:///txn.db")) as store:
-        w = World.create(root, store=store, env=FAST)
-        edit = SiteEdit(w.site_dir)
+    def prepare(site_dir: Path) -> None:
+        edit = SiteEdit(site_dir)
         edit.set("partners/payfast.yaml", ("callback_retry",), SCHEDULE)
         edit.commit()
-        try:
-            w.start()
-            w.fund("100000000.00")
-            yield w
-        finally:
-            w.stop()
+
+    with funded_world(tmp_path_factory.mktemp("callbacks"), request.param, "cb",
+                      prepare=prepare) as w:
+        yield w
 
 
 def inbox(world: World, path: str) -> Any:

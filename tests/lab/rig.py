@@ -79,3 +79,23 @@ def running_lab(tmp: Path, tag: str) -> Iterator[Lab]:
 def namespaces(prefix: str) -> list[str]:
     out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     return [line.split()[0] for line in out.splitlines() if line.startswith(prefix)]
+
+
+# What a machine whose own address sits inside the demo lab's core segment answers.
+COLLISION = "error: lab network 10.98.1.0/24 overlaps this machine's address 10.98.1.77/24"
+
+
+@contextmanager
+def colliding_machine(tag: str) -> Iterator[str]:
+    """A namespace standing for a machine that holds 10.98.1.77/24, inside the demo lab's
+    core segment: a builder run in it sees that address as its machine's own."""
+    machine = f"{lab_name(tag)}-machine"
+    subprocess.run(["ip", "netns", "add", machine], check=True)
+    try:
+        subprocess.run(["ip", "-n", machine, "link", "add", "d0", "type", "veth", "peer", "d1"],
+                       check=True)
+        subprocess.run(["ip", "-n", machine, "addr", "add", "10.98.1.77/24", "dev", "d0"],
+                       check=True)
+        yield machine
+    finally:
+        subprocess.run(["ip", "netns", "del", machine], check=False)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from corridor.lab.state import DEFAULT_ROOT, alive
-from tests.lab.rig import TOOLS, corridor, lab_name, namespaces
+from tests.lab.rig import COLLISION, TOOLS, colliding_machine, corridor, lab_name, namespaces
 from tests.support import copy_site, need_root, need_tool, wait_for
 
 
@@ -39,24 +39,15 @@ def test_a_lab_colliding_with_this_machine_is_refused_in_one_line(tmp_path: Path
     inside the demo lab's core segment."""
     need_root()
     need_tool(*TOOLS)
-    machine = f"{lab_name('m')}-machine"
-    subprocess.run(["ip", "netns", "add", machine], check=True)
-    try:
-        subprocess.run(["ip", "-n", machine, "link", "add", "d0", "type", "veth", "peer", "d1"],
-                       check=True)
-        subprocess.run(["ip", "-n", machine, "addr", "add", "10.98.1.77/24", "dev", "d0"],
-                       check=True)
+    with colliding_machine("m") as machine:
         name, root = lab_name("col"), DEFAULT_ROOT
         done = subprocess.run(
             ["ip", "netns", "exec", machine, sys.executable, "-m", "corridor", "lab", "up",
              "--site", str(copy_site(tmp_path)), "--name", name, "--root", str(root),
              "--in-place"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 1
-        assert done.stderr.splitlines() == [
-            "error: lab network 10.98.1.0/24 overlaps this machine's address 10.98.1.77/24"]
+        assert done.stderr.splitlines() == [COLLISION]
         _nothing_made(name, root)
-    finally:
-        subprocess.run(["ip", "netns", "del", machine], check=False)
 
 
 def test_down_removes_everything_after_the_builder_is_killed(tmp_path: Path) -> None:

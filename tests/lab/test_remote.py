@@ -13,7 +13,7 @@ from pathlib import Path
 
 from corridor.lab import remote
 from corridor.lab.state import DEFAULT_ROOT
-from tests.lab.rig import TOOLS, corridor, lab_name, namespaces
+from tests.lab.rig import COLLISION, TOOLS, colliding_machine, corridor, lab_name, namespaces
 from tests.support import copy_site, need_root, need_tool
 
 
@@ -27,24 +27,15 @@ def test_a_lab_colliding_with_this_machine_is_refused_before_the_vm_boots(
         tmp_path: Path) -> None:
     need_root()
     need_tool(*TOOLS)
-    machine = f"{lab_name('vm')}-machine"
-    subprocess.run(["ip", "netns", "add", machine], check=True)
-    try:
-        subprocess.run(["ip", "-n", machine, "link", "add", "d0", "type", "veth", "peer", "d1"],
-                       check=True)
-        subprocess.run(["ip", "-n", machine, "addr", "add", "10.98.1.77/24", "dev", "d0"],
-                       check=True)
+    with colliding_machine("vm") as machine:
         name = lab_name("vcol")
         done = subprocess.run(
             ["ip", "netns", "exec", machine, sys.executable, "-m", "corridor", "lab", "up",
              "--vm", "--site", str(copy_site(tmp_path)), "--name", name],
             capture_output=True, text=True, timeout=300)
         assert done.returncode == 1
-        assert done.stderr.splitlines() == [
-            "error: lab network 10.98.1.0/24 overlaps this machine's address 10.98.1.77/24"]
+        assert done.stderr.splitlines() == [COLLISION]
         _nothing_made(name)
-    finally:
-        subprocess.run(["ip", "netns", "del", machine], check=False)
 
 
 def test_a_missing_kernel_image_is_one_line(tmp_path: Path) -> None:
